@@ -1,0 +1,1 @@
+# drivers/cuda: build rules (owned by this module)

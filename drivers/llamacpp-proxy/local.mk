@@ -1,0 +1,1 @@
+# drivers/llamacpp-proxy: build rules (owned by this module)

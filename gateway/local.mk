@@ -1,0 +1,1 @@
+# gateway: build rules (owned by this module)

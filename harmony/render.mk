@@ -1,0 +1,1 @@
+# harmony: build rules (owned by this module)

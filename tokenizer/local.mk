@@ -1,0 +1,1 @@
+# tokenizer: build rules (owned by this module)
