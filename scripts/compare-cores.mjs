@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// compare-cores.mjs: send the same chats to two OpenAI endpoints (two
+// Forgekeeper gateways, one per core) with greedy decoding, and report how
+// far their answers agree.
+//
+//   node scripts/compare-cores.mjs BASE_A BASE_B [--chats FILE.jsonl] [--max-tokens N]
+//
+// FILE.jsonl: one chat a line, {"messages": [...]} (default: a built-in set).
+// Prints, per chat, whether reasoning and content match exactly and, if not,
+// the first differing character; then the share of exact matches.
+import { readFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const flag = (name, dflt) => {
+    const i = args.indexOf(name);
+    if (i < 0) return dflt;
+    const v = args[i + 1];
+    args.splice(i, 2);
+    return v;
+};
+const chatsFile = flag('--chats', null);
+const maxTokens = Number(flag('--max-tokens', '128'));
+if (args.length !== 2 || !Number.isInteger(maxTokens) || maxTokens <= 0) {
+    console.error('usage: compare-cores.mjs BASE_A BASE_B [--chats FILE.jsonl] [--max-tokens N]');
+    process.exit(2);
+}
+const [baseA, baseB] = args.map((b) => b.replace(/\/+$/, ''));
+
+const builtin = [
+    [{ role: 'user', content: 'What is 2 + 2?' }],
+    [{ role: 'system', content: 'Answer in one sentence.' }, { role: 'user', content: 'Why is the sky blue?' }],
+    [{ role: 'user', content: 'Write a haiku about autumn.' }],
+    [{ role: 'user', content: 'List three prime numbers greater than 100.' }],
+].map((messages) => ({ messages }));
+const chats = chatsFile
+    ? readFileSync(chatsFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+    : builtin;
+
+async function ask(base, chat) {
+    const models = await (await fetch(`${base}/models`)).json();
+    const model = models.data?.[0]?.id;
+    const res = await fetch(`${base}/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model, messages: chat.messages, temperature: 0, seed: 0, max_tokens: maxTokens }),
+    });
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${base}: HTTP ${res.status}: ${body.error?.message}`);
+    const m = body.choices[0].message;
+    return { model, reasoning: m.reasoning_content ?? '', content: m.content ?? '', usage: body.usage };
+}
+
+const firstDiff = (a, b) => {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i === a.length && i === b.length ? -1 : i;
+};
+
+let same = 0;
+for (const [n, chat] of chats.entries()) {
+    const [a, b] = await Promise.all([ask(baseA, chat), ask(baseB, chat)]);
+    const dr = firstDiff(a.reasoning, b.reasoning);
+    const dc = firstDiff(a.content, b.content);
+    const ok = dr < 0 && dc < 0;
+    if (ok) same++;
+    const where = (d, field) => (d < 0 ? `${field} equal` : `${field} differs at char ${d}`);
+    console.log(`chat ${n + 1}: ${ok ? 'identical' : 'DIFFERENT'} (${where(dr, 'reasoning')}, ${where(dc, 'content')}; ` +
+        `prompt tokens ${a.usage?.prompt_tokens}/${b.usage?.prompt_tokens})`);
+}
+console.log(`${same} of ${chats.length} chats identical (${(100 * same / chats.length).toFixed(1)}%)`);
