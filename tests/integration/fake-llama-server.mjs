@@ -1,0 +1,359 @@
+#!/usr/bin/env node
+// fake-llama-server.mjs: a stand-in for llama.cpp's llama-server, speaking the
+// wire format described in docs/OPENAI-API.md, for the proxy driver's tests.
+//
+//   node fake-llama-server.mjs [--port N] [--loading-ms N] [--n-ctx N] [--model PATH] [--exit-on-eof]
+//
+// Prints "PORT <n>" on stdout once listening (port 0 picks a free one).
+//
+// Endpoints (upstream's):
+//   GET  /health                503 {"error":{"code":503,...}} while loading, then 200 {"status":"ok"}
+//   GET  /props                 {"default_generation_settings":{"n_ctx"},"model_path",...}
+//   POST /completion            native streaming (and non-streaming) completion
+//   POST /tokenize              user-defined Harmony tags always parsed, as the real one does
+//   POST /v1/chat/completions   OpenAI shape with reasoning_content, stream or not
+// Control endpoints (the tests'):
+//   GET  /__log                 every request seen: path, body, prompt ids and text,
+//                               whether the client closed early; connection count
+//   POST /__reset               forget the log
+//   POST /__fault               {"script": {...}, "count": N}: the next N generation
+//                               requests follow this script
+//   POST /__health              {"loading_ms": N} (503 for N more ms) or {"down": true}
+//
+// A script (from /__fault, or written in the prompt / last message as
+// `[[fake {...json...}]]`) may hold:
+//   tokens: ["<|channel|>", "analysis", ...]   the output pieces, one event each
+//   reasoning, content, tool_calls: [{name, arguments}]   (chat endpoint)
+//   raw: true            chat: the reasoning stays in content as Harmony tags
+//   fault: "slow_start" | "drip" | "drop" | "malformed" | "error_before" |
+//          "error_after" | "stall" | "status"
+//   delay_ms             slow_start: before the headers; drip: between events
+//   after                drop / malformed / error_after / stall: events sent first
+//   status, code, type, message   error_before / status: the HTTP status and error body
+//   stop_type            "eos" (default) | "limit" | "word" for the natural end
+import http from 'node:http';
+import { createRequire } from 'node:module';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : dflt;
+};
+const port = Number(opt('--port', process.env.FAKE_LLAMA_PORT ?? 0));
+let loadingUntil = Date.now() + Number(opt('--loading-ms', 0));
+let down = false; // /__health {"down": true}: refuse /health with 500
+const nCtx = Number(opt('--n-ctx', 8192));
+const modelPath = opt('--model', '/models/gpt-oss-20b-mxfp4.gguf');
+
+// ---- tokenizer: o200k_base + the Harmony specials (js-tiktoken) ----------------
+const SPECIAL = {
+    '<|startoftext|>': 199998, '<|endoftext|>': 199999, '<|return|>': 200002,
+    '<|constrain|>': 200003, '<|channel|>': 200005, '<|start|>': 200006,
+    '<|end|>': 200007, '<|message|>': 200008, '<|call|>': 200012,
+};
+const USER_DEFINED = ['<|start|>', '<|end|>', '<|message|>', '<|channel|>', '<|constrain|>'];
+const ID_TO_SPECIAL = Object.fromEntries(Object.entries(SPECIAL).map(([k, v]) => [v, k]));
+let enc = null;
+function encoder() {
+    if (enc) return enc;
+    const req = createRequire((process.env.FK_NODE_MODULES ?? new URL('../node_modules', import.meta.url).pathname) + '/');
+    const { Tiktoken } = req('js-tiktoken/lite');
+    const ranks = req('js-tiktoken/ranks/o200k_base');
+    const base = ranks.default ?? ranks;
+    enc = new Tiktoken({ ...base, special_tokens: { ...base.special_tokens, ...SPECIAL } });
+    return enc;
+}
+const escapeRe = (s) => s.replace(/[|\\^$*+?.()[\]{}]/g, '\\$&');
+// llama-server's rule: user-defined tags always, the other specials only with parse_special.
+function tokenize(text, parseSpecial) {
+    const tags = parseSpecial ? Object.keys(SPECIAL) : USER_DEFINED;
+    const re = new RegExp('(' + tags.map(escapeRe).join('|') + ')');
+    const ids = [];
+    for (const part of text.split(re)) {
+        if (part === '') continue;
+        if (tags.includes(part)) ids.push(SPECIAL[part]);
+        else ids.push(...encoder().encode(part, [], []));
+    }
+    return ids;
+}
+function detokenize(ids) {
+    let out = '';
+    let run = [];
+    const flush = () => { if (run.length) out += encoder().decode(run); run = []; };
+    for (const id of ids) {
+        if (typeof id === 'string') { flush(); out += id; }
+        else if (ID_TO_SPECIAL[id]) { flush(); out += ID_TO_SPECIAL[id]; }
+        else run.push(id);
+    }
+    flush();
+    return out;
+}
+
+// ---- log and scripts ----------------------------------------------------------------
+let log = [];
+let connections = 0;
+let pending = []; // [{script, count}] from /__fault
+function nextScript(text) {
+    const m = /\[\[fake (\{.*?\})\]\]/s.exec(text ?? '');
+    if (m) {
+        try { return JSON.parse(m[1]); } catch { return {}; }
+    }
+    while (pending.length) {
+        const p = pending[0];
+        if (p.count-- > 0) {
+            if (p.count <= 0) pending.shift();
+            return p.script;
+        }
+        pending.shift();
+    }
+    return {};
+}
+const DEFAULT_TOKENS = ['<|channel|>', 'analysis', '<|message|>', 'Think', 'ing', '.', '<|end|>',
+    '<|start|>', 'assistant', '<|channel|>', 'final', '<|message|>', 'Hello', ' world', '!'];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function readBody(req) {
+    return new Promise((resolve) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        req.on('error', () => resolve(''));
+    });
+}
+function sendJson(res, status, obj) {
+    const body = JSON.stringify(obj);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+}
+const errorBody = (code, message, type) => ({ error: { code, message, type } });
+function startSse(res) {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.flushHeaders();
+}
+// Write one SSE chunk; false when the client is gone.
+function sse(res, text) {
+    if (res.destroyed || res.writableEnded) return false;
+    res.write(text);
+    return true;
+}
+
+// ---- POST /completion ---------------------------------------------------------------
+async function completion(req, res, body, entry) {
+    const prompt = body.prompt;
+    let ids = [];
+    if (Array.isArray(prompt)) {
+        for (const p of prompt) {
+            if (typeof p === 'number') ids.push(p);
+            else ids.push(...tokenize(String(p), true));
+        }
+    } else if (typeof prompt === 'string') ids = tokenize(prompt, true);
+    else return sendJson(res, 400, errorBody(400, '"prompt" must be a string or an array', 'invalid_request_error'));
+    entry.prompt_ids = ids;
+    entry.prompt_text = detokenize(ids);
+    if (ids.length >= nCtx) {
+        return sendJson(res, 400, errorBody(400, `the request exceeds the available context size (${ids.length} >= ${nCtx})`, 'exceed_context_size_error'));
+    }
+    const s = nextScript(entry.prompt_text);
+    entry.script = s;
+    const pieces = s.tokens ?? DEFAULT_TOKENS;
+    const nPredict = body.n_predict > 0 ? body.n_predict : Infinity;
+    const stops = Array.isArray(body.stop) ? body.stop : [];
+    if (s.fault === 'slow_start') await sleep(s.delay_ms ?? 500);
+    if (s.fault === 'error_before' || s.fault === 'status') {
+        const st = s.status ?? 500;
+        return sendJson(res, st, errorBody(s.code ?? st, s.message ?? 'Internal server error', s.type ?? 'server_error'));
+    }
+    const t0 = Date.now();
+    const stream = body.stream === true;
+    let text = '';
+    let n = 0;
+    let stopType = s.stop_type ?? 'eos';
+    let stoppingWord = '';
+    const events = [];
+    for (const piece of pieces) {
+        if (n >= nPredict) { stopType = 'limit'; break; }
+        const toks = encoder().encode(piece, 'all');
+        let content = piece;
+        const word = stops.find((w) => (text + piece).includes(w));
+        if (word) {
+            const cut = (text + piece).indexOf(word);
+            content = (text + piece).slice(text.length, cut);
+            stopType = 'word';
+            stoppingWord = word;
+            n += 1;
+            if (content) events.push({ content, tokens: toks });
+            break;
+        }
+        text += piece;
+        n += 1;
+        events.push({ content, tokens: toks });
+    }
+    const eosId = s.eos_id ?? 200002;
+    const timings = { prompt_n: ids.length, prompt_ms: 1.5, predicted_n: n, predicted_ms: 2.5 * n, predicted_per_second: 400, cache_n: 0 };
+    const final = {
+        index: 0, content: '', tokens: stopType === 'eos' ? [eosId] : [], id_slot: 0, stop: true,
+        model: modelPath, tokens_predicted: n, tokens_evaluated: ids.length,
+        generation_settings: { n_predict: body.n_predict ?? -1, temperature: body.temperature ?? 0.8 },
+        prompt: entry.prompt_text, has_new_line: false, truncated: false, stop_type: stopType,
+        stopping_word: stoppingWord, tokens_cached: ids.length + n, timings,
+    };
+    if (!stream) {
+        return sendJson(res, 200, { ...final, content: events.map((e) => e.content).join(''), tokens: events.flatMap((e) => e.tokens) });
+    }
+    startSse(res);
+    let sent = 0;
+    for (const e of events) {
+        if (s.fault === 'drop' && sent === (s.after ?? 2)) { res.socket.destroy(); return; }
+        if (s.fault === 'malformed' && sent === (s.after ?? 2)) { sse(res, 'data: {"content": "oops", "tokens": [1,\n\n'); res.end(); return; }
+        if (s.fault === 'error_after' && sent === (s.after ?? 2)) {
+            sse(res, 'error: ' + JSON.stringify(errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error').error) + '\n\n');
+            res.end();
+            return;
+        }
+        if (s.fault === 'stall' && sent === (s.after ?? 2)) return; // keep the socket open, say nothing
+        if (s.fault === 'drip' && sent > 0) await sleep(s.delay_ms ?? 50);
+        const ev = { index: 0, content: e.content, tokens: body.return_tokens ? e.tokens : [], stop: false, id_slot: -1, tokens_predicted: sent + 1, tokens_evaluated: ids.length };
+        if (!sse(res, 'data: ' + JSON.stringify(ev) + '\n\n')) return;
+        sent += 1;
+        // Give slow readers and cancellations a chance to show.
+        if (sent % 8 === 0) await sleep(0);
+    }
+    if (['drop', 'malformed', 'error_after', 'stall'].includes(s.fault) && sent < (s.after ?? 2)) {
+        if (s.fault === 'stall') return;
+        res.socket.destroy();
+        return;
+    }
+    entry.generated_ms = Date.now() - t0;
+    sse(res, 'data: ' + JSON.stringify(final) + '\n\n');
+    res.end();
+}
+
+// ---- POST /v1/chat/completions --------------------------------------------------------
+function chatPlan(s) {
+    const reasoning = s.reasoning ?? (s.tool_calls ? 'Need a tool.' : 'Thinking.');
+    const content = s.content ?? (s.tool_calls ? '' : 'Hello world!');
+    const tools = (s.tool_calls ?? []).map((t, i) => ({ id: `call_${i}abc`, name: t.name, arguments: typeof t.arguments === 'string' ? t.arguments : JSON.stringify(t.arguments ?? {}) }));
+    const split = (str) => str.match(/.{1,4}/gs) ?? [];
+    const deltas = [];
+    if (s.raw) {
+        let raw = `<|channel|>analysis<|message|>${reasoning}<|end|><|start|>assistant<|channel|>final<|message|>${content}`;
+        for (const p of raw.split(/(<\|[a-z]+\|>)/).filter((x) => x)) deltas.push({ content: p });
+    } else {
+        for (const p of split(reasoning)) deltas.push({ reasoning_content: p });
+        for (const p of split(content)) deltas.push({ content: p });
+        tools.forEach((t, i) => {
+            deltas.push({ tool_calls: [{ index: i, id: t.id, type: 'function', function: { name: t.name, arguments: '' } }] });
+            for (const p of split(t.arguments)) deltas.push({ tool_calls: [{ index: i, function: { arguments: p } }] });
+        });
+    }
+    return { reasoning, content, tools, deltas, finish: tools.length ? 'tool_calls' : (s.finish_reason ?? 'stop') };
+}
+async function chat(req, res, body, entry) {
+    const msgs = Array.isArray(body.messages) ? body.messages : [];
+    const last = msgs.length ? msgs[msgs.length - 1] : {};
+    const lastText = typeof last.content === 'string' ? last.content : JSON.stringify(last.content ?? '');
+    const s = nextScript(lastText);
+    entry.script = s;
+    if (s.fault === 'slow_start') await sleep(s.delay_ms ?? 500);
+    if (s.fault === 'error_before' || s.fault === 'status') {
+        const st = s.status ?? 500;
+        return sendJson(res, st, errorBody(s.code ?? st, s.message ?? 'Internal server error', s.type ?? 'server_error'));
+    }
+    const plan = chatPlan(s);
+    const id = 'chatcmpl-fake' + entry.n;
+    const created = Math.floor(Date.now() / 1000);
+    const usage = { prompt_tokens: 17, completion_tokens: plan.deltas.length, total_tokens: 17 + plan.deltas.length };
+    const timings = { prompt_n: 17, prompt_ms: 1.5, predicted_n: plan.deltas.length, predicted_ms: 2.5 * plan.deltas.length };
+    if (body.stream !== true) {
+        if (s.fault === 'error_after') {
+            await sleep(s.delay_ms ?? 20);
+            return sendJson(res, 500, errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error'));
+        }
+        const message = { role: 'assistant', content: s.raw ? plan.deltas.map((d) => d.content).join('') : plan.content || null };
+        if (!s.raw) message.reasoning_content = plan.reasoning;
+        if (plan.tools.length) message.tool_calls = plan.tools.map((t) => ({ id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } }));
+        return sendJson(res, 200, { id, object: 'chat.completion', created, model: body.model ?? 'fake', choices: [{ index: 0, message, finish_reason: plan.finish }], usage, timings });
+    }
+    startSse(res);
+    const chunk = (delta, finish = null, extra = {}) => 'data: ' + JSON.stringify({ choices: [{ finish_reason: finish, index: 0, delta }], created, id, model: body.model ?? 'fake', system_fingerprint: 'b0-fake', object: 'chat.completion.chunk', ...extra }) + '\n\n';
+    sse(res, chunk({ role: 'assistant', content: null }));
+    let sent = 0;
+    for (const d of plan.deltas) {
+        if (s.fault === 'drop' && sent === (s.after ?? 2)) { res.socket.destroy(); return; }
+        if (s.fault === 'malformed' && sent === (s.after ?? 2)) { sse(res, 'data: {"choices": [{"delta": \n\n'); res.end(); return; }
+        if (s.fault === 'error_after' && sent === (s.after ?? 2)) {
+            sse(res, 'data: ' + JSON.stringify(errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error')) + '\n\n');
+            res.end();
+            return;
+        }
+        if (s.fault === 'stall' && sent === (s.after ?? 2)) return;
+        if (s.fault === 'drip' && sent > 0) await sleep(s.delay_ms ?? 50);
+        if (!sse(res, chunk(d))) return;
+        sent += 1;
+    }
+    sse(res, chunk({}, plan.finish, { timings }));
+    if (body.stream_options?.include_usage) sse(res, 'data: ' + JSON.stringify({ choices: [], created, id, model: body.model ?? 'fake', object: 'chat.completion.chunk', usage, timings }) + '\n\n');
+    sse(res, 'data: [DONE]\n\n');
+    res.end();
+}
+
+// ---- the server -------------------------------------------------------------------
+let nRequests = 0;
+const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const raw = req.method === 'POST' ? await readBody(req) : '';
+    if (url.pathname.startsWith('/__')) return control(url.pathname, raw, res);
+    const entry = { n: ++nRequests, method: req.method, path: url.pathname, conn: req.socket.fakeId, closed_early: false, t: Date.now() };
+    log.push(entry);
+    res.on('close', () => { if (!res.writableFinished) entry.closed_early = true; entry.t_end = Date.now(); });
+    let body = {};
+    if (raw) {
+        try { body = JSON.parse(raw); } catch {
+            return sendJson(res, 400, errorBody(400, 'Failed to parse the request body as JSON', 'invalid_request_error'));
+        }
+    }
+    entry.body = body;
+    if (req.method === 'GET' && url.pathname === '/health') {
+        if (down) return sendJson(res, 500, errorBody(500, 'broken', 'server_error'));
+        if (Date.now() < loadingUntil) return sendJson(res, 503, errorBody(503, 'Loading model', 'unavailable_error'));
+        return sendJson(res, 200, { status: 'ok' });
+    }
+    if (req.method === 'GET' && url.pathname === '/props') {
+        return sendJson(res, 200, { default_generation_settings: { n_ctx: nCtx }, total_slots: 4, model_path: modelPath, chat_template: '', build_info: 'b0-fake' });
+    }
+    if (Date.now() < loadingUntil) return sendJson(res, 503, errorBody(503, 'Loading model', 'unavailable_error'));
+    if (req.method === 'POST' && url.pathname === '/tokenize') {
+        const ids = tokenize(String(body.content ?? ''), body.parse_special === true);
+        return sendJson(res, 200, { tokens: ids });
+    }
+    if (req.method === 'POST' && url.pathname === '/completion') return completion(req, res, body, entry);
+    if (req.method === 'POST' && url.pathname === '/v1/chat/completions') return chat(req, res, body, entry);
+    sendJson(res, 404, errorBody(404, 'File Not Found', 'not_found_error'));
+});
+function control(path, raw, res) {
+    let body = {};
+    try { body = raw ? JSON.parse(raw) : {}; } catch { return sendJson(res, 400, { error: 'bad json' }); }
+    if (path === '/__log') return sendJson(res, 200, { requests: log, connections });
+    if (path === '/__reset') { log = []; connections = 0; pending = []; return sendJson(res, 200, { ok: true }); }
+    if (path === '/__fault') { pending.push({ script: body.script ?? {}, count: body.count ?? 1 }); return sendJson(res, 200, { ok: true }); }
+    if (path === '/__health') {
+        if ('loading_ms' in body) loadingUntil = Date.now() + Number(body.loading_ms);
+        if ('down' in body) down = !!body.down;
+        return sendJson(res, 200, { ok: true });
+    }
+    sendJson(res, 404, { error: 'unknown control endpoint' });
+}
+server.on('connection', (sock) => {
+    sock.fakeId = ++connections;
+    sock.setNoDelay(true);
+});
+server.keepAliveTimeout = 60000;
+server.listen(port, '127.0.0.1', () => {
+    process.stdout.write(`PORT ${server.address().port}\n`);
+    setTimeout(encoder, 0); // load the ranks while idle
+});
+process.on('SIGTERM', () => process.exit(0));
+if (args.includes('--exit-on-eof')) {
+    process.stdin.on('end', () => process.exit(0)); // the parent went away
+    process.stdin.resume();
+}
