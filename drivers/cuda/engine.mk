@@ -1,1 +1,15 @@
 # drivers/cuda: build rules (owned by this module)
+# The serving core of the native engine (sampler, stop strings, scheduler) and
+# the driver plugin fk-driver-native.so that fk-gateway loads for
+# FK_CORE_KIND=vllm.
+drivers_cuda_libfkengine_la_SOURCES += \
+	drivers/cuda/sampler.c drivers/cuda/sampler.h \
+	drivers/cuda/stopstr.c drivers/cuda/stopstr.h
+
+check_PROGRAMS += tests/unit/test_sampler tests/unit/test_stopstr
+TESTS += tests/unit/test_sampler tests/unit/test_stopstr
+# The unit tests compile the pure parts they test directly, so they do not
+# depend on the rest of the engine.
+tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c drivers/cuda/sampler.c
+tests_unit_test_sampler_LDADD = -lm
+tests_unit_test_stopstr_SOURCES = tests/unit/test_stopstr.c drivers/cuda/stopstr.c
