@@ -69,7 +69,7 @@ int fk_st_validate_buffer(const uint8_t *buf, size_t len, char *err, size_t err_
 /* ---- config ------------------------------------------------------------------- */
 
 typedef struct fk_gptoss_config {
-    int hidden_size;       /* H */
+    int hidden_size; /* H */
     int n_layers;
     int n_heads;           /* nh */
     int n_kv_heads;        /* nkv */
@@ -78,13 +78,13 @@ typedef struct fk_gptoss_config {
     int n_experts;         /* E */
     int experts_per_token; /* top-k */
     int sliding_window;
-    int vocab_size;        /* V */
+    int vocab_size; /* V */
     int max_position_embeddings;
     unsigned char layer_sliding[FK_MAX_LAYERS]; /* 1: sliding_attention layer */
     double rope_theta;
     double rms_norm_eps;
     double swiglu_limit;
-    double swiglu_alpha;  /* 1.702 when absent */
+    double swiglu_alpha; /* 1.702 when absent */
     /* YaRN (rope_scaling or rope_parameters); factor 1 and yarn 0 when absent */
     int rope_yarn;
     double rope_factor;
@@ -95,7 +95,7 @@ typedef struct fk_gptoss_config {
     /* generation_config.json eos ids, else config.json eos_token_id */
     int32_t eos_ids[FK_MAX_EOS];
     int n_eos;
-    int32_t pad_id;   /* -1 when absent */
+    int32_t pad_id;    /* -1 when absent */
     int experts_mxfp4; /* set by fk_checkpoint_open from the tensors found */
 } fk_gptoss_config;
 
@@ -124,5 +124,37 @@ uint64_t fk_checkpoint_bytes(const fk_checkpoint *ck);
  * calling progress(done, total) now and then. Optional. */
 void fk_checkpoint_prefault(const fk_checkpoint *ck,
                             void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud);
+
+/* ---- additions (loader helpers shared by the loader, fk-mkmodel and tests) ------ */
+
+/* The fk_dtype named `name` ("BF16"): 0, or -1 when the name is unknown. */
+int fk_dtype_parse(const char *name, fk_dtype *out);
+/* Write "[a,b,c]" into buf (always NUL-terminated when len > 0). */
+void fk_shape_format(char *buf, size_t len, int ndim, const int64_t *shape);
+
+/* One tensor gpt-oss needs: its name, dtype and shape from the config. */
+typedef struct fk_tensor_spec {
+    char name[96];    /* full name, "model.layers.3.self_attn.q_proj.weight" */
+    fk_dtype dtype;   /* required dtype */
+    int ndim;         /* number of dimensions used in shape */
+    int64_t shape[4]; /* required shape */
+} fk_tensor_spec;
+
+/* Fill out[0..cap) with every tensor a gpt-oss checkpoint of this config holds,
+ * with the experts in MXFP4 (mxfp4 = 1) or BF16 (mxfp4 = 0) form, in a stable
+ * order (embedding, layers 0..L-1, final norm, lm_head). Returns the total
+ * count, which may exceed cap (call with cap 0 to size the array). */
+size_t fk_gptoss_tensor_specs(const fk_gptoss_config *cfg, int mxfp4, fk_tensor_spec *out,
+                              size_t cap);
+
+/* Path of the shard holding a tensor of the checkpoint (for messages), or NULL. */
+const char *fk_checkpoint_tensor_file(const fk_checkpoint *ck, const char *name);
+/* Number of tensors in the checkpoint and the i-th in name order. */
+size_t fk_checkpoint_count(const fk_checkpoint *ck);
+const fk_tensor *fk_checkpoint_tensor(const fk_checkpoint *ck, size_t i);
+
+/* The path a shard was opened with, and its whole read-only mapping. */
+const char *fk_st_path(const fk_st_file *f);
+void fk_st_mapping(const fk_st_file *f, const void **base, size_t *len);
 
 #endif
