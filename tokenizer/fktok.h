@@ -60,4 +60,17 @@ long fktok_decoder_push(fktok_decoder *d, const fktok *t, int32_t id, char **out
 /* End of stream: pending bytes become U+FFFD. */
 long fktok_decoder_flush(fktok_decoder *d, char **out, size_t *out_len, size_t *out_cap);
 
+/* ---- additions (after the fixed interface above) ---- */
+
+/* Load either format: a file whose first non-blank byte is '{' is read as
+ * tokenizer.json, anything else as tiktoken ranks. */
+fktok *fktok_load(const char *path, char *err, size_t err_len);
+/* Load a tokenizer.json held in memory (data[0..len), need not be
+ * NUL-terminated); name stands for the file in error messages. */
+fktok *fktok_load_json_buffer(const char *data, size_t len, const char *name, char *err,
+                              size_t err_len);
+/* Decode a whole id sequence at once (streaming decoder plus flush): *out is
+ * a malloc'd NUL-terminated string the caller frees. 0, or -1 on OOM. */
+int fktok_decode(const fktok *t, const int32_t *ids, size_t n, char **out, size_t *out_len);
+
 #endif

@@ -1,1 +1,16 @@
-# tokenizer: build rules (owned by this module)
+# tokenizer: libfktok (byte-level BPE for the o200k family) and fk-tokenize.
+noinst_LTLIBRARIES += tokenizer/libfktok.la
+tokenizer_libfktok_la_SOURCES = tokenizer/fktok.h tokenizer/fktok_internal.h \
+	tokenizer/fktok.c tokenizer/vocab.c tokenizer/bytelevel.c tokenizer/bpe.c \
+	tokenizer/encode.c tokenizer/decode.c tokenizer/load_tiktoken.c tokenizer/load_json.c
+tokenizer_libfktok_la_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS)
+tokenizer_libfktok_la_LIBADD = $(PCRE2_LIBS) $(JANSSON_LIBS)
+
+# The bundled o200k_base ranks: fktok_load_default reads them from
+# $(pkgdatadir) once installed, from $FK_TOKENIZER_DATA in the build tree.
+dist_pkgdata_DATA += tokenizer/data/o200k_base.tiktoken
+
+bin_PROGRAMS += tokenizer/fk-tokenize
+tokenizer_fk_tokenize_SOURCES = tokenizer/fk-tokenize.c
+tokenizer_fk_tokenize_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tokenizer_fk_tokenize_LDADD = tokenizer/libfktok.la $(JANSSON_LIBS)
