@@ -75,12 +75,34 @@ static uint64_t heap_pop(uint64_t *heap, size_t *n)
     return top;
 }
 
-/* Queue the merge of symbol pos with its right neighbour, if one exists. */
-static void queue_pair(const fktok *t, fk_bpe_scratch *s, size_t *n_heap, int32_t pos)
+/* Whether symbol pos merges with its right neighbour: 1 with the merge's
+ * priority and resulting id, else 0. By rank (tiktoken): the bytes the two
+ * symbols cover must be a token, whose rank is the priority. By merge list
+ * (tokenizer.json): the id pair must be listed. */
+static int pair_merge(const fktok *t, const unsigned char *bytes, size_t n, const fk_bpe_scratch *s,
+                      int32_t pos, int32_t *prio, int32_t *result)
 {
-    if (pos < 0 || s->next[pos] < 0) return;
-    const fk_pair *p = fk_pairmap_get(&t->merges, s->id[pos], s->id[s->next[pos]]);
-    if (p) heap_push(s->heap, n_heap, (uint64_t)(uint32_t)p->prio << 32 | (uint32_t)pos);
+    int32_t right = s->next[pos];
+    if (t->merge_by_rank) {
+        size_t end = s->next[right] >= 0 ? (size_t)s->next[right] : n;
+        int32_t id = fk_bytemap_get(t, &t->ordinary, bytes + pos, end - (size_t)pos);
+        *prio = *result = id;
+        return id >= 0;
+    }
+    const fk_pair *p = fk_pairmap_get(&t->merges, s->id[pos], s->id[right]);
+    if (!p) return 0;
+    *prio = p->prio;
+    *result = p->result;
+    return 1;
+}
+
+/* Queue the merge of symbol pos with its right neighbour, if one exists. */
+static void queue_pair(const fktok *t, const unsigned char *bytes, size_t n, fk_bpe_scratch *s,
+                       size_t *n_heap, int32_t pos)
+{
+    int32_t prio, result;
+    if (pos < 0 || s->next[pos] < 0 || !pair_merge(t, bytes, n, s, pos, &prio, &result)) return;
+    heap_push(s->heap, n_heap, (uint64_t)(uint32_t)prio << 32 | (uint32_t)pos);
 }
 
 int fk_bpe_piece(const fktok *t, const unsigned char *bytes, size_t n, fk_bpe_scratch *s,
@@ -98,20 +120,21 @@ int fk_bpe_piece(const fktok *t, const unsigned char *bytes, size_t n, fk_bpe_sc
         s->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
     size_t n_heap = 0;
-    for (size_t i = 0; i + 1 < n; i++) queue_pair(t, s, &n_heap, (int32_t)i);
+    for (size_t i = 0; i + 1 < n; i++) queue_pair(t, bytes, n, s, &n_heap, (int32_t)i);
     while (n_heap > 0) {
         uint64_t top = heap_pop(s->heap, &n_heap);
         int32_t pos = (int32_t)(uint32_t)top, prio = (int32_t)(top >> 32);
+        int32_t now_prio, result;
         if (s->id[pos] < 0 || s->next[pos] < 0) continue;
+        if (!pair_merge(t, bytes, n, s, pos, &now_prio, &result) || now_prio != prio)
+            continue; /* a neighbour changed since this pair was queued */
         int32_t right = s->next[pos];
-        const fk_pair *p = fk_pairmap_get(&t->merges, s->id[pos], s->id[right]);
-        if (!p || p->prio != prio) continue; /* a neighbour changed since queued */
-        s->id[pos] = p->result;
+        s->id[pos] = result;
         s->id[right] = -1;
         s->next[pos] = s->next[right];
         if (s->next[pos] >= 0) s->prev[s->next[pos]] = pos;
-        queue_pair(t, s, &n_heap, s->prev[pos]);
-        queue_pair(t, s, &n_heap, pos);
+        queue_pair(t, bytes, n, s, &n_heap, s->prev[pos]);
+        queue_pair(t, bytes, n, s, &n_heap, pos);
     }
     for (int32_t i = 0; i >= 0; i = s->next[i])
         if (fk_ids_push(out, s->id[i])) return -1;

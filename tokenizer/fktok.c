@@ -33,10 +33,8 @@ void fktok_free(fktok *t)
     free(t->tok_len);
     free(t->kind);
     free(t->blob);
-    free(t->ordinary.hash);
-    free(t->ordinary.id);
-    free(t->added.hash);
-    free(t->added.id);
+    free(t->ordinary.slot);
+    free(t->added.slot);
     free(t->merges.slot);
     pcre2_code_free(t->re);
     pcre2_match_context_free(t->mctx);

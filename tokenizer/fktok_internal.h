@@ -23,17 +23,22 @@ enum fk_token_kind {
     FK_TOK_ADDED_PLAIN, /* an added non-special token: always recognised */
 };
 
+/* One slot of a byte-string map. */
+typedef struct fk_slot {
+    uint32_t hash; /* low 32 bits of the key's hash */
+    int32_t id;    /* token id, -1 when the slot is empty */
+} fk_slot;
+
 /* Open-addressing map from a byte string to a token id; keys live in the
  * tokenizer's blob, so lookups need the tokenizer. */
 typedef struct fk_bytemap {
-    uint32_t *hash; /* (cap) low 32 bits of each slot's key hash */
-    int32_t *id;    /* (cap) token id per slot, -1 when empty */
-    size_t mask;    /* cap - 1, cap a power of two */
-    size_t n;       /* slots in use */
+    fk_slot *slot; /* (cap) */
+    size_t mask;   /* cap - 1, cap a power of two */
+    size_t n;      /* slots in use */
 } fk_bytemap;
 
-/* One BPE merge: the pair (left, right) becomes result, earlier when prio is
- * lower. */
+/* One BPE merge from a tokenizer.json merge list: the pair (left, right) becomes result, earlier
+ * when prio is lower. */
 typedef struct fk_pair {
     uint64_t key;   /* left << 32 | right; UINT64_MAX when the slot is empty */
     int32_t prio;   /* merge priority (merge index, or the result's rank) */
@@ -60,6 +65,8 @@ struct fktok {
     fk_pairmap merges;         /* (left, right) -> merge */
     int32_t byte_id[256];      /* the single-byte token of each byte value */
     int ignore_merges;         /* 1: a pre-token that is itself a token is one token */
+    int merge_by_rank;         /* 1: merge any pair whose bytes form a token, lowest id
+                                  first (tiktoken); 0: use the merges map */
     pcre2_code *re;            /* the pre-tokenizer split regex (UTF, UCP) */
     pcre2_match_context *mctx; /* match limits, read-only while matching */
     uint8_t added_first[256];  /* 1 for bytes that start some added token */

@@ -121,26 +121,6 @@ static int add_harmony_specials(fktok *t)
     return 0;
 }
 
-/* tiktoken merges any adjacent pair whose concatenation is a token, lowest
- * rank first: record every split of every token into two tokens, with the
- * token's rank as priority. 0, or -1 on OOM. */
-static int derive_merges(fktok *t)
-{
-    for (size_t id = 0; id < HARMONY_FIRST_SPECIAL; id++) {
-        if (t->kind[id] != FK_TOK_ORDINARY) continue;
-        const char *s = t->blob + t->tok_off[id];
-        size_t n = t->tok_len[id];
-        for (size_t k = 1; k < n; k++) {
-            int32_t left = fk_bytemap_get(t, &t->ordinary, s, k);
-            if (left < 0) continue;
-            int32_t right = fk_bytemap_get(t, &t->ordinary, s + k, n - k);
-            if (right < 0) continue;
-            if (fk_pairmap_put(&t->merges, left, right, (int32_t)id, (int32_t)id, 0)) return -1;
-        }
-    }
-    return 0;
-}
-
 fktok *fktok_load_tiktoken(const char *path, char *err, size_t err_len)
 {
     size_t len = 0;
@@ -170,12 +150,9 @@ fktok *fktok_load_tiktoken(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s: no token for byte 0x%02x", path, missing);
         ok = 0;
     }
-    if (ok && derive_merges(t)) {
-        snprintf(err, err_len, "%s: out of memory", path);
-        ok = 0;
-    }
     if (ok) {
         t->ignore_merges = 1;
+        t->merge_by_rank = 1; /* tiktoken: a pair merges when its bytes are a token */
         char rerr[200];
         if (fk_tok_compile_regex(t, fk_o200k_pattern, strlen(fk_o200k_pattern), 0, rerr,
                                  sizeof rerr)) {

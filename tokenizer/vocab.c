@@ -72,10 +72,9 @@ static int bytemap_alloc(fk_bytemap *m, size_t n_keys)
 {
     size_t cap = 16;
     while (cap < n_keys * 2) cap *= 2;
-    m->hash = malloc(cap * sizeof *m->hash);
-    m->id = malloc(cap * sizeof *m->id);
-    if (!m->hash || !m->id) return -1;
-    memset(m->id, 0xff, cap * sizeof *m->id);
+    m->slot = malloc(cap * sizeof *m->slot);
+    if (!m->slot) return -1;
+    for (size_t i = 0; i < cap; i++) m->slot[i] = (fk_slot){0, -1};
     m->mask = cap - 1;
     m->n = 0;
     return 0;
@@ -89,14 +88,13 @@ static int32_t bytemap_insert(const fktok *t, fk_bytemap *m, int32_t id)
     size_t n = t->tok_len[id];
     uint64_t h = hash_bytes(s, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
-        int32_t other = m->id[i];
+        int32_t other = m->slot[i].id;
         if (other < 0) {
-            m->id[i] = id;
-            m->hash[i] = (uint32_t)h;
+            m->slot[i] = (fk_slot){(uint32_t)h, id};
             m->n++;
             return -1;
         }
-        if (m->hash[i] == (uint32_t)h && t->tok_len[other] == n &&
+        if (m->slot[i].hash == (uint32_t)h && t->tok_len[other] == n &&
             memcmp(t->blob + t->tok_off[other], s, n) == 0)
             return other;
     }
@@ -104,12 +102,12 @@ static int32_t bytemap_insert(const fktok *t, fk_bytemap *m, int32_t id)
 
 int32_t fk_bytemap_get(const fktok *t, const fk_bytemap *m, const void *s, size_t n)
 {
-    if (!m->id) return -1;
+    if (!m->slot) return -1;
     uint64_t h = hash_bytes(s, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
-        int32_t id = m->id[i];
+        int32_t id = m->slot[i].id;
         if (id < 0) return -1;
-        if (m->hash[i] == (uint32_t)h && t->tok_len[id] == n &&
+        if (m->slot[i].hash == (uint32_t)h && t->tok_len[id] == n &&
             memcmp(t->blob + t->tok_off[id], s, n) == 0)
             return id;
     }
