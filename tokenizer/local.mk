@@ -14,3 +14,11 @@ bin_PROGRAMS += tokenizer/fk-tokenize
 tokenizer_fk_tokenize_SOURCES = tokenizer/fk-tokenize.c
 tokenizer_fk_tokenize_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tokenizer_fk_tokenize_LDADD = tokenizer/libfktok.la $(JANSSON_LIBS)
+
+check_PROGRAMS += tests/unit/test_tokenizer
+TESTS += tests/unit/test_tokenizer
+tests_unit_test_tokenizer_SOURCES = tests/unit/test_tokenizer.c
+tests_unit_test_tokenizer_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_tokenizer_LDADD = tokenizer/libfktok.la $(JANSSON_LIBS)
+TESTS += tests/tokenizer_cases.sh
+EXTRA_DIST += tests/tokenizer_cases.sh
