@@ -4,7 +4,8 @@
 # FK_CORE_KIND=vllm.
 drivers_cuda_libfkengine_la_SOURCES += \
 	drivers/cuda/sampler.c drivers/cuda/sampler.h \
-	drivers/cuda/stopstr.c drivers/cuda/stopstr.h
+	drivers/cuda/stopstr.c drivers/cuda/stopstr.h \
+	drivers/cuda/scheduler.c drivers/cuda/scheduler.h
 
 check_PROGRAMS += tests/unit/test_sampler tests/unit/test_stopstr
 TESTS += tests/unit/test_sampler tests/unit/test_stopstr

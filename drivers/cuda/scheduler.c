@@ -1,0 +1,746 @@
+/* scheduler.c: the worker loop (admit, prefill, decode, finish) and the
+ * hand-over of output to the loop thread. See scheduler.h. */
+#include "scheduler.h"
+#include "stopstr.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- output buffers --------------------------------------------------------------- */
+
+/* One piece inside an out_buf: a slice of its bytes. */
+typedef struct out_piece {
+    size_t off;       /* into out_buf.bytes */
+    size_t len;       /* bytes */
+    int32_t token_id; /* -1: continuation of a token already announced */
+    int is_special;   /* 1: a special token spelled out */
+} out_piece;
+
+/* Pieces with their bytes, appended by the worker, consumed by the loop. */
+typedef struct out_buf {
+    char *bytes;      /* concatenated piece text */
+    size_t n_bytes;   /* used */
+    size_t cap_bytes; /* allocated */
+    out_piece *p;     /* pieces */
+    size_t n_p;       /* used */
+    size_t cap_p;     /* allocated */
+} out_buf;
+
+static int out_push(out_buf *b, const char *text, size_t len, int32_t id, int special)
+{
+    if (b->n_bytes + len > b->cap_bytes) {
+        size_t cap = b->cap_bytes ? b->cap_bytes : 256;
+        while (cap < b->n_bytes + len) cap *= 2;
+        char *nb = realloc(b->bytes, cap);
+        if (!nb) return -1;
+        b->bytes = nb;
+        b->cap_bytes = cap;
+    }
+    if (b->n_p == b->cap_p) {
+        size_t cap = b->cap_p ? b->cap_p * 2 : 16;
+        out_piece *np = realloc(b->p, cap * sizeof *np);
+        if (!np) return -1;
+        b->p = np;
+        b->cap_p = cap;
+    }
+    if (len) memcpy(b->bytes + b->n_bytes, text, len);
+    b->p[b->n_p++] = (out_piece){b->n_bytes, len, id, special};
+    b->n_bytes += len;
+    return 0;
+}
+
+/* Append all of src to dst and empty src. */
+static int out_move(out_buf *dst, out_buf *src)
+{
+    for (size_t i = 0; i < src->n_p; i++) {
+        const out_piece *q = &src->p[i];
+        if (out_push(dst, src->bytes + q->off, q->len, q->token_id, q->is_special) != 0) return -1;
+    }
+    src->n_p = src->n_bytes = 0;
+    return 0;
+}
+
+static void out_free(out_buf *b)
+{
+    free(b->bytes);
+    free(b->p);
+}
+
+/* ---- sequences ----------------------------------------------------------------------- */
+
+enum seq_state {
+    SEQ_WAITING = 0, /* queued, no KV cache yet */
+    SEQ_PREFILL,     /* admitted; prompt partly processed */
+    SEQ_RUNNING,     /* decoding; `pending` is the next token to feed */
+    SEQ_FINISHED,    /* the worker is done with it; awaiting on_done */
+};
+
+/* A token whose bytes the stop matcher still holds (some or all of them). */
+typedef struct held_token {
+    int32_t id;       /* the token */
+    size_t remaining; /* bytes of it not yet released */
+    int announced;    /* 1: a piece carrying its id was emitted */
+} held_token;
+
+struct fk_seq {
+    fk_sched *s;              /* owner */
+    fk_seq *next;             /* next in s->seqs (submission order) */
+    fk_seq *deliver_next;     /* loop only: link in one fk_sched_deliver pass */
+    int deliver_flags;        /* loop only: DELIVER_* for that pass */
+    const char *deliver_note; /* loop only: the note taken in that pass */
+
+    /* immutable after submit */
+    int32_t *prompt;     /* // (n_prompt,) */
+    int n_prompt;        /* prompt tokens */
+    int max_new;         /* completion budget */
+    int32_t *stop_ids;   /* extra stop tokens (n_stop_ids of them) */
+    size_t n_stop_ids;   /* count of stop_ids */
+    fk_gen_callbacks cb; /* the owner's callbacks */
+    void *ud;            /* their user data */
+
+    /* worker only */
+    fk_sampler *sampler; /* per-request RNG and penalties */
+    fk_stopstr *stop;    /* stop strings, NULL when none */
+    held_token *held;    /* tokens with bytes held by `stop` */
+    size_t n_held, cap_held;
+    fk_kv *kv;       /* the KV cache while admitted */
+    size_t kv_bytes; /* its size, counted against the budget */
+    int n_prefilled; /* prompt tokens already in kv */
+    int32_t pending; /* next token to feed the model */
+    int n_generated; /* completion tokens sampled */
+    out_buf stage;   /* this step's output, published at step end */
+    double t_submit, t_prefill_start, t_prefill_end, t_first, t_last; /* ms, monotonic */
+    double t_note;     /* when the last waiting note was set */
+    fk_finish finish;  /* set when the worker finishes it */
+    int err_status;    /* http status when finish is ERROR */
+    char err_msg[160]; /* message when finish is ERROR */
+
+    /* shared, under s->mu */
+    enum seq_state state; /* see seq_state */
+    int cancel;           /* cancel() was called */
+    int paused;           /* on_pieces returned 1 and no resume() since */
+    out_buf out;          /* published output not yet delivered */
+    const char *note;     /* a waiting note for on_waiting, or NULL */
+
+    /* loop only */
+    out_buf deliv;     /* output being handed to on_pieces */
+    fk_piece *pieces;  /* fk_piece view of deliv */
+    size_t cap_pieces; /* allocated entries of pieces */
+};
+
+struct fk_sched {
+    fk_model *m;                /* borrowed; the worker is its only caller */
+    fk_sched_vocab vocab;       /* token spelling */
+    fk_sched_config cfg;        /* limits (defaults filled in) */
+    int vocab_size;             /* V */
+    const fk_gptoss_config *mc; /* the model's config (eos ids) */
+    float *logits;              /* // (max_batch, V) worker scratch */
+    fk_kv **kvs;                /* // (max_batch,) decode arguments */
+    int32_t *tokens;            /* // (max_batch,) */
+    fk_seq **batch;             /* // (max_batch,) sequences in this decode */
+
+    pthread_t thread;      /* the worker */
+    pthread_mutex_t mu;    /* guards the shared fields below and in fk_seq */
+    pthread_cond_t wake;   /* signalled on submit, cancel, resume, stop */
+    int stop;              /* 1: the worker should exit */
+    fk_seq *seqs;          /* every live sequence, submission order */
+    size_t kv_used;        /* bytes of KV held by admitted sequences */
+    fk_sched_stats stats;  /* counters published at each step end (under mu) */
+    fk_sched_stats wstats; /* worker only: the same counters as they run */
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void seq_free(fk_seq *q)
+{
+    if (!q) return;
+    fk_kv_free(q->kv);
+    fk_sampler_free(q->sampler);
+    fk_stopstr_free(q->stop);
+    free(q->held);
+    free(q->prompt);
+    free(q->stop_ids);
+    out_free(&q->stage);
+    out_free(&q->out);
+    out_free(&q->deliv);
+    free(q->pieces);
+    free(q);
+}
+
+/* ---- token output (worker) ---------------------------------------------------------- */
+
+static int is_eos(const fk_sched *s, const fk_seq *q, int32_t id)
+{
+    for (int i = 0; i < s->mc->n_eos; i++)
+        if (s->mc->eos_ids[i] == id) return 1;
+    for (size_t i = 0; i < q->n_stop_ids; i++)
+        if (q->stop_ids[i] == id) return 1;
+    return 0;
+}
+
+/* Emit `len` released bytes as pieces, attributing them to held tokens in order. */
+static int emit_released(fk_seq *q, const char *text, size_t len)
+{
+    while (len > 0 && q->n_held > 0) {
+        held_token *h = &q->held[0];
+        size_t take = h->remaining < len ? h->remaining : len;
+        if (out_push(&q->stage, text, take, h->announced ? -1 : h->id, 0) != 0) return -1;
+        h->announced = 1;
+        h->remaining -= take;
+        text += take;
+        len -= take;
+        if (h->remaining == 0) {
+            memmove(q->held, q->held + 1, (q->n_held - 1) * sizeof *q->held);
+            q->n_held--;
+        }
+    }
+    return 0;
+}
+
+/* Release whatever the stop matcher holds (no stop string can match any more). */
+static int flush_held(fk_seq *q)
+{
+    if (!q->stop) return 0;
+    const char *out;
+    size_t len;
+    fk_stopstr_flush(q->stop, &out, &len);
+    int rc = emit_released(q, out, len);
+    q->n_held = 0;
+    return rc;
+}
+
+static void seq_fail(fk_seq *q, int status, const char *msg)
+{
+    q->finish = FK_FINISH_ERROR;
+    q->err_status = status;
+    snprintf(q->err_msg, sizeof q->err_msg, "%s", msg);
+}
+
+/* Text token: through the stop matcher when there is one. Sets q->finish on a match. */
+static int emit_text(fk_seq *q, int32_t tok, const char *bytes, size_t len)
+{
+    if (!q->stop || len == 0) return out_push(&q->stage, bytes, len, tok, 0);
+    if (q->n_held == q->cap_held) {
+        size_t cap = q->cap_held ? q->cap_held * 2 : 8;
+        held_token *h = realloc(q->held, cap * sizeof *h);
+        if (!h) return -1;
+        q->held = h;
+        q->cap_held = cap;
+    }
+    q->held[q->n_held++] = (held_token){tok, len, 0};
+    const char *out;
+    size_t n;
+    int rc = fk_stopstr_feed(q->stop, bytes, len, &out, &n);
+    if (rc < 0) return -1;
+    if (emit_released(q, out, n) != 0) return -1;
+    if (rc == 1) {
+        q->n_held = 0;
+        q->finish = FK_FINISH_STOP_WORD;
+    }
+    return 0;
+}
+
+/* A token was sampled for q: record it, emit it, decide whether q ends. */
+static void take_token(fk_sched *s, fk_seq *q, int32_t tok)
+{
+    double t = now_ms();
+    if (q->n_generated == 0) q->t_first = t;
+    q->t_last = t;
+    q->n_generated++;
+    s->wstats.generated_tokens++;
+    int rc = fk_sampler_accept(q->sampler, tok);
+    size_t len = 0;
+    const char *bytes = s->vocab.token_bytes(s->vocab.ud, tok, &len);
+    if (!bytes) len = 0;
+    int eos = is_eos(s, q, tok);
+    if (rc == 0 && (eos || s->vocab.is_special(s->vocab.ud, tok))) {
+        rc = flush_held(q);
+        if (rc == 0) rc = out_push(&q->stage, bytes, len, tok, 1);
+        if (eos) q->finish = FK_FINISH_STOP;
+    } else if (rc == 0) {
+        rc = emit_text(q, tok, bytes, len);
+    }
+    if (rc != 0) {
+        seq_fail(q, 500, "out of memory while emitting output");
+        return;
+    }
+    if (q->finish == FK_FINISH_NONE && q->n_generated >= q->max_new) {
+        if (flush_held(q) != 0)
+            seq_fail(q, 500, "out of memory while emitting output");
+        else
+            q->finish = FK_FINISH_LENGTH;
+    }
+    q->pending = tok;
+}
+
+/* ---- the step (worker) --------------------------------------------------------------- */
+
+/* Bytes the KV cache of a `tokens`-position sequence will take (fp32 K and V;
+ * sliding layers keep their window). An estimate for admission. */
+static size_t kv_estimate(const fk_gptoss_config *c, int tokens)
+{
+    size_t per_pos = 2u * (size_t)c->n_kv_heads * (size_t)c->head_dim * sizeof(float);
+    size_t total = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        int n = tokens;
+        if (c->layer_sliding[l] && c->sliding_window > 0 && c->sliding_window < n)
+            n = c->sliding_window;
+        total += per_pos * (size_t)n;
+    }
+    return total;
+}
+
+static int n_active(const fk_sched *s)
+{
+    int n = 0;
+    for (const fk_seq *q = s->seqs; q; q = q->next)
+        n += q->state == SEQ_PREFILL || q->state == SEQ_RUNNING;
+    return n;
+}
+
+/* 1 when a running sequence must wait for its paused output to drain. */
+static int blocked(const fk_sched *s, const fk_seq *q)
+{
+    return q->paused && q->out.n_p >= (size_t)s->cfg.max_buffered;
+}
+
+/* Under mu: 1 when the worker has something to do. */
+static int has_work(const fk_sched *s)
+{
+    int active = n_active(s);
+    for (const fk_seq *q = s->seqs; q; q = q->next) {
+        if (q->state == SEQ_FINISHED) continue;
+        if (q->cancel) return 1;
+        if (q->state == SEQ_WAITING && active < s->cfg.max_batch) return 1;
+        if (q->state != SEQ_WAITING && !blocked(s, q)) return 1;
+    }
+    return 0;
+}
+
+/* Under mu: give the sequence up; its KV cache goes back to the budget. */
+static void finish_locked(fk_sched *s, fk_seq *q)
+{
+    if (q->kv) {
+        s->kv_used -= q->kv_bytes;
+        fk_kv_free(q->kv);
+        q->kv = NULL;
+    }
+    q->state = SEQ_FINISHED;
+}
+
+/* Under mu: admit waiting sequences in order while there is room. Returns 1
+ * when one could not be admitted and was finished with an error. */
+static int admit_locked(fk_sched *s)
+{
+    int failed = 0;
+    int active = n_active(s);
+    for (fk_seq *q = s->seqs; q && active < s->cfg.max_batch; q = q->next) {
+        if (q->state != SEQ_WAITING || q->cancel) continue;
+        int cap = q->n_prompt + q->max_new;
+        size_t need = kv_estimate(s->mc, cap);
+        if (s->cfg.kv_budget_bytes && active > 0 && s->kv_used + need > s->cfg.kv_budget_bytes)
+            break; /* first come, first served: no overtaking */
+        q->kv = fk_kv_new(s->m, cap);
+        if (!q->kv) {
+            seq_fail(q, 503, "out of memory for the KV cache");
+            finish_locked(s, q);
+            failed = 1;
+            continue;
+        }
+        q->kv_bytes = fk_kv_bytes(q->kv);
+        s->kv_used += q->kv_bytes;
+        q->state = SEQ_PREFILL;
+        q->t_prefill_start = now_ms();
+        active++;
+    }
+    return failed;
+}
+
+/* Prefill up to prefill_chunk prompt tokens over the sequences in PREFILL. */
+static void prefill_step(fk_sched *s, fk_seq **list, int n)
+{
+    int budget = s->cfg.prefill_chunk;
+    for (int i = 0; i < n && budget > 0; i++) {
+        fk_seq *q = list[i];
+        int todo = q->n_prompt - q->n_prefilled;
+        if (todo > budget) todo = budget;
+        if (fk_model_forward(s->m, q->kv, q->prompt + q->n_prefilled, todo, s->logits, 0) != 0) {
+            seq_fail(q, 500, "the KV cache is full during prefill");
+            continue;
+        }
+        q->n_prefilled += todo;
+        budget -= todo;
+        s->wstats.prompt_tokens += (uint64_t)todo;
+        if (q->n_prefilled < q->n_prompt) continue;
+        q->t_prefill_end = now_ms();
+        take_token(s, q, fk_sampler_sample(q->sampler, s->logits));
+    }
+}
+
+/* One fk_model_decode over the running sequences in list. */
+static void decode_step(fk_sched *s, fk_seq **list, int n)
+{
+    size_t V = (size_t)s->vocab_size;
+    int B = 0;
+    for (int i = 0; i < n; i++) {
+        fk_seq *q = list[i];
+        if (q->finish != FK_FINISH_NONE) continue;
+        if (fk_kv_len(q->kv) >= fk_kv_capacity(q->kv)) {
+            if (flush_held(q) != 0)
+                seq_fail(q, 500, "out of memory while emitting output");
+            else
+                q->finish = FK_FINISH_LENGTH;
+            continue;
+        }
+        s->batch[B] = q;
+        s->kvs[B] = q->kv;
+        s->tokens[B] = q->pending;
+        B++;
+    }
+    if (B == 0) return;
+    s->wstats.decode_calls++;
+    s->wstats.decode_rows += (uint64_t)B;
+    if (B > s->wstats.max_batch_seen) s->wstats.max_batch_seen = B;
+    if (fk_model_decode(s->m, s->kvs, s->tokens, B, s->logits) != 0) {
+        for (int b = 0; b < B; b++)
+            seq_fail(s->batch[b], 500, "the KV cache is full during decode");
+        return;
+    }
+    for (int b = 0; b < B; b++)
+        take_token(s, s->batch[b], fk_sampler_sample(s->batch[b]->sampler, s->logits + b * V));
+}
+
+/* Under mu: move each stepped sequence's output to its shared queue, finish
+ * those that ended, refresh waiting notes. Returns 1 when the loop should be
+ * notified. */
+static int publish_locked(fk_sched *s, fk_seq **list, int n)
+{
+    int any = 0;
+    double t = now_ms();
+    for (int i = 0; i < n; i++) {
+        fk_seq *q = list[i];
+        if (q->stage.n_p && out_move(&q->out, &q->stage) != 0 && q->finish == FK_FINISH_NONE)
+            seq_fail(q, 500, "out of memory while queueing output");
+        any |= q->out.n_p > 0;
+        if (q->finish != FK_FINISH_NONE) {
+            finish_locked(s, q);
+            any = 1;
+        }
+    }
+    for (fk_seq *q = s->seqs; q; q = q->next) {
+        int waits =
+            q->state == SEQ_WAITING || (q->state == SEQ_PREFILL && q->n_prefilled < q->n_prompt);
+        if (!waits || t - q->t_note < 1000) continue;
+        q->note = q->state == SEQ_WAITING ? "Waiting for a free slot" : "Processing prompt";
+        q->t_note = t;
+        any = 1;
+    }
+    s->stats = s->wstats;
+    return any;
+}
+
+/* Under mu: finish every cancelled sequence the worker still holds. */
+static int reap_cancelled_locked(fk_sched *s)
+{
+    int any = 0;
+    for (fk_seq *q = s->seqs; q; q = q->next) {
+        if (q->state == SEQ_FINISHED || !q->cancel) continue;
+        q->finish = FK_FINISH_CANCELLED;
+        q->out.n_p = q->out.n_bytes = 0;
+        finish_locked(s, q);
+        any = 1;
+    }
+    return any;
+}
+
+static void *worker_main(void *arg)
+{
+    fk_sched *s = arg;
+    size_t cap = (size_t)s->cfg.max_batch;
+    fk_seq **pre = s->batch + cap, **run = pre + cap, **stepped = run + cap;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->stop && !has_work(s)) pthread_cond_wait(&s->wake, &s->mu);
+        if (s->stop) break;
+        int notify = reap_cancelled_locked(s);
+        notify |= admit_locked(s);
+        int n_pre = 0, n_run = 0;
+        for (fk_seq *q = s->seqs; q; q = q->next) {
+            if (q->state == SEQ_PREFILL)
+                pre[n_pre++] = q;
+            else if (q->state == SEQ_RUNNING && !blocked(s, q))
+                run[n_run++] = q;
+        }
+        pthread_mutex_unlock(&s->mu);
+
+        prefill_step(s, pre, n_pre);
+        decode_step(s, run, n_run);
+        s->wstats.steps++;
+
+        pthread_mutex_lock(&s->mu);
+        int n = 0;
+        for (int i = 0; i < n_pre; i++) {
+            if (pre[i]->n_prefilled == pre[i]->n_prompt) pre[i]->state = SEQ_RUNNING;
+            stepped[n++] = pre[i];
+        }
+        for (int i = 0; i < n_run; i++) stepped[n++] = run[i];
+        notify |= publish_locked(s, stepped, n);
+        if (notify) {
+            pthread_mutex_unlock(&s->mu);
+            s->cfg.notify(s->cfg.notify_ud);
+            pthread_mutex_lock(&s->mu);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- the loop-thread side ------------------------------------------------------------ */
+
+fk_sched *fk_sched_new(fk_model *m, const fk_sched_vocab *vocab, const fk_sched_config *cfg,
+                       char *err, size_t err_len)
+{
+    if (!m || !vocab || !vocab->token_bytes || !vocab->is_special || !cfg || !cfg->notify) {
+        snprintf(err, err_len,
+                 "scheduler: a model, a vocabulary and a notify callback are required");
+        return NULL;
+    }
+    fk_sched *s = calloc(1, sizeof *s);
+    if (!s) goto oom;
+    s->m = m;
+    s->vocab = *vocab;
+    s->cfg = *cfg;
+    s->mc = fk_model_config(m);
+    s->vocab_size = s->mc->vocab_size;
+    if (s->cfg.max_batch <= 0) s->cfg.max_batch = 8;
+    if (s->cfg.prefill_chunk <= 0) s->cfg.prefill_chunk = 512;
+    if (s->cfg.max_buffered <= 0) s->cfg.max_buffered = 64;
+    int model_len = s->mc->max_position_embeddings;
+    if (s->cfg.max_model_len <= 0 || s->cfg.max_model_len > model_len)
+        s->cfg.max_model_len = model_len;
+    size_t B = (size_t)s->cfg.max_batch;
+    s->logits = malloc(B * (size_t)s->vocab_size * sizeof *s->logits);
+    s->kvs = calloc(B, sizeof *s->kvs);
+    s->tokens = calloc(B, sizeof *s->tokens);
+    s->batch = calloc(4 * B, sizeof *s->batch); /* decode batch, then worker lists */
+    if (!s->logits || !s->kvs || !s->tokens || !s->batch) goto oom;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    int rc = pthread_create(&s->thread, NULL, worker_main, s);
+    if (rc != 0) {
+        snprintf(err, err_len, "scheduler: cannot start the worker thread: %s", strerror(rc));
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->wake);
+        goto fail;
+    }
+    return s;
+oom:
+    snprintf(err, err_len, "scheduler: out of memory");
+fail:
+    if (s) {
+        free(s->logits);
+        free(s->kvs);
+        free(s->tokens);
+        free(s->batch);
+        free(s);
+    }
+    return NULL;
+}
+
+void fk_sched_free(fk_sched *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    while (s->seqs) {
+        fk_seq *q = s->seqs;
+        s->seqs = q->next;
+        seq_free(q);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->wake);
+    free(s->logits);
+    free(s->kvs);
+    free(s->tokens);
+    free(s->batch);
+    free(s);
+}
+
+int fk_sched_max_model_len(const fk_sched *s)
+{
+    return s->cfg.max_model_len;
+}
+
+fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_callbacks *cb,
+                        void *ud)
+{
+    if (!req || req->n_prompt < 1 || req->n_prompt >= s->cfg.max_model_len || !cb ||
+        !cb->on_pieces || !cb->on_done)
+        return NULL;
+    fk_seq *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->s = s;
+    q->cb = *cb;
+    q->ud = ud;
+    q->n_prompt = req->n_prompt;
+    int room = s->cfg.max_model_len - req->n_prompt;
+    q->max_new = req->max_tokens > 0 && req->max_tokens < room ? req->max_tokens : room;
+    q->prompt = malloc((size_t)req->n_prompt * sizeof *q->prompt);
+    q->sampler = fk_sampler_new(&req->sampling, s->vocab_size);
+    if (req->n_stop) q->stop = fk_stopstr_new(req->stop, req->n_stop);
+    if (req->n_stop_ids) {
+        q->stop_ids = malloc(req->n_stop_ids * sizeof *q->stop_ids);
+        if (q->stop_ids) memcpy(q->stop_ids, req->stop_ids, req->n_stop_ids * sizeof *q->stop_ids);
+        q->n_stop_ids = req->n_stop_ids;
+    }
+    if (!q->prompt || !q->sampler || (req->n_stop && !q->stop) ||
+        (req->n_stop_ids && !q->stop_ids)) {
+        seq_free(q);
+        return NULL;
+    }
+    if (q->stop && !fk_stopstr_active(q->stop)) {
+        fk_stopstr_free(q->stop);
+        q->stop = NULL;
+    }
+    memcpy(q->prompt, req->prompt, (size_t)req->n_prompt * sizeof *q->prompt);
+    q->pending = -1;
+    q->t_submit = q->t_note = now_ms();
+    pthread_mutex_lock(&s->mu);
+    fk_seq **tail = &s->seqs;
+    while (*tail) tail = &(*tail)->next;
+    *tail = q;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    return q;
+}
+
+void fk_sched_cancel(fk_seq *q)
+{
+    fk_sched *s = q->s;
+    pthread_mutex_lock(&s->mu);
+    q->cancel = 1;
+    int finished = q->state == SEQ_FINISHED;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    if (finished) s->cfg.notify(s->cfg.notify_ud); /* on_done comes from deliver */
+}
+
+void fk_sched_resume(fk_seq *q)
+{
+    fk_sched *s = q->s;
+    pthread_mutex_lock(&s->mu);
+    q->paused = 0;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    s->cfg.notify(s->cfg.notify_ud);
+}
+
+void fk_sched_get_stats(fk_sched *s, fk_sched_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->waiting = out->running = 0;
+    for (const fk_seq *q = s->seqs; q; q = q->next) {
+        out->waiting += q->state == SEQ_WAITING;
+        out->running += q->state == SEQ_PREFILL || q->state == SEQ_RUNNING;
+    }
+    out->kv_bytes = s->kv_used;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Per-delivery decisions, taken under mu and acted on after it is released. */
+enum { DELIVER_PIECES = 1, DELIVER_DONE = 2 };
+
+static void call_on_pieces(fk_seq *q)
+{
+    if (q->cap_pieces < q->deliv.n_p) {
+        fk_piece *p = realloc(q->pieces, q->deliv.n_p * sizeof *p);
+        if (!p) return; /* pieces lost only on OOM; on_done still follows */
+        q->pieces = p;
+        q->cap_pieces = q->deliv.n_p;
+    }
+    for (size_t i = 0; i < q->deliv.n_p; i++) {
+        const out_piece *o = &q->deliv.p[i];
+        q->pieces[i] = (fk_piece){q->deliv.bytes + o->off, o->len, o->token_id, o->is_special};
+    }
+    int pause = q->cb.on_pieces(q->ud, q->pieces, q->deliv.n_p);
+    q->deliv.n_p = q->deliv.n_bytes = 0;
+    if (pause != 1) return;
+    pthread_mutex_lock(&q->s->mu);
+    q->paused = 1;
+    pthread_mutex_unlock(&q->s->mu);
+}
+
+static void call_on_done(fk_seq *q)
+{
+    fk_gen_stats st = {0};
+    st.prompt_tokens = q->n_prompt;
+    st.completion_tokens = q->n_generated;
+    st.finish = q->cancel ? FK_FINISH_CANCELLED : q->finish;
+    double end = now_ms();
+    double pre0 = q->t_prefill_start ? q->t_prefill_start : end;
+    st.queue_ms = pre0 - q->t_submit;
+    if (q->t_prefill_end) st.prefill_ms = q->t_prefill_end - q->t_prefill_start;
+    if (q->n_generated) st.decode_ms = q->t_last - q->t_first;
+    fk_error e = {0};
+    if (st.finish == FK_FINISH_ERROR) {
+        e.http_status = q->err_status;
+        e.type = q->err_status == 503 ? "unavailable_error" : "server_error";
+        e.message = q->err_msg;
+    }
+    q->cb.on_done(q->ud, &st, st.finish == FK_FINISH_ERROR ? &e : NULL);
+}
+
+void fk_sched_deliver(fk_sched *s)
+{
+    fk_seq *list = NULL, **tail = &list;
+    pthread_mutex_lock(&s->mu);
+    for (fk_seq *q = s->seqs; q; q = q->next) {
+        int done = q->state == SEQ_FINISHED && (!q->paused || q->cancel);
+        int pieces = q->out.n_p > 0 && !q->paused && !q->cancel;
+        if (!done && !pieces && !q->note) continue;
+        if (pieces) {
+            out_buf t = q->deliv; /* empty: swap buffers instead of copying */
+            q->deliv = q->out;
+            q->out = t;
+        }
+        q->deliver_flags = (pieces ? DELIVER_PIECES : 0) | (done ? DELIVER_DONE : 0);
+        q->deliver_note = q->note;
+        q->note = NULL;
+        q->deliver_next = NULL;
+        *tail = q;
+        tail = &q->deliver_next;
+    }
+    pthread_mutex_unlock(&s->mu);
+
+    for (fk_seq *q = list, *next; q; q = next) {
+        next = q->deliver_next;
+        if (q->deliver_note && q->cb.on_waiting && !(q->deliver_flags & DELIVER_DONE))
+            q->cb.on_waiting(q->ud, q->deliver_note);
+        if (q->deliver_flags & DELIVER_PIECES) call_on_pieces(q);
+        if (!(q->deliver_flags & DELIVER_DONE)) continue;
+        pthread_mutex_lock(&s->mu);
+        int held_back = q->paused && !q->cancel; /* paused by the pieces just delivered */
+        pthread_mutex_unlock(&s->mu);
+        if (held_back) continue;
+        call_on_done(q);
+        pthread_mutex_lock(&s->mu);
+        fk_seq **pp = &s->seqs;
+        while (*pp != q) pp = &(*pp)->next;
+        *pp = q->next;
+        pthread_mutex_unlock(&s->mu);
+        seq_free(q);
+    }
+}

@@ -1,0 +1,410 @@
+/* test_scheduler: continuous batching over the tiny gpt-oss fixture.
+ *
+ * Requests interleave in decode steps, batching does not change greedy or
+ * seeded results, cancellation frees a slot, stop strings and stop tokens end
+ * a request with the right finish, backpressure stops scheduling, stats are
+ * counted, and many requests leave nothing behind (run under ASan). The test
+ * thread plays the gateway's loop thread: notify() wakes it, and it calls
+ * fk_sched_deliver(). */
+#define _GNU_SOURCE /* memmem */
+#include "cuda/checkpoint.h"
+#include "cuda/model.h"
+#include "cuda/scheduler.h"
+#include "tests/tap.h"
+#include "tokenizer/fktok.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- the fake loop ----------------------------------------------------------------- */
+
+static pthread_mutex_t loop_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loop_cv = PTHREAD_COND_INITIALIZER;
+static int loop_kicked; /* notify() was called since the last deliver */
+static int notify_calls;
+
+static void notify(void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&loop_mu);
+    loop_kicked = 1;
+    notify_calls++;
+    pthread_cond_signal(&loop_cv);
+    pthread_mutex_unlock(&loop_mu);
+}
+
+/* Wait for a notify (at most timeout_ms), then deliver. 0 when it timed out. */
+static int loop_once(fk_sched *s, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&loop_mu);
+    while (!loop_kicked)
+        if (pthread_cond_timedwait(&loop_cv, &loop_mu, &ts) != 0) break;
+    int kicked = loop_kicked;
+    loop_kicked = 0;
+    pthread_mutex_unlock(&loop_mu);
+    fk_sched_deliver(s);
+    return kicked;
+}
+
+/* ---- one request's view ---------------------------------------------------------------- */
+
+typedef struct rec {
+    int32_t ids[4096]; /* token ids of the pieces that carried one */
+    int n_ids;
+    size_t ends[4096];       /* text length after each piece */
+    int n_pieces;            /* pieces received */
+    int32_t piece_ids[4096]; /* token_id of each piece (-1 for continuations) */
+    char text[16384];        /* all piece bytes */
+    size_t n_text;
+    int n_specials;       /* pieces flagged special */
+    int dones;            /* on_done calls */
+    fk_gen_stats stats;   /* from on_done */
+    int pause_after;      /* > 0: return 1 (pause) once this many ids arrived */
+    int paused;           /* 1 after returning 1 */
+    int cancel_after;     /* > 0: cancel once this many ids arrived */
+    fk_seq *seq;          /* for cancel from the callback */
+    int calls_after_done; /* callbacks that came after on_done (must stay 0) */
+} rec;
+
+static int on_pieces(void *ud, const fk_piece *p, size_t n)
+{
+    rec *r = ud;
+    if (r->dones) r->calls_after_done++;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].token_id >= 0 && r->n_ids < 4096) r->ids[r->n_ids++] = p[i].token_id;
+        if (r->n_text + p[i].len < sizeof r->text) {
+            memcpy(r->text + r->n_text, p[i].text, p[i].len);
+            r->n_text += p[i].len;
+        }
+        r->n_specials += p[i].is_special;
+        if (r->n_pieces < 4096) {
+            r->piece_ids[r->n_pieces] = p[i].is_special ? -2 : p[i].token_id;
+            r->ends[r->n_pieces++] = r->n_text;
+        }
+    }
+    r->text[r->n_text] = 0;
+    if (r->cancel_after && r->n_ids >= r->cancel_after && r->seq) {
+        fk_sched_cancel(r->seq);
+        r->cancel_after = 0;
+    }
+    if (r->pause_after && r->n_ids >= r->pause_after && !r->paused) {
+        r->paused = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void on_done(void *ud, const fk_gen_stats *st, const fk_error *err)
+{
+    rec *r = ud;
+    r->dones++;
+    r->stats = *st;
+    if (err) diag("on_done error: %s", err->message);
+}
+
+static const fk_gen_callbacks callbacks = {on_pieces, on_done, NULL};
+
+/* ---- fixtures ------------------------------------------------------------------------ */
+
+static fktok *tok;
+static fk_checkpoint *ck;
+static fk_model *model;
+
+static const char *vocab_bytes(const void *ud, int32_t id, size_t *len)
+{
+    return fktok_token_bytes(ud, id, len);
+}
+
+static int vocab_special(const void *ud, int32_t id)
+{
+    return fktok_is_special(ud, id);
+}
+
+static fk_sched *sched_new(int max_batch, int max_model_len)
+{
+    fk_sched_vocab v = {vocab_bytes, vocab_special, tok};
+    fk_sched_config c = {.max_batch = max_batch,
+                         .max_model_len = max_model_len,
+                         .prefill_chunk = 16,
+                         .max_buffered = 4,
+                         .notify = notify};
+    char err[256];
+    fk_sched *s = fk_sched_new(model, &v, &c, err, sizeof err);
+    if (!s) diag("fk_sched_new: %s", err);
+    return s;
+}
+
+static int32_t prompt_a[] = {200006, 1428, 200008, 12194, 11, 1495, 553, 481, 30, 200007, 200006};
+static int32_t prompt_b[] = {200006, 1428, 200008, 4827,   382,    220,    17,   10,
+                             17,     30,   200007, 200006, 173781, 200005, 35644};
+
+static fk_sched_request greedy(const int32_t *prompt, int n, int max_tokens)
+{
+    return (fk_sched_request){.prompt = prompt,
+                              .n_prompt = n,
+                              .max_tokens = max_tokens,
+                              .sampling = {.temperature = 0, .top_p = 1}};
+}
+
+/* Deliver until every rec in rs has had on_done (or ~20 s pass). */
+static int run_until_done(fk_sched *s, rec **rs, int n)
+{
+    for (int spins = 0; spins < 2000; spins++) {
+        int all = 1;
+        for (int i = 0; i < n; i++) all &= rs[i]->dones > 0;
+        if (all) return 1;
+        loop_once(s, 10);
+    }
+    return 0;
+}
+
+/* Run one request alone on a fresh scheduler. */
+static void run_alone(const fk_sched_request *req, rec *r)
+{
+    fk_sched *s = sched_new(4, 0);
+    r->seq = fk_sched_submit(s, req, &callbacks, r);
+    run_until_done(s, &r, 1);
+    fk_sched_free(s);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void test_batching_keeps_results(void)
+{
+    static rec a1, b1, a2, b2;
+    fk_sched_request ra = greedy(prompt_a, 11, 24), rb = greedy(prompt_b, 15, 18);
+    run_alone(&ra, &a1);
+    run_alone(&rb, &b1);
+    is_int(a1.stats.finish, FK_FINISH_LENGTH, "alone: max_tokens ends with LENGTH");
+    is_int(a1.n_ids, 24, "alone: 24 tokens");
+
+    fk_sched *s = sched_new(4, 0);
+    a2.seq = fk_sched_submit(s, &ra, &callbacks, &a2);
+    b2.seq = fk_sched_submit(s, &rb, &callbacks, &b2);
+    rec *both[] = {&a2, &b2};
+    ok(run_until_done(s, both, 2), "batched: both finish");
+    fk_sched_stats st;
+    fk_sched_get_stats(s, &st);
+    is_int(st.max_batch_seen, 2, "batched: the two requests decoded in the same step");
+    ok(st.decode_calls < (uint64_t)(a2.n_ids + b2.n_ids - 2),
+       "batched: fewer decode calls (%llu) than tokens decoded",
+       (unsigned long long)st.decode_calls);
+    is_int(st.generated_tokens, 24 + 18, "stats: generated tokens counted");
+    is_int(st.prompt_tokens, 11 + 15, "stats: prompt tokens counted");
+    is_int(st.running, 0, "stats: nothing running at the end");
+    is_int((long long)st.kv_bytes, 0, "stats: every KV cache returned");
+    ok(a2.n_ids == a1.n_ids && memcmp(a1.ids, a2.ids, sizeof(int32_t) * a1.n_ids) == 0,
+       "greedy A batched == A alone");
+    ok(b2.n_ids == b1.n_ids && memcmp(b1.ids, b2.ids, sizeof(int32_t) * b1.n_ids) == 0,
+       "greedy B batched == B alone");
+    is_int(a2.stats.prompt_tokens, 11, "per-request stats: prompt tokens");
+    is_int(a2.stats.completion_tokens, 24, "per-request stats: completion tokens");
+    ok(a2.stats.queue_ms >= 0 && a2.stats.prefill_ms >= 0 && a2.stats.decode_ms > 0,
+       "per-request stats: queue %.2f ms, prefill %.2f ms, decode %.2f ms", a2.stats.queue_ms,
+       a2.stats.prefill_ms, a2.stats.decode_ms);
+    ok(a2.dones == 1 && b2.dones == 1 && !a2.calls_after_done, "on_done exactly once, last");
+    fk_sched_free(s);
+}
+
+static void test_seeded_batched(void)
+{
+    static rec a1, a2, other;
+    fk_sched_request ra = greedy(prompt_a, 11, 20);
+    ra.sampling = (fk_sampler_params){
+        .temperature = 1.0, .top_p = 0.95, .top_k = 0, .has_seed = 1, .seed = 1234};
+    run_alone(&ra, &a1);
+    fk_sched *s = sched_new(4, 0);
+    fk_sched_request rb = greedy(prompt_b, 15, 30);
+    rb.sampling = (fk_sampler_params){.temperature = 0.7, .has_seed = 1, .seed = 9};
+    a2.seq = fk_sched_submit(s, &ra, &callbacks, &a2);
+    other.seq = fk_sched_submit(s, &rb, &callbacks, &other);
+    rec *both[] = {&a2, &other};
+    run_until_done(s, both, 2);
+    ok(a2.n_ids == a1.n_ids && memcmp(a1.ids, a2.ids, sizeof(int32_t) * a1.n_ids) == 0,
+       "seeded sampling: same tokens alone and batched");
+    fk_sched_free(s);
+}
+
+static void test_cancel_frees_slot(void)
+{
+    static rec a, b, c;
+    fk_sched *s = sched_new(1, 0);
+    fk_sched_request ra = greedy(prompt_a, 11, 200), rb = greedy(prompt_b, 15, 5);
+    a.cancel_after = 3;
+    a.seq = fk_sched_submit(s, &ra, &callbacks, &a);
+    b.seq = fk_sched_submit(s, &rb, &callbacks, &b);
+    rec *both[] = {&a, &b};
+    ok(run_until_done(s, both, 2), "cancel: both requests end");
+    is_int(a.stats.finish, FK_FINISH_CANCELLED, "cancelled request ends CANCELLED");
+    ok(a.stats.completion_tokens < 200, "cancelled request stopped early (%d tokens)",
+       a.stats.completion_tokens);
+    is_int(b.stats.finish, FK_FINISH_LENGTH, "the queued request got the freed slot and finished");
+    is_int(a.dones + b.dones, 2, "one on_done each");
+
+    /* cancel while still waiting for a slot */
+    c.seq = fk_sched_submit(s, &ra, &callbacks, &c);
+    fk_sched_cancel(c.seq);
+    ok(c.dones == 0, "on_done never runs inside cancel()");
+    rec *one[] = {&c};
+    run_until_done(s, one, 1);
+    is_int(c.stats.finish, FK_FINISH_CANCELLED, "a queued request cancels too");
+    fk_sched_stats st;
+    fk_sched_get_stats(s, &st);
+    is_int(st.running + st.waiting, 0, "nothing left running or waiting");
+    fk_sched_free(s);
+}
+
+static void test_stops(void)
+{
+    static rec base, word, tokstop;
+    fk_sched_request r = greedy(prompt_b, 15, 24);
+    run_alone(&r, &base);
+    /* A stop string over three text tokens: the last byte of piece k, all of
+     * piece k+1 and the first byte of piece k+2. */
+    int k = 2;
+    while (k + 2 < base.n_pieces &&
+           (base.piece_ids[k] < 0 || base.piece_ids[k + 1] < 0 || base.piece_ids[k + 2] < 0 ||
+            base.ends[k + 1] - base.ends[k] > 6))
+        k++;
+    ok(k + 2 < base.n_pieces, "found three text tokens in a row");
+    char stop[16] = {0};
+    size_t from = base.ends[k] - 1, to = base.ends[k + 1] + 1;
+    memcpy(stop, base.text + from, to - from);
+    const char *stops[] = {stop};
+    r.stop = stops;
+    r.n_stop = 1;
+    run_alone(&r, &word);
+    const char *at = memmem(base.text, base.n_text, stop, strlen(stop));
+    size_t want = at ? (size_t)(at - base.text) : 0;
+    is_int(word.stats.finish, FK_FINISH_STOP_WORD, "stop string across tokens: STOP_WORD");
+    ok(word.n_text == want && memcmp(word.text, base.text, want) == 0,
+       "stop string: exactly the text before its first occurrence (%zu bytes)", want);
+    is_int(word.stats.completion_tokens, k + 3, "stop string: tokens up to the completing one");
+
+    /* A stop token: the third generated token, emitted as a special piece. */
+    fk_sched_request rt = greedy(prompt_b, 15, 24);
+    int32_t third = base.ids[2];
+    rt.stop_ids = &third;
+    rt.n_stop_ids = 1;
+    run_alone(&rt, &tokstop);
+    int first = 0;
+    while (first < 2 && base.ids[first] != third) first++;
+    is_int(tokstop.stats.finish, FK_FINISH_STOP, "stop token: STOP");
+    is_int(tokstop.n_ids, first + 1, "stop token: emitted, then nothing more");
+    ok(tokstop.n_specials >= 1, "stop token arrives as a special piece");
+}
+
+static void test_backpressure(void)
+{
+    static rec a, alone;
+    fk_sched_request r = greedy(prompt_a, 11, 40);
+    run_alone(&r, &alone);
+    fk_sched *s = sched_new(2, 0);
+    a.pause_after = 2;
+    a.seq = fk_sched_submit(s, &r, &callbacks, &a);
+    for (int i = 0; i < 50 && !a.paused; i++) loop_once(s, 20);
+    for (int i = 0; i < 20; i++) loop_once(s, 10);
+    fk_sched_stats st1, st2;
+    fk_sched_get_stats(s, &st1);
+    for (int i = 0; i < 20; i++) loop_once(s, 10);
+    fk_sched_get_stats(s, &st2);
+    ok(a.paused && a.dones == 0, "paused: no on_done while paused");
+    ok(st1.generated_tokens == st2.generated_tokens && st2.generated_tokens < 40,
+       "paused: the sequence stops being scheduled (%llu tokens)",
+       (unsigned long long)st2.generated_tokens);
+    int before = a.n_ids;
+    fk_sched_resume(a.seq);
+    rec *one[] = {&a};
+    ok(run_until_done(s, one, 1), "resumed: finishes");
+    ok(before < a.n_ids, "resumed: more pieces arrived");
+    ok(a.n_ids == alone.n_ids && memcmp(a.ids, alone.ids, sizeof(int32_t) * a.n_ids) == 0,
+       "resumed: nothing lost or reordered");
+    fk_sched_free(s);
+}
+
+static void test_limits(void)
+{
+    static rec r1;
+    fk_sched *s = sched_new(2, 20);
+    is_int(fk_sched_max_model_len(s), 20, "max_model_len set");
+    fk_sched_request r = greedy(prompt_b, 15, 100);
+    r1.seq = fk_sched_submit(s, &r, &callbacks, &r1);
+    rec *one[] = {&r1};
+    run_until_done(s, one, 1);
+    is_int(r1.stats.completion_tokens, 5, "prompt 15 + completion capped at max_model_len 20");
+    is_int(r1.stats.finish, FK_FINISH_LENGTH, "context limit ends with LENGTH");
+    fk_sched_request too_long = greedy(prompt_b, 15, 1);
+    fk_sched_free(s);
+    s = sched_new(2, 15);
+    ok(fk_sched_submit(s, &too_long, &callbacks, NULL) == NULL,
+       "a prompt that leaves no room is refused at submit");
+    fk_sched_free(s);
+}
+
+static void test_many_requests(void)
+{
+    enum { N = 50 };
+    static rec rs[N];
+    rec *ptrs[N];
+    fk_sched *s = sched_new(8, 0);
+    for (int i = 0; i < N; i++) {
+        fk_sched_request r = greedy(i % 2 ? prompt_a : prompt_b, i % 2 ? 11 : 15, 3 + i % 5);
+        if (i % 3 == 0) r.sampling = (fk_sampler_params){.temperature = 0.8, .top_k = 20};
+        const char *stops[] = {"e", "\xe2\x80"};
+        if (i % 4 == 0) {
+            r.stop = stops;
+            r.n_stop = 2;
+        }
+        if (i % 7 == 0) rs[i].cancel_after = 1;
+        ptrs[i] = &rs[i];
+        rs[i].seq = fk_sched_submit(s, &r, &callbacks, &rs[i]);
+    }
+    ok(run_until_done(s, ptrs, N), "50 requests all end");
+    int once = 1;
+    for (int i = 0; i < N; i++) once &= rs[i].dones == 1 && rs[i].calls_after_done == 0;
+    ok(once, "each had exactly one on_done, last");
+    fk_sched_stats st;
+    fk_sched_get_stats(s, &st);
+    ok(st.max_batch_seen <= 8, "never more than max_batch in a step (%d)", st.max_batch_seen);
+    is_int((long long)st.kv_bytes, 0, "every KV cache returned");
+    fk_sched_free(s);
+}
+
+int main(void)
+{
+    const char *fx = getenv("FK_FIXTURES");
+    char dir[1024], err[512];
+    snprintf(dir, sizeof dir, "%s/models/tiny-gptoss-bf16", fx ? fx : "tests/fixtures");
+    char tj[1100];
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    tok = fktok_load_json(tj, err, sizeof err);
+    if (!tok) diag("tokenizer: %s", err);
+    ck = tok ? fk_checkpoint_open(dir, err, sizeof err) : NULL;
+    if (tok && !ck) diag("checkpoint: %s", err);
+    model = ck ? fk_model_new(ck, 1, err, sizeof err) : NULL;
+    if (ck && !model) diag("model: %s", err);
+    if (!ok(model != NULL, "tiny model loads")) return done_testing();
+
+    test_batching_keeps_results();
+    test_seeded_batched();
+    test_cancel_frees_slot();
+    test_stops();
+    test_backpressure();
+    test_limits();
+    test_many_requests();
+
+    fk_model_free(model);
+    fk_checkpoint_close(ck);
+    fktok_free(tok);
+    return done_testing();
+}
