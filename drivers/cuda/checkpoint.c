@@ -31,14 +31,17 @@ typedef struct ck_entry {
 } ck_entry;
 
 struct fk_checkpoint {
-    fk_gptoss_config cfg; /* parsed config; experts_mxfp4 set here */
-    fk_st_file **shards;  /* each shard opened once (NULL where opening failed) */
-    char **shard_names;   /* file names relative to the directory, sorted */
-    size_t n_shards;      /* entries in shards / shard_names */
-    ck_entry *entries;    /* every tensor, sorted by name */
-    size_t n;             /* entries used */
-    size_t cap;           /* entries allocated */
-    uint64_t bytes;       /* sum of tensor nbytes */
+    fk_gptoss_config cfg;   /* parsed config; experts_mxfp4 set here */
+    fk_st_file **shards;    /* each shard opened once (NULL where opening failed) */
+    char **shard_names;     /* file names relative to the directory, sorted */
+    size_t n_shards;        /* entries in shards / shard_names */
+    ck_entry *entries;      /* every tensor, sorted by name */
+    size_t n;               /* entries used */
+    size_t cap;             /* entries allocated */
+    uint64_t bytes;         /* sum of tensor nbytes */
+    char **unavailable;     /* sorted names the index puts in shards that failed to open */
+    size_t n_unavailable;   /* entries in unavailable */
+    int weights_unreadable; /* 1: no tensor list at all (bad index, bad single file) */
 };
 
 /* ---- problem list: lines appended into the caller's err buffer ----------------- */
@@ -104,6 +107,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* bsearch comparator: the key is a name, the elements are char * names. */
+static int cmp_ptr_str(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(char *const *)elem);
+}
+
 /* Open shard i (dir/shard_names[i]); a failure is one problem. */
 static void open_shard(fk_checkpoint *ck, const char *dir, size_t i, problems *p)
 {
@@ -152,6 +161,17 @@ static int collect_shards(fk_checkpoint *ck, const json_t *wm, problems *p)
     return 0;
 }
 
+/* Remember a tensor whose shard failed, so it is not reported missing too. */
+static int add_unavailable(fk_checkpoint *ck, const char *name)
+{
+    char **u = realloc(ck->unavailable, (ck->n_unavailable + 1) * sizeof *u);
+    if (!u) return -1;
+    ck->unavailable = u;
+    if (!(u[ck->n_unavailable] = strdup(name))) return -1;
+    ck->n_unavailable++;
+    return 0;
+}
+
 static int load_index(fk_checkpoint *ck, const char *dir, const char *path, problems *p)
 {
     json_error_t jerr;
@@ -159,12 +179,14 @@ static int load_index(fk_checkpoint *ck, const char *dir, const char *path, prob
     if (!root) {
         problem(p, INDEX_NAME ": not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
                 jerr.column);
+        ck->weights_unreadable = 1;
         return 0;
     }
     const json_t *wm = json_object_get(root, "weight_map");
     int rc = 0;
     if (!json_is_object(wm)) {
         problem(p, INDEX_NAME ": key \"weight_map\": expected an object");
+        ck->weights_unreadable = 1;
     } else if ((rc = collect_shards(ck, wm, p)) == 0) {
         ck->shards = calloc(ck->n_shards ? ck->n_shards : 1, sizeof *ck->shards);
         if (!ck->shards) rc = -1;
@@ -178,7 +200,10 @@ static int load_index(fk_checkpoint *ck, const char *dir, const char *path, prob
             char **hit = bsearch(&file, ck->shard_names, ck->n_shards, sizeof(char *), cmp_str);
             if (!hit) continue; /* rejected above */
             size_t s = (size_t)(hit - ck->shard_names);
-            if (!ck->shards[s]) continue; /* its open failure is already listed */
+            if (!ck->shards[s]) { /* its open failure is already listed */
+                rc = add_unavailable(ck, name);
+                continue;
+            }
             const fk_tensor *t = fk_st_find(ck->shards[s], name);
             if (!t)
                 problem(p, "%s: %s: listed in " INDEX_NAME " but not in the shard", file, name);
@@ -197,6 +222,7 @@ static int load_single(fk_checkpoint *ck, const char *dir, problems *p)
     if (!ck->shard_names || !ck->shards || !(ck->shard_names[0] = strdup(SINGLE_NAME))) return -1;
     ck->n_shards = 1;
     open_shard(ck, dir, 0, p);
+    ck->weights_unreadable = ck->shards[0] == NULL;
     for (size_t i = 0; ck->shards[0] && i < fk_st_count(ck->shards[0]); i++)
         if (add_entry(ck, fk_st_tensor(ck->shards[0], i), 0)) return -1;
     return 0;
@@ -208,6 +234,7 @@ static const ck_entry *find_entry(const fk_checkpoint *ck, const char *name)
 {
     fk_tensor key = {.name = name};
     ck_entry k = {.t = &key};
+    if (!ck->n) return NULL;
     return bsearch(&k, ck->entries, ck->n, sizeof k, cmp_entry);
 }
 
@@ -217,6 +244,9 @@ static void check_spec(const fk_checkpoint *ck, const fk_tensor_spec *s, problem
     fk_shape_format(want, sizeof want, s->ndim, s->shape);
     const ck_entry *e = find_entry(ck, s->name);
     if (!e) {
+        if (ck->n_unavailable &&
+            bsearch(s->name, ck->unavailable, ck->n_unavailable, sizeof(char *), cmp_ptr_str))
+            return; /* its shard's failure is already listed */
         problem(p, "missing tensor %s (expected %s %s)", s->name, fk_dtype_name(s->dtype), want);
         return;
     }
@@ -243,6 +273,8 @@ static void check_spec(const fk_checkpoint *ck, const fk_tensor_spec *s, problem
 
 static int check_architecture(fk_checkpoint *ck, problems *p)
 {
+    if (ck->weights_unreadable) return 0; /* nothing to check against */
+    if (ck->n_unavailable) qsort(ck->unavailable, ck->n_unavailable, sizeof(char *), cmp_str);
     fk_gptoss_config *c = &ck->cfg;
     c->experts_mxfp4 = find_entry(ck, "model.layers.0.mlp.experts.gate_up_proj_blocks") != NULL ||
                        find_entry(ck, "model.layers.0.mlp.experts.gate_up_proj") == NULL;
@@ -291,7 +323,7 @@ fk_checkpoint *fk_checkpoint_open(const char *dir, char *err, size_t err_len)
         }
     }
     if (rc == 0) {
-        qsort(ck->entries, ck->n, sizeof *ck->entries, cmp_entry);
+        if (ck->n) qsort(ck->entries, ck->n, sizeof *ck->entries, cmp_entry);
         rc = check_architecture(ck, &p);
     }
     if (rc) problem(&p, "%s: out of memory", dir);
@@ -313,6 +345,8 @@ void fk_checkpoint_close(fk_checkpoint *ck)
     free(ck->shards);
     free(ck->shard_names);
     free(ck->entries);
+    for (size_t i = 0; i < ck->n_unavailable; i++) free(ck->unavailable[i]);
+    free(ck->unavailable);
     free(ck);
 }
 

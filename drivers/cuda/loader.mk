@@ -3,13 +3,42 @@
 noinst_LTLIBRARIES += drivers/cuda/libfkengine.la
 drivers_cuda_libfkengine_la_SOURCES = drivers/cuda/checkpoint.h drivers/cuda/dtype.c \
 	drivers/cuda/safetensors.c drivers/cuda/config.c drivers/cuda/gptoss_tensors.c \
-	drivers/cuda/checkpoint.c
+	drivers/cuda/checkpoint.c drivers/cuda/st_writer.h drivers/cuda/st_writer.c
 drivers_cuda_libfkengine_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ENGINE_CFLAGS)
 drivers_cuda_libfkengine_la_LIBADD = $(JANSSON_LIBS) -lm
 
-# Loader tests: the tiny fixture checkpoints and handmade broken ones.
+# fk-mkmodel: random gpt-oss checkpoints of any dimensions (tests, benchmarks).
+bin_PROGRAMS += drivers/cuda/fk-mkmodel
+drivers_cuda_fk_mkmodel_SOURCES = drivers/cuda/fk-mkmodel.c
+drivers_cuda_fk_mkmodel_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+drivers_cuda_fk_mkmodel_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
+
+# Loader tests: the tiny fixture checkpoints, handmade broken ones, fk-mkmodel round trips.
 LOADER_TEST_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS)
-check_PROGRAMS += tests/unit/test_checkpoint
-TESTS += tests/unit/test_checkpoint
+check_PROGRAMS += tests/unit/test_safetensors tests/unit/test_config tests/unit/test_checkpoint
+TESTS += tests/unit/test_safetensors tests/unit/test_config tests/unit/test_checkpoint
+tests_unit_test_safetensors_SOURCES = tests/unit/test_safetensors.c
+tests_unit_test_safetensors_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_safetensors_LDADD = $(LOADER_TEST_LDADD)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_LDADD = $(LOADER_TEST_LDADD)
 tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
 tests_unit_test_checkpoint_LDADD = $(LOADER_TEST_LDADD)
+
+# Fuzz targets: the safetensors header validator and the config parser.
+FUZZERS += tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_config
+tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c
+tests_fuzz_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_safetensors_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_safetensors_LDADD = $(LOADER_TEST_LDADD)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
+tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_config_LDADD = $(LOADER_TEST_LDADD)
+EXTRA_DIST += tests/fuzz/corpus/safetensors tests/fuzz/corpus/config
+
+# Load benchmark (not a test): a 20b-shaped checkpoint timed open/prefault with RSS.
+noinst_PROGRAMS += tests/bench/bench_load
+tests_bench_bench_load_SOURCES = tests/bench/bench_load.c
+tests_bench_bench_load_LDADD = $(LOADER_TEST_LDADD)
+EXTRA_DIST += tests/bench/bench_load.sh
