@@ -89,7 +89,10 @@ int strbuf_printf(strbuf *b, const char *fmt, ...)
 
 char *strbuf_take(strbuf *b, size_t *len)
 {
-    if (!b->data && strbuf_reserve(b, 0) < 0) return NULL;
+    if (!b->data) {
+        if (strbuf_reserve(b, 0) < 0) return NULL;
+        b->data[0] = '\0';
+    }
     char *d = b->data;
     if (len) *len = b->len;
     strbuf_init(b);
