@@ -1,1 +1,42 @@
-# gateway: build rules (owned by this module)
+# gateway: fk-gateway, its library, the scripted test driver, tests, fuzzers.
+
+# Everything but main() is a convenience library, so unit tests and fuzzers
+# can link the parts they exercise.
+noinst_LTLIBRARIES += gateway/libfkgateway.la
+gateway_libfkgateway_la_SOURCES = \
+	gateway/log.h gateway/log.c \
+	gateway/dotenv.h gateway/dotenv.c \
+	gateway/gateway_config.h gateway/gateway_config.c \
+	gateway/driver_loader.h gateway/driver_loader.c \
+	gateway/host.h gateway/host.c \
+	gateway/router.h gateway/router.c \
+	gateway/gateway.h gateway/clock.c \
+	gateway/utf8.h gateway/utf8.c \
+	gateway/openai_errors.h gateway/openai_errors.c \
+	gateway/request.h gateway/request.c \
+	gateway/sse.h gateway/sse.c \
+	gateway/metrics.h gateway/metrics.c \
+	gateway/server.h gateway/server.c \
+	gateway/job.h gateway/job.c \
+	gateway/chat.c gateway/completions.c gateway/models.c gateway/health.c \
+	gateway/statslog.c gateway/shutdown.c
+gateway_libfkgateway_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+gateway_libfkgateway_la_LIBADD = harmony/libfkharmony.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+bin_PROGRAMS += gateway/fk-gateway
+gateway_fk_gateway_SOURCES = gateway/main.c
+gateway_fk_gateway_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+gateway_fk_gateway_LDADD = gateway/libfkgateway.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+# The scripted driver and two broken ones, for tests only (never installed).
+FK_TEST_DRIVER_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+check_LTLIBRARIES += tests/scripted-driver/fk-driver-scripted.la \
+	tests/scripted-driver/fk-driver-badabi.la tests/scripted-driver/fk-driver-nosym.la
+tests_scripted_driver_fk_driver_scripted_la_SOURCES = tests/scripted-driver/scripted.c
+tests_scripted_driver_fk_driver_scripted_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+tests_scripted_driver_fk_driver_scripted_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
+tests_scripted_driver_fk_driver_scripted_la_LIBADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+tests_scripted_driver_fk_driver_badabi_la_SOURCES = tests/scripted-driver/badabi.c
+tests_scripted_driver_fk_driver_badabi_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
+tests_scripted_driver_fk_driver_nosym_la_SOURCES = tests/scripted-driver/nosym.c
+tests_scripted_driver_fk_driver_nosym_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)

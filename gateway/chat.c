@@ -1,0 +1,252 @@
+/* chat.c: POST /v1/chat/completions.
+ *
+ * Harmony path: request -> hm conversation -> rendered segments -> driver
+ * (FK_GEN_HARMONY) -> pieces -> hm parser -> hm_openai_out -> deltas / message.
+ * FRONTEND_USE_HARMONY=0: the body goes to the driver as is (FK_GEN_PASSTHROUGH,
+ * model and max_tokens rewritten); its pieces come back in Harmony form and
+ * are parsed the same way. */
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harmony/harmony.h"
+#include "job.h"
+#include "log.h"
+#include "request.h"
+#include "sse.h"
+
+typedef struct chat_state {
+    hm_parser *parser;  /* Harmony output parser */
+    hm_openai_out *out; /* parser events -> OpenAI message / deltas */
+    int sent_delta;     /* streaming: a delta went out (the role rode on it) */
+    int pieces;         /* pieces received (fallback completion token count) */
+} chat_state;
+
+static void chat_state_free(void *p)
+{
+    chat_state *s = p;
+    if (!s) return;
+    if (s->parser) hm_parser_free(s->parser);
+    if (s->out) hm_openai_out_free(s->out);
+    free(s);
+}
+
+static void on_event(void *ud, const hm_event *ev)
+{
+    chat_state *s = ud;
+    hm_openai_out_event(s->out, ev);
+}
+
+static chat_state *chat_state_new(const fk_config *cfg)
+{
+    chat_state *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    hm_openai_out_options oo = {
+        .emit_reasoning_content = cfg->reasoning_fields != FK_REASONING_ONLY,
+        .emit_reasoning = cfg->reasoning_fields != FK_REASONING_CONTENT,
+        .tool_call_id_prefix = NULL,
+    };
+    hm_parser_options po = {.strict = 0, .role_hint_assistant = 1};
+    s->out = hm_openai_out_new(&oo);
+    s->parser = s->out ? hm_parser_new(&po, on_event, s) : NULL;
+    if (!s->parser) {
+        chat_state_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- output ----------------------------------------------------------------------- */
+
+/* {"id","object":"chat.completion.chunk","created","model","choices":[...]} */
+static json_t *chunk(const fk_job *j, json_t *choices)
+{
+    json_t *c =
+        json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", j->id, "object", "chat.completion.chunk",
+                  "created", (json_int_t)j->created, "model", j->model, "choices", choices);
+    if (c && j->include_usage) json_object_set_new(c, "usage", json_null());
+    return c;
+}
+
+static void add_delta_chunk(const fk_job *j, struct evbuffer *sse, json_t *delta,
+                            const char *finish_reason)
+{
+    json_t *choice =
+        json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason",
+                  finish_reason ? json_string(finish_reason) : json_null());
+    json_t *c = chunk(j, json_pack("[o]", choice));
+    fk_sse_add_json(sse, c);
+    json_decref(c);
+}
+
+static void flush_deltas(fk_job *j, struct evbuffer *sse)
+{
+    chat_state *s = j->state;
+    json_t *deltas = hm_openai_out_take_deltas(s->out);
+    size_t i;
+    json_t *d;
+    json_array_foreach(deltas, i, d)
+    {
+        add_delta_chunk(j, sse, json_incref(d), NULL);
+        s->sent_delta = 1;
+    }
+    json_decref(deltas);
+}
+
+static void chat_pieces(fk_job *j, const fk_piece *p, size_t n, struct evbuffer *sse)
+{
+    chat_state *s = j->state;
+    for (size_t i = 0; i < n; i++) {
+        hm_parser_feed(s->parser, p[i].text, p[i].len, p[i].is_special, p[i].token_id);
+        hm_openai_out_count_token(s->out, hm_parser_channel(s->parser));
+        s->pieces++;
+    }
+    if (sse) flush_deltas(j, sse);
+}
+
+static json_t *usage(const chat_state *s, const fk_gen_stats *st)
+{
+    int completion = st->completion_tokens > 0 ? st->completion_tokens : s->pieces;
+    int prompt = st->prompt_tokens > 0 ? st->prompt_tokens : 0;
+    return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", prompt, "completion_tokens",
+                     completion, "total_tokens", prompt + completion, "completion_tokens_details",
+                     "reasoning_tokens", hm_openai_out_reasoning_tokens(s->out));
+}
+
+static json_t *chat_finish(fk_job *j, const fk_gen_stats *st, struct evbuffer *sse)
+{
+    chat_state *s = j->state;
+    hm_parser_finish(s->parser);
+    const char *fr = hm_openai_out_finish_reason(s->out, st->finish == FK_FINISH_LENGTH);
+    if (!sse) {
+        json_t *choice = json_pack("{s:i, s:o, s:n, s:s}", "index", 0, "message",
+                                   hm_openai_out_message(s->out), "logprobs", "finish_reason", fr);
+        return json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", j->id, "object",
+                         "chat.completion", "created", (json_int_t)j->created, "model", j->model,
+                         "choices", choice, "usage", usage(s, st));
+    }
+    flush_deltas(j, sse);
+    if (!s->sent_delta)
+        add_delta_chunk(j, sse, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL);
+    add_delta_chunk(j, sse, json_object(), fr);
+    if (j->include_usage) {
+        json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", j->id, "object",
+                              "chat.completion.chunk", "created", (json_int_t)j->created, "model",
+                              j->model, "choices", "usage", usage(s, st));
+        fk_sse_add_json(sse, c);
+        json_decref(c);
+    }
+    return NULL;
+}
+
+static const fk_job_ops chat_ops = {chat_pieces, chat_finish, chat_state_free};
+
+/* ---- request -> prompt ------------------------------------------------------------ */
+
+/* Render the Harmony prompt into segments (owned by `prompt`, viewed by `segs`). */
+static int render(fk_gateway *gw, const json_t *body, hm_prompt *prompt, fk_segment **segs,
+                  fk_api_error *err)
+{
+    hm_openai_options ho = {.current_date = gw->cfg.current_date, .default_effort = NULL};
+    hm_conversation conv;
+    hm_conversation_init(&conv);
+    hm_openai_error he;
+    memset(&he, 0, sizeof he);
+    if (hm_openai_chat_to_conversation(body, &ho, &conv, &he) < 0) {
+        hm_conversation_clear(&conv);
+        return fk_api_bad_request(err, he.code[0] ? he.code : "invalid_value",
+                                  he.param[0] ? he.param : NULL, "%s",
+                                  he.message[0] ? he.message : "invalid messages");
+    }
+    char *rerr = NULL;
+    int rc = hm_render(&conv, HM_RENDER_COMPLETION, 1, prompt, &rerr);
+    hm_conversation_clear(&conv);
+    if (rc < 0) {
+        fk_api_bad_request(err, "invalid_value", "messages", "%s",
+                           rerr ? rerr : "cannot render the conversation");
+        free(rerr);
+        return -1;
+    }
+    *segs = calloc(prompt->n ? prompt->n : 1, sizeof **segs);
+    if (!*segs) return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    for (size_t i = 0; i < prompt->n; i++) {
+        const hm_segment *h = &prompt->segs[i];
+        (*segs)[i] = (fk_segment){h->is_special ? FK_SEG_SPECIAL : FK_SEG_TEXT, h->untrusted,
+                                  h->text, h->len, -1};
+    }
+    return 0;
+}
+
+/* The body for a pass-through core: model and max_tokens rewritten. */
+static char *passthrough_body(const json_t *body, const char *model, int max_tokens)
+{
+    json_t *copy = json_deep_copy(body);
+    if (!copy) return NULL;
+    json_object_set_new(copy, "model", json_string(model));
+    json_object_del(copy, "max_completion_tokens");
+    json_object_set_new(copy, "max_tokens", json_integer(max_tokens));
+    char *s = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    return s;
+}
+
+void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
+{
+    fk_api_error err;
+    json_t *body = NULL;
+    fk_request_params rp;
+    fk_limits lim = {gw->cfg.default_max_tokens, gw->cfg.max_model_len, gw->cfg.max_messages};
+    hm_prompt prompt;
+    hm_prompt_init(&prompt);
+    fk_segment *segs = NULL;
+    char *pbody = NULL;
+    const char *model = NULL;
+    if (fk_read_json_body(gw, req, &body, &err) < 0 ||
+        fk_parse_chat_request(body, &lim, &rp, &err) < 0)
+        goto fail;
+    model = fk_router_resolve(&gw->router, rp.model);
+    if (!model) {
+        fk_api_error_set(&err, 404, "invalid_request_error", "model_not_found", "model",
+                         "The model '%s' does not exist or is not served here.", rp.model);
+        goto fail;
+    }
+    if (fk_core_ready(gw, &err) < 0) goto fail;
+    fk_gen_request gr = {.struct_size = sizeof gr,
+                         .request_id = info->request_id,
+                         .model = model,
+                         .sampling = rp.sampling,
+                         .max_model_len = gw->cfg.max_model_len};
+    if (gw->cfg.use_harmony) {
+        if (render(gw, body, &prompt, &segs, &err) < 0) goto fail;
+        gr.mode = FK_GEN_HARMONY;
+        gr.segments = segs;
+        gr.n_segments = prompt.n;
+    } else {
+        pbody = passthrough_body(body, model, rp.sampling.max_tokens);
+        if (!pbody) {
+            fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
+            goto fail;
+        }
+        gr.mode = FK_GEN_PASSTHROUGH;
+        gr.passthrough_path = "/v1/chat/completions";
+        gr.passthrough_body = pbody;
+    }
+    chat_state *s = chat_state_new(&gw->cfg);
+    fk_job *j = s ? fk_job_new(gw, req, info, "chatcmpl-", rp.model ? rp.model : model, rp.stream,
+                               rp.include_usage, &chat_ops, s)
+                  : NULL;
+    if (!j) {
+        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
+        goto fail;
+    }
+    fk_job_start(j, &gr);
+    goto out;
+fail:
+    fk_reply_error(gw, req, FK_EP_CHAT, &err);
+out:
+    free(pbody);
+    free(segs);
+    hm_prompt_clear(&prompt);
+    json_decref(body);
+}

@@ -1,0 +1,180 @@
+/* completions.c: POST /v1/completions, the raw-prompt escape hatch.
+ *
+ * A prompt string is operator text (FK_SEG_RAW: spelled-out special tokens
+ * are parsed as specials); an array of ids is sent as tokens (FK_SEG_TOKEN).
+ * The returned text spells special tokens out, unless the request sets
+ * "skip_special_tokens": true. */
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "request.h"
+#include "sse.h"
+#include "utf8.h"
+
+typedef struct completion_state {
+    char *text;       /* output not yet sent (streaming) or all of it */
+    size_t len;       /* bytes in text */
+    size_t cap;       /* bytes allocated */
+    int skip_special; /* drop special-token pieces */
+    int pieces;       /* pieces received (fallback token count) */
+} completion_state;
+
+static void completion_state_free(void *p)
+{
+    completion_state *s = p;
+    if (s) free(s->text);
+    free(s);
+}
+
+static int append(completion_state *s, const char *t, size_t n)
+{
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 256;
+        while (cap < s->len + n + 1) cap *= 2;
+        char *p = realloc(s->text, cap);
+        if (!p) return -1;
+        s->text = p;
+        s->cap = cap;
+    }
+    memcpy(s->text + s->len, t, n);
+    s->len += n;
+    return 0;
+}
+
+static void add_text_chunk(const fk_job *j, struct evbuffer *sse, json_t *text, const char *fr)
+{
+    json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:o}]}", "id", j->id, "object",
+                          "text_completion", "created", (json_int_t)j->created, "model", j->model,
+                          "choices", "index", 0, "text", text, "logprobs", "finish_reason",
+                          fr ? json_string(fr) : json_null());
+    if (c && j->include_usage) json_object_set_new(c, "usage", json_null());
+    fk_sse_add_json(sse, c);
+    json_decref(c);
+}
+
+/* Streaming: send what forms complete characters, keep the rest. */
+static void flush_text(fk_job *j, struct evbuffer *sse, int all)
+{
+    completion_state *s = j->state;
+    size_t n = all ? s->len : fk_utf8_complete_prefix(s->text, s->len);
+    if (n == 0) return;
+    add_text_chunk(j, sse, fk_json_lossy_string(s->text, n), NULL);
+    memmove(s->text, s->text + n, s->len - n);
+    s->len -= n;
+}
+
+static void completion_pieces(fk_job *j, const fk_piece *p, size_t n, struct evbuffer *sse)
+{
+    completion_state *s = j->state;
+    for (size_t i = 0; i < n; i++) {
+        s->pieces++;
+        if (p[i].is_special && s->skip_special) continue;
+        append(s, p[i].text, p[i].len);
+    }
+    if (sse) flush_text(j, sse, 0);
+}
+
+static json_t *completion_usage(const completion_state *s, const fk_gen_stats *st)
+{
+    int completion = st->completion_tokens > 0 ? st->completion_tokens : s->pieces;
+    int prompt = st->prompt_tokens > 0 ? st->prompt_tokens : 0;
+    return json_pack("{s:i, s:i, s:i}", "prompt_tokens", prompt, "completion_tokens", completion,
+                     "total_tokens", prompt + completion);
+}
+
+static json_t *completion_finish(fk_job *j, const fk_gen_stats *st, struct evbuffer *sse)
+{
+    completion_state *s = j->state;
+    const char *fr = st->finish == FK_FINISH_LENGTH ? "length" : "stop";
+    if (!sse) {
+        return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:o}", "id", j->id,
+                         "object", "text_completion", "created", (json_int_t)j->created, "model",
+                         j->model, "choices", "index", 0, "text",
+                         fk_json_lossy_string(s->text ? s->text : "", s->len), "logprobs",
+                         "finish_reason", fr, "usage", completion_usage(s, st));
+    }
+    flush_text(j, sse, 1);
+    add_text_chunk(j, sse, json_string(""), fr);
+    if (j->include_usage) {
+        json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", j->id, "object",
+                              "text_completion", "created", (json_int_t)j->created, "model",
+                              j->model, "choices", "usage", completion_usage(s, st));
+        fk_sse_add_json(sse, c);
+        json_decref(c);
+    }
+    return NULL;
+}
+
+static const fk_job_ops completion_ops = {completion_pieces, completion_finish,
+                                          completion_state_free};
+
+/* The prompt as segments (borrowing the body's strings). */
+static fk_segment *prompt_segments(const json_t *prompt, size_t *n)
+{
+    const json_t *text = json_is_string(prompt)                      ? prompt
+                         : json_is_string(json_array_get(prompt, 0)) ? json_array_get(prompt, 0)
+                                                                     : NULL;
+    size_t count = text ? 1 : json_array_size(prompt);
+    fk_segment *segs = calloc(count, sizeof *segs);
+    if (!segs) return NULL;
+    if (text) {
+        segs[0] =
+            (fk_segment){FK_SEG_RAW, 0, json_string_value(text), json_string_length(text), -1};
+    } else {
+        for (size_t i = 0; i < count; i++)
+            segs[i] = (fk_segment){FK_SEG_TOKEN, 1, NULL, 0,
+                                   (int32_t)json_integer_value(json_array_get(prompt, i))};
+    }
+    *n = count;
+    return segs;
+}
+
+void fk_handle_completions(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
+{
+    fk_api_error err;
+    json_t *body = NULL;
+    fk_request_params rp;
+    fk_limits lim = {gw->cfg.default_max_tokens, gw->cfg.max_model_len, gw->cfg.max_messages};
+    fk_segment *segs = NULL;
+    const char *model;
+    if (fk_read_json_body(gw, req, &body, &err) < 0 ||
+        fk_parse_completion_request(body, &lim, &rp, &err) < 0)
+        goto fail;
+    if (!(model = fk_router_resolve(&gw->router, rp.model))) {
+        fk_api_error_set(&err, 404, "invalid_request_error", "model_not_found", "model",
+                         "The model '%s' does not exist or is not served here.", rp.model);
+        goto fail;
+    }
+    if (fk_core_ready(gw, &err) < 0) goto fail;
+    size_t n = 0;
+    completion_state *s = calloc(1, sizeof *s);
+    if (!s || !(segs = prompt_segments(rp.prompt, &n))) {
+        free(s);
+        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
+        goto fail;
+    }
+    s->skip_special = rp.skip_special_tokens;
+    fk_gen_request gr = {.struct_size = sizeof gr,
+                         .mode = FK_GEN_COMPLETION,
+                         .request_id = info->request_id,
+                         .model = model,
+                         .segments = segs,
+                         .n_segments = n,
+                         .sampling = rp.sampling,
+                         .max_model_len = gw->cfg.max_model_len};
+    fk_job *j = fk_job_new(gw, req, info, "cmpl-", rp.model ? rp.model : model, rp.stream,
+                           rp.include_usage, &completion_ops, s);
+    if (!j) {
+        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
+        goto fail;
+    }
+    fk_job_start(j, &gr);
+    goto out;
+fail:
+    fk_reply_error(gw, req, FK_EP_COMPLETIONS, &err);
+out:
+    free(segs);
+    json_decref(body);
+}

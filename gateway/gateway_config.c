@@ -1,0 +1,328 @@
+/* gateway_config.c: known keys, defaults and validation of the gateway's configuration. */
+#include "gateway_config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+#ifndef FK_PKGLIBDIR
+#define FK_PKGLIBDIR "/usr/local/lib/forgekeeper"
+#endif
+
+/* Keys the gateway itself understands (an FK_ key outside this list and the
+ * driver list draws a warning). */
+static const char *const gateway_keys[] = {
+    "FK_CORE_KIND",        "FK_CORE_API_BASE",    "FK_LISTEN",       "FK_DRIVER_DIR",
+    "FK_DRIVER",           "FK_API_KEY",          "FK_CORS_ORIGINS", "FK_MAX_BODY_BYTES",
+    "FK_MAX_MESSAGES",     "FK_LOG_LEVEL",        "FK_CURRENT_DATE", "FK_REASONING_FIELDS",
+    "FK_SHUTDOWN_GRACE_S", "FK_STATS_INTERVAL_S", "FK_KEEPALIVE_S",  "FK_HTTP_TIMEOUT_S",
+    "FK_ACCEPT_ANY_MODEL", "FK_TEST_FIXED_IDS",
+};
+
+/* Keys (or prefixes, ending in '*') that belong to drivers. */
+static const char *const driver_keys[] = {
+    "FK_LLAMA_*",   "FK_SCRIPT*",   "FK_NATIVE_*",       "FK_ENGINE_*", "FK_CUDA_*", "FK_THREADS",
+    "FK_MAX_BATCH", "FK_TOKENIZER", "FK_TOKENIZER_DATA", "FK_KV_*",     "FK_DEVICE", "FK_SEED",
+};
+
+int fk_config_is_driver_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof driver_keys / sizeof *driver_keys; i++) {
+        const char *k = driver_keys[i];
+        size_t n = strlen(k);
+        if (k[n - 1] == '*' ? strncmp(key, k, n - 1) == 0 : strcmp(key, k) == 0) return 1;
+    }
+    return 0;
+}
+
+static int is_gateway_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof gateway_keys / sizeof *gateway_keys; i++)
+        if (strcmp(key, gateway_keys[i]) == 0) return 1;
+    return 0;
+}
+
+const char *fk_config_get(const fk_config *cfg, const char *key)
+{
+    const fk_dotenv_entry *e = fk_dotenv_find(&cfg->file, key);
+    if (e) return e->value;
+    return getenv(key);
+}
+
+/* ---- validation helpers ------------------------------------------------------ */
+
+typedef struct checker {
+    fk_config *cfg;
+    char *err; /* message buffer */
+    size_t err_len;
+} checker;
+
+/* Where a key's value came from, for messages: "FILE:LINE" or "environment". */
+static void where(const checker *ck, const char *key, char *buf, size_t len)
+{
+    const fk_dotenv_entry *e = fk_dotenv_find(&ck->cfg->file, key);
+    if (e && e->line > 0)
+        snprintf(buf, len, "%s:%d", ck->cfg->env_path ? ck->cfg->env_path : ".env", e->line);
+    else
+        snprintf(buf, len, "environment");
+}
+
+__attribute__((format(printf, 3, 4))) static int bad(checker *ck, const char *key, const char *fmt,
+                                                     ...)
+{
+    char loc[512];
+    where(ck, key, loc, sizeof loc);
+    int n = snprintf(ck->err, ck->err_len, "%s: %s: ", loc, key);
+    if (n >= 0 && (size_t)n < ck->err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ck->err + n, ck->err_len - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* An empty value counts as unset. */
+static const char *value(const checker *ck, const char *key)
+{
+    const char *v = fk_config_get(ck->cfg, key);
+    return v && *v ? v : NULL;
+}
+
+static int get_long(checker *ck, const char *key, long lo, long hi, long def, long *out)
+{
+    const char *v = value(ck, key);
+    *out = def;
+    if (!v) return 0;
+    errno = 0;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end) return bad(ck, key, "'%s' is not an integer", v);
+    if (x < lo || x > hi) return bad(ck, key, "%ld is out of range [%ld, %ld]", x, lo, hi);
+    *out = x;
+    return 0;
+}
+
+static int get_int(checker *ck, const char *key, int lo, int hi, int def, int *out)
+{
+    long x;
+    if (get_long(ck, key, lo, hi, def, &x) < 0) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+static int get_double(checker *ck, const char *key, double lo, double hi, double def, double *out)
+{
+    const char *v = value(ck, key);
+    *out = def;
+    if (!v) return 0;
+    errno = 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x)) return bad(ck, key, "'%s' is not a number", v);
+    if (x < lo || x > hi) return bad(ck, key, "%g is out of range [%g, %g]", x, lo, hi);
+    *out = x;
+    return 0;
+}
+
+static int get_bool(checker *ck, const char *key, int def, int *out)
+{
+    const char *v = value(ck, key);
+    *out = def;
+    if (!v) return 0;
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0) return *out = 0, 0;
+    }
+    return bad(ck, key, "'%s' is not a boolean (1/0, true/false)", v);
+}
+
+static int check_listen(checker *ck)
+{
+    fk_config *cfg = ck->cfg;
+    const char *v = value(ck, "FK_LISTEN");
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 8001;
+    if (!v) return 0;
+    const char *colon = strrchr(v, ':');
+    if (!colon) return bad(ck, "FK_LISTEN", "'%s' is not HOST:PORT", v);
+    const char *h = v;
+    size_t hl = (size_t)(colon - v);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2; /* [::1]:8001 */
+    if (hl == 0 || hl >= sizeof cfg->listen_host)
+        return bad(ck, "FK_LISTEN", "'%s': missing or overlong host", v);
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+        return bad(ck, "FK_LISTEN", "'%s': port must be 0..65535", v);
+    memcpy(cfg->listen_host, h, hl);
+    cfg->listen_host[hl] = '\0';
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+static int check_date(checker *ck)
+{
+    const char *v = value(ck, "FK_CURRENT_DATE");
+    ck->cfg->current_date = v;
+    if (!v) return 0;
+    int y, m, d;
+    char tail;
+    if (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
+        d < 1 || d > 31 || v[4] != '-' || v[7] != '-')
+        return bad(ck, "FK_CURRENT_DATE", "'%s' is not a YYYY-MM-DD date", v);
+    return 0;
+}
+
+static int check_core(checker *ck)
+{
+    fk_config *cfg = ck->cfg;
+    const char *kind = value(ck, "FK_CORE_KIND");
+    cfg->core_kind = kind ? kind : "vllm";
+    if (strcmp(cfg->core_kind, "llama") != 0 && strcmp(cfg->core_kind, "vllm") != 0)
+        return bad(ck, "FK_CORE_KIND", "'%s' must be llama or vllm", cfg->core_kind);
+    cfg->driver_name = value(ck, "FK_DRIVER");
+    if (!cfg->driver_name)
+        cfg->driver_name = strcmp(cfg->core_kind, "llama") == 0 ? "llamacpp" : "native";
+    for (const char *p = cfg->driver_name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return bad(ck, "FK_DRIVER", "'%s': a driver name is [a-z0-9_-]+", cfg->driver_name);
+    cfg->core_api_base = value(ck, "FK_CORE_API_BASE");
+    if (cfg->core_api_base && strncmp(cfg->core_api_base, "http://", 7) != 0 &&
+        strncmp(cfg->core_api_base, "https://", 8) != 0)
+        return bad(ck, "FK_CORE_API_BASE", "'%s' is not an http(s) URL", cfg->core_api_base);
+    cfg->frontend_model = value(ck, "FRONTEND_VLLM_MODEL");
+    cfg->model_core = value(ck, "VLLM_MODEL_CORE");
+    return 0;
+}
+
+static int check_enums(checker *ck)
+{
+    fk_config *cfg = ck->cfg;
+    const char *lv = value(ck, "FK_LOG_LEVEL");
+    cfg->log_level = FK_LOG_INFO;
+    if (lv && (cfg->log_level = fk_log_parse_level(lv)) < 0)
+        return bad(ck, "FK_LOG_LEVEL", "'%s' must be error, warn, info or debug", lv);
+    const char *rf = value(ck, "FK_REASONING_FIELDS");
+    cfg->reasoning_fields = FK_REASONING_BOTH;
+    if (rf) {
+        if (strcmp(rf, "both") == 0)
+            cfg->reasoning_fields = FK_REASONING_BOTH;
+        else if (strcmp(rf, "reasoning_content") == 0)
+            cfg->reasoning_fields = FK_REASONING_CONTENT;
+        else if (strcmp(rf, "reasoning") == 0)
+            cfg->reasoning_fields = FK_REASONING_ONLY;
+        else
+            return bad(ck, "FK_REASONING_FIELDS",
+                       "'%s' must be both, reasoning_content or reasoning", rf);
+    }
+    return 0;
+}
+
+static int check_numbers(checker *ck)
+{
+    fk_config *cfg = ck->cfg;
+    if (get_int(ck, "VLLM_MAX_MODEL_LEN", 0, 1 << 24, 0, &cfg->max_model_len) < 0) return -1;
+    if (get_double(ck, "VLLM_GPU_MEMORY_UTILIZATION", 0.01, 1.0, 0.9,
+                   &cfg->gpu_memory_utilization) < 0)
+        return -1;
+    if (get_int(ck, "FRONTEND_MAX_TOKENS", 1, 1 << 24, 2048, &cfg->default_max_tokens) < 0)
+        return -1;
+    if (get_bool(ck, "FRONTEND_USE_HARMONY", 1, &cfg->use_harmony) < 0) return -1;
+    if (get_long(ck, "FK_MAX_BODY_BYTES", 1024, 1L << 30, 4L << 20, &cfg->max_body_bytes) < 0)
+        return -1;
+    if (get_int(ck, "FK_MAX_MESSAGES", 1, 1 << 20, 1024, &cfg->max_messages) < 0) return -1;
+    if (get_double(ck, "FK_SHUTDOWN_GRACE_S", 0, 86400, 30, &cfg->shutdown_grace_s) < 0) return -1;
+    if (get_double(ck, "FK_STATS_INTERVAL_S", 0, 86400, 5, &cfg->stats_interval_s) < 0) return -1;
+    if (get_double(ck, "FK_KEEPALIVE_S", 0, 3600, 10, &cfg->keepalive_s) < 0) return -1;
+    if (get_int(ck, "FK_HTTP_TIMEOUT_S", 1, 86400, 120, &cfg->http_timeout_s) < 0) return -1;
+    if (get_bool(ck, "FK_ACCEPT_ANY_MODEL", 0, &cfg->accept_any_model) < 0) return -1;
+    if (get_bool(ck, "FK_TEST_FIXED_IDS", 0, &cfg->test_fixed_ids) < 0) return -1;
+    if (cfg->max_model_len > 0 && cfg->default_max_tokens > cfg->max_model_len)
+        return bad(ck, "FRONTEND_MAX_TOKENS", "%d exceeds VLLM_MAX_MODEL_LEN (%d)",
+                   cfg->default_max_tokens, cfg->max_model_len);
+    return 0;
+}
+
+static void warn_unknown(const fk_config *cfg)
+{
+    for (size_t i = 0; i < cfg->file.n; i++) {
+        const char *k = cfg->file.v[i].key;
+        if (strncmp(k, "FK_", 3) != 0 || is_gateway_key(k) || fk_config_is_driver_key(k)) continue;
+        fk_warn("%s:%d: %s: unknown key (ignored)", cfg->env_path ? cfg->env_path : ".env",
+                cfg->file.v[i].line, k);
+    }
+}
+
+/* Values set in the environment replace the file's; such entries get line 0. */
+static int apply_environment(fk_config *cfg)
+{
+    for (size_t i = 0; i < cfg->file.n; i++) {
+        const char *v = getenv(cfg->file.v[i].key);
+        if (!v) continue;
+        char *copy = strdup(v);
+        if (!copy) return -1;
+        free(cfg->file.v[i].value);
+        cfg->file.v[i].value = copy;
+        cfg->file.v[i].line = 0;
+    }
+    return 0;
+}
+
+static int validate(fk_config *cfg, char *err, size_t err_len)
+{
+    checker ck = {cfg, err, err_len};
+    if (apply_environment(cfg) < 0) return snprintf(err, err_len, "out of memory"), -1;
+    if (check_core(&ck) < 0 || check_listen(&ck) < 0 || check_date(&ck) < 0 ||
+        check_enums(&ck) < 0 || check_numbers(&ck) < 0)
+        return -1;
+    cfg->driver_dir = value(&ck, "FK_DRIVER_DIR");
+    if (!cfg->driver_dir) cfg->driver_dir = FK_PKGLIBDIR;
+    cfg->api_key = value(&ck, "FK_API_KEY");
+    cfg->cors_origins = value(&ck, "FK_CORS_ORIGINS");
+    warn_unknown(cfg);
+    return 0;
+}
+
+int fk_config_load_buffer(fk_config *cfg, const char *buf, size_t len, const char *fname, char *err,
+                          size_t err_len)
+{
+    memset(cfg, 0, sizeof *cfg);
+    fk_dotenv_init(&cfg->file);
+    cfg->env_path = strdup(fname);
+    if (!cfg->env_path) return snprintf(err, err_len, "out of memory"), -1;
+    if (fk_dotenv_parse(buf, len, fname, &cfg->file, err, err_len) < 0) return -1;
+    return validate(cfg, err, err_len);
+}
+
+int fk_config_load(fk_config *cfg, const char *path, char *err, size_t err_len)
+{
+    memset(cfg, 0, sizeof *cfg);
+    fk_dotenv_init(&cfg->file);
+    const char *p = path ? path : ".env";
+    FILE *probe = fopen(p, "rb");
+    if (probe) fclose(probe);
+    if (probe || path) {
+        cfg->env_path = strdup(p);
+        if (!cfg->env_path) return snprintf(err, err_len, "out of memory"), -1;
+        if (fk_dotenv_load(p, &cfg->file, err, err_len) < 0) return -1;
+    }
+    return validate(cfg, err, err_len);
+}
+
+void fk_config_free(fk_config *cfg)
+{
+    fk_dotenv_free(&cfg->file);
+    free(cfg->env_path);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,92 @@
+/* gateway_config.h: the gateway's configuration: .env merged with the environment.
+ *
+ * Keys the gateway reads (defaults in brackets; see the files in conf/):
+ *   FK_CORE_KIND            llama | vllm (which core; picks the driver)     [vllm]
+ *   FK_CORE_API_BASE        upstream URL for the llama proxy driver
+ *   FRONTEND_VLLM_API_BASE  the URL clients use (informational)
+ *   FRONTEND_VLLM_MODEL     model name clients send; served as an alias
+ *   VLLM_MODEL_CORE         safetensors directory for the native driver
+ *   VLLM_MAX_MODEL_LEN      prompt + completion limit in tokens              [0: core's]
+ *   VLLM_GPU_MEMORY_UTILIZATION  fraction of GPU memory for the native core  [0.9]
+ *   FRONTEND_MAX_TOKENS     default max_tokens                               [2048]
+ *   FRONTEND_USE_HARMONY    1: render/parse Harmony here; 0: pass through    [1]
+ *   FK_LISTEN               HOST:PORT; port 0 picks a free one               [127.0.0.1:8001]
+ *   FK_DRIVER_DIR           colon-separated driver directories               [pkglibdir]
+ *   FK_DRIVER               driver name, overriding FK_CORE_KIND's choice
+ *   FK_API_KEY              when set, clients must send "Authorization: Bearer KEY"
+ *   FK_CORS_ORIGINS         "*" or a comma list of allowed origins           [none]
+ *   FK_MAX_BODY_BYTES       request body limit (413 above)                   [4194304]
+ *   FK_MAX_MESSAGES         messages per chat request (400 above)            [1024]
+ *   FK_LOG_LEVEL            error | warn | info | debug                      [info]
+ *   FK_CURRENT_DATE         YYYY-MM-DD for the Harmony system message        [today]
+ *   FK_REASONING_FIELDS     both | reasoning_content | reasoning             [both]
+ *   FK_SHUTDOWN_GRACE_S     seconds in-flight requests get on SIGTERM        [30]
+ *   FK_STATS_INTERVAL_S     seconds between throughput log lines; 0: off     [5]
+ *   FK_KEEPALIVE_S          SSE keep-alive comment interval before output    [10]
+ *   FK_HTTP_TIMEOUT_S       idle connection / slow request timeout           [120]
+ *   FK_ACCEPT_ANY_MODEL     1: any "model" is served by the core             [0]
+ *   FK_TEST_FIXED_IDS       1: fixed ids and created (tests only)            [0]
+ *
+ * A bad value stops start-up with "FILE:LINE: KEY: why"; an unknown FK_ key in
+ * the file is a warning, except keys drivers read (FK_LLAMA_*, FK_SCRIPT*,
+ * FK_THREADS, ...). Drivers see every key through fk_host.config_get. */
+#ifndef FK_GATEWAY_GATEWAY_CONFIG_H
+#define FK_GATEWAY_GATEWAY_CONFIG_H
+
+#include <stddef.h>
+
+#include "dotenv.h"
+
+typedef enum fk_reasoning_fields {
+    FK_REASONING_BOTH = 0,    /* reasoning_content and reasoning */
+    FK_REASONING_CONTENT = 1, /* reasoning_content only */
+    FK_REASONING_ONLY = 2,    /* reasoning only */
+} fk_reasoning_fields;
+
+typedef struct fk_config {
+    fk_dotenv file; /* the .env entries (values already overridden by the environment) */
+    char *env_path; /* the file read, or NULL when none was */
+    /* seed keys */
+    const char *core_kind;         /* "llama" | "vllm" */
+    const char *core_api_base;     /* FK_CORE_API_BASE or NULL */
+    const char *frontend_model;    /* FRONTEND_VLLM_MODEL or NULL */
+    const char *model_core;        /* VLLM_MODEL_CORE or NULL */
+    int max_model_len;             /* VLLM_MAX_MODEL_LEN; 0: the core's */
+    double gpu_memory_utilization; /* VLLM_GPU_MEMORY_UTILIZATION */
+    int default_max_tokens;        /* FRONTEND_MAX_TOKENS */
+    int use_harmony;               /* FRONTEND_USE_HARMONY */
+    /* gateway keys */
+    char listen_host[256];                /* FK_LISTEN host part */
+    int listen_port;                      /* FK_LISTEN port; 0: any free port */
+    const char *driver_dir;               /* FK_DRIVER_DIR */
+    const char *driver_name;              /* FK_DRIVER, else from core_kind */
+    const char *api_key;                  /* FK_API_KEY or NULL */
+    const char *cors_origins;             /* FK_CORS_ORIGINS or NULL */
+    long max_body_bytes;                  /* FK_MAX_BODY_BYTES */
+    int max_messages;                     /* FK_MAX_MESSAGES */
+    int log_level;                        /* FK_LOG_LEVEL as fk_log_level */
+    const char *current_date;             /* FK_CURRENT_DATE or NULL (today) */
+    fk_reasoning_fields reasoning_fields; /* FK_REASONING_FIELDS */
+    double shutdown_grace_s;              /* FK_SHUTDOWN_GRACE_S */
+    double stats_interval_s;              /* FK_STATS_INTERVAL_S; 0: off */
+    double keepalive_s;                   /* FK_KEEPALIVE_S; 0: off */
+    int http_timeout_s;                   /* FK_HTTP_TIMEOUT_S */
+    int accept_any_model;                 /* FK_ACCEPT_ANY_MODEL */
+    int test_fixed_ids;                   /* FK_TEST_FIXED_IDS */
+} fk_config;
+
+/* Read `path` (NULL: "./.env", which may be missing) and the environment,
+ * validate every known key. 0, or -1 with "FILE:LINE: KEY: why" in err.
+ * Warnings (unknown keys) are logged. On failure call fk_config_free. */
+int fk_config_load(fk_config *cfg, const char *path, char *err, size_t err_len);
+/* The same from a buffer (tests, fuzzing); `fname` names it in messages. */
+int fk_config_load_buffer(fk_config *cfg, const char *buf, size_t len, const char *fname, char *err,
+                          size_t err_len);
+void fk_config_free(fk_config *cfg);
+/* A key's value: the environment first, then the file; NULL when unset.
+ * Valid until fk_config_free. */
+const char *fk_config_get(const fk_config *cfg, const char *key);
+/* 1 when a driver reads this key (no unknown-key warning for it). */
+int fk_config_is_driver_key(const char *key);
+
+#endif

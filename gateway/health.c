@@ -1,0 +1,49 @@
+/* health.c: GET /health, GET /metrics, and the readiness check requests go through.
+ *
+ *   200 {"status":"ok","core":KIND,"model":NAME}
+ *   503 {"status":"loading"|"error","detail":"...","core":KIND,"model":NAME} */
+#include <event2/buffer.h>
+#include <stdio.h>
+
+#include "server.h"
+
+int fk_core_ready(fk_gateway *gw, fk_api_error *err)
+{
+    char detail[256] = "";
+    fk_health h = gw->router.driver.table->health(gw->router.core, detail, sizeof detail);
+    if (h == FK_HEALTH_READY) return 0;
+    fk_api_error_set(err, 503, "unavailable_error",
+                     h == FK_HEALTH_LOADING ? "model_loading" : "core_unavailable", NULL,
+                     "the core is not ready: %s", detail[0] ? detail : "no detail");
+    err->retry_after_s = h == FK_HEALTH_ERROR ? 0 : 5;
+    return -1;
+}
+
+void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
+{
+    char detail[256] = "";
+    fk_health h = gw->router.driver.table->health(gw->router.core, detail, sizeof detail);
+    const char *model = fk_router_default_model(&gw->router);
+    if (h == FK_HEALTH_READY && !gw->shutting_down) {
+        fk_reply_json(gw, req, info->endpoint, 200,
+                      json_pack("{s:s, s:s, s:s}", "status", "ok", "core", gw->cfg.core_kind,
+                                "model", model));
+        return;
+    }
+    const char *status = gw->shutting_down            ? "stopping"
+                         : h == FK_HEALTH_LOADING     ? "loading"
+                         : h == FK_HEALTH_UNAVAILABLE ? "unavailable"
+                                                      : "error";
+    if (gw->shutting_down) snprintf(detail, sizeof detail, "shutting down");
+    fk_reply_json(gw, req, info->endpoint, 503,
+                  json_pack("{s:s, s:s, s:s, s:s}", "status", status, "detail", detail, "core",
+                            gw->cfg.core_kind, "model", model));
+}
+
+void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
+{
+    struct evbuffer *buf = evbuffer_new();
+    fk_metrics_write(&gw->metrics, fk_router_default_model(&gw->router), buf);
+    fk_reply_buffer(gw, req, info->endpoint, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
+    evbuffer_free(buf);
+}

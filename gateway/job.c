@@ -1,0 +1,367 @@
+/* job.c: the lifecycle of one generation: start, stream, pause, cancel, end. */
+#include "job.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "sse.h"
+
+static void job_free(fk_job *j);
+
+/* ---- client side: disconnects ---------------------------------------------------- */
+
+static void job_cancel(fk_job *j)
+{
+    if (j->gen && !j->gen_done && !j->cancelled) {
+        j->cancelled = 1;
+        j->gw->router.driver.table->cancel(j->gen);
+    }
+}
+
+static void stop_watching(fk_job *j)
+{
+    if (j->peer_watch) event_free(j->peer_watch);
+    j->peer_watch = NULL;
+    if (j->keepalive) event_free(j->keepalive);
+    j->keepalive = NULL;
+}
+
+static void client_gone(fk_job *j, const char *how)
+{
+    if (j->client_gone) return;
+    j->client_gone = 1;
+    fk_debug("%s: client disconnected (%s); cancelling", j->request_id, how);
+    stop_watching(j);
+    job_cancel(j);
+}
+
+/* libevent frees the connection (peer closed, write failed, timeout); the
+ * request was detached from it and is still ours to end. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    fk_job *j = arg;
+    j->evcon = NULL;
+    client_gone(j, "connection closed");
+}
+
+/* evhttp does not read while we answer, so a peer's EOF would go unnoticed
+ * until the next write: watch the socket ourselves. */
+static void on_peer_readable(evutil_socket_t fd, short what, void *arg)
+{
+    fk_job *j = arg;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        client_gone(j, "peer closed");
+        return;
+    }
+    /* pipelined bytes: evhttp reads them after this reply; stop watching */
+    if (n > 0) {
+        event_free(j->peer_watch);
+        j->peer_watch = NULL;
+    }
+}
+
+/* ---- output ---------------------------------------------------------------------- */
+
+static void send_headers(fk_job *j)
+{
+    if (j->headers_sent) return;
+    j->headers_sent = 1;
+    fk_count_reply(j->gw, j->endpoint, 200);
+    fk_sse_start(j->req);
+}
+
+static size_t pending_output(const fk_job *j)
+{
+    if (!j->evcon) return 0;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(j->evcon);
+    return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+/* The connection's output drained after a pause: let the driver go on. */
+static void on_drained(struct evhttp_connection *evcon, void *arg)
+{
+    fk_job *j = arg;
+    if (!j->paused || j->gen_done || j->client_gone) return;
+    j->paused = 0;
+    j->gw->router.driver.table->resume(j->gen);
+}
+
+/* Send buf as one chunk; returns 1 when the client is too slow (pause). */
+static int send_chunk(fk_job *j, struct evbuffer *buf)
+{
+    if (evbuffer_get_length(buf) == 0 || j->client_gone) return 0;
+    send_headers(j);
+    j->wrote_since_tick = 1;
+    if (pending_output(j) + evbuffer_get_length(buf) > FK_JOB_HIGH_WATER && !j->gen_done) {
+        j->paused = 1;
+        evhttp_send_reply_chunk_with_cb(j->req, buf, on_drained, j);
+        return 1;
+    }
+    evhttp_send_reply_chunk(j->req, buf);
+    return 0;
+}
+
+static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+    fk_job *j = arg;
+    if (j->paused || j->client_gone || j->gen_done) return;
+    if (!j->wrote_since_tick) {
+        struct evbuffer *buf = evbuffer_new();
+        fk_sse_add_keepalive(buf);
+        send_chunk(j, buf);
+        evbuffer_free(buf);
+    }
+    j->wrote_since_tick = 0;
+}
+
+/* ---- driver callbacks --------------------------------------------------------------- */
+
+static void observe_pieces(fk_job *j, size_t n)
+{
+    fk_metrics *m = &j->gw->metrics;
+    double now = fk_now();
+    if (!j->produced) {
+        j->produced = 1;
+        m->waiting--;
+        m->running++;
+        fk_histogram_observe(&m->ttft, now - j->t_start);
+    } else {
+        for (size_t i = 0; i < n; i++) fk_histogram_observe(&m->itl, (now - j->t_last) / (double)n);
+    }
+    j->t_last = now;
+    j->n_pieces += (int)n;
+    m->generation_tokens += n;
+}
+
+static int on_pieces(void *ud, const fk_piece *pieces, size_t n)
+{
+    fk_job *j = ud;
+    if (j->client_gone || j->gen_done || n == 0) return 0;
+    observe_pieces(j, n);
+    if (!j->stream) {
+        j->ops->pieces(j, pieces, n, NULL);
+        return 0;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    j->ops->pieces(j, pieces, n, buf);
+    int pause = send_chunk(j, buf);
+    evbuffer_free(buf);
+    return pause;
+}
+
+static void on_waiting(void *ud, const char *what)
+{
+    fk_job *j = ud;
+    fk_debug("%s: waiting: %s", j->request_id, what ? what : "");
+    if (!j->stream || j->client_gone || j->paused || j->gen_done) return;
+    struct evbuffer *buf = evbuffer_new();
+    fk_sse_add_keepalive(buf);
+    send_chunk(j, buf);
+    evbuffer_free(buf);
+}
+
+static void count_done(fk_job *j, const fk_gen_stats *st)
+{
+    fk_metrics *m = &j->gw->metrics;
+    if (j->produced)
+        m->running--;
+    else
+        m->waiting--;
+    m->prompt_tokens += (uint64_t)(st && st->prompt_tokens > 0 ? st->prompt_tokens : 0);
+    /* pieces were counted as they came; the core's own count is the truth */
+    if (st && st->completion_tokens > 0)
+        m->generation_tokens += (uint64_t)st->completion_tokens - (uint64_t)j->n_pieces;
+    fk_histogram_observe(&m->e2e, fk_now() - j->t_start);
+    if (st && st->finish == FK_FINISH_CANCELLED) m->cancelled++;
+    if (st && st->finish == FK_FINISH_ERROR) m->errors++;
+}
+
+/* End the HTTP side: an error (as JSON or as a last SSE event) or success. */
+static void end_reply(fk_job *j, const fk_gen_stats *st, const fk_error *derr)
+{
+    fk_api_error e;
+    int failed = st->finish == FK_FINISH_ERROR || st->finish == FK_FINISH_CANCELLED;
+    if (st->finish == FK_FINISH_ERROR)
+        fk_api_error_from_driver(&e, derr);
+    else if (st->finish == FK_FINISH_CANCELLED)
+        fk_api_error_set(&e, 503, "unavailable_error", "server_shutting_down", NULL,
+                         "the generation was cancelled: the server is shutting down");
+    if (!j->stream) {
+        if (failed) {
+            fk_reply_error(j->gw, j->req, j->endpoint, &e);
+        } else {
+            json_t *body = j->ops->finish(j, st, NULL);
+            fk_reply_json(j->gw, j->req, j->endpoint, 200, body);
+        }
+        return;
+    }
+    if (failed && !j->headers_sent) {
+        fk_reply_error(j->gw, j->req, j->endpoint, &e);
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    if (failed) {
+        json_t *ej = fk_api_error_json(&e);
+        fk_sse_add_json(buf, ej);
+        json_decref(ej);
+    } else {
+        j->ops->finish(j, st, buf);
+    }
+    fk_sse_add_done(buf);
+    send_chunk(j, buf);
+    evbuffer_free(buf);
+    evhttp_send_reply_end(j->req);
+}
+
+static void on_done(void *ud, const fk_gen_stats *stats, const fk_error *err)
+{
+    fk_job *j = ud;
+    fk_gen_stats none = {0};
+    const fk_gen_stats *st = stats ? stats : &none;
+    j->gen_done = 1;
+    j->gen = NULL;
+    count_done(j, st);
+    stop_watching(j);
+    if (j->evcon) evhttp_connection_set_closecb(j->evcon, NULL, NULL);
+    j->evcon = NULL;
+    if (st->finish == FK_FINISH_ERROR)
+        fk_warn("%s: generation failed: %s", j->request_id,
+                err && err->message ? err->message : "(no message)");
+    if (j->client_gone) {
+        /* a detached request is freed by libevent when we end it, without
+         * its completion callback */
+        evhttp_request_set_on_complete_cb(j->req, NULL, NULL);
+        j->gw->replies_in_flight--;
+        if (j->headers_sent)
+            evhttp_send_reply_end(j->req);
+        else
+            evhttp_send_reply(j->req, 499, "Client Closed Request", NULL);
+        fk_count_reply(j->gw, j->endpoint, 499);
+    } else {
+        end_reply(j, st, err);
+    }
+    j->req = NULL;
+    if (!j->in_generate) job_free(j);
+}
+
+/* The reply was written out (shutdown waits for these). */
+static void on_reply_complete(struct evhttp_request *req, void *arg)
+{
+    fk_gateway *gw = arg;
+    gw->replies_in_flight--;
+}
+
+static const fk_gen_callbacks job_callbacks = {on_pieces, on_done, on_waiting};
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+fk_job *fk_job_new(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info,
+                   const char *id_prefix, const char *model, int stream, int include_usage,
+                   const fk_job_ops *ops, void *state)
+{
+    fk_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->model = strdup(model ? model : ""))) {
+        free(j);
+        ops->free(state);
+        return NULL;
+    }
+    j->gw = gw;
+    j->req = req;
+    j->endpoint = info->endpoint;
+    snprintf(j->request_id, sizeof j->request_id, "%s", info->request_id);
+    fk_make_id(gw, id_prefix, j->id, sizeof j->id);
+    j->created = fk_created(gw);
+    j->ops = ops;
+    j->state = state;
+    j->stream = stream;
+    j->include_usage = include_usage;
+    j->t_start = j->t_last = fk_now();
+    evhttp_request_set_on_complete_cb(req, on_reply_complete, gw);
+    gw->replies_in_flight++;
+    return j;
+}
+
+static void job_link(fk_job *j)
+{
+    fk_gateway *gw = j->gw;
+    j->next = gw->jobs;
+    if (gw->jobs) gw->jobs->prev = j;
+    gw->jobs = j;
+    gw->n_jobs++;
+    gw->metrics.waiting++;
+}
+
+static void job_free(fk_job *j)
+{
+    fk_gateway *gw = j->gw;
+    if (j->prev)
+        j->prev->next = j->next;
+    else if (gw->jobs == j)
+        gw->jobs = j->next;
+    if (j->next) j->next->prev = j->prev;
+    gw->n_jobs--;
+    stop_watching(j);
+    j->ops->free(j->state);
+    free(j->model);
+    free(j);
+    fk_shutdown_check(gw);
+}
+
+static void watch_client(fk_job *j)
+{
+    fk_gateway *gw = j->gw;
+    j->evcon = evhttp_request_get_connection(j->req);
+    if (!j->evcon) return;
+    evhttp_connection_set_closecb(j->evcon, on_conn_close, j);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(j->evcon);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        j->peer_watch = event_new(gw->base, fd, EV_READ | EV_PERSIST, on_peer_readable, j);
+        if (j->peer_watch) event_add(j->peer_watch, NULL);
+    }
+    if (j->stream && gw->cfg.keepalive_s > 0) {
+        j->keepalive = event_new(gw->base, -1, EV_PERSIST, on_keepalive, j);
+        double s = gw->cfg.keepalive_s;
+        struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+        if (j->keepalive) event_add(j->keepalive, &tv);
+    }
+}
+
+void fk_job_start(fk_job *j, const fk_gen_request *gr)
+{
+    fk_gateway *gw = j->gw;
+    job_link(j);
+    fk_error derr = {0};
+    j->in_generate = 1;
+    fk_gen *gen = gw->router.driver.table->generate(gw->router.core, gr, &job_callbacks, j, &derr);
+    j->in_generate = 0;
+    if (j->gen_done) { /* the driver finished inside generate() */
+        job_free(j);
+        return;
+    }
+    if (!gen) {
+        fk_api_error e;
+        fk_api_error_from_driver(&e, &derr);
+        gw->metrics.waiting--;
+        fk_reply_error(gw, j->req, j->endpoint, &e);
+        j->req = NULL;
+        job_free(j);
+        return;
+    }
+    j->gen = gen;
+    watch_client(j);
+}
+
+void fk_jobs_cancel_all(fk_gateway *gw)
+{
+    for (fk_job *j = gw->jobs; j; j = j->next) job_cancel(j);
+}

@@ -1,0 +1,80 @@
+/* job.h: one generation in flight, between an HTTP request and a driver.
+ *
+ * A job lives until both sides are finished: the driver has called on_done
+ * and the HTTP reply has been ended (or the client is gone). It is freed only
+ * from on_done (or from fk_job_start when the driver refused), never from a
+ * libevent callback that may still be on the stack.
+ *
+ *   client disconnect -> cancel(gen) at once; on_done follows; reply ended
+ *   slow client       -> on_pieces returns 1 while the socket's output buffer
+ *                        is over FK_JOB_HIGH_WATER; resume(gen) once it drains
+ *   streaming         -> ": keep-alive" comments every FK_KEEPALIVE_S while
+ *                        nothing else was sent, and on the driver's on_waiting
+ *
+ * The endpoint supplies an fk_job_ops table that turns pieces into output. */
+#ifndef FK_GATEWAY_JOB_H
+#define FK_GATEWAY_JOB_H
+
+#include <jansson.h>
+
+#include "driver.h"
+#include "server.h"
+
+struct evbuffer;
+struct event;
+
+#define FK_JOB_HIGH_WATER (256 * 1024)
+
+typedef struct fk_job fk_job;
+
+typedef struct fk_job_ops {
+    /* New pieces. Streaming: append SSE events to `sse`; otherwise `sse` is
+     * NULL and the endpoint accumulates. */
+    void (*pieces)(fk_job *j, const fk_piece *p, size_t n, struct evbuffer *sse);
+    /* Successful end. Streaming: append the last events (before [DONE]) to
+     * `sse`; otherwise return the whole response body (caller owns). */
+    json_t *(*finish)(fk_job *j, const fk_gen_stats *stats, struct evbuffer *sse);
+    /* Free the endpoint's state. */
+    void (*free)(void *state);
+} fk_job_ops;
+
+struct fk_job {
+    fk_gateway *gw;                  /* owner */
+    fk_job *prev, *next;             /* gw->jobs list links */
+    struct evhttp_request *req;      /* the request; NULL once the reply ended */
+    struct evhttp_connection *evcon; /* its connection while we hold its close callback */
+    fk_endpoint endpoint;            /* for metrics */
+    char request_id[128];            /* for logs and the driver */
+    char id[96];                     /* "chatcmpl-..." / "cmpl-..." */
+    long long created;               /* unix time in every chunk */
+    char *model;                     /* the model name echoed in responses (owned) */
+    const fk_job_ops *ops;           /* endpoint formatting */
+    void *state;                     /* endpoint state, freed by ops->free */
+    fk_gen *gen;                     /* the driver's generation; NULL after on_done */
+    int in_generate;                 /* 1 while driver->generate() is on the stack */
+    int stream;                      /* 1: SSE reply */
+    int include_usage;               /* stream_options.include_usage */
+    int headers_sent;                /* SSE reply started */
+    int client_gone;                 /* the client disconnected */
+    int gen_done;                    /* on_done has been called */
+    int paused;                      /* on_pieces returned 1; waiting to resume */
+    int cancelled;                   /* cancel(gen) has been called */
+    int wrote_since_tick;            /* output sent since the last keep-alive tick */
+    int produced;                    /* at least one piece arrived */
+    int n_pieces;                    /* pieces received */
+    struct event *keepalive;         /* periodic keep-alive timer (streams) */
+    struct event *peer_watch;        /* notices a peer's EOF while we generate */
+    double t_start;                  /* when the request was accepted */
+    double t_last;                   /* when the last piece arrived */
+};
+
+/* Make a job for `req` (not started). `state` is owned by the job from here. */
+fk_job *fk_job_new(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info,
+                   const char *id_prefix, const char *model, int stream, int include_usage,
+                   const fk_job_ops *ops, void *state);
+/* Start the generation. On refusal the error reply is sent and the job freed. */
+void fk_job_start(fk_job *j, const fk_gen_request *gr);
+/* Cancel every job's generation (shutdown). */
+void fk_jobs_cancel_all(fk_gateway *gw);
+
+#endif

@@ -1,0 +1,55 @@
+/* metrics.h: counters, gauges and histograms for GET /metrics (Prometheus text).
+ *
+ * vLLM's names where the meaning is the same (vllm:time_to_first_token_seconds,
+ * vllm:inter_token_latency_seconds, vllm:e2e_request_latency_seconds,
+ * vllm:prompt_tokens_total, vllm:generation_tokens_total,
+ * vllm:num_requests_running, vllm:num_requests_waiting); fk_ for the rest
+ * (fk_http_requests_total{endpoint,status}). Loop thread only. */
+#ifndef FK_GATEWAY_METRICS_H
+#define FK_GATEWAY_METRICS_H
+
+#include <stdint.h>
+
+struct evbuffer;
+
+#define FK_HIST_MAX_BUCKETS 24
+#define FK_METRICS_MAX_STATUS 64
+
+typedef struct fk_histogram {
+    const double *bounds;                     /* upper bounds, ascending (+Inf implied) */
+    int n_bounds;                             /* entries in bounds */
+    uint64_t counts[FK_HIST_MAX_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
+    double sum;                               /* sum of observations */
+    uint64_t count;                           /* number of observations */
+} fk_histogram;
+
+typedef struct fk_status_count {
+    const char *endpoint; /* static string, e.g. "/v1/chat/completions" */
+    int status;           /* HTTP status */
+    uint64_t count;       /* replies sent */
+} fk_status_count;
+
+typedef struct fk_metrics {
+    fk_histogram ttft;                             /* vllm:time_to_first_token_seconds */
+    fk_histogram itl;                              /* vllm:inter_token_latency_seconds */
+    fk_histogram e2e;                              /* vllm:e2e_request_latency_seconds */
+    uint64_t prompt_tokens;                        /* vllm:prompt_tokens_total */
+    uint64_t generation_tokens;                    /* vllm:generation_tokens_total */
+    int running;                                   /* generations that produced output */
+    int waiting;                                   /* generations not yet producing output */
+    uint64_t cancelled;                            /* fk_generations_cancelled_total */
+    uint64_t errors;                               /* fk_generations_failed_total */
+    fk_status_count status[FK_METRICS_MAX_STATUS]; /* fk_http_requests_total */
+    int n_status;                                  /* entries used in status */
+    /* for the periodic log line: totals at the last line */
+    uint64_t logged_prompt_tokens;     /* prompt_tokens when last logged */
+    uint64_t logged_generation_tokens; /* generation_tokens when last logged */
+} fk_metrics;
+
+void fk_metrics_init(fk_metrics *m);
+void fk_histogram_observe(fk_histogram *h, double v);
+void fk_metrics_count_reply(fk_metrics *m, const char *endpoint, int status);
+/* Append the exposition text; `model` labels the vllm: series. */
+void fk_metrics_write(const fk_metrics *m, const char *model, struct evbuffer *out);
+
+#endif

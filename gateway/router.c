@@ -1,0 +1,57 @@
+/* router.c: open the configured core; map request model names onto it. */
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway_config.h"
+#include "log.h"
+
+int fk_router_open(fk_router *r, const struct fk_config *cfg, const fk_host *host, char *err,
+                   size_t err_len)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg;
+    if (fk_driver_load(cfg->driver_name, cfg->driver_dir, host, &r->driver, err, err_len) < 0)
+        return -1;
+    char why[512] = "";
+    r->core = r->driver.table->create(host, why, sizeof why);
+    if (!r->core) {
+        snprintf(err, err_len, "%s: driver '%s' could not start: %s", r->driver.path,
+                 r->driver.table->name ? r->driver.table->name : cfg->driver_name,
+                 why[0] ? why : "no reason given");
+        fk_driver_unload(&r->driver);
+        return -1;
+    }
+    fk_info("driver %s %s loaded from %s", r->driver.table->name ? r->driver.table->name : "?",
+            r->driver.table->version ? r->driver.table->version : "", r->driver.path);
+    return 0;
+}
+
+void fk_router_close(fk_router *r)
+{
+    if (r->core) r->driver.table->destroy(r->core);
+    r->core = NULL;
+    fk_driver_unload(&r->driver);
+}
+
+const char *fk_router_default_model(const fk_router *r)
+{
+    if (r->cfg->frontend_model) return r->cfg->frontend_model;
+    fk_model_info info[1];
+    if (r->core && r->driver.table->list_models(r->core, info, 1) > 0 && info[0].id)
+        return info[0].id;
+    return "";
+}
+
+const char *fk_router_resolve(const fk_router *r, const char *requested)
+{
+    if (!requested) return fk_router_default_model(r);
+    if (r->cfg->frontend_model && strcmp(requested, r->cfg->frontend_model) == 0) return requested;
+    fk_model_info info[16];
+    size_t n = r->core ? r->driver.table->list_models(r->core, info, 16) : 0;
+    if (n > 16) n = 16;
+    for (size_t i = 0; i < n; i++)
+        if (info[i].id && strcmp(info[i].id, requested) == 0) return requested;
+    return r->cfg->accept_any_model ? requested : NULL;
+}

@@ -1,0 +1,35 @@
+/* router.h: the loaded core and the model names it answers to.
+ *
+ * One core at a time: FK_CORE_KIND (or FK_DRIVER) picks the driver. A request's
+ * "model" must be one the core lists, or FRONTEND_VLLM_MODEL (an alias), or
+ * anything at all with FK_ACCEPT_ANY_MODEL=1; a missing "model" means the
+ * served one. */
+#ifndef FK_GATEWAY_ROUTER_H
+#define FK_GATEWAY_ROUTER_H
+
+#include <stddef.h>
+
+#include "driver.h"
+#include "driver_loader.h"
+
+struct fk_config;
+
+typedef struct fk_router {
+    fk_loaded_driver driver;     /* the plugin */
+    fk_core *core;               /* its instance (NULL before create / after destroy) */
+    const struct fk_config *cfg; /* for aliases and FK_ACCEPT_ANY_MODEL */
+} fk_router;
+
+/* Load the configured driver and create its core. 0, or -1 with err. */
+int fk_router_open(fk_router *r, const struct fk_config *cfg, const fk_host *host, char *err,
+                   size_t err_len);
+/* Destroy the core and unload the driver (every generation must be done). */
+void fk_router_close(fk_router *r);
+/* The name to report for `requested` (NULL: the served model), or NULL when
+ * the core does not serve it. The result is borrowed from the core, the
+ * config or `requested`. */
+const char *fk_router_resolve(const fk_router *r, const char *requested);
+/* The served model's name ("" when unknown). */
+const char *fk_router_default_model(const fk_router *r);
+
+#endif

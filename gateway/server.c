@@ -1,0 +1,349 @@
+/* server.c: evhttp setup, routing, CORS, bearer auth, request ids, body limits. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+
+static const char *const endpoint_names[] = {
+    "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "other",
+};
+
+const char *fk_endpoint_name(fk_endpoint ep)
+{
+    return endpoint_names[ep];
+}
+
+/* ---- ids ----------------------------------------------------------------------- */
+
+void fk_make_id(fk_gateway *gw, const char *prefix, char *buf, size_t len)
+{
+    uint64_t n = ++gw->next_id;
+    if (gw->cfg.test_fixed_ids) {
+        snprintf(buf, len, "%s%06llu", prefix, (unsigned long long)n);
+        return;
+    }
+    unsigned char r[12];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* no entropy: fall back to time and the counter */
+        uint64_t t = (uint64_t)time(NULL) ^ (n << 20);
+        for (size_t i = 0; i < sizeof r; i++)
+            r[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)i;
+    }
+    int o = snprintf(buf, len, "%s", prefix);
+    for (size_t i = 0; i < sizeof r && o >= 0 && (size_t)o + 3 <= len; i++)
+        o += snprintf(buf + o, len - (size_t)o, "%02x", r[i]);
+}
+
+long long fk_created(const fk_gateway *gw)
+{
+    return gw->cfg.test_fixed_ids ? 1764000000LL : (long long)time(NULL);
+}
+
+/* ---- replies -------------------------------------------------------------------- */
+
+void fk_count_reply(fk_gateway *gw, fk_endpoint ep, int status)
+{
+    fk_metrics_count_reply(&gw->metrics, fk_endpoint_name(ep), status);
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : "Error";
+    }
+}
+
+void fk_reply_buffer(fk_gateway *gw, struct evhttp_request *req, fk_endpoint ep, int status,
+                     const char *content_type, struct evbuffer *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (content_type) {
+        evhttp_remove_header(h, "Content-Type");
+        evhttp_add_header(h, "Content-Type", content_type);
+    }
+    fk_count_reply(gw, ep, status);
+    evhttp_send_reply(req, status, reason_phrase(status), body);
+}
+
+static int add_bytes(const char *text, size_t len, void *data)
+{
+    return evbuffer_add(data, text, len);
+}
+
+void fk_reply_json(fk_gateway *gw, struct evhttp_request *req, fk_endpoint ep, int status,
+                   json_t *body)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (body) json_dump_callback(body, add_bytes, buf, JSON_COMPACT);
+    json_decref(body);
+    evbuffer_add(buf, "\n", 1);
+    fk_reply_buffer(gw, req, ep, status, "application/json", buf);
+    evbuffer_free(buf);
+}
+
+void fk_reply_error(fk_gateway *gw, struct evhttp_request *req, fk_endpoint ep,
+                    const fk_api_error *e)
+{
+    if (e->retry_after_s > 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%d", e->retry_after_s);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
+    }
+    fk_debug("reply %d %s: %s", e->status, e->code, e->message);
+    fk_reply_json(gw, req, ep, e->status, fk_api_error_json(e));
+}
+
+int fk_read_json_body(fk_gateway *gw, struct evhttp_request *req, json_t **out, fk_api_error *err)
+{
+    *out = NULL;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if ((long)len > gw->cfg.max_body_bytes)
+        return fk_api_error_set(err, 413, "invalid_request_error", "request_too_large", NULL,
+                                "the request body is %zu bytes; the limit is %ld bytes", len,
+                                gw->cfg.max_body_bytes);
+    if (len == 0) return fk_api_bad_request(err, "invalid_json", NULL, "the request body is empty");
+    const char *data = (const char *)evbuffer_pullup(in, -1);
+    json_error_t je;
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        return fk_api_bad_request(err, "invalid_json", NULL,
+                                  "the request body is not valid JSON: %s (line %d, column %d)",
+                                  je.text, je.line, je.column);
+    *out = j;
+    return 0;
+}
+
+/* ---- request preamble: ids, CORS, auth --------------------------------------- */
+
+/* A client's x-request-id is kept when it is short and plain. */
+static void request_id(fk_gateway *gw, struct evhttp_request *req, char *buf, size_t len)
+{
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "x-request-id");
+    if (v && v[0] && strlen(v) < len && strlen(v) <= 100) {
+        const char *p = v;
+        while (*p && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || strchr("-_.:/+=", *p)))
+            p++;
+        if (!*p) {
+            snprintf(buf, len, "%s", v);
+            return;
+        }
+    }
+    fk_make_id(gw, "req-", buf, len);
+}
+
+/* The value for Access-Control-Allow-Origin, or NULL when not allowed. */
+static const char *allowed_origin(const fk_gateway *gw, const char *origin)
+{
+    const char *list = gw->cfg.cors_origins;
+    if (!origin || !list) return NULL;
+    if (strcmp(list, "*") == 0) return "*";
+    size_t ol = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ') t--;
+        if ((size_t)(t - p) == ol && ol > 0 && memcmp(p, origin, ol) == 0) return origin;
+        p = e;
+    }
+    return NULL;
+}
+
+static int add_cors(fk_gateway *gw, struct evhttp_request *req)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *allow = allowed_origin(gw, evhttp_find_header(in, "Origin"));
+    if (!allow) return 0;
+    evhttp_add_header(out, "Access-Control-Allow-Origin", allow);
+    if (strcmp(allow, "*") != 0) evhttp_add_header(out, "Vary", "Origin");
+    evhttp_add_header(out, "Access-Control-Expose-Headers", "x-request-id");
+    return 1;
+}
+
+static void preflight(fk_gateway *gw, struct evhttp_request *req, int allowed)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    if (allowed) {
+        const char *want = evhttp_find_header(in, "Access-Control-Request-Headers");
+        evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        evhttp_add_header(
+            out, "Access-Control-Allow-Headers",
+            want && strlen(want) < 1024 ? want : "Authorization, Content-Type, X-Request-Id");
+        evhttp_add_header(out, "Access-Control-Max-Age", "600");
+    }
+    fk_reply_buffer(gw, req, FK_EP_OTHER, 204, NULL, NULL);
+}
+
+/* Compare without an early exit, so timing does not reveal the key. */
+static int same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+    for (size_t i = 0; i < la; i++) diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+static int authorized(const fk_gateway *gw, struct evhttp_request *req)
+{
+    if (!gw->cfg.api_key) return 1;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0;
+    h += 7;
+    while (*h == ' ') h++;
+    return same_secret(h, gw->cfg.api_key);
+}
+
+/* ---- routing ------------------------------------------------------------------- */
+
+typedef struct route {
+    const char *path; /* exact path */
+    int method;       /* EVHTTP_REQ_GET or EVHTTP_REQ_POST */
+    fk_endpoint ep;   /* for metrics */
+    int needs_key;    /* 1: FK_API_KEY applies */
+    void (*handler)(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
+} route;
+
+static const route routes[] = {
+    {"/v1/chat/completions", EVHTTP_REQ_POST, FK_EP_CHAT, 1, fk_handle_chat},
+    {"/v1/completions", EVHTTP_REQ_POST, FK_EP_COMPLETIONS, 1, fk_handle_completions},
+    {"/v1/models", EVHTTP_REQ_GET, FK_EP_MODELS, 1, fk_handle_models},
+    {"/health", EVHTTP_REQ_GET, FK_EP_HEALTH, 0, fk_handle_health},
+    {"/metrics", EVHTTP_REQ_GET, FK_EP_METRICS, 0, fk_handle_metrics},
+};
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    fk_gateway *gw = arg;
+    fk_req_info info = {FK_EP_OTHER, ""};
+    request_id(gw, req, info.request_id, sizeof info.request_id);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "x-request-id", info.request_id);
+    int cors = add_cors(gw, req);
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    if (method == EVHTTP_REQ_OPTIONS) {
+        preflight(gw, req, cors);
+        return;
+    }
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (!path) path = "";
+    fk_api_error e;
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        const route *r = &routes[i];
+        if (strcmp(path, r->path) != 0) continue;
+        info.endpoint = r->ep;
+        if ((int)method != r->method) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                              r->method == EVHTTP_REQ_GET ? "GET" : "POST");
+            fk_api_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
+                             "%s takes %s", r->path, r->method == EVHTTP_REQ_GET ? "GET" : "POST");
+            fk_reply_error(gw, req, r->ep, &e);
+            return;
+        }
+        if (r->needs_key && !authorized(gw, req)) {
+            fk_api_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
+                             "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.");
+            fk_reply_error(gw, req, r->ep, &e);
+            return;
+        }
+        r->handler(gw, req, &info);
+        return;
+    }
+    fk_api_error_set(&e, 404, "invalid_request_error", "unknown_url", NULL,
+                     "Unknown request URL: %s", path);
+    fk_reply_error(gw, req, FK_EP_OTHER, &e);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
+{
+    gw->http = evhttp_new(gw->base);
+    if (!gw->http) return snprintf(err, err_len, "evhttp_new failed"), -1;
+    evhttp_set_gencb(gw->http, on_request, gw);
+    evhttp_set_allowed_methods(gw->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
+    /* Bodies between FK_MAX_BODY_BYTES and this hard cap get our JSON 413;
+     * above it libevent refuses them itself without buffering them whole. */
+    long cap = gw->cfg.max_body_bytes * 2 + (1 << 20);
+    evhttp_set_max_body_size(gw->http, cap);
+    evhttp_set_max_headers_size(gw->http, 64 * 1024);
+    evhttp_set_timeout(gw->http, gw->cfg.http_timeout_s);
+    evhttp_set_default_content_type(gw->http, "application/json");
+    gw->bound = evhttp_bind_socket_with_handle(gw->http, gw->cfg.listen_host,
+                                               (ev_uint16_t)gw->cfg.listen_port);
+    if (!gw->bound) {
+        snprintf(err, err_len, "cannot listen on %s:%d (address in use or not local?)",
+                 gw->cfg.listen_host, gw->cfg.listen_port);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int port = gw->cfg.listen_port;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (getsockname(evhttp_bound_socket_get_fd(gw->bound), (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            port = ntohs(a->sin_port);
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            port = ntohs(a->sin6_port);
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        }
+    }
+    fk_info("listening on %s:%d", host[0] ? host : gw->cfg.listen_host, port);
+    return 0;
+}
+
+void fk_server_stop_accepting(fk_gateway *gw)
+{
+    if (gw->http && gw->bound) evhttp_del_accept_socket(gw->http, gw->bound);
+    gw->bound = NULL;
+}
+
+void fk_server_free(fk_gateway *gw)
+{
+    if (gw->http) evhttp_free(gw->http);
+    gw->http = NULL;
+    gw->bound = NULL;
+}
