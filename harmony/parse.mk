@@ -18,3 +18,12 @@ tests_unit_test_scanner_LDADD = $(HARMONY_TEST_LDADD)
 tests_unit_test_openai_response_SOURCES = tests/unit/test_openai_response.c
 tests_unit_test_openai_response_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_openai_response_LDADD = $(HARMONY_TEST_LDADD)
+
+# fk-harmony-check: every render and parse vector under the given directories.
+bin_PROGRAMS += harmony/fk-harmony-check
+harmony_fk_harmony_check_SOURCES = harmony/check/main.c harmony/check/parse_vectors.c \
+	harmony/check/render_vectors.c harmony/check/check.h
+harmony_fk_harmony_check_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+harmony_fk_harmony_check_LDADD = harmony/libfkharmony.la tokenizer/libfktok.la $(JANSSON_LIBS)
+TESTS += tests/harmony_check.sh
+EXTRA_DIST += tests/harmony_check.sh
