@@ -245,13 +245,14 @@ static void section(strbuf *b)
 static int system_text(strbuf *b, const hm_system *s, int has_function_tools, char **err)
 {
     const char *top[3] = {s->model_identity, s->knowledge_cutoff, s->conversation_start_date};
-    const char *fmt[3] = {"%s", "Knowledge cutoff: %s", "Current date: %s"};
+    const char *label[3] = {"", "Knowledge cutoff: ", "Current date: "};
     int first = 1;
     for (int i = 0; i < 3; i++) {
         if (!top[i]) continue;
         if (!first) strbuf_append_char(b, '\n');
         first = 0;
-        strbuf_printf(b, fmt[i], top[i]);
+        strbuf_append_str(b, label[i]);
+        strbuf_append_str(b, top[i]);
     }
     if (s->reasoning_effort) {
         section(b);
