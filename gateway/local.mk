@@ -40,3 +40,7 @@ tests_scripted_driver_fk_driver_badabi_la_SOURCES = tests/scripted-driver/badabi
 tests_scripted_driver_fk_driver_badabi_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
 tests_scripted_driver_fk_driver_nosym_la_SOURCES = tests/scripted-driver/nosym.c
 tests_scripted_driver_fk_driver_nosym_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
+
+# Tests: unit (C), integration (node + the real gateway), SSE framing (curl).
+EXTRA_DIST += tests/integration/lib.mjs
+TESTS += tests/integration/gateway_openai.mjs

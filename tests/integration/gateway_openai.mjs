@@ -1,0 +1,197 @@
+// The official openai client against fk-gateway with the scripted driver:
+// chat (whole and streamed), usage chunk, tool calls, both reasoning fields,
+// raw completions, models, and errors as the client's typed errors.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, openaiClient, scriptedEnv, OpenAI } from './lib.mjs';
+
+const scripts = {
+  hello: { harmony: '<|channel|>analysis<|message|>The user greets me.<|end|><|start|>assistant<|channel|>final<|message|>Hello! How can I help?<|return|>' },
+  tool: {
+    harmony: '<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"location": "Paris, France", "unit": "celsius"}<|call|>',
+    delay_ms: 2,
+  },
+  long: { harmony: '<|channel|>analysis<|message|>Thinking about a long answer with many words here.<|end|><|start|>assistant<|channel|>final<|message|>Done.<|return|>' },
+};
+const tools = [{
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Gets the weather.',
+    parameters: { type: 'object', properties: { location: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['location'] },
+  },
+}];
+const user = (text) => [{ role: 'user', content: text }];
+
+let gw, client, sc;
+before(async () => {
+  sc = scriptedEnv(scripts);
+  gw = await startGateway({ env: { ...sc.env, FRONTEND_VLLM_MODEL: 'gpt-oss-20b' } });
+  client = openaiClient(gw);
+});
+after(async () => {
+  const r = await gw.stop();
+  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
+});
+
+test('chat, whole: content and both reasoning fields, usage with reasoning tokens', async () => {
+  const r = await client.chat.completions.create({ model: 'fk-scripted', messages: user('hi script:hello') });
+  assert.equal(r.object, 'chat.completion');
+  assert.match(r.id, /^chatcmpl-/);
+  const m = r.choices[0].message;
+  assert.equal(m.role, 'assistant');
+  assert.equal(m.content, 'Hello! How can I help?');
+  assert.equal(m.reasoning_content, 'The user greets me.');
+  assert.equal(m.reasoning, 'The user greets me.');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.ok(r.usage.prompt_tokens > 0);
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+  assert.ok(r.usage.completion_tokens_details.reasoning_tokens >= 4);
+  assert.ok(r.usage.completion_tokens_details.reasoning_tokens < r.usage.completion_tokens);
+});
+
+test('chat accepts the FRONTEND_VLLM_MODEL alias and a missing model is not required', async () => {
+  const r = await client.chat.completions.create({ model: 'gpt-oss-20b', messages: user('script:hello') });
+  assert.equal(r.model, 'gpt-oss-20b');
+  assert.equal(r.choices[0].message.content, 'Hello! How can I help?');
+});
+
+test('chat, streamed: role first, deltas, finish, usage chunk before [DONE]', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'fk-scripted', messages: user('script:hello'), stream: true, stream_options: { include_usage: true },
+  });
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  assert.ok(chunks.length >= 3);
+  const ids = new Set(chunks.map((c) => c.id));
+  assert.equal(ids.size, 1, 'one id for the whole stream');
+  assert.equal(new Set(chunks.map((c) => c.created)).size, 1);
+  for (const c of chunks) assert.equal(c.object, 'chat.completion.chunk');
+  assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+  const last = chunks.at(-1);
+  assert.deepEqual(last.choices, []);
+  assert.ok(last.usage.completion_tokens > 0);
+  assert.ok(last.usage.completion_tokens_details.reasoning_tokens > 0);
+  for (const c of chunks.slice(0, -1)) assert.equal(c.usage, null);
+  const body = chunks.slice(0, -1);
+  assert.equal(body.at(-1).choices[0].finish_reason, 'stop');
+  for (const c of body.slice(0, -1)) assert.equal(c.choices[0].finish_reason, null);
+  const content = body.map((c) => c.choices[0].delta.content ?? '').join('');
+  const reasoning = body.map((c) => c.choices[0].delta.reasoning_content ?? '').join('');
+  const reasoning2 = body.map((c) => c.choices[0].delta.reasoning ?? '').join('');
+  assert.equal(content, 'Hello! How can I help?');
+  assert.equal(reasoning, 'The user greets me.');
+  assert.equal(reasoning2, reasoning);
+});
+
+test('stream without include_usage has no usage member', async () => {
+  const stream = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:hello'), stream: true });
+  for await (const c of stream) {
+    assert.ok(!('usage' in c), 'no usage key');
+    assert.ok(c.choices.length === 1);
+  }
+});
+
+test('tool call, whole', async () => {
+  const r = await client.chat.completions.create({ model: 'fk-scripted', messages: user('weather? script:tool'), tools });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  const calls = r.choices[0].message.tool_calls;
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].type, 'function');
+  assert.equal(calls[0].function.name, 'get_weather');
+  assert.ok(calls[0].id.length > 0);
+  assert.deepEqual(JSON.parse(calls[0].function.arguments), { location: 'Paris, France', unit: 'celsius' });
+  assert.equal(r.choices[0].message.reasoning_content, 'Need the weather.');
+});
+
+test('tool call, streamed: header delta then argument fragments', async () => {
+  const stream = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:tool'), tools, stream: true });
+  const parts = [];
+  let finish = null;
+  for await (const c of stream) {
+    const ch = c.choices[0];
+    if (ch?.delta?.tool_calls) parts.push(...ch.delta.tool_calls);
+    if (ch?.finish_reason) finish = ch.finish_reason;
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.ok(parts.length >= 3, `argument fragments arrive as they are generated (${parts.length} deltas)`);
+  assert.equal(parts[0].index, 0);
+  assert.equal(parts[0].type, 'function');
+  assert.equal(parts[0].function.name, 'get_weather');
+  assert.ok(parts[0].id);
+  for (const p of parts.slice(1)) assert.equal(p.index, 0);
+  const args = parts.map((p) => p.function?.arguments ?? '').join('');
+  assert.deepEqual(JSON.parse(args), { location: 'Paris, France', unit: 'celsius' });
+});
+
+test('max_tokens exhausted in analysis: finish length, reasoning kept', async () => {
+  const r = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:long'), max_tokens: 6 });
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 6);
+  assert.ok(r.choices[0].message.reasoning_content.startsWith('Thinking'));
+  assert.ok(!r.choices[0].message.content);
+});
+
+test('raw completion spells special tokens out; skip_special_tokens drops them', async () => {
+  const prompt = '<|start|>user<|message|>What is 2+2? script:hello<|end|><|start|>assistant';
+  const r = await client.completions.create({ model: 'fk-scripted', prompt, max_tokens: 100 });
+  assert.equal(r.object, 'text_completion');
+  assert.match(r.choices[0].text, /^<\|channel\|>analysis<\|message\|>The user greets me\.<\|end\|><\|start\|>assistant<\|channel\|>final<\|message\|>Hello!/);
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  const s = await client.completions.create({ model: 'fk-scripted', prompt, skip_special_tokens: true });
+  assert.ok(!s.choices[0].text.includes('<|'));
+  assert.match(s.choices[0].text, /Hello! How can I help\?$/);
+  const t = await client.completions.create({ model: 'fk-scripted', prompt: [200006, 1428, 200008], max_tokens: 3 });
+  assert.equal(t.choices[0].finish_reason, 'length');
+  assert.equal(t.choices[0].text, '<|channel|>analysis<|message|>');
+});
+
+test('raw completion, streamed', async () => {
+  const stream = await client.completions.create({ model: 'fk-scripted', prompt: 'script:hello', stream: true });
+  let text = '';
+  let finish = null;
+  for await (const c of stream) {
+    text += c.choices[0].text;
+    if (c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+  }
+  assert.equal(finish, 'stop');
+  assert.ok(text.endsWith('Hello! How can I help?<|return|>'));
+});
+
+test('models lists the served model and the alias', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.deepEqual(ids.sort(), ['fk-scripted', 'gpt-oss-20b']);
+});
+
+test('errors are the client\'s typed errors with string codes', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'fk-scripted', messages: user('x'), temperature: 'hot' }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'temperature' && e.code === 'invalid_type');
+  await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: user('x') }),
+    (e) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found' && e.param === 'model');
+  await assert.rejects(client.chat.completions.create({ model: 'fk-scripted', messages: user('script:nonesuch') }),
+    (e) => e instanceof OpenAI.BadRequestError && e.code === 'unknown_script');
+});
+
+test('x-request-id is echoed, or made', async () => {
+  const { response } = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') },
+    { headers: { 'x-request-id': 'my-req-42' } }).withResponse();
+  assert.equal(response.headers.get('x-request-id'), 'my-req-42');
+  const r2 = await fetch(gw.baseURL + '/v1/models');
+  assert.match(r2.headers.get('x-request-id'), /^req-[0-9a-f]{24}$/);
+});
+
+test('bearer key: 401 invalid_api_key without it, 200 with it', async () => {
+  const keyed = await startGateway({ env: { ...sc.env, FK_API_KEY: 'sk-secret' } });
+  try {
+    await assert.rejects(openaiClient(keyed, { apiKey: 'sk-wrong' }).models.list(),
+      (e) => e instanceof OpenAI.AuthenticationError && e.code === 'invalid_api_key');
+    const ok = await openaiClient(keyed, { apiKey: 'sk-secret' }).chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') });
+    assert.equal(ok.choices[0].message.content, 'Hello! How can I help?');
+    const h = await fetch(keyed.baseURL + '/health');
+    assert.equal(h.status, 200, '/health needs no key');
+  } finally {
+    const r = await keyed.stop();
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
