@@ -27,3 +27,10 @@ harmony_fk_harmony_check_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 harmony_fk_harmony_check_LDADD = harmony/libfkharmony.la tokenizer/libfktok.la $(JANSSON_LIBS)
 TESTS += tests/harmony_check.sh
 EXTRA_DIST += tests/harmony_check.sh
+
+# Render -> parse property test (needs the renderer half).
+check_PROGRAMS += tests/unit/test_harmony_roundtrip
+TESTS += tests/unit/test_harmony_roundtrip
+tests_unit_test_harmony_roundtrip_SOURCES = tests/unit/test_harmony_roundtrip.c
+tests_unit_test_harmony_roundtrip_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_harmony_roundtrip_LDADD = $(HARMONY_TEST_LDADD)
