@@ -1,1 +1,26 @@
-# drivers/llamacpp-proxy: build rules (owned by this module)
+# drivers/llamacpp-proxy: fk-driver-llamacpp.so, the llama.cpp proxy driver
+# (libcurl multi on the gateway's libevent loop), its C test host and the
+# fake llama-server the tests run against.
+pkglib_LTLIBRARIES += drivers/llamacpp-proxy/fk-driver-llamacpp.la
+drivers_llamacpp_proxy_fk_driver_llamacpp_la_SOURCES = \
+	drivers/llamacpp-proxy/proxy.h drivers/llamacpp-proxy/driver.c \
+	drivers/llamacpp-proxy/curl_loop.h drivers/llamacpp-proxy/curl_loop.c \
+	drivers/llamacpp-proxy/transfer.h drivers/llamacpp-proxy/transfer.c \
+	drivers/llamacpp-proxy/harmony_mode.c drivers/llamacpp-proxy/passthrough.c \
+	drivers/llamacpp-proxy/health.c drivers/llamacpp-proxy/errors.c
+drivers_llamacpp_proxy_fk_driver_llamacpp_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden \
+	$(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+drivers_llamacpp_proxy_fk_driver_llamacpp_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
+	-export-symbols-regex '^fk_driver_init$$'
+drivers_llamacpp_proxy_fk_driver_llamacpp_la_LIBADD = tokenizer/libfktok.la harmony/libfkharmony.la \
+	$(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(PCRE2_LIBS)
+
+# The C test host: dlopens the driver, runs it on its own event_base against
+# the fake llama-server (node).
+check_PROGRAMS += tests/unit/test_llamacpp_host
+TESTS += tests/unit/test_llamacpp_host
+tests_unit_test_llamacpp_host_SOURCES = tests/unit/test_llamacpp_host.c
+tests_unit_test_llamacpp_host_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(LIBCURL_CFLAGS)
+tests_unit_test_llamacpp_host_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS)
+
+EXTRA_DIST += tests/integration/fake-llama-server.mjs

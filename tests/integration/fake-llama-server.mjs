@@ -40,7 +40,8 @@ const opt = (name, dflt) => {
     return i >= 0 ? args[i + 1] : dflt;
 };
 const port = Number(opt('--port', process.env.FAKE_LLAMA_PORT ?? 0));
-let loadingUntil = Date.now() + Number(opt('--loading-ms', 0));
+let loadingMs = Number(opt('--loading-ms', 0));
+let loadingUntil = 0; // set once listening
 let down = false; // /__health {"down": true}: refuse /health with 500
 const nCtx = Number(opt('--n-ctx', 8192));
 const modelPath = opt('--model', '/models/gpt-oss-20b-mxfp4.gguf');
@@ -203,7 +204,7 @@ async function completion(req, res, body, entry) {
     startSse(res);
     let sent = 0;
     for (const e of events) {
-        if (s.fault === 'drop' && sent === (s.after ?? 2)) { res.socket.destroy(); return; }
+        if (s.fault === 'drop' && sent === (s.after ?? 2)) { await sleep(30); res.socket.destroy(); return; }
         if (s.fault === 'malformed' && sent === (s.after ?? 2)) { sse(res, 'data: {"content": "oops", "tokens": [1,\n\n'); res.end(); return; }
         if (s.fault === 'error_after' && sent === (s.after ?? 2)) {
             sse(res, 'error: ' + JSON.stringify(errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error').error) + '\n\n');
@@ -279,7 +280,7 @@ async function chat(req, res, body, entry) {
     sse(res, chunk({ role: 'assistant', content: null }));
     let sent = 0;
     for (const d of plan.deltas) {
-        if (s.fault === 'drop' && sent === (s.after ?? 2)) { res.socket.destroy(); return; }
+        if (s.fault === 'drop' && sent === (s.after ?? 2)) { await sleep(30); res.socket.destroy(); return; }
         if (s.fault === 'malformed' && sent === (s.after ?? 2)) { sse(res, 'data: {"choices": [{"delta": \n\n'); res.end(); return; }
         if (s.fault === 'error_after' && sent === (s.after ?? 2)) {
             sse(res, 'data: ' + JSON.stringify(errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error')) + '\n\n');
@@ -348,9 +349,10 @@ server.on('connection', (sock) => {
     sock.setNoDelay(true);
 });
 server.keepAliveTimeout = 60000;
+encoder(); // load the ranks before answering anything (it blocks for a second or more)
 server.listen(port, '127.0.0.1', () => {
+    loadingUntil = Date.now() + loadingMs;
     process.stdout.write(`PORT ${server.address().port}\n`);
-    setTimeout(encoder, 0); // load the ranks while idle
 });
 process.on('SIGTERM', () => process.exit(0));
 if (args.includes('--exit-on-eof')) {

@@ -1,0 +1,619 @@
+/* driver.c: the llama.cpp proxy driver's table (fk-driver-llamacpp.so):
+ * configuration, the core's lifetime, and the lifetime of one generation
+ * (waiting for readiness, the upstream request, pieces, the single on_done). */
+#include "proxy.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define DRIVER_VERSION "0.1.0"
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+double proxy_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void proxy_log(const fk_core *core, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (core->host->log) core->host->log(core->host, level, "%s", line);
+}
+
+static struct timeval tv_ms(long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+static const char *cfg_get(const fk_host *host, const char *key)
+{
+    const char *v = host->config_get ? host->config_get(host, key) : NULL;
+    return v && *v ? v : NULL;
+}
+
+/* A non-negative integer setting; -1 (with err) when it is not one. */
+static long cfg_long(const fk_host *host, const char *key, long dflt, char *err, size_t err_len)
+{
+    const char *v = cfg_get(host, key);
+    if (!v) return dflt;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 0) {
+        snprintf(err, err_len, "%s=\"%s\" is not a non-negative integer", key, v);
+        return -1;
+    }
+    return n;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void config_clear(proxy_config *c)
+{
+    free(c->api_base);
+    free(c->model_id);
+    free(c->tokenizer_path);
+    memset(c, 0, sizeof *c);
+}
+
+static int config_load(proxy_config *c, const fk_host *host, char *err, size_t err_len)
+{
+    const char *base = cfg_get(host, "FK_CORE_API_BASE");
+    if (!base) {
+        snprintf(err, err_len, "FK_CORE_API_BASE is not set (e.g. http://llama-core:8080)");
+        return -1;
+    }
+    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
+        snprintf(err, err_len, "FK_CORE_API_BASE=\"%s\" must start with http:// or https://", base);
+        return -1;
+    }
+    c->api_base = strdup(base);
+    if (!c->api_base) return -1;
+    size_t n = strlen(c->api_base);
+    while (n > 0 && c->api_base[n - 1] == '/') c->api_base[--n] = '\0';
+    c->model_id = dup_or_null(cfg_get(host, "FRONTEND_VLLM_MODEL"));
+    c->tokenizer_path = dup_or_null(cfg_get(host, "FK_TOKENIZER"));
+    const char *harmony = cfg_get(host, "FRONTEND_USE_HARMONY");
+    c->use_harmony = !(harmony && (strcmp(harmony, "0") == 0 || strcasecmp(harmony, "false") == 0));
+    struct {
+        const char *key; /* the setting */
+        long dflt;       /* its default */
+        long scale;      /* to milliseconds (or 1) */
+        long *out;       /* where it goes */
+    } nums[] = {
+        {"FK_LLAMA_HEALTH_INTERVAL_MS", 1000, 1, &c->health_interval_ms},
+        {"FK_LLAMA_HEALTH_READY_INTERVAL_MS", 10000, 1, &c->health_ready_ms},
+        {"FK_LLAMA_WAIT_READY_S", 60, 1000, &c->wait_ready_ms},
+        {"FK_LLAMA_WAITING_NOTIFY_MS", 1000, 1, &c->waiting_notify_ms},
+        {"FK_LLAMA_CONNECT_TIMEOUT_MS", 3000, 1, &c->connect_timeout_ms},
+        {"FK_LLAMA_FIRST_BYTE_TIMEOUT_S", 600, 1000, &c->first_byte_ms},
+        {"FK_LLAMA_IDLE_TIMEOUT_S", 120, 1000, &c->idle_ms},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        long v = cfg_long(host, nums[i].key, nums[i].dflt, err, err_len);
+        if (v < 0) return -1;
+        *nums[i].out = v * nums[i].scale;
+    }
+    if (c->health_interval_ms < 10) c->health_interval_ms = 10;
+    if (c->waiting_notify_ms < 10) c->waiting_notify_ms = 10;
+    long mml = cfg_long(host, "VLLM_MAX_MODEL_LEN", 0, err, err_len);
+    if (mml < 0 || mml > 100000000) {
+        if (mml >= 0) snprintf(err, err_len, "VLLM_MAX_MODEL_LEN=%ld is out of range", mml);
+        return -1;
+    }
+    c->max_model_len = (int)mml;
+    return 0;
+}
+
+static int load_tokenizer(fk_core *core, char *err, size_t err_len)
+{
+    if (core->tok) return 0;
+    char why[512] = "";
+    const char *path = core->cfg.tokenizer_path;
+    core->tok = path ? fktok_load_json(path, why, sizeof why) : fktok_load_default(why, sizeof why);
+    if (!core->tok) {
+        snprintf(err, err_len, "cannot load the tokenizer (%s): %s",
+                 path ? path : "bundled o200k_harmony", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- pieces --------------------------------------------------------------------------- */
+
+/* The Harmony special tokens a driver writes itself (pass-through). */
+static const struct {
+    const char *text; /* spelling */
+    int32_t id;       /* o200k_harmony id */
+} SPECIALS[] = {
+    {"<|return|>", 200002}, {"<|constrain|>", 200003}, {"<|channel|>", 200005},
+    {"<|start|>", 200006},  {"<|end|>", 200007},       {"<|message|>", 200008},
+    {"<|call|>", 200012},   {"<|endoftext|>", 199999}, {"<|startoftext|>", 199998},
+};
+
+static int32_t special_id(const char *text, size_t len)
+{
+    for (size_t i = 0; i < sizeof SPECIALS / sizeof SPECIALS[0]; i++) {
+        if (strlen(SPECIALS[i].text) == len && memcmp(SPECIALS[i].text, text, len) == 0)
+            return SPECIALS[i].id;
+    }
+    return -1;
+}
+
+int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_special)
+{
+    piece_buf *b = &g->out;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        fk_piece *p = realloc(b->pieces, cap * sizeof *p);
+        if (!p) return -1;
+        b->pieces = p;
+        b->cap = cap;
+    }
+    if (b->arena_len + len + 1 > b->arena_cap) {
+        size_t cap = b->arena_cap ? b->arena_cap : 256;
+        while (cap < b->arena_len + len + 1) cap *= 2;
+        char *a = realloc(b->arena, cap);
+        if (!a) return -1;
+        b->arena = a;
+        b->arena_cap = cap;
+    }
+    memcpy(b->arena + b->arena_len, text, len);
+    /* Store the offset now; gen_flush turns it into a pointer. */
+    b->pieces[b->n] = (fk_piece){(const char *)(uintptr_t)b->arena_len, len, id, is_special};
+    b->arena_len += len;
+    b->n++;
+    return 0;
+}
+
+int gen_special(fk_gen *g, const char *spelling)
+{
+    size_t len = strlen(spelling);
+    return gen_piece(g, spelling, len, special_id(spelling, len), 1);
+}
+
+void gen_scanned_piece(void *ud, const char *text, size_t len, int is_special)
+{
+    fk_gen *g = ud;
+    int32_t id = is_special ? special_id(text, len) : -1;
+    if (is_special && g->core->tok) id = fktok_special_id(g->core->tok, text, len);
+    if (gen_piece(g, text, len, id, is_special) != 0)
+        gen_fail(g, 500, "server_error", "out_of_memory",
+                 "out of memory while reading the upstream");
+}
+
+int gen_flush(fk_gen *g)
+{
+    piece_buf *b = &g->out;
+    if (b->n == 0) return g->cancelled ? -1 : 0;
+    for (size_t i = 0; i < b->n; i++) b->pieces[i].text = b->arena + (uintptr_t)b->pieces[i].text;
+    size_t n = b->n;
+    b->n = 0;
+    b->arena_len = 0;
+    if (g->notify) evtimer_del(g->notify);
+    g->pieces_sent += (int)n;
+    int r = g->cb.on_pieces(g->ud, b->pieces, n);
+    if (g->cancelled) return -1;
+    if (r == 1) {
+        g->host_paused = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void gen_fail(fk_gen *g, int http_status, const char *type, const char *code, const char *fmt, ...)
+{
+    if (g->err.set) return;
+    g->err.set = 1;
+    g->err.http_status = http_status;
+    snprintf(g->err.type, sizeof g->err.type, "%s", type);
+    snprintf(g->err.code, sizeof g->err.code, "%s", code ? code : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->err.message, sizeof g->err.message, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- generation lifecycle ------------------------------------------------------------------ */
+
+static void gen_unlink(fk_gen *g)
+{
+    fk_core *core = g->core;
+    if (g->prev)
+        g->prev->next = g->next;
+    else if (core->gens == g)
+        core->gens = g->next;
+    if (g->next) g->next->prev = g->prev;
+    g->prev = g->next = NULL;
+}
+
+static void gen_free(fk_gen *g)
+{
+    if (g->xfer) fk_xfer_free(g->xfer);
+    if (g->wake) event_free(g->wake);
+    if (g->notify) event_free(g->notify);
+    if (g->scanner) hm_scanner_free(g->scanner);
+    free(g->out.pieces);
+    free(g->out.arena);
+    free(g->path);
+    free(g->body);
+    free(g);
+}
+
+/* Deliver on_done and forget the generation. Called only from loop events. */
+static void gen_finish(fk_gen *g)
+{
+    if (g->state == GEN_DONE) return;
+    g->state = GEN_DONE;
+    gen_unlink(g);
+    if (g->cancelled) {
+        g->stats.finish = FK_FINISH_CANCELLED;
+        g->err.set = 0;
+    } else if (g->err.set) {
+        g->stats.finish = FK_FINISH_ERROR;
+    } else if (g->stats.finish == FK_FINISH_NONE) {
+        g->stats.finish = FK_FINISH_STOP;
+    }
+    if (g->stats.queue_ms == 0) {
+        double first = g->t_first_byte_ms ? g->t_first_byte_ms : proxy_now_ms();
+        double q = first - g->t_created_ms - g->stats.prefill_ms;
+        g->stats.queue_ms = q > 0 ? q : 0;
+    }
+    fk_error e = {0};
+    if (g->err.set) {
+        e.http_status = g->err.http_status;
+        e.type = g->err.type;
+        e.code = g->err.code[0] ? g->err.code : NULL;
+        e.message = g->err.message;
+        e.retry_after_s = g->err.retry_after_s;
+        proxy_log(g->core, FK_LOG_WARN, "request %s failed: %d %s: %s", g->request_id,
+                  e.http_status, e.code ? e.code : "-", e.message);
+    }
+    g->cb.on_done(g->ud, &g->stats, g->err.set ? &e : NULL);
+    gen_free(g);
+}
+
+static int gen_sink_event(void *owner, const char *field, char *value, size_t len)
+{
+    fk_gen *g = owner;
+    if (g->cancelled) return -1;
+    return g->mode == FK_GEN_PASSTHROUGH ? passthrough_event(g, field, value, len)
+                                         : harmony_event(g, field, value, len);
+}
+
+static void gen_sink_first_byte(void *owner)
+{
+    fk_gen *g = owner;
+    g->t_first_byte_ms = proxy_now_ms();
+}
+
+/* The upstream never answered or said 503: go back to waiting for /health. */
+static int gen_requeue(fk_gen *g, const fk_xfer_end *end)
+{
+    int refused = end->curl_code == CURLE_COULDNT_CONNECT;
+    int loading = end->curl_code == CURLE_OK && end->status == 503;
+    if (g->cancelled || g->pieces_sent > 0 || !(refused || loading)) return 0;
+    if (proxy_now_ms() >= g->deadline_ms) return 0;
+    fk_core *core = g->core;
+    core->health = refused ? FK_HEALTH_UNAVAILABLE : FK_HEALTH_LOADING;
+    snprintf(core->health_detail, sizeof core->health_detail, "%s",
+             refused ? "connection refused" : "Loading model");
+    memset(&g->err, 0, sizeof g->err);
+    g->state = GEN_WAITING;
+    struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
+    evtimer_add(g->notify, &tv);
+    health_poke(core);
+    return 1;
+}
+
+static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
+{
+    fk_gen *g = owner;
+    if (!g->cancelled && !end->aborted && !gen_requeue(g, end)) {
+        if (g->mode == FK_GEN_PASSTHROUGH)
+            passthrough_finish(g, end);
+        else
+            harmony_finish(g, end);
+    } else if (!g->cancelled && end->aborted && !g->err.set) {
+        gen_fail(g, 502, "server_error", "upstream_error", "the upstream stream was abandoned");
+    }
+    g->xfer = NULL;
+    fk_xfer_free(x);
+    if (g->state == GEN_WAITING) return;
+    if (!g->err.set && !g->cancelled && end->curl_code == CURLE_COULDNT_CONNECT)
+        health_poke(g->core);
+    gen_finish(g);
+}
+
+static const fk_xfer_sink GEN_SINK = {gen_sink_event, gen_sink_done, gen_sink_first_byte};
+
+void gen_start(fk_gen *g)
+{
+    fk_core *core = g->core;
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s", core->cfg.api_base, g->path);
+    fk_xfer_opts o = {
+        .url = url,
+        .body = g->body,
+        .request_id = g->request_id[0] ? g->request_id : NULL,
+        .connect_timeout_ms = core->cfg.connect_timeout_ms,
+        .first_byte_ms = core->cfg.first_byte_ms,
+        .idle_ms = core->cfg.idle_ms,
+    };
+    g->state = GEN_RUNNING;
+    g->xfer = fk_xfer_start(core->curl, core->base, &o, &GEN_SINK, g);
+    if (!g->xfer) {
+        gen_fail(g, 500, "server_error", "internal_error",
+                 "cannot start the upstream request to %s", url);
+        event_active(g->wake, 0, 0);
+        return;
+    }
+    struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
+    evtimer_add(g->notify, &tv);
+}
+
+/* Zero-delay work: a cancelled or failed generation ends; a waiting one starts. */
+static void gen_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    fk_gen *g = arg;
+    if (g->state == GEN_DONE) return;
+    if (g->state == GEN_RUNNING && g->xfer) return; /* the transfer reports by itself */
+    if (g->cancelled || g->err.set) {
+        gen_finish(g);
+        return;
+    }
+    if (g->state == GEN_WAITING && g->core->health == FK_HEALTH_READY) gen_start(g);
+}
+
+/* Periodic: keep the client informed while nothing comes; give up waiting
+ * for readiness at the deadline. */
+static void gen_on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    fk_gen *g = arg;
+    fk_core *core = g->core;
+    if (g->state == GEN_WAITING && proxy_now_ms() >= g->deadline_ms) {
+        long waited = (long)((core->cfg.wait_ready_ms + 999) / 1000);
+        gen_fail(g, 503, "unavailable_error", "model_not_ready",
+                 "the llama.cpp core at %s is not ready after %ld s (%s)", core->cfg.api_base,
+                 waited, core->health_detail[0] ? core->health_detail : "no answer");
+        g->err.retry_after_s = 5;
+        gen_finish(g);
+        return;
+    }
+    if (g->pieces_sent > 0) return;
+    if (g->cb.on_waiting) {
+        g->cb.on_waiting(g->ud,
+                         g->state == GEN_WAITING ? core->health_detail : "prompt processing");
+    }
+    if (g->state == GEN_DONE) return;
+    struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
+    evtimer_add(g->notify, &tv);
+}
+
+void gens_wake_ready(fk_core *core)
+{
+    for (fk_gen *g = core->gens; g; g = g->next) {
+        if (g->state == GEN_WAITING && !g->cancelled) event_active(g->wake, 0, 0);
+    }
+}
+
+/* ---- the table's functions --------------------------------------------------------------------
+ */
+
+static fk_core *llama_create(const fk_host *host, char *err, size_t err_len)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, err_len, "libcurl failed to initialise");
+        return NULL;
+    }
+    fk_core *core = calloc(1, sizeof *core);
+    if (!core) {
+        snprintf(err, err_len, "out of memory");
+        curl_global_cleanup();
+        return NULL;
+    }
+    core->host = host;
+    core->base = host->event_base(host);
+    core->health = FK_HEALTH_LOADING;
+    snprintf(core->health_detail, sizeof core->health_detail, "waiting for the first /health");
+    if (config_load(&core->cfg, host, err, err_len) != 0) goto fail;
+    if (core->cfg.use_harmony && load_tokenizer(core, err, err_len) != 0) goto fail;
+    core->curl = fk_curl_loop_new(core->base, 256);
+    if (!core->curl) {
+        snprintf(err, err_len, "cannot set up libcurl on the event loop");
+        goto fail;
+    }
+    if (health_start(core) != 0) {
+        snprintf(err, err_len, "cannot start polling %s/health", core->cfg.api_base);
+        goto fail;
+    }
+    proxy_log(core, FK_LOG_INFO, "llama.cpp core at %s (%s mode)", core->cfg.api_base,
+              core->cfg.use_harmony ? "Harmony" : "pass-through");
+    return core;
+fail:
+    fk_curl_loop_free(core->curl);
+    fktok_free(core->tok);
+    config_clear(&core->cfg);
+    free(core);
+    curl_global_cleanup();
+    return NULL;
+}
+
+static void llama_destroy(fk_core *core)
+{
+    if (!core) return;
+    core->destroying = 1;
+    health_stop(core);
+    while (core->gens) {
+        fk_gen *g = core->gens;
+        gen_unlink(g);
+        gen_free(g);
+    }
+    fk_curl_loop_free(core->curl);
+    fktok_free(core->tok);
+    free(core->upstream_model);
+    config_clear(&core->cfg);
+    free(core);
+    curl_global_cleanup();
+}
+
+static fk_health llama_health(fk_core *core, char *detail, size_t detail_len)
+{
+    if (detail && detail_len) {
+        snprintf(detail, detail_len, "%s",
+                 core->health == FK_HEALTH_READY ? "" : core->health_detail);
+    }
+    return core->health;
+}
+
+static size_t llama_list_models(fk_core *core, fk_model_info *out, size_t max)
+{
+    if (max > 0) {
+        const char *id = core->cfg.model_id ? core->cfg.model_id : core->upstream_model;
+        out[0].id = id ? id : "gpt-oss";
+        out[0].owned_by = "llamacpp";
+        out[0].max_model_len =
+            core->cfg.max_model_len ? core->cfg.max_model_len : core->upstream_n_ctx;
+    }
+    return 1;
+}
+
+static void refuse(fk_error *err, char *msg, int status, const char *type, const char *code,
+                   const char *param)
+{
+    err->http_status = status;
+    err->type = type;
+    err->code = code;
+    err->param = param;
+    err->message = msg;
+    err->retry_after_s = 0;
+}
+
+/* The message buffer a refusal's text lives in until the host copies it
+ * (generate() returns first; the host reads err right after, on this thread). */
+static char refusal_msg[512];
+
+static fk_gen *llama_generate(fk_core *core, const fk_gen_request *req, const fk_gen_callbacks *cb,
+                              void *ud, fk_error *err)
+{
+    if (!cb || !cb->on_pieces || !cb->on_done) {
+        snprintf(refusal_msg, sizeof refusal_msg, "the host passed no callbacks");
+        refuse(err, refusal_msg, 500, "server_error", "internal_error", NULL);
+        return NULL;
+    }
+    fk_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(refusal_msg, sizeof refusal_msg, "out of memory");
+        refuse(err, refusal_msg, 500, "server_error", "internal_error", NULL);
+        return NULL;
+    }
+    g->core = core;
+    g->cb = *cb;
+    g->ud = ud;
+    g->mode = req->mode;
+    g->t_created_ms = proxy_now_ms();
+    g->deadline_ms = g->t_created_ms + (double)core->cfg.wait_ready_ms;
+    snprintf(g->request_id, sizeof g->request_id, "%s", req->request_id ? req->request_id : "");
+    int rc;
+    if (req->mode == FK_GEN_PASSTHROUGH) {
+        rc = passthrough_prepare(g, req, err, refusal_msg, sizeof refusal_msg);
+    } else if (req->mode == FK_GEN_HARMONY || req->mode == FK_GEN_COMPLETION) {
+        char why[400];
+        if (load_tokenizer(core, why, sizeof why) != 0) {
+            snprintf(refusal_msg, sizeof refusal_msg, "%s", why);
+            refuse(err, refusal_msg, 500, "server_error", "tokenizer_unavailable", NULL);
+            rc = -1;
+        } else {
+            int limit = req->max_model_len > 0    ? req->max_model_len
+                        : core->cfg.max_model_len ? core->cfg.max_model_len
+                                                  : core->upstream_n_ctx;
+            rc = harmony_prepare(g, req, limit, err, refusal_msg, sizeof refusal_msg);
+        }
+    } else {
+        snprintf(refusal_msg, sizeof refusal_msg, "unknown generation mode %d", (int)req->mode);
+        refuse(err, refusal_msg, 400, "invalid_request_error", "invalid_value", NULL);
+        rc = -1;
+    }
+    g->scanner = rc == 0 ? hm_scanner_new() : NULL;
+    g->wake = rc == 0 ? event_new(core->base, -1, 0, gen_on_wake, g) : NULL;
+    g->notify = rc == 0 ? evtimer_new(core->base, gen_on_notify, g) : NULL;
+    if (rc == 0 && (!g->scanner || !g->wake || !g->notify)) {
+        snprintf(refusal_msg, sizeof refusal_msg, "out of memory");
+        refuse(err, refusal_msg, 500, "server_error", "internal_error", NULL);
+        rc = -1;
+    }
+    if (rc != 0) {
+        gen_free(g);
+        return NULL;
+    }
+    g->next = core->gens;
+    if (core->gens) core->gens->prev = g;
+    core->gens = g;
+    if (core->health == FK_HEALTH_READY) {
+        gen_start(g);
+    } else {
+        g->state = GEN_WAITING;
+        struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
+        evtimer_add(g->notify, &tv);
+        health_poke(core);
+    }
+    return g;
+}
+
+static void llama_cancel(fk_gen *g)
+{
+    if (!g || g->state == GEN_DONE || g->cancelled) return;
+    g->cancelled = 1;
+    if (g->xfer)
+        fk_xfer_abort(g->xfer);
+    else
+        event_active(g->wake, 0, 0);
+}
+
+static void llama_resume(fk_gen *g)
+{
+    if (!g || g->state == GEN_DONE) return;
+    g->host_paused = 0;
+    if (g->xfer) fk_xfer_resume(g->xfer);
+}
+
+static const fk_driver LLAMA_DRIVER = {
+    .abi_version = FK_DRIVER_ABI_VERSION,
+    .struct_size = sizeof(fk_driver),
+    .name = "llamacpp",
+    .version = DRIVER_VERSION,
+    .probe = NULL,
+    .create = llama_create,
+    .destroy = llama_destroy,
+    .health = llama_health,
+    .list_models = llama_list_models,
+    .generate = llama_generate,
+    .cancel = llama_cancel,
+    .resume = llama_resume,
+};
+
+__attribute__((visibility("default"))) const fk_driver *fk_driver_init(void);
+
+const fk_driver *fk_driver_init(void)
+{
+    return &LLAMA_DRIVER;
+}

@@ -1,0 +1,298 @@
+/* harmony_mode.c: Harmony and raw-completion requests through llama-server's
+ * native POST /completion.
+ *
+ * The prompt is tokenized here, so text from users and tools can never turn
+ * into special tokens (llama-server would parse "<|end|>" in any string it
+ * tokenizes); the ids go upstream as the prompt array. Streamed `content`
+ * (special tokens spelled out) becomes pieces through the Harmony scanner;
+ * when an event's `tokens` spell exactly its content, each token becomes its
+ * own piece with its id. */
+#include "proxy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the request ------------------------------------------------------------------ */
+
+static int refuse(fk_error *err, char *msg, int status, const char *code, const char *param)
+{
+    err->http_status = status;
+    err->type = status >= 500 ? "server_error" : "invalid_request_error";
+    err->code = code;
+    err->param = param;
+    err->message = msg;
+    err->retry_after_s = 0;
+    return -1;
+}
+
+static int push_id(fktok_ids *ids, int32_t id)
+{
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? ids->cap * 2 : 64;
+        int32_t *p = realloc(ids->ids, cap * sizeof *p);
+        if (!p) return -1;
+        ids->ids = p;
+        ids->cap = cap;
+    }
+    ids->ids[ids->n++] = id;
+    return 0;
+}
+
+/* Segments -> ids. 0, or -1 with msg/err filled. */
+static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_ids *ids,
+                           fk_error *err, char *msg, size_t msg_len)
+{
+    size_t vocab = fktok_vocab_size(tok);
+    for (size_t i = 0; i < req->n_segments; i++) {
+        const fk_segment *s = &req->segments[i];
+        int rc = 0;
+        switch (s->kind) {
+        case FK_SEG_TEXT:
+            rc = fktok_encode(tok, s->text ? s->text : "", s->text ? s->len : 0, 0, ids);
+            break;
+        case FK_SEG_RAW:
+            rc = fktok_encode(tok, s->text ? s->text : "", s->text ? s->len : 0, 1, ids);
+            break;
+        case FK_SEG_SPECIAL: {
+            int32_t id = s->text ? fktok_special_id(tok, s->text, s->len) : -1;
+            if (id < 0) {
+                snprintf(msg, msg_len,
+                         "prompt segment %zu: \"%.*s\" is not a special token of the tokenizer", i,
+                         (int)(s->len > 64 ? 64 : s->len), s->text ? s->text : "");
+                return refuse(err, msg, 400, "invalid_value", "prompt");
+            }
+            rc = push_id(ids, id);
+            break;
+        }
+        case FK_SEG_TOKEN:
+            if (s->token_id < 0 || (size_t)s->token_id >= vocab) {
+                snprintf(msg, msg_len, "prompt token %d is outside the vocabulary (0..%zu)",
+                         s->token_id, vocab - 1);
+                return refuse(err, msg, 400, "invalid_value", "prompt");
+            }
+            rc = push_id(ids, s->token_id);
+            break;
+        default:
+            snprintf(msg, msg_len, "prompt segment %zu has unknown kind %d", i, (int)s->kind);
+            return refuse(err, msg, 400, "invalid_value", "prompt");
+        }
+        if (rc != 0) {
+            snprintf(msg, msg_len, "out of memory while tokenizing the prompt");
+            return refuse(err, msg, 500, "internal_error", NULL);
+        }
+    }
+    return 0;
+}
+
+static json_t *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *ids)
+{
+    json_t *prompt = json_array();
+    for (size_t i = 0; prompt && i < ids->n; i++)
+        json_array_append_new(prompt, json_integer(ids->ids[i]));
+    json_t *b = json_pack("{s:o,s:b,s:i,s:f,s:f,s:b,s:b}", "prompt", prompt, "stream", 1,
+                          "n_predict", g->n_predict, "temperature", s->temperature, "top_p",
+                          s->top_p > 0 ? s->top_p : 1.0, "cache_prompt", 1, "return_tokens", 1);
+    if (!b) return NULL;
+    if (s->has_seed)
+        json_object_set_new(b, "seed", json_integer((json_int_t)(s->seed & 0xffffffffu)));
+    if (s->top_k > 0) json_object_set_new(b, "top_k", json_integer(s->top_k));
+    if (s->presence_penalty != 0)
+        json_object_set_new(b, "presence_penalty", json_real(s->presence_penalty));
+    if (s->frequency_penalty != 0)
+        json_object_set_new(b, "frequency_penalty", json_real(s->frequency_penalty));
+    if (s->logprobs)
+        json_object_set_new(b, "n_probs", json_integer(s->top_logprobs > 0 ? s->top_logprobs : 1));
+    if (s->n_stop > 0) {
+        json_t *stop = json_array();
+        for (size_t i = 0; i < s->n_stop; i++) {
+            if (s->stop[i]) json_array_append_new(stop, json_string(s->stop[i]));
+        }
+        json_object_set_new(b, "stop", stop);
+    }
+    return b;
+}
+
+int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_error *err,
+                    char *msg, size_t msg_len)
+{
+    const char *param = req->mode == FK_GEN_COMPLETION ? "prompt" : "messages";
+    fktok_ids ids = {0};
+    if (tokenize_prompt(g->core->tok, req, &ids, err, msg, msg_len) != 0) {
+        free(ids.ids);
+        return -1;
+    }
+    g->n_prompt = (int)ids.n;
+    if (ids.n == 0) {
+        free(ids.ids);
+        snprintf(msg, msg_len, "the prompt is empty");
+        return refuse(err, msg, 400, "invalid_value", param);
+    }
+    int max_tokens = req->sampling.max_tokens;
+    if (max_model_len > 0 && g->n_prompt >= max_model_len) {
+        free(ids.ids);
+        snprintf(msg, msg_len,
+                 "This model's maximum context length is %d tokens. However, your prompt has %d "
+                 "tokens, which leaves no room for the completion.",
+                 max_model_len, g->n_prompt);
+        return refuse(err, msg, 400, "context_length_exceeded", param);
+    }
+    g->n_predict = max_tokens > 0 ? max_tokens : -1;
+    if (max_model_len > 0) {
+        int room = max_model_len - g->n_prompt;
+        if (g->n_predict < 0 || g->n_predict > room) {
+            g->n_predict = room;
+            g->clipped = 1;
+        }
+    }
+    json_t *body = build_body(g, &req->sampling, &ids);
+    free(ids.ids);
+    g->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    g->path = strdup("/completion");
+    if (!g->body || !g->path) {
+        snprintf(msg, msg_len, "out of memory while building the upstream request");
+        return refuse(err, msg, 500, "internal_error", NULL);
+    }
+    g->stats.prompt_tokens = g->n_prompt;
+    return 0;
+}
+
+/* ---- the stream ------------------------------------------------------------------------- */
+
+/* Replace the scanner's pieces for this event (from `first`) by one piece per
+ * token when the tokens spell exactly the same bytes. */
+static void attach_ids(fk_gen *g, size_t first, const char *content, size_t clen,
+                       const json_t *tokens)
+{
+    const fktok *tok = g->core->tok;
+    size_t nt = json_array_size(tokens);
+    if (!tok || nt == 0) return;
+    piece_buf *b = &g->out;
+    size_t base = first < b->n ? (size_t)(uintptr_t)b->pieces[first].text : b->arena_len;
+    /* Scanner output for this event must be the content itself (nothing held). */
+    if (b->arena_len - base != clen || memcmp(b->arena + base, content, clen) != 0) return;
+    size_t at = 0;
+    for (size_t i = 0; i < nt; i++) {
+        json_t *t = json_array_get(tokens, i);
+        if (!json_is_integer(t)) return;
+        size_t len;
+        const char *bytes = fktok_token_bytes(tok, (int32_t)json_integer_value(t), &len);
+        if (!bytes) return;
+        if (clen == 0) {
+            /* An end-of-generation token the content leaves out (<|return|>, <|call|>). */
+            if (!fktok_is_special(tok, (int32_t)json_integer_value(t))) return;
+            continue;
+        }
+        if (at + len > clen || memcmp(content + at, bytes, len) != 0) return;
+        at += len;
+    }
+    if (at != clen) return;
+    b->n = first;
+    b->arena_len = base;
+    for (size_t i = 0; i < nt; i++) {
+        int32_t id = (int32_t)json_integer_value(json_array_get(tokens, i));
+        size_t len;
+        const char *bytes = fktok_token_bytes(tok, id, &len);
+        if (gen_piece(g, bytes, len, id, fktok_is_special(tok, id)) != 0) return;
+    }
+}
+
+static void read_final(fk_gen *g, const json_t *ev)
+{
+    g->final_seen = 1;
+    const char *stop_type = json_string_value(json_object_get(ev, "stop_type"));
+    json_t *t = json_object_get(ev, "timings");
+    json_int_t predicted = json_integer_value(json_object_get(t, "predicted_n"));
+    if (!predicted) predicted = json_integer_value(json_object_get(ev, "tokens_predicted"));
+    json_int_t prompt_n = json_integer_value(json_object_get(t, "prompt_n"));
+    json_t *cache_n = json_object_get(t, "cache_n");
+    g->stats.completion_tokens = (int)predicted;
+    if (json_is_integer(cache_n))
+        g->stats.cached_tokens = (int)json_integer_value(cache_n);
+    else if (prompt_n > 0 && prompt_n < g->n_prompt)
+        g->stats.cached_tokens = g->n_prompt - (int)prompt_n;
+    g->stats.prefill_ms = json_number_value(json_object_get(t, "prompt_ms"));
+    g->stats.decode_ms = json_number_value(json_object_get(t, "predicted_ms"));
+    if (stop_type && strcmp(stop_type, "eos") == 0)
+        g->stats.finish = FK_FINISH_STOP;
+    else if (stop_type && strcmp(stop_type, "word") == 0)
+        g->stats.finish = FK_FINISH_STOP_WORD;
+    else if (stop_type && strcmp(stop_type, "limit") == 0)
+        g->stats.finish = FK_FINISH_LENGTH;
+    else if (g->n_predict > 0 && predicted >= g->n_predict)
+        g->stats.finish = FK_FINISH_LENGTH;
+    else
+        g->stats.finish = FK_FINISH_STOP;
+    if (json_is_true(json_object_get(ev, "truncated"))) {
+        proxy_log(g->core, FK_LOG_WARN, "request %s: llama-server truncated the prompt",
+                  g->request_id);
+    }
+}
+
+/* One parsed /completion event (streamed, or the whole non-stream answer). */
+static int take_event(fk_gen *g, const json_t *ev)
+{
+    json_t *error = json_object_get(ev, "error");
+    if (error) {
+        errors_from_json(g, 500, error);
+        return -1;
+    }
+    const char *content = json_string_value(json_object_get(ev, "content"));
+    size_t clen = content ? json_string_length(json_object_get(ev, "content")) : 0;
+    size_t first = g->out.n;
+    if (clen) hm_scanner_feed(g->scanner, content, clen, gen_scanned_piece, g);
+    attach_ids(g, first, content ? content : "", clen, json_object_get(ev, "tokens"));
+    if (json_is_true(json_object_get(ev, "stop"))) read_final(g, ev);
+    if (g->err.set) return -1;
+    return gen_flush(g);
+}
+
+static json_t *parse_json(fk_gen *g, const char *value, size_t len)
+{
+    json_error_t je;
+    json_t *root = json_loadb(value, len, 0, &je);
+    if (!json_is_object(root)) {
+        gen_fail(g, 502, "server_error", "upstream_error",
+                 "llama-server sent malformed JSON after %d pieces: %s (column %d)", g->pieces_sent,
+                 root ? "not an object" : je.text, je.column);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
+{
+    json_t *root = parse_json(g, value, len);
+    if (!root) return -1;
+    int r;
+    if (strcmp(field, "error") == 0) {
+        errors_from_json(g, 500,
+                         json_object_get(root, "error") ? json_object_get(root, "error") : root);
+        r = -1;
+    } else {
+        r = take_event(g, root);
+    }
+    json_decref(root);
+    return r;
+}
+
+void harmony_finish(fk_gen *g, const fk_xfer_end *end)
+{
+    if (!g->err.set) {
+        if (end->curl_code != CURLE_OK || end->timeout) {
+            errors_from_transport(g, end);
+        } else if (end->status >= 400 || end->status < 200) {
+            errors_from_upstream(g, end->status, end->body, end->body_len);
+        } else if (end->body) {
+            /* A 2xx answer that was not an event stream: one whole response. */
+            json_t *root = parse_json(g, end->body, end->body_len);
+            if (root) take_event(g, root);
+            json_decref(root);
+        }
+        if (!g->err.set && !g->final_seen) errors_from_transport(g, end);
+    }
+    hm_scanner_finish(g->scanner, gen_scanned_piece, g);
+    gen_flush(g);
+}

@@ -1,0 +1,338 @@
+/* passthrough.c: FRONTEND_USE_HARMONY=0. The client's OpenAI body goes to
+ * the upstream's own endpoint (llama-server parses gpt-oss itself), with
+ * stream forced on; its deltas come back as pieces in Harmony form so the
+ * gateway reads every core the same way:
+ *
+ *   reasoning_content / reasoning  -> <|channel|>analysis<|message|>...
+ *   content                        -> <|channel|>final<|message|>...
+ *   tool_calls[i]                  -> <|start|>assistant to=functions.NAME<|channel|>commentary
+ *                                     <|constrain|>json<|message|>{args}<|call|>
+ *
+ * The first message is written from inside its header (the gateway's parser
+ * starts after "<|start|>assistant"); later ones close the previous message
+ * and open with <|start|>assistant. Content that itself starts with Harmony
+ * tags (an upstream run with --reasoning-format none) is scanned and passed
+ * on as it is. */
+#include "proxy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the request ------------------------------------------------------------------ */
+
+static int refuse(fk_error *err, char *msg, int status, const char *code, const char *param)
+{
+    err->http_status = status;
+    err->type = status >= 500 ? "server_error" : "invalid_request_error";
+    err->code = code;
+    err->param = param;
+    err->message = msg;
+    err->retry_after_s = 0;
+    return -1;
+}
+
+int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, char *msg,
+                        size_t msg_len)
+{
+    const char *path = req->passthrough_path;
+    if (!path || path[0] != '/' || strpbrk(path, " \r\n") || strstr(path, "//")) {
+        snprintf(msg, msg_len, "pass-through path \"%s\" is not an absolute upstream path",
+                 path ? path : "(null)");
+        return refuse(err, msg, 400, "invalid_value", NULL);
+    }
+    json_error_t je;
+    json_t *body = req->passthrough_body ? json_loads(req->passthrough_body, 0, &je) : NULL;
+    if (!json_is_object(body)) {
+        snprintf(msg, msg_len, "the request body is not a JSON object: %s",
+                 body                    ? "wrong type"
+                 : req->passthrough_body ? je.text
+                                         : "missing");
+        json_decref(body);
+        return refuse(err, msg, 400, "invalid_json", NULL);
+    }
+    json_object_set_new(body, "stream", json_true());
+    json_t *so = json_object_get(body, "stream_options");
+    if (!json_is_object(so)) {
+        so = json_object();
+        json_object_set_new(body, "stream_options", so);
+    }
+    json_object_set_new(so, "include_usage", json_true());
+    g->body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    g->path = strdup(path);
+    if (!g->body || !g->path) {
+        snprintf(msg, msg_len, "out of memory while building the upstream request");
+        return refuse(err, msg, 500, "internal_error", NULL);
+    }
+    return 0;
+}
+
+/* ---- Harmony form ---------------------------------------------------------------------- */
+
+static void text_piece(fk_gen *g, const char *text, size_t len)
+{
+    if (len && gen_piece(g, text, len, -1, 0) != 0)
+        gen_fail(g, 500, "server_error", "internal_error", "out of memory");
+}
+
+static void text_str(fk_gen *g, const char *s)
+{
+    text_piece(g, s, strlen(s));
+}
+
+/* hm_piece_fn: scanner output where special tokens must stay text. */
+static void plain_piece(void *ud, const char *text, size_t len, int is_special)
+{
+    text_piece(ud, text, len);
+}
+
+/* Close the message being written. */
+static void close_message(fk_gen *g, const char *finish)
+{
+    if (finish && strcmp(finish, "length") == 0) {
+        g->pt = PT_NONE; /* cut off: no terminator */
+        return;
+    }
+    if (g->pt == PT_TOOL)
+        gen_special(g, "<|call|>");
+    else if (g->pt == PT_FINAL && finish && strcmp(finish, "stop") == 0)
+        gen_special(g, "<|return|>");
+    else if (g->pt == PT_ANALYSIS || g->pt == PT_FINAL)
+        gen_special(g, "<|end|>");
+    g->pt = PT_NONE;
+}
+
+/* Open a message: channel "analysis"/"final", or a tool call to `tool`. */
+static void open_message(fk_gen *g, pt_msg kind, const char *tool)
+{
+    if (g->pt != PT_NONE) close_message(g, NULL);
+    char header[300];
+    if (kind == PT_TOOL)
+        snprintf(header, sizeof header, " to=functions.%.200s", tool ? tool : "unknown");
+    else
+        header[0] = '\0';
+    if (g->pt_messages > 0) {
+        gen_special(g, "<|start|>");
+        text_str(g, "assistant");
+    }
+    text_str(g, header);
+    gen_special(g, "<|channel|>");
+    if (kind == PT_TOOL) {
+        text_str(g, "commentary ");
+        gen_special(g, "<|constrain|>");
+        text_str(g, "json");
+    } else {
+        text_str(g, kind == PT_ANALYSIS ? "analysis" : "final");
+    }
+    gen_special(g, "<|message|>");
+    g->pt = kind;
+    g->pt_messages++;
+}
+
+static void take_reasoning(fk_gen *g, const char *text, size_t len)
+{
+    if (!len) return;
+    if (g->pt != PT_ANALYSIS) open_message(g, PT_ANALYSIS, NULL);
+    text_piece(g, text, len);
+    g->pt_deltas++;
+}
+
+/* Content: plain text for a final message, unless the upstream's very first
+ * output is Harmony text (raw mode), which is scanned and kept as it is. */
+static void take_content(fk_gen *g, const char *text, size_t len)
+{
+    if (!len) return;
+    g->pt_deltas++;
+    if (g->pt == PT_RAW) {
+        hm_scanner_feed(g->scanner, text, len, gen_scanned_piece, g);
+        return;
+    }
+    if (g->pt == PT_FINAL) {
+        text_piece(g, text, len);
+        return;
+    }
+    if (g->pt_messages > 0) {
+        open_message(g, PT_FINAL, NULL);
+        text_piece(g, text, len);
+        return;
+    }
+    /* First output of all: let the scanner decide. */
+    size_t first = g->out.n;
+    hm_scanner_feed(g->scanner, text, len, gen_scanned_piece, g);
+    if (g->out.n == first) return; /* all held back ("<|chan"): undecided */
+    if (g->out.pieces[first].is_special) {
+        g->pt = PT_RAW;
+        return;
+    }
+    /* Ordinary text: rewrite what the scanner gave as text after a final header. */
+    piece_buf *b = &g->out;
+    size_t base = (size_t)(uintptr_t)b->pieces[first].text;
+    size_t n = b->arena_len - base;
+    char *copy = malloc(n ? n : 1);
+    if (!copy) {
+        gen_fail(g, 500, "server_error", "internal_error", "out of memory");
+        return;
+    }
+    memcpy(copy, b->arena + base, n);
+    b->n = first;
+    b->arena_len = base;
+    open_message(g, PT_FINAL, NULL);
+    text_piece(g, copy, n);
+    free(copy);
+    hm_scanner_finish(g->scanner, plain_piece, g);
+}
+
+static void take_tool_call(fk_gen *g, const json_t *tc)
+{
+    json_t *idx = json_object_get(tc, "index");
+    int index = json_is_integer(idx) ? (int)json_integer_value(idx) : 0;
+    json_t *fn = json_object_get(tc, "function");
+    const char *name = json_string_value(json_object_get(fn, "name"));
+    json_t *args = json_object_get(fn, "arguments");
+    if (g->pt != PT_TOOL || index != g->pt_tool_index) {
+        open_message(g, PT_TOOL, name && *name ? name : NULL);
+        g->pt_tool_index = index;
+    }
+    if (json_is_string(args))
+        text_piece(g, json_string_value(args), json_string_length(args));
+    else if (args && !json_is_null(args)) {
+        char *s = json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s) text_str(g, s);
+        free(s);
+    }
+    g->pt_deltas++;
+}
+
+static void take_usage(fk_gen *g, const json_t *root)
+{
+    json_t *u = json_object_get(root, "usage");
+    if (json_is_object(u)) {
+        g->stats.prompt_tokens = (int)json_integer_value(json_object_get(u, "prompt_tokens"));
+        g->stats.completion_tokens =
+            (int)json_integer_value(json_object_get(u, "completion_tokens"));
+        json_t *cached =
+            json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
+        if (json_is_integer(cached)) g->stats.cached_tokens = (int)json_integer_value(cached);
+    }
+    json_t *t = json_object_get(root, "timings");
+    if (json_is_object(t)) {
+        g->stats.prefill_ms = json_number_value(json_object_get(t, "prompt_ms"));
+        g->stats.decode_ms = json_number_value(json_object_get(t, "predicted_ms"));
+        if (!g->stats.prompt_tokens)
+            g->stats.prompt_tokens = (int)json_integer_value(json_object_get(t, "prompt_n"));
+        if (!g->stats.completion_tokens)
+            g->stats.completion_tokens = (int)json_integer_value(json_object_get(t, "predicted_n"));
+    }
+}
+
+/* One chunk (is_delta) or one whole response. */
+static void take_chunk(fk_gen *g, const json_t *root, int is_delta)
+{
+    json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+    if (json_is_object(choice)) {
+        json_t *d = json_object_get(choice, is_delta ? "delta" : "message");
+        json_t *r = json_object_get(d, "reasoning_content");
+        if (!json_is_string(r)) r = json_object_get(d, "reasoning");
+        if (json_is_string(r)) take_reasoning(g, json_string_value(r), json_string_length(r));
+        json_t *c = json_object_get(d, "content");
+        if (json_is_string(c)) take_content(g, json_string_value(c), json_string_length(c));
+        json_t *text = json_object_get(choice, "text"); /* /v1/completions */
+        if (json_is_string(text))
+            take_content(g, json_string_value(text), json_string_length(text));
+        json_t *calls = json_object_get(d, "tool_calls");
+        for (size_t i = 0; i < json_array_size(calls); i++)
+            take_tool_call(g, json_array_get(calls, i));
+        const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
+        if (finish) {
+            g->pt_finish_seen = 1;
+            snprintf(g->pt_finish, sizeof g->pt_finish, "%s", finish);
+        }
+    }
+    take_usage(g, root);
+}
+
+/* ---- the stream ------------------------------------------------------------------------- */
+
+static json_t *parse_json(fk_gen *g, const char *value, size_t len)
+{
+    json_error_t je;
+    json_t *root = json_loadb(value, len, 0, &je);
+    if (!json_is_object(root)) {
+        gen_fail(g, 502, "server_error", "upstream_error",
+                 "the upstream sent malformed JSON after %d pieces: %s (column %d)", g->pieces_sent,
+                 root ? "not an object" : je.text, je.column);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int passthrough_event(fk_gen *g, const char *field, char *value, size_t len)
+{
+    if (strcmp(field, "data") == 0 && len == 6 && memcmp(value, "[DONE]", 6) == 0) {
+        g->pt_done_seen = 1;
+        return 0;
+    }
+    json_t *root = parse_json(g, value, len);
+    if (!root) return -1;
+    json_t *error = json_object_get(root, "error");
+    if (strcmp(field, "error") == 0 || error) {
+        errors_from_json(g, 500, error ? error : root);
+        json_decref(root);
+        return -1;
+    }
+    take_chunk(g, root, 1);
+    json_decref(root);
+    if (g->err.set) return -1;
+    return gen_flush(g);
+}
+
+void passthrough_finish(fk_gen *g, const fk_xfer_end *end)
+{
+    if (!g->err.set) {
+        if (end->curl_code != CURLE_OK || end->timeout) {
+            errors_from_transport(g, end);
+        } else if (end->status >= 400 || end->status < 200) {
+            errors_from_upstream(g, end->status, end->body, end->body_len);
+        } else if (end->body) {
+            json_t *root = parse_json(g, end->body, end->body_len);
+            json_t *error = json_object_get(root, "error");
+            if (error)
+                errors_from_json(g, 500, error);
+            else if (root)
+                take_chunk(g, root, 0);
+            g->pt_done_seen = root != NULL;
+            json_decref(root);
+        }
+        if (!g->err.set && !g->pt_finish_seen && !g->pt_done_seen) errors_from_transport(g, end);
+    }
+    /* Whatever the scanner still holds is output too. */
+    if (g->pt == PT_RAW)
+        hm_scanner_finish(g->scanner, gen_scanned_piece, g);
+    else {
+        size_t first = g->out.n;
+        hm_scanner_finish(g->scanner, plain_piece, g);
+        if (g->out.n > first && g->pt == PT_NONE) {
+            /* Held-back text from an undecided first delta: it was content. */
+            piece_buf *b = &g->out;
+            size_t base = (size_t)(uintptr_t)b->pieces[first].text;
+            size_t n = b->arena_len - base;
+            char *copy = malloc(n);
+            if (copy) {
+                memcpy(copy, b->arena + base, n);
+                b->n = first;
+                b->arena_len = base;
+                open_message(g, PT_FINAL, NULL);
+                text_piece(g, copy, n);
+                free(copy);
+            }
+        }
+    }
+    if (!g->err.set) {
+        if (g->pt != PT_RAW) close_message(g, g->pt_finish);
+        g->stats.finish = strcmp(g->pt_finish, "length") == 0 ? FK_FINISH_LENGTH : FK_FINISH_STOP;
+        if (!g->stats.completion_tokens) g->stats.completion_tokens = g->pt_deltas;
+    }
+    gen_flush(g);
+}

@@ -1,0 +1,199 @@
+/* proxy.h: private shapes of the llama.cpp proxy driver (one core, its
+ * generations) shared by its files. Everything runs on the loop thread. */
+#ifndef FK_LLAMA_PROXY_H
+#define FK_LLAMA_PROXY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "curl_loop.h"
+#include "driver.h"
+#include "harmony/harmony.h"
+#include "tokenizer/fktok.h"
+#include "transfer.h"
+
+struct event;
+struct event_base;
+
+/* ---- configuration --------------------------------------------------------------- */
+
+typedef struct proxy_config {
+    char *api_base;          /* FK_CORE_API_BASE without a trailing slash */
+    char *model_id;          /* FRONTEND_VLLM_MODEL, or NULL (then from /props) */
+    int use_harmony;         /* FRONTEND_USE_HARMONY (default 1) */
+    int max_model_len;       /* VLLM_MAX_MODEL_LEN, 0: ask upstream */
+    char *tokenizer_path;    /* FK_TOKENIZER, or NULL for the bundled o200k_harmony */
+    long health_interval_ms; /* FK_LLAMA_HEALTH_INTERVAL_MS while not ready */
+    long health_ready_ms;    /* FK_LLAMA_HEALTH_READY_INTERVAL_MS once ready */
+    long wait_ready_ms;      /* FK_LLAMA_WAIT_READY_S, in ms */
+    long waiting_notify_ms;  /* FK_LLAMA_WAITING_NOTIFY_MS: on_waiting period */
+    long connect_timeout_ms; /* FK_LLAMA_CONNECT_TIMEOUT_MS */
+    long first_byte_ms;      /* FK_LLAMA_FIRST_BYTE_TIMEOUT_S, in ms */
+    long idle_ms;            /* FK_LLAMA_IDLE_TIMEOUT_S, in ms */
+} proxy_config;
+
+/* ---- the core ------------------------------------------------------------------------- */
+
+typedef struct fk_gen fk_gen;
+
+struct fk_core {
+    const fk_host *host;     /* the gateway's services (borrowed) */
+    struct event_base *base; /* the loop (borrowed) */
+    proxy_config cfg;        /* parsed once at create */
+    fk_curl_loop *curl;      /* libcurl multi on the loop */
+    fktok *tok;              /* tokenizer for Harmony prompts (lazy when not in Harmony mode) */
+
+    fk_health health;           /* last /health verdict */
+    char health_detail[160];    /* why not ready */
+    fk_xfer *health_xfer;       /* /health or /props request in flight */
+    int health_xfer_is_props;   /* the request in flight is /props */
+    struct event *health_timer; /* next poll */
+    int props_done;             /* /props answered (n_ctx, model path known) */
+    int upstream_n_ctx;         /* /props n_ctx, 0 unknown */
+    char *upstream_model;       /* basename of /props model_path, or NULL */
+
+    fk_gen *gens;   /* every generation not yet done (doubly linked) */
+    int destroying; /* destroy() in progress */
+};
+
+/* ---- a generation ------------------------------------------------------------------------ */
+
+typedef enum gen_state {
+    GEN_WAITING = 0, /* upstream not ready: parked until health says READY */
+    GEN_RUNNING = 1, /* the upstream request is in flight */
+    GEN_DONE = 2,    /* on_done delivered (or about to be) */
+} gen_state;
+
+/* An error kept until on_done (fk_error with owned storage). */
+typedef struct gen_error {
+    int set;           /* an error was recorded */
+    int http_status;   /* as fk_error */
+    char type[32];     /* "server_error", ... */
+    char code[48];     /* OpenAI string code, "" for none */
+    char message[512]; /* states the numbers involved */
+    int retry_after_s; /* > 0: Retry-After */
+} gen_error;
+
+/* Output pieces collected for one on_pieces call; texts live in `arena`. */
+typedef struct piece_buf {
+    fk_piece *pieces; /* text pointers are arena offsets until flush */
+    size_t n;         /* pieces held */
+    size_t cap;       /* allocated pieces */
+    char *arena;      /* their bytes */
+    size_t arena_len; /* bytes used */
+    size_t arena_cap; /* bytes allocated */
+} piece_buf;
+
+/* Pass-through: which message the pieces are writing now. */
+typedef enum pt_msg {
+    PT_NONE = 0,     /* nothing yet: still inside the first assistant header */
+    PT_ANALYSIS = 1, /* reasoning */
+    PT_FINAL = 2,    /* content */
+    PT_TOOL = 3,     /* a tool call's arguments */
+    PT_RAW = 4,      /* the upstream's content is Harmony text itself */
+} pt_msg;
+
+struct fk_gen {
+    fk_core *core;          /* owner */
+    fk_gen *prev, *next;    /* in core->gens */
+    fk_gen_callbacks cb;    /* the host's callbacks (copied) */
+    void *ud;               /* the host's context */
+    fk_gen_mode mode;       /* Harmony/completion (native /completion) or pass-through */
+    char request_id[96];    /* for logs and X-Request-Id */
+    char *path;             /* upstream path ("/completion", "/v1/chat/completions") */
+    char *body;             /* upstream request body (JSON) */
+    gen_state state;        /* see gen_state */
+    fk_xfer *xfer;          /* the upstream request, while running */
+    struct event *wake;     /* zero-delay work: start, finish */
+    struct event *notify;   /* periodic on_waiting until the first piece */
+    double t_created_ms;    /* monotonic ms at generate() */
+    double t_first_byte_ms; /* monotonic ms of the upstream's first byte, 0 before */
+    double deadline_ms;     /* give up waiting for readiness at this time */
+    int cancelled;          /* cancel() was called */
+    int pieces_sent;        /* pieces delivered to the host */
+    int host_paused;        /* on_pieces returned 1 and resume() has not come */
+    gen_error err;          /* the error for on_done */
+    fk_gen_stats stats;     /* counts and timings for on_done */
+    piece_buf out;          /* pieces of the event being converted */
+    hm_scanner *scanner;    /* spelled-out special tokens -> pieces */
+
+    /* native /completion */
+    int n_prompt;   /* prompt tokens we sent */
+    int n_predict;  /* completion budget we asked for */
+    int clipped;    /* n_predict was cut to fit max_model_len */
+    int final_seen; /* the stop:true event arrived */
+
+    /* pass-through */
+    pt_msg pt;          /* message being written */
+    int pt_messages;    /* messages opened so far */
+    int pt_tool_index;  /* OpenAI index of the tool call being written */
+    int pt_deltas;      /* content-bearing deltas seen (fallback token count) */
+    int pt_finish_seen; /* a finish_reason arrived */
+    int pt_done_seen;   /* data: [DONE] arrived */
+    char pt_finish[24]; /* the upstream's finish_reason */
+};
+
+/* ---- driver.c: shared helpers ---------------------------------------------------------------- */
+
+double proxy_now_ms(void);
+void proxy_log(const fk_core *core, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Record an error for on_done (first one wins). */
+void gen_fail(fk_gen *g, int http_status, const char *type, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Queue one piece (text copied) for the next gen_flush. */
+int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_special);
+/* A special token piece by its spelling (id from the Harmony table). */
+int gen_special(fk_gen *g, const char *spelling);
+/* Deliver queued pieces. Returns 0 to go on, 1 when the host paused, -1 when cancelled. */
+int gen_flush(fk_gen *g);
+/* hm_piece_fn that queues scanner output into the gen. */
+void gen_scanned_piece(void *ud, const char *text, size_t len, int is_special);
+
+/* ---- harmony_mode.c: native /completion ---------------------------------------------------------
+ */
+
+/* Tokenize the prompt and build the /completion body into g. 0, or -1 with
+ * *err filled (a refusal: 400 context_length_exceeded, bad special token). */
+int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_error *err,
+                    char *msg, size_t msg_len);
+int harmony_event(fk_gen *g, const char *field, char *value, size_t len);
+void harmony_finish(fk_gen *g, const fk_xfer_end *end);
+
+/* ---- passthrough.c ------------------------------------------------------------------------------
+ */
+
+int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, char *msg,
+                        size_t msg_len);
+int passthrough_event(fk_gen *g, const char *field, char *value, size_t len);
+void passthrough_finish(fk_gen *g, const fk_xfer_end *end);
+
+/* ---- errors.c
+ * ------------------------------------------------------------------------------------ */
+
+/* An upstream error body (llama-server's {"error":{"code":<int>,...}}, or
+ * anything else) and its HTTP status -> an OpenAI-shaped error in g. */
+void errors_from_upstream(fk_gen *g, long http_status, const char *body, size_t len);
+/* The same for an already parsed error object (a streamed error event). */
+void errors_from_json(fk_gen *g, long http_status, const json_t *error);
+/* Transport failures: connect, timeouts, upstream gone mid-stream. */
+void errors_from_transport(fk_gen *g, const fk_xfer_end *end);
+
+/* ---- health.c
+ * ------------------------------------------------------------------------------------ */
+
+int health_start(fk_core *core);
+void health_stop(fk_core *core);
+/* Poll now (e.g. after a refused connection). */
+void health_poke(fk_core *core);
+/* Readiness changed to READY: start every waiting generation (driver.c). */
+void gens_wake_ready(fk_core *core);
+
+/* ---- driver.c: generation lifecycle used by health.c
+ * --------------------------------------------- */
+
+/* Start the upstream request of a waiting generation. */
+void gen_start(fk_gen *g);
+
+#endif
