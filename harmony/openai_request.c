@@ -179,6 +179,25 @@ static int valid_tool_name(const char *s)
     return 1;
 }
 
+/* serde_json's nesting limit: upstream cannot read a deeper schema. */
+#define PARAMETERS_MAX_DEPTH 128
+
+/* 1 if v holds arrays/objects nested more than `levels` deep. */
+static int nested_deeper_than(const json_t *v, int levels)
+{
+    if (!json_is_object(v) && !json_is_array(v)) return 0;
+    if (levels == 0) return 1;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (nested_deeper_than(json_array_get(v, i), levels - 1)) return 1;
+        return 0;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) if (nested_deeper_than(val, levels - 1)) return 1;
+    return 0;
+}
+
 static int read_tool(const json_t *t, size_t i, req_tool *out, hm_openai_error *e)
 {
     char p[128];
@@ -205,6 +224,9 @@ static int read_tool(const json_t *t, size_t i, req_tool *out, hm_openai_error *
     snprintf(p, sizeof p, "tools[%zu].function.parameters", i);
     if (params && !json_is_null(params) && !json_is_object(params))
         return wrong_type(e, p, "a JSON Schema object", params);
+    if (json_is_object(params) && nested_deeper_than(params, PARAMETERS_MAX_DEPTH))
+        return req_fail(e, "invalid_value", p, "the schema is nested deeper than %d levels",
+                        PARAMETERS_MAX_DEPTH);
     out->parameters = json_is_object(params) ? params : NULL;
     return 0;
 }

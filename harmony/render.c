@@ -329,7 +329,11 @@ static int header_segments(hm_prompt *p, const hm_message *m)
     const char *author = m->role == HM_ROLE_TOOL ? m->name : role_name(m->role);
     static const char constrain[] = "<|constrain|>";
     if (special(p, "<|start|>") < 0 || text(p, author) < 0) return -1;
-    if (m->recipient && text_joined(p, " to=", m->recipient) < 0) return -1;
+    /* Upstream writes no " to=all" (the broadcast recipient); the message
+     * still counts as addressed (an assistant one ends with <|call|>). */
+    if (m->recipient && strcmp(m->recipient, "all") != 0 &&
+        text_joined(p, " to=", m->recipient) < 0)
+        return -1;
     if (m->channel && (special(p, "<|channel|>") < 0 || text(p, m->channel) < 0)) return -1;
     if (m->content_type) {
         if (!strncmp(m->content_type, constrain, sizeof constrain - 1)) {

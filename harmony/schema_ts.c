@@ -17,6 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Schemas nested deeper than this render as `any`. Upstream cannot even read
+ * them: serde_json refuses JSON nested deeper than 128 levels, and every
+ * schema level is at least one JSON level. The limit also keeps the
+ * indentation (quadratic in depth) and the copying bounded. */
+#define HM_SCHEMA_MAX_DEPTH 128
+
 /* ==== compact JSON as serde_json writes it ==================================== */
 
 /* Appends a finite double the way serde_json (ryu) prints it: the shortest
@@ -233,7 +239,7 @@ static char *deeper(const char *indent, size_t extra)
     return s;
 }
 
-static void ts(strbuf *out, const json_t *schema, const char *indent);
+static void ts(strbuf *out, const json_t *schema, const char *indent, int depth);
 
 /* 1 if "null" occurs anywhere in s[0..len) (upstream's `contains("null")`). */
 static int mentions_null(const char *s, size_t len)
@@ -245,7 +251,8 @@ static int mentions_null(const char *s, size_t len)
 
 /* ts(schema, indent + extra), then " | null" when the schema is nullable and
  * the text does not already mention null. */
-static void append_type(strbuf *out, const json_t *schema, const char *indent, size_t extra)
+static void append_type(strbuf *out, const json_t *schema, const char *indent, size_t extra,
+                        int depth)
 {
     char *in = deeper(indent, extra);
     if (!in) {
@@ -254,7 +261,7 @@ static void append_type(strbuf *out, const json_t *schema, const char *indent, s
     }
     strbuf t;
     strbuf_init(&t);
-    ts(&t, schema, in);
+    ts(&t, schema, in, depth);
     free(in);
     strbuf_append(out, t.data, t.len);
     if (is_nullable(schema) && !mentions_null(t.data, t.len)) strbuf_append_str(out, " | null");
@@ -266,12 +273,12 @@ static void append_type(strbuf *out, const json_t *schema, const char *indent, s
 
 /* A schema whose value is a oneOf array: "\n{indent} | T // comments" per
  * variant. Variant defaults here are always JSON (quoted even for enums). */
-static void ts_one_of(strbuf *out, const json_t *variants, const char *indent)
+static void ts_one_of(strbuf *out, const json_t *variants, const char *indent, int depth)
 {
     for (size_t i = 0; i < json_array_size(variants); i++) {
         const json_t *v = json_array_get(variants, i);
         strbuf_printf(out, "\n%s | ", indent);
-        append_type(out, v, indent, 3);
+        append_type(out, v, indent, 3, depth + 1);
         const json_t *desc = get_str(v, "description");
         const json_t *def = get(v, "default");
         if (desc || def) strbuf_append_str(out, " // ");
@@ -295,7 +302,7 @@ static void ts_one_of(strbuf *out, const json_t *variants, const char *indent)
  *    | T // variant comments
  *   ,                                                                  */
 static void ts_one_of_property(strbuf *out, const char *key, int required, const json_t *val,
-                               const json_t *variants, const char *indent)
+                               const json_t *variants, const char *indent, int depth)
 {
     const json_t *prop_desc = get_str(val, "description");
     const json_t *first_desc = get_str(json_array_get(variants, 0), "description");
@@ -315,7 +322,7 @@ static void ts_one_of_property(strbuf *out, const char *key, int required, const
     for (size_t i = 0; i < json_array_size(variants); i++) {
         const json_t *v = json_array_get(variants, i);
         strbuf_printf(out, "%s | ", indent);
-        append_type(out, v, indent, 3);
+        append_type(out, v, indent, 3, depth + 1);
         const json_t *desc = get_str(v, "description");
         if (i == 0 && desc_above) desc = NULL;
         if (desc && prop_desc && jstr_equal(desc, prop_desc)) desc = NULL;
@@ -332,7 +339,7 @@ static void ts_one_of_property(strbuf *out, const char *key, int required, const
 /* One property of an object: comments (title, description, examples), then
  * `key?: T, // default: ...` or the oneOf form. */
 static void ts_property(strbuf *out, const char *key, int required, const json_t *val,
-                        const char *indent)
+                        const char *indent, int depth)
 {
     const json_t *title = get_str(val, "title");
     if (title) {
@@ -359,11 +366,11 @@ static void ts_property(strbuf *out, const char *key, int required, const json_t
         }
     }
     if (json_is_array(one_of)) {
-        ts_one_of_property(out, key, required, val, one_of, indent);
+        ts_one_of_property(out, key, required, val, one_of, indent, depth);
         return;
     }
     strbuf_printf(out, "%s%s%s: ", indent, key, required ? "" : "?");
-    append_type(out, val, indent, 4);
+    append_type(out, val, indent, 4, depth + 1);
     strbuf_append_char(out, ',');
     const json_t *def = get(val, "default");
     if (!one_of && def) {
@@ -375,7 +382,7 @@ static void ts_property(strbuf *out, const char *key, int required, const json_t
 
 /* type "object": "{\n" properties "{indent}}", preceded by the object's own
  * description as "{indent}// ...\n" (the brace itself is not indented). */
-static void ts_object(strbuf *out, const json_t *schema, const char *indent)
+static void ts_object(strbuf *out, const json_t *schema, const char *indent, int depth)
 {
     const json_t *desc = get_str(schema, "description");
     if (desc) {
@@ -389,7 +396,7 @@ static void ts_object(strbuf *out, const json_t *schema, const char *indent)
         const char *key;
         json_t *val;
         json_object_foreach((json_t *)props, key, val)
-            ts_property(out, key, is_required(schema, key), val, indent);
+            ts_property(out, key, is_required(schema, key), val, indent, depth);
     }
     strbuf_printf(out, "%s}", indent);
 }
@@ -426,11 +433,15 @@ static int ts_type_union(strbuf *out, const json_t *types)
     return n > 0;
 }
 
-static void ts(strbuf *out, const json_t *schema, const char *indent)
+static void ts(strbuf *out, const json_t *schema, const char *indent, int depth)
 {
+    if (depth > HM_SCHEMA_MAX_DEPTH) {
+        strbuf_append_str(out, "any");
+        return;
+    }
     const json_t *one_of = get(schema, "oneOf");
     if (json_is_array(one_of)) {
-        ts_one_of(out, one_of, indent);
+        ts_one_of(out, one_of, indent, depth);
         return;
     }
     const json_t *type = get(schema, "type");
@@ -439,7 +450,7 @@ static void ts(strbuf *out, const json_t *schema, const char *indent)
     if (!t) {
         strbuf_append_str(out, "any");
     } else if (!strcmp(t, "object")) {
-        ts_object(out, schema, indent);
+        ts_object(out, schema, indent, depth);
     } else if (!strcmp(t, "string")) {
         ts_string(out, schema);
     } else if (!strcmp(t, "number") || !strcmp(t, "integer")) {
@@ -449,7 +460,7 @@ static void ts(strbuf *out, const json_t *schema, const char *indent)
     } else if (!strcmp(t, "array")) {
         const json_t *items = get(schema, "items");
         if (items) {
-            ts(out, items, indent);
+            ts(out, items, indent, depth + 1);
             strbuf_append_str(out, "[]");
         } else {
             strbuf_append_str(out, "Array<any>");
@@ -463,7 +474,7 @@ char *hm_schema_to_typescript(const json_t *schema)
 {
     strbuf out;
     strbuf_init(&out);
-    ts(&out, schema, "");
+    ts(&out, schema, "", 0);
     if (out.oom) {
         strbuf_clear(&out);
         return NULL;

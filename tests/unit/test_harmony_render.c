@@ -236,6 +236,16 @@ static void training_and_errors(void)
     ok(hm_render(&c, (hm_render_mode)7, 0, &p, &err) == -1 && err, "an unknown mode is an error");
     free(err);
     hm_conversation_clear(&c);
+
+    m = hm_conversation_push(&c, HM_ROLE_ASSISTANT);
+    m->recipient = strdup("all");
+    m->content = strdup("hi");
+    flat = render(&c, HM_RENDER_CONVERSATION, &p);
+    is_str(flat, "<|start|>assistant<|message|>hi<|call|>",
+           "recipient \"all\" is not written (upstream), the message still ends with <|call|>");
+    free(flat);
+    hm_prompt_clear(&p);
+    hm_conversation_clear(&c);
 }
 
 /* ==== schema ================================================================== */
@@ -299,6 +309,18 @@ static void schema_edge_cases(void)
                 "{\n// Examples:\n// - \"x\"\ne?: string,\n}", "non-string examples are skipped");
 }
 
+static void schema_depth_limit(void)
+{
+    json_t *schema = json_pack("{s:s}", "type", "string");
+    for (int i = 0; i < 200; i++) schema = json_pack("{s:s,s:o}", "type", "array", "items", schema);
+    char *got = hm_schema_to_typescript(schema);
+    char want[512] = "any";
+    for (int i = 0; i < 129; i++) strcat(want, "[]");
+    is_str(got, want, "schema: nesting beyond 128 levels renders as any");
+    free(got);
+    json_decref(schema);
+}
+
 static void tool_descriptions(void)
 {
     hm_conversation c;
@@ -333,6 +355,7 @@ int main(void)
     system_and_developer_are_trusted();
     training_and_errors();
     schema_edge_cases();
+    schema_depth_limit();
     tool_descriptions();
     return done_testing();
 }

@@ -345,6 +345,21 @@ static void error_cases(void)
     }
 }
 
+static void deep_parameters(void)
+{
+    json_t *schema = json_pack("{s:s}", "type", "string");
+    for (int i = 0; i < 130; i++) schema = json_pack("{s:s,s:o}", "type", "array", "items", schema);
+    json_t *req =
+        json_pack("{s:[{s:s,s:s}],s:[{s:s,s:{s:s,s:o}}]}", "messages", "role", "user", "content",
+                  "q", "tools", "type", "function", "function", "name", "f", "parameters", schema);
+    hm_conversation c;
+    hm_openai_error err;
+    ok(hm_openai_chat_to_conversation(req, &opts, &c, &err) == -1 &&
+           !strcmp(err.param, "tools[0].function.parameters") && !strcmp(err.code, "invalid_value"),
+       "parameters nested deeper than serde_json reads are refused (%s)", err.message);
+    json_decref(req);
+}
+
 static void nul_in_content(void)
 {
     json_t *req = json_loads("{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}",
@@ -373,5 +388,6 @@ int main(void)
     today();
     error_cases();
     nul_in_content();
+    deep_parameters();
     return done_testing();
 }
