@@ -29,3 +29,18 @@ noinst_PROGRAMS += tests/bench/bench_tokenizer
 tests_bench_bench_tokenizer_SOURCES = tests/bench/bench_tokenizer.c
 tests_bench_bench_tokenizer_LDADD = tokenizer/libfktok.la
 EXTRA_DIST += tests/bench/bench_tokenizer.sh tests/bench/bench_tokenizer.mjs
+
+# Fuzz targets (clang, --enable-fuzzers): ./tests/fuzz/fuzz_NAME CORPUSDIR.
+# They compile the library sources themselves so that libFuzzer's coverage
+# instrumentation reaches the tokenizer code.
+FUZZERS += tests/fuzz/fuzz_tokenizer_json tests/fuzz/fuzz_tokenize
+tests_fuzz_fuzz_tokenizer_json_SOURCES = tests/fuzz/fuzz_tokenizer_json.c $(tokenizer_libfktok_la_SOURCES)
+tests_fuzz_fuzz_tokenizer_json_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_tokenizer_json_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_tokenizer_json_LDADD = $(PCRE2_LIBS) $(JANSSON_LIBS)
+tests_fuzz_fuzz_tokenize_SOURCES = tests/fuzz/fuzz_tokenize.c $(tokenizer_libfktok_la_SOURCES)
+tests_fuzz_fuzz_tokenize_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer \
+	-DFK_SRC_TOKENIZER_DATA='"$(abs_top_srcdir)/tokenizer/data"'
+tests_fuzz_fuzz_tokenize_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_tokenize_LDADD = $(PCRE2_LIBS) $(JANSSON_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/tokenizer_json tests/fuzz/corpus/tokenize
