@@ -25,16 +25,18 @@ tests_unit_test_config_LDADD = $(LOADER_TEST_LDADD)
 tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
 tests_unit_test_checkpoint_LDADD = $(LOADER_TEST_LDADD)
 
-# Fuzz targets: the safetensors header validator and the config parser.
+# Fuzz targets: the safetensors header validator and the config parser. The
+# loader sources are compiled into each target so libFuzzer sees their coverage.
 FUZZERS += tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_config
-tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c
-tests_fuzz_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c drivers/cuda/dtype.c \
+	drivers/cuda/safetensors.c
+tests_fuzz_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_safetensors_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_safetensors_LDADD = $(LOADER_TEST_LDADD)
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
-tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_safetensors_LDADD = $(JANSSON_LIBS)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c drivers/cuda/config.c
+tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_config_LDADD = $(LOADER_TEST_LDADD)
+tests_fuzz_fuzz_config_LDADD = $(JANSSON_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/safetensors tests/fuzz/corpus/config
 
 # Load benchmark (not a test): a 20b-shaped checkpoint timed open/prefault with RSS.

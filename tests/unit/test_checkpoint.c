@@ -202,6 +202,38 @@ static void expect_in(const char *err, const char *substr, const char *what)
     if (!ok(strstr(err, substr) != NULL, "%s: \"%s\"", what, substr)) diag("got: %s", err);
 }
 
+/* The table reproduces the 20b release: 459 tensors, 13,761,264,768 bytes. */
+static void test_20b_table(void)
+{
+    char path[4096], err[512] = "";
+    fk_gptoss_config c;
+    snprintf(path, sizeof path, "%s/models/tiny-gptoss-mxfp4", fixtures());
+    if (fk_config_load(path, &c, err, sizeof err)) diag("%s", err);
+    c.hidden_size = 2880;
+    c.n_layers = 24;
+    c.n_heads = 64;
+    c.n_kv_heads = 8;
+    c.head_dim = 64;
+    c.intermediate_size = 2880;
+    c.n_experts = 32;
+    c.experts_per_token = 4;
+    size_t n = fk_gptoss_tensor_specs(&c, 1, NULL, 0);
+    is_int((long long)n, 459, "20b dims: 459 tensors");
+    fk_tensor_spec *s = calloc(n, sizeof *s);
+    fk_gptoss_tensor_specs(&c, 1, s, n);
+    unsigned long long total = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned long long b = fk_dtype_size(s[i].dtype);
+        for (int d = 0; d < s[i].ndim; d++) b *= (unsigned long long)s[i].shape[d];
+        total += b;
+    }
+    is_int((long long)total, 13761264768LL, "20b dims: 13,761,264,768 bytes");
+    ok(fk_gptoss_tensor_specs(&c, 1, s, 3) == 459 &&
+           strcmp(s[2].name, "model.layers.0.self_attn.q_proj.weight") == 0,
+       "short buffer: count still returned, first entries filled");
+    free(s);
+}
+
 static void test_handmade_good(void)
 {
     size_t n;
@@ -440,6 +472,7 @@ int main(void)
 {
     test_fixture_mxfp4();
     test_fixture_bf16();
+    test_20b_table();
     if (!mkdtemp(root)) return 1;
     test_handmade_good();
     test_many_problems();
