@@ -1,0 +1,626 @@
+/* backend_cpu.c: the reference CPU kernels behind backend.h, threaded with
+ * threadpool.h and written so the compiler vectorises the inner loops.
+ *
+ * Vectorisation (checked with gcc 12 -O3 -march=native -fopt-info-vec and
+ * clang 14 -Rpass=loop-vectorize): the bf16 and MXFP4 tiles below widen
+ * weights in registers (bf16: zero-extend + shift; MXFP4: integer bit
+ * arithmetic in mxfp4.h) and accumulate into 8-lane partial sums that
+ * become one ymm register each, so no float reduction has to be reordered
+ * and no -ffast-math is needed. Weights are decoded inside the loops: no
+ * dequantized or transposed copy of any weight exists.
+ *
+ * Batching: a matmul splits the N outputs across threads; each thread runs
+ * the x rows against one small tile of weight rows while that tile sits in
+ * L1/L2, so every weight byte comes from memory once per call whatever R is. */
+#include "backend.h"
+#include "mxfp4.h"
+#include "threadpool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#include <string.h>
+
+#define MAX_RB 4  /* x rows per register tile */
+#define MAX_RW 4  /* weight rows per register tile */
+#define XBLOCK 32 /* x rows kept hot in L2 while a thread's weight rows stream */
+#define TCOLS 32  /* output columns per task in the [K, N] (x W) kernel */
+#define TROWS 2   /* x rows per register tile in the [K, N] kernel */
+
+/* Eight-lane vectors (GCC/clang vector extensions: one AVX2 register, two
+ * SSE registers without AVX). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef uint16_t v8h __attribute__((vector_size(16)));
+typedef uint8_t v8b __attribute__((vector_size(8)));
+
+typedef struct cpu_backend {
+    fk_backend base; /* ops table; must be first */
+    fk_pool *pool;   /* the worker threads */
+} cpu_backend;
+
+static fk_pool *pool_of(fk_backend *be)
+{
+    return ((cpu_backend *)be)->pool;
+}
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE v8f load8f(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Eight bf16 values widened in registers: zero-extend, shift, reinterpret. */
+static ALWAYS_INLINE v8f load8bf(const uint16_t *p)
+{
+    v8h h;
+    memcpy(&h, p, sizeof h);
+    return (v8f)(__builtin_convertvector(h, v8u) << 16);
+}
+
+/* A little-endian 32-bit word as read from memory, in host order. */
+static ALWAYS_INLINE uint32_t le32(uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap32(v);
+#else
+    return v;
+#endif
+}
+
+/* Eight e2m1 codes (low 4 bits of each lane; higher bits ignored) -> floats
+ * times the block scale. `mag` holds the eight magnitudes 0 .. 6 already
+ * scaled. With AVX2 the magnitude is one table lookup (vpermps reads the low
+ * three bits of each lane); otherwise it is computed from the bits as
+ * fk_fp4_bits does. The sign is bit 3 moved to bit 31. */
+static ALWAYS_INLINE v8f fp4x8(v8u c, v8f mag, float scale)
+{
+    v8u sign = (c << 28) & 0x80000000u;
+#if defined(__AVX2__)
+    (void)scale;
+    v8f m = (v8f)_mm256_permutevar8x32_ps((__m256)mag, (__m256i)c);
+#else
+    (void)mag;
+    v8u e = c & 7u;
+    v8u normal = (e << 22) + (126u << 23);
+    v8u sub = (v8u)(-(v8i)e) & 0x3F000000u; /* e 0 -> +0.0, 1 -> 0.5 */
+    v8u small = (v8u)(e < 2u);              /* all ones where subnormal */
+    v8f m = (v8f)((small & sub) | (~small & normal)) * scale;
+#endif
+    return (v8f)((v8u)m ^ sign);
+}
+
+static ALWAYS_INLINE float hsum8(v8f v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 8; l++) s += v[l];
+    return s;
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+
+static float *cpu_alloc(fk_backend *be, size_t n_floats)
+{
+    (void)be;
+    void *p = NULL;
+    size_t bytes = (n_floats ? n_floats : 1) * sizeof(float);
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+static void cpu_release(fk_backend *be, float *p)
+{
+    (void)be;
+    free(p);
+}
+
+static void cpu_download(fk_backend *be, float *host, const float *src, size_t n)
+{
+    (void)be;
+    if (host != src) memcpy(host, src, n * sizeof(float));
+}
+
+/* ---- bf16 [N, K] tiles ------------------------------------------------------- */
+
+/* y[b][r] = sum_k x[b][k] w[r][k] for b < RB, r < RW (compile-time after
+ * inlining, so acc[][] lives in registers). x (RB, ldx); w (RW, ldw) bf16;
+ * y (RB, ldy). */
+static ALWAYS_INLINE void tile_bf16(float *restrict y, int ldy, const float *restrict x, int ldx,
+                                    const uint16_t *restrict w, int ldw, int K, const int RB,
+                                    const int RW)
+{
+    v8f acc[MAX_RB][MAX_RW];
+    for (int b = 0; b < RB; b++)
+        for (int r = 0; r < RW; r++) acc[b][r] = (v8f){0};
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        v8f wf[MAX_RW];
+        for (int r = 0; r < RW; r++) wf[r] = load8bf(w + (size_t)r * ldw + k);
+        for (int b = 0; b < RB; b++) {
+            v8f xb = load8f(x + (size_t)b * ldx + k);
+            for (int r = 0; r < RW; r++) acc[b][r] += wf[r] * xb;
+        }
+    }
+    for (int b = 0; b < RB; b++)
+        for (int r = 0; r < RW; r++) {
+            float s = hsum8(acc[b][r]);
+            for (int kk = k; kk < K; kk++)
+                s += fk_bf16_f32(w[(size_t)r * ldw + kk]) * x[(size_t)b * ldx + kk];
+            y[(size_t)b * ldy + r] = s;
+        }
+}
+
+/* ---- MXFP4 tiles ------------------------------------------------------------- */
+
+/* Like tile_bf16 with w given as MXFP4 rows: codes (RW, ldq bytes), scales
+ * (RW, ldq / 16). Codes are read as four little-endian 32-bit words per
+ * block: nibble i of word m is element 8m + i (low nibble first), so a
+ * broadcast and a per-lane shift by 4i put eight elements in order in one
+ * register. Each block is decoded once, in registers, for all RB rows. */
+static ALWAYS_INLINE void tile_mxfp4(float *restrict y, int ldy, const float *restrict x, int ldx,
+                                     const uint8_t *restrict q, const uint8_t *restrict sc, int ldq,
+                                     int K, const int RB, const int RW)
+{
+    const v8u shifts = {0, 4, 8, 12, 16, 20, 24, 28};
+    const v8f fp4_magnitudes = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+    v8f acc[MAX_RB][MAX_RW];
+    for (int b = 0; b < RB; b++)
+        for (int r = 0; r < RW; r++) acc[b][r] = (v8f){0};
+    int lds = ldq / FK_MXFP4_BLOCK_BYTES;
+    for (int g = 0; g < K / FK_MXFP4_BLOCK; g++) {
+        float s[MAX_RW];
+        v8f mag[MAX_RW];
+        for (int r = 0; r < RW; r++) {
+            s[r] = fk_e8m0_f32(sc[(size_t)r * lds + g]);
+            mag[r] = fp4_magnitudes * s[r];
+        }
+        const uint8_t *qg = q + (size_t)g * FK_MXFP4_BLOCK_BYTES;
+        const float *xg = x + (size_t)g * FK_MXFP4_BLOCK;
+        for (int m = 0; m < 4; m++) {
+            v8f wf[MAX_RW];
+            for (int r = 0; r < RW; r++) {
+                uint32_t word;
+                memcpy(&word, qg + (size_t)r * ldq + 4 * m, 4);
+                wf[r] = fp4x8(((v8u){0} + le32(word)) >> shifts, mag[r], s[r]);
+            }
+            for (int b = 0; b < RB; b++) {
+                v8f xb = load8f(xg + (size_t)b * ldx + 8 * m);
+                for (int r = 0; r < RW; r++) acc[b][r] += wf[r] * xb;
+            }
+        }
+    }
+    for (int b = 0; b < RB; b++)
+        for (int r = 0; r < RW; r++) y[(size_t)b * ldy + r] = hsum8(acc[b][r]);
+}
+
+/* ---- matmul over [N, K] weights --------------------------------------------- */
+
+/* One matmul call shared by the threads. */
+typedef struct mm_job {
+    float *y;             /* [R, N] */
+    const float *x;       /* [R, K] */
+    const fk_wmat *w;     /* the weights */
+    const uint16_t *bias; /* bf16 [N] or NULL */
+    int R;                /* rows of x */
+} mm_job;
+
+/* Run one (RB x RW) tile at x row b, weight row n. */
+static ALWAYS_INLINE void mm_tile(const mm_job *j, int b, int n, const int RB, const int RW)
+{
+    const fk_wmat *w = j->w;
+    float *y = j->y + (size_t)b * w->n + n;
+    const float *x = j->x + (size_t)b * w->k;
+    if (w->fmt == FK_W_BF16) {
+        tile_bf16(y, w->n, x, w->k, (const uint16_t *)w->data + (size_t)n * w->k, w->k, w->k, RB,
+                  RW);
+    } else {
+        int ldq = w->k / 2;
+        tile_mxfp4(y, w->n, x, w->k, (const uint8_t *)w->data + (size_t)n * ldq,
+                   w->scales + (size_t)n * (ldq / FK_MXFP4_BLOCK_BYTES), ldq, w->k, RB, RW);
+    }
+}
+
+/* x rows [b0, b1) against weight rows [n, n + RW). */
+static ALWAYS_INLINE void mm_rows(const mm_job *j, int b0, int b1, int n, const int RW)
+{
+    int b = b0;
+    for (; b + 4 <= b1; b += 4) mm_tile(j, b, n, 4, RW);
+    switch (b1 - b) {
+    case 3:
+        mm_tile(j, b, n, 3, RW);
+        break;
+    case 2:
+        mm_tile(j, b, n, 2, RW);
+        break;
+    case 1:
+        mm_tile(j, b, n, 1, RW);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Weight rows [n0, n1): the unit of work one thread takes. */
+static void mm_task(void *ctx, int64_t n0, int64_t n1, int thread)
+{
+    (void)thread;
+    const mm_job *j = ctx;
+    for (int b0 = 0; b0 < j->R; b0 += XBLOCK) {
+        int b1 = b0 + XBLOCK < j->R ? b0 + XBLOCK : j->R;
+        int n = (int)n0;
+        if (b1 - b0 == 1) {
+            /* One row of x: four weight rows at a time keep four streams in flight. */
+            for (; n + 4 <= n1; n += 4) mm_tile(j, b0, n, 1, 4);
+        } else {
+            for (; n + 2 <= n1; n += 2) mm_rows(j, b0, b1, n, 2);
+        }
+        for (; n < n1; n++) mm_rows(j, b0, b1, n, 1);
+    }
+    if (j->bias) {
+        for (int b = 0; b < j->R; b++) {
+            float *y = j->y + (size_t)b * j->w->n;
+            for (int64_t n = n0; n < n1; n++) y[n] += fk_bf16_f32(j->bias[n]);
+        }
+    }
+}
+
+/* ---- matmul over [K, N] weights (x W, the BF16 expert form) ------------------ */
+
+/* Output columns [c0*TCOLS, c1*TCOLS): all rows of x against those columns,
+ * streaming W row by row (each row's slice is contiguous), TROWS rows of x
+ * at a time with their partial sums in registers. N % 8 == 0. */
+static void mmt_task(void *ctx, int64_t c0, int64_t c1, int thread)
+{
+    (void)thread;
+    const mm_job *j = ctx;
+    const fk_wmat *w = j->w;
+    const uint16_t *W = w->data;
+    int N = w->n, K = w->k;
+    for (int64_t c = c0; c < c1; c++) {
+        int n0 = (int)c * TCOLS;
+        int nv = (N - n0 < TCOLS ? N - n0 : TCOLS) / 8;
+        for (int b0 = 0; b0 < j->R; b0 += TROWS) {
+            int rb = j->R - b0 < TROWS ? j->R - b0 : TROWS;
+            v8f acc[TROWS][TCOLS / 8];
+            for (int b = 0; b < TROWS; b++)
+                for (int v = 0; v < TCOLS / 8; v++) acc[b][v] = (v8f){0};
+            for (int k = 0; k < K; k++) {
+                const uint16_t *wk = W + (size_t)k * N + n0;
+                for (int b = 0; b < rb; b++) {
+                    float xb = j->x[(size_t)(b0 + b) * K + k];
+                    for (int v = 0; v < nv; v++) acc[b][v] += load8bf(wk + 8 * v) * xb;
+                }
+            }
+            for (int b = 0; b < rb; b++) {
+                float *y = j->y + (size_t)(b0 + b) * N + n0;
+                for (int v = 0; v < nv; v++)
+                    for (int l = 0; l < 8; l++)
+                        y[8 * v + l] =
+                            acc[b][v][l] + (j->bias ? fk_bf16_f32(j->bias[n0 + 8 * v + l]) : 0.0f);
+            }
+        }
+    }
+}
+
+/* Chunk size giving each thread several chunks (for balance when another
+ * process takes a core), rounded to `align`. */
+static int64_t grain_for(fk_pool *p, int64_t n, int64_t align, int64_t min_grain)
+{
+    int64_t g = n / ((int64_t)fk_pool_size(p) * 8);
+    if (g < min_grain) g = min_grain;
+    return (g + align - 1) / align * align;
+}
+
+/* Scalar fallback for the [K, N] form when N % 8 != 0: y = x W + bias. */
+static void mmt_scalar(const mm_job *j)
+{
+    const uint16_t *W = j->w->data;
+    int N = j->w->n, K = j->w->k;
+    for (int b = 0; b < j->R; b++)
+        for (int n = 0; n < N; n++) {
+            float s = j->bias ? fk_bf16_f32(j->bias[n]) : 0.0f;
+            for (int k = 0; k < K; k++)
+                s += j->x[(size_t)b * K + k] * fk_bf16_f32(W[(size_t)k * N + n]);
+            j->y[(size_t)b * N + n] = s;
+        }
+}
+
+static void cpu_matmul(fk_backend *be, float *y, const float *x, const fk_wmat *w,
+                       const uint16_t *bias, int R)
+{
+    if (R <= 0) return;
+    mm_job j = {y, x, w, bias, R};
+    fk_pool *p = pool_of(be);
+    if (w->fmt == FK_W_BF16_T) {
+        if (w->n % 8) {
+            mmt_scalar(&j);
+            return;
+        }
+        int64_t chunks = (w->n + TCOLS - 1) / TCOLS;
+        fk_pool_for(p, chunks, grain_for(p, chunks, 1, 1), mmt_task, &j);
+        return;
+    }
+    fk_pool_for(p, w->n, grain_for(p, w->n, 4, 16), mm_task, &j);
+}
+
+/* ---- elementwise and per-row ops -------------------------------------------- */
+
+static void cpu_embed(fk_backend *be, float *x, const uint16_t *embed, const int32_t *tokens, int R,
+                      int H)
+{
+    (void)be;
+    for (int r = 0; r < R; r++) {
+        const uint16_t *e = embed + (size_t)tokens[r] * H;
+        for (int i = 0; i < H; i++) x[(size_t)r * H + i] = fk_bf16_f32(e[i]);
+    }
+}
+
+/* One rmsnorm call shared by the threads. */
+typedef struct norm_job {
+    float *y;          /* [R, H] */
+    const float *x;    /* [R, H] */
+    const uint16_t *w; /* [H] */
+    int H;             /* row length */
+    float eps;         /* added to the mean square */
+} norm_job;
+
+static void norm_task(void *ctx, int64_t r0, int64_t r1, int thread)
+{
+    (void)thread;
+    const norm_job *j = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *x = j->x + r * j->H;
+        float *y = j->y + r * j->H;
+        double ss = 0.0;
+        for (int i = 0; i < j->H; i++) ss += (double)x[i] * x[i];
+        float inv = (float)(1.0 / sqrt(ss / j->H + j->eps));
+        for (int i = 0; i < j->H; i++) y[i] = x[i] * inv * fk_bf16_f32(j->w[i]);
+    }
+}
+
+static void cpu_rmsnorm(fk_backend *be, float *y, const float *x, const uint16_t *w, int R, int H,
+                        float eps)
+{
+    norm_job j = {y, x, w, H, eps};
+    fk_pool_for(pool_of(be), R, 8, norm_task, &j);
+}
+
+static void cpu_rope(fk_backend *be, float *x, const float *cos_sin, int R, int n_heads, int hd)
+{
+    (void)be;
+    int half = hd / 2;
+    for (int r = 0; r < R; r++) {
+        const float *c = cos_sin + (size_t)r * hd;
+        const float *s = c + half;
+        for (int h = 0; h < n_heads; h++) {
+            float *x1 = x + ((size_t)r * n_heads + h) * hd;
+            float *x2 = x1 + half;
+            for (int i = 0; i < half; i++) {
+                float a = x1[i], b = x2[i];
+                x1[i] = a * c[i] - b * s[i];
+                x2[i] = b * c[i] + a * s[i];
+            }
+        }
+    }
+}
+
+/* ---- attention --------------------------------------------------------------- */
+
+/* One attention call shared by the threads: tasks are (row, head) pairs. */
+typedef struct attn_job {
+    float *out;              /* [R, nh*hd] */
+    const float *q;          /* [R, nh*hd] */
+    const float *k, *v;      /* [R, nkv*hd] new tokens */
+    const fk_attn_seq *seqs; /* per sequence */
+    const int *row_seq;      /* [R]: the sequence of each row */
+    const uint16_t *sinks;   /* [nh] bf16 */
+    int nh, nkv, hd, window; /* shapes; window 0 = full */
+    float scale;             /* 1/sqrt(hd) */
+} attn_job;
+
+static float dot(const float *restrict a, const float *restrict b, int n)
+{
+    v8f acc = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc += load8f(a + i) * load8f(b + i);
+    float s = hsum8(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* One query head at one row: an online softmax over the visible keys whose
+ * running denominator starts with the sink's term exp(sink - m). */
+static void attn_one(const attn_job *j, int row, int h, float *acc)
+{
+    const fk_attn_seq *s = &j->seqs[j->row_seq[row]];
+    int hd = j->hd, kvw = j->nkv * hd;
+    int kvh = h / (j->nh / j->nkv);
+    int p = s->pos0 + (row - s->row0);
+    int lo = j->window > 0 && p - j->window + 1 > 0 ? p - j->window + 1 : 0;
+    const float *q = j->q + ((size_t)row * j->nh + h) * hd;
+    float m = fk_bf16_f32(j->sinks[h]);
+    float den = 1.0f;
+    for (int i = 0; i < hd; i++) acc[i] = 0.0f;
+    for (int t = lo; t <= p; t++) {
+        size_t off;
+        const float *kb, *vb;
+        if (t >= s->pos0) {
+            off = (size_t)(s->row0 + t - s->pos0) * kvw + (size_t)kvh * hd;
+            kb = j->k;
+            vb = j->v;
+        } else {
+            off = (size_t)(t % s->slots) * kvw + (size_t)kvh * hd;
+            kb = s->k_cache;
+            vb = s->v_cache;
+        }
+        float sc = dot(q, kb + off, hd) * j->scale;
+        const float *vt = vb + off;
+        if (sc > m) {
+            float r = expf(m - sc);
+            den *= r;
+            for (int i = 0; i < hd; i++) acc[i] *= r;
+            m = sc;
+        }
+        float e = expf(sc - m);
+        den += e;
+        for (int i = 0; i < hd; i++) acc[i] += e * vt[i];
+    }
+    float *o = j->out + ((size_t)row * j->nh + h) * hd;
+    for (int i = 0; i < hd; i++) o[i] = acc[i] / den;
+}
+
+static void attn_task(void *ctx, int64_t i0, int64_t i1, int thread)
+{
+    (void)thread;
+    const attn_job *j = ctx;
+    float acc[1024];
+    for (int64_t i = i0; i < i1; i++) attn_one(j, (int)(i / j->nh), (int)(i % j->nh), acc);
+}
+
+static void cpu_attention(fk_backend *be, float *out, const float *q, const float *k,
+                          const float *v, const fk_attn_seq *seqs, int n_seqs,
+                          const uint16_t *sinks, int nh, int nkv, int hd, int window)
+{
+    int R = 0;
+    for (int s = 0; s < n_seqs; s++)
+        if (seqs[s].row0 + seqs[s].n_new > R) R = seqs[s].row0 + seqs[s].n_new;
+    if (R == 0 || hd > 1024) return;
+    int *row_seq = malloc((size_t)R * sizeof *row_seq);
+    if (!row_seq) return;
+    for (int s = 0; s < n_seqs; s++)
+        for (int i = 0; i < seqs[s].n_new; i++) row_seq[seqs[s].row0 + i] = s;
+    attn_job j = {out, q, k, v, seqs, row_seq, sinks, nh, nkv, hd, window, 1.0f / sqrtf((float)hd)};
+    fk_pool *p = pool_of(be);
+    int64_t n = (int64_t)R * nh;
+    fk_pool_for(p, n, grain_for(p, n, 1, 4), attn_task, &j);
+    free(row_seq);
+}
+
+static void cpu_kv_store(fk_backend *be, float *k_cache, float *v_cache, int slots, const float *k,
+                         const float *v, int pos0, int n, int width)
+{
+    (void)be;
+    for (int i = n > slots ? n - slots : 0; i < n; i++) {
+        size_t dst = (size_t)((pos0 + i) % slots) * width;
+        memcpy(k_cache + dst, k + (size_t)i * width, (size_t)width * sizeof(float));
+        memcpy(v_cache + dst, v + (size_t)i * width, (size_t)width * sizeof(float));
+    }
+}
+
+/* ---- mixture of experts ------------------------------------------------------- */
+
+static void cpu_route(fk_backend *be, int32_t *idx, float *weight, const float *logits, int R,
+                      int E, int k)
+{
+    (void)be;
+    for (int r = 0; r < R; r++) {
+        const float *lg = logits + (size_t)r * E;
+        int32_t *ix = idx + (size_t)r * k;
+        float *w = weight + (size_t)r * k;
+        for (int c = 0; c < k; c++) {
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int d = 0; d < c; d++) taken |= ix[d] == e;
+                if (!taken && (best < 0 || lg[e] > lg[best])) best = e;
+            }
+            ix[c] = best;
+        }
+        float mx = lg[ix[0]], sum = 0.0f;
+        for (int c = 0; c < k; c++) {
+            w[c] = expf(lg[ix[c]] - mx);
+            sum += w[c];
+        }
+        for (int c = 0; c < k; c++) w[c] /= sum;
+    }
+}
+
+static void cpu_swiglu(fk_backend *be, float *y, const float *gu, int R, int I, float limit,
+                       float alpha)
+{
+    (void)be;
+    for (size_t i = 0; i < (size_t)R * I; i++) {
+        float g = gu[2 * i], u = gu[2 * i + 1];
+        g = g > limit ? limit : g;
+        u = u > limit ? limit : u < -limit ? -limit : u;
+        y[i] = (u + 1.0f) * g / (1.0f + expf(-alpha * g));
+    }
+}
+
+static void cpu_gather(fk_backend *be, float *y, const float *x, const int32_t *rows, int n, int W)
+{
+    (void)be;
+    for (int i = 0; i < n; i++)
+        memcpy(y + (size_t)i * W, x + (size_t)rows[i] * W, (size_t)W * sizeof(float));
+}
+
+static void cpu_scatter_add(fk_backend *be, float *y, const float *x, const int32_t *rows,
+                            const float *scale, int n, int W)
+{
+    (void)be;
+    for (int i = 0; i < n; i++) {
+        float *yr = y + (size_t)rows[i] * W;
+        const float *xr = x + (size_t)i * W;
+        for (int c = 0; c < W; c++) yr[c] += scale[i] * xr[c];
+    }
+}
+
+static void cpu_add(fk_backend *be, float *y, const float *x, size_t n)
+{
+    (void)be;
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* ---- the table ---------------------------------------------------------------- */
+
+static void cpu_free(fk_backend *be)
+{
+    if (!be) return;
+    fk_pool_free(pool_of(be));
+    free(be);
+}
+
+static const fk_backend_ops cpu_ops = {
+    .name = "cpu",
+    .free = cpu_free,
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .download = cpu_download,
+    .embed = cpu_embed,
+    .rmsnorm = cpu_rmsnorm,
+    .matmul = cpu_matmul,
+    .rope = cpu_rope,
+    .attention = cpu_attention,
+    .kv_store = cpu_kv_store,
+    .route = cpu_route,
+    .swiglu = cpu_swiglu,
+    .gather = cpu_gather,
+    .scatter_add = cpu_scatter_add,
+    .add = cpu_add,
+};
+
+fk_backend *fk_backend_cpu_new(int n_threads)
+{
+    cpu_backend *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->pool = fk_pool_new(n_threads);
+    if (!c->pool) {
+        free(c);
+        return NULL;
+    }
+    c->base.ops = &cpu_ops;
+    return &c->base;
+}
+
+int fk_backend_cpu_threads(const fk_backend *be)
+{
+    return fk_pool_size(((const cpu_backend *)be)->pool);
+}
