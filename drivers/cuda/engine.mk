@@ -14,3 +14,18 @@ TESTS += tests/unit/test_sampler tests/unit/test_stopstr
 tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c drivers/cuda/sampler.c
 tests_unit_test_sampler_LDADD = -lm
 tests_unit_test_stopstr_SOURCES = tests/unit/test_stopstr.c drivers/cuda/stopstr.c
+
+# The driver plugin: everything it needs is linked in; it exports fk_driver_init.
+pkglib_LTLIBRARIES += drivers/cuda/fk-driver-native.la
+drivers_cuda_fk_driver_native_la_SOURCES = drivers/cuda/driver_native.c
+drivers_cuda_fk_driver_native_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+drivers_cuda_fk_driver_native_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
+drivers_cuda_fk_driver_native_la_LIBADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
+	$(LIBEVENT_LIBS) $(PTHREAD_LIBS)
+
+# The scheduler runs over the real tiny model and tokenizer.
+check_PROGRAMS += tests/unit/test_scheduler
+TESTS += tests/unit/test_scheduler
+tests_unit_test_scheduler_SOURCES = tests/unit/test_scheduler.c
+tests_unit_test_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
+	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm

@@ -1,0 +1,743 @@
+/* driver_native.c: fk-driver-native.so, the native gpt-oss engine as a
+ * gateway driver (FK_CORE_KIND=vllm).
+ *
+ *   create()    reads the configuration and starts a loader thread
+ *   loader      tokenizer -> checkpoint (validated, prefaulted) -> model
+ *   on_loaded   (loop) starts the scheduler; requests that arrived while
+ *               loading are tokenized and submitted
+ *   generate()  tokenizes the prompt segments and submits to the scheduler
+ *   output      the scheduler's worker activates ev_output once per step; its
+ *               callback (loop) runs fk_sched_deliver, which calls the host
+ *
+ * Configuration (host->config_get):
+ *   VLLM_MODEL_CORE      model directory (required)
+ *   VLLM_MAX_MODEL_LEN   prompt + completion limit (default 8192, capped by the model)
+ *   FRONTEND_VLLM_MODEL  served model id (default: the directory's basename)
+ *   FK_THREADS           CPU threads for the model (default: all)
+ *   FK_MAX_BATCH         sequences decoded together (default 8)
+ *   FK_KV_CACHE_MB       KV cache budget over running sequences (default: no limit)
+ *   FK_PREFILL_CHUNK     prompt tokens prefilled per step (default 512)
+ *
+ * Threads: every fk_driver function and every host callback runs on the
+ * loop thread. The loader thread only writes the load state under `mu` and
+ * activates ev_loaded; the scheduler's worker only activates ev_output. */
+#include "driver.h"
+#include "checkpoint.h"
+#include "model.h"
+#include "scheduler.h"
+#include "tokenizer/fktok.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define NATIVE_VERSION "0.1.0"
+#define WAITING_TICK_S 2 /* seconds between keep-alive notes while loading */
+
+enum load_state {
+    LOAD_RUNNING = 0, /* the loader thread is working */
+    LOAD_DONE,        /* weights ready; the loop has not started the scheduler yet */
+    LOAD_READY,       /* serving */
+    LOAD_FAILED,      /* see error */
+};
+
+typedef struct fk_gen fk_gen;
+
+struct fk_core {
+    const fk_host *host;       /* the gateway's services (borrowed) */
+    struct event_base *base;   /* the loop */
+    char *model_dir;           /* VLLM_MODEL_CORE (owned) */
+    char *model_id;            /* served model name (owned) */
+    int max_model_len;         /* configured, then capped by the model once loaded */
+    int n_threads;             /* FK_THREADS; 0: all CPUs */
+    fk_sched_config sched_cfg; /* batch, KV budget, prefill chunk */
+
+    pthread_t loader;      /* the loader thread */
+    pthread_mutex_t mu;    /* guards state, progress, error */
+    enum load_state state; /* see load_state */
+    int progress;          /* percent loaded */
+    char error[1024];      /* why loading failed */
+
+    fktok *tok;        /* tokenizer (written by the loader before LOAD_DONE) */
+    fk_checkpoint *ck; /* mmapped weights (idem) */
+    fk_model *model;   /* the model (idem) */
+    int vocab_size;    /* V, for FK_SEG_TOKEN range checks */
+    fk_sched *sched;   /* loop: the running scheduler, from LOAD_READY on */
+
+    struct event *ev_loaded;  /* activated by the loader when it ends */
+    struct event *ev_output;  /* activated by the scheduler's worker */
+    struct event *ev_pending; /* loop: look at the pending list again */
+    struct event *ev_tick;    /* loop: keep-alive notes while loading */
+    fk_gen *pending;          /* loop: requests that arrived while loading */
+    char errbuf[1100];        /* loop: message text of the last refusal */
+};
+
+/* One generation. Ownership: created by generate(), freed right after the
+ * host's on_done returns. */
+struct fk_gen {
+    fk_core *core;       /* owner */
+    fk_gen *next;        /* next in core->pending */
+    fk_gen_callbacks cb; /* the host's callbacks */
+    void *ud;            /* their user data */
+    fk_seq *seq;         /* the scheduler's sequence once submitted */
+    int cancelled;       /* cancel() while still pending */
+    int announced;       /* on_waiting was called while pending */
+    /* a copy of the request, kept only while pending */
+    fk_segment *segs;      /* segments; text points into seg_text */
+    size_t n_segs;         /* count */
+    char *seg_text;        /* every segment's text, concatenated (owned) */
+    fk_sampling sampling;  /* stop points at stop_copy */
+    char **stop_copy;      /* copied stop strings (n = sampling.n_stop) */
+    int req_max_model_len; /* the request's limit (0: the core's) */
+};
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+/* An integer setting in [lo, hi], or def when unset. -1 with err on a bad value. */
+static int config_int(const fk_host *host, const char *key, long def, long lo, long hi, long *out,
+                      char *err, size_t err_len)
+{
+    const char *v = host->config_get(host, key);
+    *out = def;
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < lo || n > hi) {
+        snprintf(err, err_len, "%s='%s': expected an integer from %ld to %ld", key, v, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* The last path component of dir, without trailing slashes (owned copy). */
+static char *basename_of(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t start = n;
+    while (start > 0 && dir[start - 1] != '/') start--;
+    return strndup(dir + start, n - start);
+}
+
+static int read_config(fk_core *c, char *err, size_t err_len)
+{
+    const fk_host *h = c->host;
+    const char *dir = h->config_get(h, "VLLM_MODEL_CORE");
+    if (!dir || !*dir) {
+        snprintf(err, err_len,
+                 "VLLM_MODEL_CORE is not set: point it at a gpt-oss safetensors directory "
+                 "(config.json, model.safetensors.index.json, shards)");
+        return -1;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "VLLM_MODEL_CORE=%s: %s", dir,
+                 errno && stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
+        return -1;
+    }
+    long len, threads, batch, kv_mb, chunk;
+    if (config_int(h, "VLLM_MAX_MODEL_LEN", 8192, 2, INT_MAX, &len, err, err_len) ||
+        config_int(h, "FK_THREADS", 0, 0, 1024, &threads, err, err_len) ||
+        config_int(h, "FK_MAX_BATCH", 8, 1, 256, &batch, err, err_len) ||
+        config_int(h, "FK_KV_CACHE_MB", 0, 0, LONG_MAX / (1 << 20), &kv_mb, err, err_len) ||
+        config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len))
+        return -1;
+    const char *id = h->config_get(h, "FRONTEND_VLLM_MODEL");
+    c->model_dir = strdup(dir);
+    c->model_id = id && *id ? strdup(id) : basename_of(dir);
+    if (!c->model_dir || !c->model_id) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    c->max_model_len = (int)len;
+    c->n_threads = (int)threads;
+    c->sched_cfg.max_batch = (int)batch;
+    c->sched_cfg.kv_budget_bytes = (size_t)kv_mb << 20;
+    c->sched_cfg.prefill_chunk = (int)chunk;
+    return 0;
+}
+
+/* ---- loading (loader thread) -------------------------------------------------------- */
+
+static void set_progress(fk_core *c, int percent)
+{
+    pthread_mutex_lock(&c->mu);
+    c->progress = percent;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void prefault_progress(void *ud, uint64_t done, uint64_t total)
+{
+    set_progress(ud, 10 + (int)(total ? 70 * done / total : 70));
+}
+
+static fktok *load_tokenizer(const fk_core *c, char *err, size_t err_len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", c->model_dir);
+    if (access(path, R_OK) == 0) return fktok_load_json(path, err, err_len);
+    return fktok_load_default(err, err_len);
+}
+
+/* Ownership: on success the tokenizer, checkpoint and model move to the core
+ * (the loop takes them at LOAD_DONE); on failure everything is freed here. */
+static void *loader_main(void *arg)
+{
+    fk_core *c = arg;
+    char err[1024] = "";
+    fktok *tok = load_tokenizer(c, err, sizeof err);
+    fk_checkpoint *ck = NULL;
+    fk_model *m = NULL;
+    if (!tok) goto fail;
+    set_progress(c, 5);
+    ck = fk_checkpoint_open(c->model_dir, err, sizeof err);
+    if (!ck) goto fail;
+    set_progress(c, 10);
+    fk_checkpoint_prefault(ck, prefault_progress, c);
+    m = fk_model_new(ck, c->n_threads, err, sizeof err);
+    if (!m) goto fail;
+    pthread_mutex_lock(&c->mu);
+    c->tok = tok;
+    c->ck = ck;
+    c->model = m;
+    c->progress = 100;
+    c->state = LOAD_DONE;
+    pthread_mutex_unlock(&c->mu);
+    event_active(c->ev_loaded, 0, 0);
+    return NULL;
+fail:
+    fk_model_free(m);
+    fk_checkpoint_close(ck);
+    fktok_free(tok);
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->error, sizeof c->error, "cannot load %s: %s", c->model_dir, err);
+    c->state = LOAD_FAILED;
+    pthread_mutex_unlock(&c->mu);
+    event_active(c->ev_loaded, 0, 0);
+    return NULL;
+}
+
+/* ---- prompts ----------------------------------------------------------------------------- */
+
+static void set_error(fk_core *c, fk_error *err, int status, const char *type, const char *code,
+                      const char *param)
+{
+    *err = (fk_error){
+        .http_status = status, .type = type, .code = code, .param = param, .message = c->errbuf};
+}
+
+/* Append one id, growing the vector. 0, or -1 on OOM. */
+static int ids_push(fktok_ids *ids, int32_t id)
+{
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? ids->cap * 2 : 64;
+        int32_t *p = realloc(ids->ids, cap * sizeof *p);
+        if (!p) return -1;
+        ids->ids = p;
+        ids->cap = cap;
+    }
+    ids->ids[ids->n++] = id;
+    return 0;
+}
+
+/* Segments -> token ids. 0, or -1 with err filled (message in c->errbuf). */
+static int tokenize(fk_core *c, const fk_segment *segs, size_t n, fktok_ids *ids, fk_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const fk_segment *s = &segs[i];
+        int rc = 0;
+        switch (s->kind) {
+        case FK_SEG_TEXT:
+            rc = fktok_encode(c->tok, s->text, s->len, 0, ids);
+            break;
+        case FK_SEG_RAW:
+            rc = fktok_encode(c->tok, s->text, s->len, 1, ids);
+            break;
+        case FK_SEG_SPECIAL: {
+            int32_t id = fktok_special_id(c->tok, s->text, s->len);
+            if (id < 0) {
+                snprintf(c->errbuf, sizeof c->errbuf, "unknown special token '%.*s'",
+                         (int)(s->len > 64 ? 64 : s->len), s->text ? s->text : "");
+                set_error(c, err, 400, "invalid_request_error", NULL, "prompt");
+                return -1;
+            }
+            rc = ids_push(ids, id);
+            break;
+        }
+        case FK_SEG_TOKEN:
+            if (s->token_id < 0 || s->token_id >= c->vocab_size) {
+                snprintf(c->errbuf, sizeof c->errbuf,
+                         "token id %d is outside the vocabulary (0 to %d)", (int)s->token_id,
+                         c->vocab_size - 1);
+                set_error(c, err, 400, "invalid_request_error", NULL, "prompt");
+                return -1;
+            }
+            rc = ids_push(ids, s->token_id);
+            break;
+        default:
+            snprintf(c->errbuf, sizeof c->errbuf, "unknown prompt segment kind %d", (int)s->kind);
+            set_error(c, err, 400, "invalid_request_error", NULL, "prompt");
+            return -1;
+        }
+        if (rc != 0) {
+            snprintf(c->errbuf, sizeof c->errbuf, "out of memory while tokenizing the prompt");
+            set_error(c, err, 500, "server_error", NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- generations ---------------------------------------------------------------------- */
+
+static void gen_free(fk_gen *g)
+{
+    if (!g) return;
+    free(g->segs);
+    free(g->seg_text);
+    for (size_t i = 0; g->stop_copy && i < g->sampling.n_stop; i++) free(g->stop_copy[i]);
+    free(g->stop_copy);
+    free(g);
+}
+
+/* Scheduler callbacks (loop thread): forward to the host. */
+static int gen_on_pieces(void *ud, const fk_piece *pieces, size_t n)
+{
+    fk_gen *g = ud;
+    return g->cb.on_pieces(g->ud, pieces, n);
+}
+
+static void gen_on_done(void *ud, const fk_gen_stats *st, const fk_error *err)
+{
+    fk_gen *g = ud;
+    g->cb.on_done(g->ud, st, err);
+    gen_free(g);
+}
+
+static void gen_on_waiting(void *ud, const char *what)
+{
+    fk_gen *g = ud;
+    if (g->cb.on_waiting) g->cb.on_waiting(g->ud, what);
+}
+
+static const fk_gen_callbacks sched_callbacks = {gen_on_pieces, gen_on_done, gen_on_waiting};
+
+/* The request's prompt + completion limit: its own, capped by the core's. */
+static int effective_len(const fk_core *c, int req_len)
+{
+    return req_len > 0 && req_len < c->max_model_len ? req_len : c->max_model_len;
+}
+
+/* Tokenize and hand to the scheduler. 0, or -1 with err filled. */
+static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs,
+                  const fk_sampling *sp, int req_len, fk_error *err)
+{
+    fktok_ids ids = {0};
+    if (tokenize(c, segs, n_segs, &ids, err) != 0) {
+        free(ids.ids);
+        return -1;
+    }
+    int limit = effective_len(c, req_len);
+    if (ids.n == 0) {
+        snprintf(c->errbuf, sizeof c->errbuf, "the prompt is empty");
+        set_error(c, err, 400, "invalid_request_error", NULL, "prompt");
+        free(ids.ids);
+        return -1;
+    }
+    if (ids.n >= (size_t)limit) {
+        snprintf(c->errbuf, sizeof c->errbuf,
+                 "This model's maximum context length is %d tokens, but the prompt has %zu "
+                 "tokens, which leaves no room for a completion. Shorten the prompt.",
+                 limit, ids.n);
+        set_error(c, err, 400, "invalid_request_error", "context_length_exceeded", "messages");
+        free(ids.ids);
+        return -1;
+    }
+    int room = limit - (int)ids.n;
+    fk_sched_request r = {
+        .prompt = ids.ids,
+        .n_prompt = (int)ids.n,
+        .max_tokens = sp->max_tokens > 0 && sp->max_tokens < room ? sp->max_tokens : room,
+        .sampling = {.temperature = sp->temperature,
+                     .top_p = sp->top_p,
+                     .top_k = sp->top_k,
+                     .presence_penalty = sp->presence_penalty,
+                     .frequency_penalty = sp->frequency_penalty,
+                     .has_seed = sp->has_seed,
+                     .seed = sp->seed},
+        .stop = sp->stop,
+        .n_stop = sp->n_stop,
+    };
+    g->seq = fk_sched_submit(c->sched, &r, &sched_callbacks, g);
+    free(ids.ids);
+    if (!g->seq) {
+        snprintf(c->errbuf, sizeof c->errbuf, "out of memory while queueing the request");
+        set_error(c, err, 500, "server_error", NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Keep a copy of the request while the model loads. 0, or -1 on OOM. */
+static int gen_keep_request(fk_gen *g, const fk_gen_request *req)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < req->n_segments; i++) total += req->segments[i].len;
+    g->segs = calloc(req->n_segments ? req->n_segments : 1, sizeof *g->segs);
+    g->seg_text = malloc(total ? total : 1);
+    if (!g->segs || !g->seg_text) return -1;
+    size_t off = 0;
+    for (size_t i = 0; i < req->n_segments; i++) {
+        g->segs[i] = req->segments[i];
+        if (req->segments[i].len) memcpy(g->seg_text + off, req->segments[i].text, g->segs[i].len);
+        g->segs[i].text = g->seg_text + off;
+        off += g->segs[i].len;
+    }
+    g->n_segs = req->n_segments;
+    g->sampling = req->sampling;
+    g->sampling.stop = NULL;
+    g->sampling.n_stop = 0;
+    if (req->sampling.n_stop) {
+        g->stop_copy = calloc(req->sampling.n_stop, sizeof *g->stop_copy);
+        if (!g->stop_copy) return -1;
+        for (size_t i = 0; i < req->sampling.n_stop; i++) {
+            g->sampling.n_stop = i + 1;
+            if (!(g->stop_copy[i] = strdup(req->sampling.stop[i]))) return -1;
+        }
+        g->sampling.stop = (const char *const *)g->stop_copy;
+    }
+    return 0;
+}
+
+/* ---- events (loop thread) ---------------------------------------------------------------- */
+
+static enum load_state load_state(fk_core *c, int *progress)
+{
+    pthread_mutex_lock(&c->mu);
+    enum load_state s = c->state;
+    if (progress) *progress = c->progress;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+static void finish_with_error(fk_gen *g, const fk_error *err)
+{
+    fk_gen_stats st = {.finish = FK_FINISH_ERROR};
+    g->cb.on_done(g->ud, &st, err);
+    gen_free(g);
+}
+
+/* Settle what can be settled in the pending list: cancelled requests end,
+ * and once loading is over the rest are submitted or fail. Callbacks may call
+ * back into the driver, so the list is detached while it is walked. */
+static void process_pending(fk_core *c)
+{
+    int progress;
+    enum load_state st = load_state(c, &progress);
+    fk_gen *list = c->pending;
+    c->pending = NULL;
+    fk_gen **keep = &c->pending;
+    while (*keep) keep = &(*keep)->next;
+    while (list) {
+        fk_gen *g = list;
+        list = g->next;
+        g->next = NULL;
+        if (g->cancelled) {
+            fk_gen_stats stats = {.finish = FK_FINISH_CANCELLED};
+            g->cb.on_done(g->ud, &stats, NULL);
+            gen_free(g);
+        } else if (st == LOAD_FAILED) {
+            fk_error err;
+            pthread_mutex_lock(&c->mu);
+            snprintf(c->errbuf, sizeof c->errbuf, "%s", c->error);
+            pthread_mutex_unlock(&c->mu);
+            set_error(c, &err, 503, "unavailable_error", "model_load_failed", NULL);
+            finish_with_error(g, &err);
+        } else if (st == LOAD_READY) {
+            fk_error err;
+            if (submit(c, g, g->segs, g->n_segs, &g->sampling, g->req_max_model_len, &err) != 0)
+                finish_with_error(g, &err);
+        } else {
+            if (!g->announced && g->cb.on_waiting) {
+                char what[64];
+                snprintf(what, sizeof what, "Loading model: %d%%", progress);
+                g->announced = 1;
+                g->cb.on_waiting(g->ud, what);
+            }
+            *keep = g;
+            keep = &g->next;
+        }
+    }
+    if (!c->pending) event_del(c->ev_tick);
+}
+
+static void on_pending(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    process_pending(arg);
+}
+
+/* Every WAITING_TICK_S while requests wait for the model: a keep-alive note. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fk_core *c = arg;
+    for (fk_gen *g = c->pending; g; g = g->next) g->announced = 0;
+    process_pending(c);
+}
+
+static void on_output(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fk_core *c = arg;
+    if (c->sched) fk_sched_deliver(c->sched);
+}
+
+/* Scheduler worker: one activation per step with output. */
+static void notify_output(void *ud)
+{
+    fk_core *c = ud;
+    event_active(c->ev_output, 0, 0);
+}
+
+static const char *vocab_bytes(const void *ud, int32_t id, size_t *len)
+{
+    return fktok_token_bytes(ud, id, len);
+}
+
+static int vocab_special(const void *ud, int32_t id)
+{
+    return fktok_is_special(ud, id);
+}
+
+/* The loader ended: start serving (or record why not), then settle the
+ * requests that waited. */
+static void on_loaded(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fk_core *c = arg;
+    if (load_state(c, NULL) == LOAD_DONE) {
+        const fk_gptoss_config *mc = fk_model_config(c->model);
+        if (c->max_model_len > mc->max_position_embeddings)
+            c->max_model_len = mc->max_position_embeddings;
+        c->vocab_size = mc->vocab_size;
+        fk_sched_config sc = c->sched_cfg;
+        sc.max_model_len = c->max_model_len;
+        sc.notify = notify_output;
+        sc.notify_ud = c;
+        fk_sched_vocab v = {vocab_bytes, vocab_special, c->tok};
+        char err[512];
+        c->sched = fk_sched_new(c->model, &v, &sc, err, sizeof err);
+        pthread_mutex_lock(&c->mu);
+        if (c->sched) {
+            c->state = LOAD_READY;
+        } else {
+            c->state = LOAD_FAILED;
+            snprintf(c->error, sizeof c->error, "%s", err);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    char detail[1100];
+    int progress;
+    if (load_state(c, &progress) == LOAD_READY)
+        c->host->log(c->host, FK_LOG_INFO, "model %s ready (%s, max_model_len %d, max batch %d)",
+                     c->model_id, c->model_dir, c->max_model_len, c->sched_cfg.max_batch);
+    else {
+        pthread_mutex_lock(&c->mu);
+        snprintf(detail, sizeof detail, "%s", c->error);
+        pthread_mutex_unlock(&c->mu);
+        c->host->log(c->host, FK_LOG_ERROR, "%s", detail);
+    }
+    process_pending(c);
+}
+
+/* ---- the driver table ------------------------------------------------------------------- */
+
+static void core_free(fk_core *c)
+{
+    fk_sched_free(c->sched);
+    while (c->pending) {
+        fk_gen *g = c->pending;
+        c->pending = g->next;
+        gen_free(g);
+    }
+    if (c->ev_loaded) event_free(c->ev_loaded);
+    if (c->ev_output) event_free(c->ev_output);
+    if (c->ev_pending) event_free(c->ev_pending);
+    if (c->ev_tick) event_free(c->ev_tick);
+    fk_model_free(c->model);
+    fk_checkpoint_close(c->ck);
+    fktok_free(c->tok);
+    pthread_mutex_destroy(&c->mu);
+    free(c->model_dir);
+    free(c->model_id);
+    free(c);
+}
+
+static fk_core *native_create(const fk_host *host, char *err, size_t err_len)
+{
+    fk_core *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    c->host = host;
+    c->base = host->event_base(host);
+    pthread_mutex_init(&c->mu, NULL);
+    if (read_config(c, err, err_len) != 0) {
+        core_free(c);
+        return NULL;
+    }
+    c->ev_loaded = event_new(c->base, -1, 0, on_loaded, c);
+    c->ev_output = event_new(c->base, -1, 0, on_output, c);
+    c->ev_pending = event_new(c->base, -1, 0, on_pending, c);
+    c->ev_tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
+    if (!c->ev_loaded || !c->ev_output || !c->ev_pending || !c->ev_tick) {
+        snprintf(err, err_len, "cannot create loop events");
+        core_free(c);
+        return NULL;
+    }
+    int rc = pthread_create(&c->loader, NULL, loader_main, c);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot start the loader thread: %s", strerror(rc));
+        core_free(c);
+        return NULL;
+    }
+    host->log(host, FK_LOG_INFO, "loading %s as '%s' (max_model_len %d, max batch %d)",
+              c->model_dir, c->model_id, c->max_model_len, c->sched_cfg.max_batch);
+    return c;
+}
+
+/* Waits for the loader (a load cannot be interrupted), stops the worker. */
+static void native_destroy(fk_core *c)
+{
+    if (!c) return;
+    pthread_join(c->loader, NULL);
+    core_free(c);
+}
+
+static fk_health native_health(fk_core *c, char *detail, size_t detail_len)
+{
+    int progress;
+    enum load_state st = load_state(c, &progress);
+    if (detail_len) detail[0] = 0;
+    if (st == LOAD_READY) return FK_HEALTH_READY;
+    if (st == LOAD_FAILED) {
+        pthread_mutex_lock(&c->mu);
+        snprintf(detail, detail_len, "%s", c->error);
+        pthread_mutex_unlock(&c->mu);
+        return FK_HEALTH_ERROR;
+    }
+    snprintf(detail, detail_len, "Loading model: %d%%", progress);
+    return FK_HEALTH_LOADING;
+}
+
+static size_t native_list_models(fk_core *c, fk_model_info *out, size_t max)
+{
+    if (max >= 1)
+        out[0] = (fk_model_info){
+            .id = c->model_id, .owned_by = "forgekeeper", .max_model_len = c->max_model_len};
+    return 1;
+}
+
+static fk_gen *native_generate(fk_core *c, const fk_gen_request *req, const fk_gen_callbacks *cb,
+                               void *ud, fk_error *err)
+{
+    if (req->mode == FK_GEN_PASSTHROUGH) {
+        snprintf(c->errbuf, sizeof c->errbuf,
+                 "the native engine takes Harmony or raw prompts, not pass-through requests");
+        set_error(c, err, 400, "invalid_request_error", NULL, NULL);
+        return NULL;
+    }
+    enum load_state st = load_state(c, NULL);
+    if (st == LOAD_FAILED) {
+        pthread_mutex_lock(&c->mu);
+        snprintf(c->errbuf, sizeof c->errbuf, "%s", c->error);
+        pthread_mutex_unlock(&c->mu);
+        set_error(c, err, 503, "unavailable_error", "model_load_failed", NULL);
+        return NULL;
+    }
+    int req_len = req->struct_size >= offsetof(fk_gen_request, max_model_len) + sizeof(int)
+                      ? req->max_model_len
+                      : 0;
+    fk_gen *g = calloc(1, sizeof *g);
+    if (!g) goto oom;
+    g->core = c;
+    g->cb = *cb;
+    g->ud = ud;
+    g->req_max_model_len = req_len;
+    if (st == LOAD_READY) {
+        if (submit(c, g, req->segments, req->n_segments, &req->sampling, req_len, err) != 0) {
+            gen_free(g);
+            return NULL;
+        }
+        return g;
+    }
+    /* Still loading (or the loop has not yet taken the loaded model): wait. */
+    if (gen_keep_request(g, req) != 0) {
+        gen_free(g);
+        goto oom;
+    }
+    fk_gen **tail = &c->pending;
+    while (*tail) tail = &(*tail)->next;
+    *tail = g;
+    struct timeval tick = {WAITING_TICK_S, 0};
+    if (!event_pending(c->ev_tick, EV_TIMEOUT, NULL)) event_add(c->ev_tick, &tick);
+    event_active(c->ev_pending, 0, 0);
+    return g;
+oom:
+    snprintf(c->errbuf, sizeof c->errbuf, "out of memory");
+    set_error(c, err, 500, "server_error", NULL, NULL);
+    return NULL;
+}
+
+static void native_cancel(fk_gen *g)
+{
+    if (g->seq) {
+        fk_sched_cancel(g->seq);
+        return;
+    }
+    g->cancelled = 1;
+    event_active(g->core->ev_pending, 0, 0);
+}
+
+static void native_resume(fk_gen *g)
+{
+    if (g->seq) fk_sched_resume(g->seq);
+}
+
+static const fk_driver native_driver = {
+    .abi_version = FK_DRIVER_ABI_VERSION,
+    .struct_size = sizeof(fk_driver),
+    .name = "native",
+    .version = NATIVE_VERSION,
+    .probe = NULL,
+    .create = native_create,
+    .destroy = native_destroy,
+    .health = native_health,
+    .list_models = native_list_models,
+    .generate = native_generate,
+    .cancel = native_cancel,
+    .resume = native_resume,
+};
+
+/* The one exported symbol (driver.h). */
+const fk_driver *fk_driver_init(void);
+
+const fk_driver *fk_driver_init(void)
+{
+    return &native_driver;
+}
