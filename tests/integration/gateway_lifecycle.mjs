@@ -1,0 +1,179 @@
+// Start-up, configuration and driver-loading errors, /health from loading to
+// ready, /metrics after traffic, the throughput log line, CORS, and SIGTERM
+// letting an in-flight stream finish before exiting 0.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startGateway, runGateway, scriptedEnv, openaiClient } from './lib.mjs';
+
+const hello = { hello: { harmony: '<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>Hi there<|return|>' } };
+
+test('a bad value stops start-up with FILE:LINE: KEY: why', async () => {
+  const r = await runGateway({ envText: '# comment\nFK_DRIVER=scripted\n\nFK_MAX_BODY_BYTES=lots\n' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /\.env:4: FK_MAX_BODY_BYTES: 'lots' is not an integer/);
+  const r2 = await runGateway({ envText: 'FK_CORE_KIND=gguf\n' });
+  assert.equal(r2.code, 1);
+  assert.match(r2.stderr, /\.env:1: FK_CORE_KIND: 'gguf' must be llama or vllm/);
+  const r3 = await runGateway({ envText: 'FK_DRIVER=scripted\nFK_LISTEN="127.0.0.1:99999"\n' });
+  assert.match(r3.stderr, /\.env:2: FK_LISTEN: .*port must be 0\.\.65535/);
+  const r4 = await runGateway({ envText: 'FK_DRIVER=scripted\nexport BROKEN\n' });
+  assert.match(r4.stderr, /\.env:2: BROKEN: expected '=' after the key/);
+  const r5 = await runGateway({ envText: "FK_DRIVER=scripted\nX='unterminated\n" });
+  assert.match(r5.stderr, /\.env:2: unterminated single-quoted value/);
+});
+
+test('the environment overrides the file, and unknown FK_ keys warn', async () => {
+  const sc = scriptedEnv(hello);
+  const gw = await startGateway({
+    envText: `FK_DRIVER=scripted\nFK_SCRIPT_FILE=${sc.env.FK_SCRIPT_FILE}\nFK_LISTEN=127.0.0.1:1\nFK_TYPO_KEY=1\nFK_LLAMA_SLOTS=4\nFK_SCRIPT_MODEL='from-file'\n`,
+    processEnv: { FK_LISTEN: '127.0.0.1:0', FK_SCRIPT_MODEL: 'from-env' },
+  });
+  try {
+    const models = await (await fetch(gw.baseURL + '/v1/models')).json();
+    assert.equal(models.data[0].id, 'from-env', 'a driver key from the environment wins');
+    assert.match(gw.stderr(), /\.env:4: FK_TYPO_KEY: unknown key/);
+    assert.doesNotMatch(gw.stderr(), /FK_LLAMA_SLOTS/, 'driver keys do not warn');
+  } finally {
+    assert.equal((await gw.stop()).code, 0);
+  }
+});
+
+test('driver loading errors are clear', async () => {
+  const missing = await runGateway({ env: { FK_DRIVER: 'nonesuch' } });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /driver 'nonesuch' not found: no fk-driver-nonesuch\.so in .*scripted-driver/);
+  const abi = await runGateway({ env: { FK_DRIVER: 'badabi' } });
+  assert.match(abi.stderr, /driver ABI version 42, but this gateway speaks version 1/);
+  const nosym = await runGateway({ env: { FK_DRIVER: 'nosym' } });
+  assert.match(nosym.stderr, /fk-driver-nosym\.so: missing symbol fk_driver_init/);
+  const declined = await runGateway({ env: { FK_DRIVER: 'scripted', FK_SCRIPT_PROBE_DECLINE: 'no GPU here' } });
+  assert.match(declined.stderr, /driver 'scripted' declined: no GPU here/);
+  const failed = await runGateway({ env: { FK_DRIVER: 'scripted', FK_SCRIPT_CREATE_FAIL: 'weights missing' } });
+  assert.match(failed.stderr, /could not start: weights missing/);
+  const kind = await runGateway({ env: { FK_CORE_KIND: 'llama', FK_DRIVER_DIR: '/nonexistent' } });
+  assert.match(kind.stderr, /driver 'llamacpp' not found: no fk-driver-llamacpp\.so in \/nonexistent/);
+});
+
+test('/health: 503 loading, then 200 ok; requests meanwhile get 503 with Retry-After', async () => {
+  const sc = scriptedEnv(hello);
+  const gw = await startGateway({ env: { ...sc.env, FK_SCRIPT_LOAD_MS: '700' } });
+  try {
+    const h = await fetch(gw.baseURL + '/health');
+    assert.equal(h.status, 503);
+    const body = await h.json();
+    assert.equal(body.status, 'loading');
+    assert.match(body.detail, /Loading model: \d+%/);
+    assert.equal(body.core, 'vllm');
+    const c = await fetch(gw.baseURL + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal(c.status, 503);
+    assert.equal(c.headers.get('retry-after'), '5');
+    assert.equal((await c.json()).error.code, 'model_loading');
+    let ok;
+    for (let i = 0; i < 50; i++) {
+      ok = await fetch(gw.baseURL + '/health');
+      if (ok.status === 200) break;
+      await sleep(50);
+    }
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { status: 'ok', core: 'vllm', model: 'fk-scripted' });
+  } finally {
+    assert.equal((await gw.stop()).code, 0);
+  }
+});
+
+test('/metrics after traffic, and the throughput log line', async () => {
+  const sc = scriptedEnv(hello);
+  const gw = await startGateway({ env: { ...sc.env, FK_STATS_INTERVAL_S: '0.3' } });
+  try {
+    const client = openaiClient(gw);
+    for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'fk-scripted', messages: [{ role: 'user', content: 'hi' }] });
+    const s = await client.chat.completions.create({ model: 'fk-scripted', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    for await (const _ of s);
+    await fetch(gw.baseURL + '/v1/chat/completions', { method: 'POST', body: '{' });
+    const res = await fetch(gw.baseURL + '/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/plain/);
+    const m = await res.text();
+    assert.match(m, /^fk_http_requests_total\{endpoint="\/v1\/chat\/completions",status="200"\} 4$/m);
+    assert.match(m, /^fk_http_requests_total\{endpoint="\/v1\/chat\/completions",status="400"\} 1$/m);
+    assert.match(m, /^vllm:e2e_request_latency_seconds_count\{model_name="fk-scripted"\} 4$/m);
+    assert.match(m, /^vllm:time_to_first_token_seconds_bucket\{model_name="fk-scripted",le="\+Inf"\} 4$/m);
+    assert.match(m, /^# TYPE vllm:inter_token_latency_seconds histogram$/m);
+    assert.match(m, /^vllm:generation_tokens_total\{model_name="fk-scripted"\} 52$/m);
+    assert.match(m, /^vllm:prompt_tokens_total\{model_name="fk-scripted"\} [1-9]\d*$/m);
+    assert.match(m, /^vllm:num_requests_running\{model_name="fk-scripted"\} 0$/m);
+    assert.match(m, /^vllm:num_requests_waiting\{model_name="fk-scripted"\} 0$/m);
+    await gw.waitForLog(/Avg prompt throughput: [\d.]+ tokens\/s, Avg generation throughput: [1-9][\d.]* tokens\/s, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0\.0%/, 5000);
+  } finally {
+    assert.equal((await gw.stop()).code, 0);
+  }
+});
+
+test('CORS: preflight and allowed origins', async () => {
+  const sc = scriptedEnv(hello);
+  const gw = await startGateway({ env: { ...sc.env, FK_CORS_ORIGINS: 'http://a.example, http://b.example', FK_API_KEY: 'k' } });
+  try {
+    const pre = await fetch(gw.baseURL + '/v1/chat/completions', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://b.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), 'http://b.example');
+    assert.match(pre.headers.get('access-control-allow-methods'), /POST/);
+    assert.equal(pre.headers.get('access-control-allow-headers'), 'authorization, content-type');
+    const denied = await fetch(gw.baseURL + '/v1/models', { headers: { origin: 'http://c.example', authorization: 'Bearer k' } });
+    assert.equal(denied.headers.get('access-control-allow-origin'), null);
+    const ok = await fetch(gw.baseURL + '/v1/models', { headers: { origin: 'http://a.example', authorization: 'Bearer k' } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'http://a.example');
+  } finally {
+    assert.equal((await gw.stop()).code, 0);
+  }
+});
+
+test('SIGTERM: new connections refused, the in-flight stream finishes, exit 0', async () => {
+  const sc = scriptedEnv({ slow: { harmony: '<|channel|>final<|message|>' + 'tick '.repeat(20) + '<|return|>', delay_ms: 30 } });
+  const gw = await startGateway({ env: { ...sc.env, FK_SHUTDOWN_GRACE_S: '10' } });
+  const res = await fetch(gw.baseURL + '/v1/chat/completions', {
+    method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }], stream: true }),
+  });
+  const reader = res.body.getReader();
+  let text = new TextDecoder().decode((await reader.read()).value);
+  gw.proc.kill('SIGTERM');
+  await gw.waitForLog(/SIGTERM: stopping; 1 request\(s\) in flight/);
+  await assert.rejects(fetch(gw.baseURL + '/health'), 'no new connections');
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  assert.ok(text.endsWith('data: [DONE]\n\n'));
+  assert.match(text, /"finish_reason":"stop"/);
+  const content = [...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('');
+  assert.equal(content, 'tick '.repeat(20));
+  const r = await gw.stop();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /shutdown complete/);
+});
+
+test('SIGTERM: past the grace period the stream is cancelled with an error event', async () => {
+  const sc = scriptedEnv({ stall: { harmony: '<|channel|>final<|message|>part', stall: true } });
+  const gw = await startGateway({ env: { ...sc.env, FK_SHUTDOWN_GRACE_S: '0.3' } });
+  const res = await fetch(gw.baseURL + '/v1/chat/completions', {
+    method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }], stream: true }),
+  });
+  const reader = res.body.getReader();
+  let text = '';
+  text += new TextDecoder().decode((await reader.read()).value);
+  gw.proc.kill('SIGTERM');
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  assert.match(text, /data: \{"error":\{"message":"[^"]*shutting down","type":"unavailable_error","param":null,"code":"server_shutting_down"\}\}\n\ndata: \[DONE\]\n\n$/);
+  const r = await gw.stop();
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(sc.readLog().some((l) => l.startsWith('cancel ')));
+});
