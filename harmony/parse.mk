@@ -1,8 +1,9 @@
 # harmony/: the parser half of libfkharmony (the renderer half is render.mk):
 # streaming parser, text scanner, OpenAI response mapping, fk-harmony-check,
 # and their tests, fuzzers and benchmark.
-harmony_libfkharmony_la_SOURCES += harmony/utf8.h harmony/utf8.c harmony/parser.c \
-	harmony/scanner.c harmony/openai_response.c
+HARMONY_PARSE_SOURCES = harmony/utf8.h harmony/utf8.c harmony/parser.c harmony/scanner.c \
+	harmony/openai_response.c
+harmony_libfkharmony_la_SOURCES += $(HARMONY_PARSE_SOURCES)
 
 HARMONY_TEST_LDADD = harmony/libfkharmony.la $(JANSSON_LIBS)
 
@@ -34,3 +35,18 @@ TESTS += tests/unit/test_harmony_roundtrip
 tests_unit_test_harmony_roundtrip_SOURCES = tests/unit/test_harmony_roundtrip.c
 tests_unit_test_harmony_roundtrip_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_harmony_roundtrip_LDADD = $(HARMONY_TEST_LDADD)
+
+# Fuzz targets (built with --enable-fuzzers and clang). The sources under test
+# are compiled into each target so that libFuzzer sees their coverage.
+FUZZERS += tests/fuzz/fuzz_harmony_parser tests/fuzz/fuzz_scanner
+tests_fuzz_fuzz_harmony_parser_SOURCES = tests/fuzz/fuzz_harmony_parser.c \
+	harmony/strbuf.h harmony/strbuf.c $(HARMONY_PARSE_SOURCES)
+tests_fuzz_fuzz_harmony_parser_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_harmony_parser_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_harmony_parser_LDADD = $(JANSSON_LIBS)
+tests_fuzz_fuzz_scanner_SOURCES = tests/fuzz/fuzz_scanner.c harmony/strbuf.h harmony/strbuf.c \
+	harmony/scanner.c
+tests_fuzz_fuzz_scanner_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_scanner_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_scanner_LDADD = $(JANSSON_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/harmony_parser tests/fuzz/corpus/scanner

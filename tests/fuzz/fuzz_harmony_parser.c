@@ -1,0 +1,170 @@
+/* fuzz_harmony_parser.c: libFuzzer target for the streaming Harmony parser.
+ *
+ * Input encoding: byte 0 holds options (bit 0 strict, bit 1 assistant role
+ * hint); then 0x01 k is special token k (mod the table below), 0x02 ends the
+ * current text piece, every other byte is text (invalid UTF-8 included).
+ *
+ * Checks: every event's strings are valid UTF-8, CONTENT is non-empty and
+ * only inside a message, starts and ends alternate, nothing follows an
+ * error; the same stream with its text pieces merged gives the same events
+ * (content coalesced); every event goes through the OpenAI mapping and its
+ * deltas serialise with JSON_COMPACT. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harmony/harmony.h"
+#include "harmony/strbuf.h"
+#include "harmony/utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const SPECIALS[] = {
+    "<|start|>",   "<|message|>",   "<|end|>",       "<|return|>",          "<|call|>",
+    "<|channel|>", "<|constrain|>", "<|endoftext|>", "<|reserved_200013|>", "<|startoftext|>",
+};
+#define N_SPECIALS (sizeof SPECIALS / sizeof *SPECIALS)
+
+typedef struct state {
+    strbuf log;         /* events, content coalesced */
+    strbuf pending;     /* content not yet logged */
+    int in_message;     /* between START and END */
+    int failed;         /* an ERROR was seen */
+    hm_openai_out *out; /* OpenAI mapping of the same events */
+} state;
+
+static void must(int cond)
+{
+    if (!cond) abort();
+}
+
+static void valid_utf8(const char *s, size_t n)
+{
+    size_t v, bad;
+    if (s) must(hm_utf8_check((const unsigned char *)s, n, &v, &bad) == HM_UTF8_VALID);
+}
+
+static void valid_str(const char *s)
+{
+    if (s) valid_utf8(s, strlen(s));
+}
+
+static void flush(state *st)
+{
+    if (!st->pending.len) return;
+    strbuf_append_str(&st->log, "C:");
+    strbuf_append(&st->log, st->pending.data, st->pending.len);
+    strbuf_append_str(&st->log, "\n");
+    strbuf_reset(&st->pending);
+}
+
+static void on_event(void *ud, const hm_event *ev)
+{
+    state *st = ud;
+    must(!st->failed);
+    hm_openai_out_event(st->out, ev);
+    switch (ev->kind) {
+    case HM_EV_MESSAGE_START:
+        must(!st->in_message);
+        st->in_message = 1;
+        valid_str(ev->name);
+        valid_str(ev->channel);
+        valid_str(ev->recipient);
+        valid_str(ev->content_type);
+        flush(st);
+        strbuf_printf(&st->log, "S:%d|%s|%s|%s|%s\n", ev->role, ev->name ? ev->name : "-",
+                      ev->channel ? ev->channel : "-", ev->recipient ? ev->recipient : "-",
+                      ev->content_type ? ev->content_type : "-");
+        break;
+    case HM_EV_CONTENT:
+        must(st->in_message);
+        must(ev->len > 0);
+        valid_utf8(ev->text, ev->len);
+        strbuf_append(&st->pending, ev->text, ev->len);
+        break;
+    case HM_EV_MESSAGE_END:
+        must(st->in_message);
+        st->in_message = 0;
+        flush(st);
+        strbuf_printf(&st->log, "E:%d\n", ev->terminator);
+        break;
+    case HM_EV_ERROR:
+        st->failed = 1;
+        flush(st);
+        strbuf_printf(&st->log, "X:%s\n", ev->error);
+        break;
+    }
+}
+
+/* After each piece: count it, take the deltas, check they serialise. */
+static void take_deltas(state *st, const hm_parser *p)
+{
+    hm_openai_out_count_token(st->out, hm_parser_channel(p));
+    json_t *d = hm_openai_out_take_deltas(st->out);
+    char *js = json_dumps(d, JSON_COMPACT);
+    must(js != NULL);
+    free(js);
+    json_decref(d);
+}
+
+/* Runs the stream; `merge` joins adjacent text pieces. Returns the log. */
+static char *run(const uint8_t *data, size_t size, int merge)
+{
+    state st;
+    memset(&st, 0, sizeof st);
+    strbuf_init(&st.log);
+    strbuf_init(&st.pending);
+    strbuf_append(&st.log, "", 0);
+    st.out = hm_openai_out_new(NULL);
+    hm_parser_options o = {data[0] & 1, (data[0] >> 1) & 1};
+    hm_parser *p = hm_parser_new(&o, on_event, &st);
+    strbuf text;
+    strbuf_init(&text);
+    for (size_t i = 1; i <= size; i++) {
+        int special = i < size && data[i] == 0x01 && i + 1 < size;
+        int cut = i == size || special || (!merge && data[i] == 0x02);
+        if (cut && text.len) {
+            hm_parser_feed(p, text.data, text.len, 0, -1);
+            take_deltas(&st, p);
+            strbuf_reset(&text);
+        }
+        if (i == size) break;
+        if (special) {
+            const char *s = SPECIALS[data[++i] % N_SPECIALS];
+            hm_parser_feed(p, s, strlen(s), 1, -1);
+            take_deltas(&st, p);
+        } else if (data[i] != 0x02) {
+            strbuf_append(&text, &data[i], 1);
+        }
+    }
+    hm_parser_finish(p);
+    must(!st.in_message || st.failed);
+    flush(&st);
+    json_t *m = hm_openai_out_message(st.out);
+    char *js = json_dumps(m, JSON_COMPACT);
+    must(js != NULL);
+    free(js);
+    json_decref(m);
+    json_t *d = hm_openai_out_take_deltas(st.out);
+    js = json_dumps(d, JSON_COMPACT);
+    must(js != NULL);
+    free(js);
+    json_decref(d);
+    must(hm_openai_out_finish_reason(st.out, 0) != NULL);
+    hm_parser_free(p);
+    hm_openai_out_free(st.out);
+    strbuf_clear(&text);
+    strbuf_clear(&st.pending);
+    return strbuf_take(&st.log, NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0) return 0;
+    char *chunked = run(data, size, 0);
+    char *merged = run(data, size, 1);
+    must(strcmp(chunked, merged) == 0);
+    free(chunked);
+    free(merged);
+    return 0;
+}
