@@ -139,9 +139,12 @@ static int read_config(fk_core *c, char *err, size_t err_len)
         return -1;
     }
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, err_len, "VLLM_MODEL_CORE=%s: %s", dir,
-                 errno && stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
+    if (stat(dir, &st) != 0) {
+        snprintf(err, err_len, "VLLM_MODEL_CORE=%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "VLLM_MODEL_CORE=%s: not a directory", dir);
         return -1;
     }
     long len, threads, batch, kv_mb, chunk;

@@ -29,3 +29,7 @@ TESTS += tests/unit/test_scheduler
 tests_unit_test_scheduler_SOURCES = tests/unit/test_scheduler.c
 tests_unit_test_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
 	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm
+
+# End to end through the real gateway and the openai client.
+TESTS += tests/integration/native_e2e.mjs
+EXTRA_DIST += tests/integration/native_e2e.mjs
