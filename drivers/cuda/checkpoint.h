@@ -8,7 +8,9 @@
  * overlaps, sizes) and then every tensor the architecture needs (name, shape,
  * dtype) against the config, for both expert forms. After it succeeds, every
  * fk_checkpoint_get() of a required name returns a tensor of the documented
- * shape and dtype, so the model code checks nothing again.
+ * shape and dtype, so the model code checks nothing again. Each required
+ * tensor's data is also aligned to its element size (checked: a misaligned
+ * one is reported), so it may be read as uint16_t / float directly.
  *
  * Ownership: the checkpoint owns the mappings and every fk_tensor; tensor data
  * points into the read-only mapping and lives until fk_checkpoint_close(). */

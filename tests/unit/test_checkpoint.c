@@ -392,7 +392,7 @@ static void test_broken_single_files(void)
 static int run_mkmodel(const char *args)
 {
     const char *b = getenv("FK_TOP_BUILDDIR");
-    char cmd[2048];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s/drivers/cuda/fk-mkmodel' %s >/dev/null 2>&1", b ? b : ".", args);
     return system(cmd);
 }
@@ -436,7 +436,7 @@ static void test_mkmodel(void)
 {
     const char *dims = "--hidden 64 --layers 3 --heads 4 --kv-heads 2 --head-dim 16 "
                        "--intermediate 32 --experts 4 --top-k 2 --vocab 512 --seed 7";
-    char args[1024], d1[512], d2[512], d3[512];
+    char args[2048], d1[512], d2[512], d3[512];
     snprintf(d1, sizeof d1, "%s/mk-mxfp4", root);
     snprintf(d2, sizeof d2, "%s/mk-bf16", root);
     snprintf(d3, sizeof d3, "%s/mk-single", root);
@@ -464,6 +464,30 @@ static void test_mkmodel(void)
     }
     fk_checkpoint_close(a);
     fk_checkpoint_close(b);
+    /* --preset 20b gives the 20b shapes; later flags shrink it to a test size */
+    char d4[512], tok[512], copy[1100];
+    snprintf(d4, sizeof d4, "%s/mk-preset", root);
+    snprintf(tok, sizeof tok, "%s/models/tiny-gptoss-mxfp4/generation_config.json", fixtures());
+    snprintf(args, sizeof args,
+             "--out %s --preset 20b --layers 1 --vocab 256 --experts 2 --top-k 1 "
+             "--intermediate 64 --tokenizer %s",
+             d4, tok);
+    is_int(run_mkmodel(args), 0, "fk-mkmodel --preset 20b with overrides");
+    fk_checkpoint *p = fk_checkpoint_open(d4, err, sizeof err);
+    if (ok(p != NULL, "preset model opens")) {
+        const fk_gptoss_config *c = fk_checkpoint_config(p);
+        ok(c->hidden_size == 2880 && c->n_heads == 64 && c->n_kv_heads == 8 && c->head_dim == 64 &&
+               c->sliding_window == 128 && c->n_layers == 1 && c->n_experts == 2 &&
+               c->layer_sliding[0],
+           "preset dims with overrides");
+        ok(SHAPE_IS(fk_checkpoint_get(p, "model.layers.0.self_attn.k_proj.weight"), 512, 2880),
+           "preset k_proj [512,2880]");
+        fk_checkpoint_close(p);
+    } else {
+        diag("%s", err);
+    }
+    snprintf(copy, sizeof copy, "cmp -s '%s' '%s/tokenizer.json'", tok, d4);
+    is_int(system(copy), 0, "--tokenizer copied byte for byte");
     snprintf(args, sizeof args, "--out %s/mk-bad --hidden 48", root);
     ok(run_mkmodel(args) != 0, "fk-mkmodel refuses MXFP4 with hidden 48");
 }
