@@ -67,13 +67,20 @@ int strbuf_append_char(strbuf *b, char c)
 
 int strbuf_vprintf(strbuf *b, const char *fmt, va_list ap)
 {
+    /* Try the room already there first; format again only if it was short. */
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap2);
     va_end(ap2);
     if (n < 0) return -1;
-    if (strbuf_reserve(b, (size_t)n) < 0) return -1;
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    if ((size_t)n >= room) {
+        if (strbuf_reserve(b, (size_t)n) < 0) {
+            if (b->data) b->data[b->len] = '\0';
+            return -1;
+        }
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    }
     b->len += (size_t)n;
     return 0;
 }

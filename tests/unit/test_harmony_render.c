@@ -3,6 +3,7 @@
  * segment shapes and trust flags, flattening, schema conversion edge cases. */
 #include "harmony/check/check.h"
 #include "harmony/harmony.h"
+#include "harmony/strbuf.h"
 #include "tests/tap.h"
 
 #include <dirent.h>
@@ -346,6 +347,32 @@ static void tool_descriptions(void)
     hm_conversation_clear(&c);
 }
 
+/* ==== strbuf ================================================================== */
+
+static void strbuf_basics(void)
+{
+    strbuf b;
+    strbuf_init(&b);
+    size_t len = 99;
+    char *s = strbuf_take(&b, &len);
+    ok(s && s[0] == '\0' && len == 0, "strbuf: taking a never-written buffer gives \"\"");
+    free(s);
+    strbuf_append(&b, "ab\0c", 4);
+    strbuf_append_char(&b, 'd');
+    ok(b.len == 5 && !memcmp(b.data, "ab\0cd", 6), "strbuf: bytes (NUL included) and a char");
+    strbuf_reset(&b);
+    for (int i = 0; i < 50; i++) strbuf_printf(&b, "%d-%s|", i, "xyzxyzxyz");
+    ok(b.len == strlen(b.data) && b.len == 10 * 12 + 40 * 13 &&
+           !strncmp(b.data, "0-xyzxyzxyz|", 12) && !strcmp(b.data + b.len - 13, "49-xyzxyzxyz|"),
+       "strbuf: printf grows past the first allocation, exact text");
+    strbuf_append_str(&b, "!");
+    s = strbuf_take(&b, &len);
+    ok(len == 641 && s[640] == '!' && s[641] == '\0' && b.data == NULL && b.len == 0,
+       "strbuf: take hands the bytes over and empties the buffer");
+    free(s);
+    strbuf_clear(&b);
+}
+
 int main(void)
 {
     run_vectors();
@@ -357,5 +384,6 @@ int main(void)
     schema_edge_cases();
     schema_depth_limit();
     tool_descriptions();
+    strbuf_basics();
     return done_testing();
 }
