@@ -425,7 +425,7 @@ static int map_assistant(mapper *m, const json_t *msg, size_t i)
     const char *reasoning;
     snprintf(p, sizeof p, "messages[%zu].reasoning_content", i);
     if (read_str(msg, "reasoning_content", p, 0, &reasoning, m->e) < 0) return -1;
-    if (!reasoning) {
+    if (!reasoning || !*reasoning) {
         snprintf(p, sizeof p, "messages[%zu].reasoning", i);
         if (read_str(msg, "reasoning", p, 0, &reasoning, m->e) < 0) return -1;
     }
