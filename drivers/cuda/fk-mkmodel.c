@@ -168,13 +168,15 @@ static json_t *eos_ids(const fk_gptoss_config *c)
     return json_pack("[i]", c->vocab_size - 1);
 }
 
-static int write_configs(const mk_opts *o)
+/* config.json as gpt-oss-20b writes it (alternating layer types, YaRN), and
+ * generation_config.json into *gen. The caller owns both. */
+static json_t *config_json(const mk_opts *o, json_t **gen)
 {
     const fk_gptoss_config *c = &o->cfg;
     json_t *types = json_array();
     for (int i = 0; i < c->n_layers; i++)
-        json_array_append_new(
-            types, json_string(c->layer_sliding[i] ? "sliding_attention" : "full_attention"));
+        json_array_append_new(types,
+                              json_string(i % 2 == 0 ? "sliding_attention" : "full_attention"));
     int pad = c->vocab_size > 200012 ? 199999 : (c->vocab_size > 1 ? c->vocab_size - 2 : 0);
     json_t *eos = eos_ids(c);
     json_t *cfg = json_pack(
@@ -199,8 +201,14 @@ static int write_configs(const mk_opts *o)
                             json_pack("{s:[ssss],s:s}", "modules_to_not_convert",
                                       "model.layers.*.self_attn", "model.layers.*.mlp.router",
                                       "model.embed_tokens", "lm_head", "quant_method", "mxfp4"));
-    json_t *gen =
+    *gen =
         json_pack("{s:i,s:o,s:i}", "bos_token_id", pad, "eos_token_id", eos, "pad_token_id", pad);
+    return cfg;
+}
+
+static int write_configs(const mk_opts *o)
+{
+    json_t *gen, *cfg = config_json(o, &gen);
     int rc = dump_json(o->out, "config.json", cfg);
     return rc | dump_json(o->out, "generation_config.json", gen);
 }
@@ -368,9 +376,9 @@ static int parse_args(int argc, char **argv, mk_opts *o)
     int opt;
     while ((opt = getopt_long(argc, argv, "o:s:h", long_opts, NULL)) != -1) {
         if (opt >= OPT_DIM && opt < OPT_DIM + 10) {
-            if (parse_int(optarg, long_opts[opt - OPT_DIM + 9].name, 1, 1 << 24,
-                          dim_field(&o->cfg, opt - OPT_DIM)))
-                return -1;
+            char flag[40];
+            snprintf(flag, sizeof flag, "--%s", long_opts[opt - OPT_DIM + 9].name);
+            if (parse_int(optarg, flag, 1, 1 << 24, dim_field(&o->cfg, opt - OPT_DIM))) return -1;
             continue;
         }
         switch (opt) {
@@ -396,9 +404,16 @@ static int parse_args(int argc, char **argv, mk_opts *o)
         case OPT_NOINDEX:
             o->no_index = 1;
             break;
-        case OPT_SEED:
-            o->seed = strtoull(optarg, NULL, 0);
+        case OPT_SEED: {
+            char *end;
+            errno = 0;
+            o->seed = strtoull(optarg, &end, 0);
+            if (errno || *end || end == optarg) {
+                fprintf(stderr, "fk-mkmodel: --seed expects an integer, got \"%s\"\n", optarg);
+                return -1;
+            }
             break;
+        }
         case OPT_TOK:
             o->tokenizer = optarg;
             break;
@@ -421,29 +436,22 @@ static int parse_args(int argc, char **argv, mk_opts *o)
         fprintf(stderr, "fk-mkmodel: --no-index needs --shards 1\n");
         return -1;
     }
-    for (int i = 0; i < o->cfg.n_layers && i < FK_MAX_LAYERS; i++)
-        o->cfg.layer_sliding[i] = (i % 2) == 0;
     return 0;
 }
 
-/* The options must describe a model the loader accepts: check with its own parser. */
+/* The options must describe a model the loader accepts: run the config that
+ * would be written through the loader's own parser before writing anything. */
 static int check_config(const mk_opts *o)
 {
-    const fk_gptoss_config *c = &o->cfg;
-    if (o->mxfp4 && (c->hidden_size % 32 || c->intermediate_size % 32)) {
-        fprintf(stderr, "fk-mkmodel: MXFP4 experts need --hidden and --intermediate divisible by "
-                        "32 (use --experts-form bf16)\n");
-        return -1;
-    }
-    if (c->n_layers > FK_MAX_LAYERS || c->n_heads % c->n_kv_heads || c->head_dim % 2 ||
-        c->experts_per_token > c->n_experts) {
-        fprintf(stderr,
-                "fk-mkmodel: need layers <= %d, heads a multiple of kv-heads, an even "
-                "head-dim and top-k <= experts\n",
-                FK_MAX_LAYERS);
-        return -1;
-    }
-    return 0;
+    json_t *gen, *cfg = config_json(o, &gen);
+    char *text = json_dumps(cfg, JSON_COMPACT), err[512];
+    json_decref(cfg);
+    json_decref(gen);
+    fk_gptoss_config parsed;
+    int rc = text ? fk_config_parse(text, strlen(text), &parsed, err, sizeof err) : -1;
+    if (rc) fprintf(stderr, "fk-mkmodel: not a valid model: %s\n", text ? err : "out of memory");
+    free(text);
+    return rc;
 }
 
 static int verify(const char *dir)

@@ -6,7 +6,9 @@
  * optional "__metadata__" object of strings. Everything in the header is
  * checked before any tensor is handed out: lengths, dtypes, shapes (numel
  * overflow), offsets inside the data section, byte counts, overlaps and
- * duplicate names. The tensors point into the mapping; nothing is copied. */
+ * duplicate names. The tensors point into the mapping; nothing is copied.
+ * As with any mmap, a file truncated by someone else while mapped raises
+ * SIGBUS on access: model files must not be rewritten in place while served. */
 #include "checkpoint.h"
 
 #include <errno.h>
@@ -307,7 +309,7 @@ int fk_st_validate_buffer(const uint8_t *buf, size_t len, char *err, size_t err_
 /* Map path read-only; on success *map and *len hold the mapping (len > 0). */
 static int map_file(const char *path, const uint8_t **map, size_t *len, char *err, size_t err_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* no hang on a FIFO */
     if (fd < 0) return st_fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
