@@ -46,3 +46,10 @@ EXTRA_DIST += tests/integration/lib.mjs
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
 	tests/gateway_sse.sh
+
+check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config
+TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config
+tests_unit_test_dotenv_SOURCES = tests/unit/test_dotenv.c
+tests_unit_test_dotenv_LDADD = gateway/libfkgateway.la
+tests_unit_test_gateway_config_SOURCES = tests/unit/test_gateway_config.c
+tests_unit_test_gateway_config_LDADD = gateway/libfkgateway.la
