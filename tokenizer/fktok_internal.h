@@ -25,8 +25,8 @@ enum fk_token_kind {
 
 /* One slot of a byte-string map. */
 typedef struct fk_slot {
-    uint32_t hash; /* low 32 bits of the key's hash */
-    int32_t id;    /* token id, -1 when the slot is empty */
+    uint32_t tag; /* high bits of the key's hash, low 8 bits its length (255: longer) */
+    int32_t id;   /* token id, -1 when the slot is empty */
 } fk_slot;
 
 /* Open-addressing map from a byte string to a token id; keys live in the
@@ -97,6 +97,8 @@ int32_t fk_bytemap_get(const fktok *t, const fk_bytemap *m, const void *s, size_
  * entry for the same pair when replace is 1 (kept otherwise). 0, -1 on OOM. */
 int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int32_t result,
                    int replace);
+/* Make room for n merges in all. 0, or -1 on OOM. */
+int fk_pairmap_reserve(fk_pairmap *m, size_t n);
 /* The merge of (left, right), or NULL. */
 const fk_pair *fk_pairmap_get(const fk_pairmap *m, int32_t left, int32_t right);
 

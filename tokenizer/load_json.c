@@ -3,7 +3,11 @@
  * "a b" strings), model.ignore_merges, added_tokens, and a pre_tokenizer made
  * of one Split regex (behavior Isolated) and ByteLevel. Anything this encoder
  * would get wrong (normalizers, dropout, prefix spaces...) is refused by name
- * rather than silently ignored. */
+ * rather than silently ignored.
+ *
+ * The two large members (model.vocab, model.merges: 12 MB for o200k) are read
+ * in place with the pull reader of json_scan.h; every other member is small
+ * and goes through jansson. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +15,7 @@
 #include <string.h>
 
 #include "tokenizer/fktok_internal.h"
+#include "tokenizer/json_scan.h"
 
 /* Ids above this are refused: they would only make the tables huge. */
 #define MAX_TOKEN_ID (1 << 24)
@@ -27,6 +32,10 @@ typedef struct json_loader {
     size_t err_len;     /* its size */
     unsigned char *buf; /* scratch for decoded token bytes */
     size_t buf_cap;     /* its size */
+    const char *doc;    /* the whole document */
+    size_t doc_len;     /* its length */
+    const char *vocab;  /* where model.vocab's value starts in doc, or NULL */
+    const char *merges; /* where model.merges' value starts in doc, or NULL */
 } json_loader;
 
 /* The pre-tokenizer as read from the file. */
@@ -79,21 +88,74 @@ static long to_bytes(json_loader *L, const char *s, size_t n, const char *what)
 
 /* ---- reading the parts ---- */
 
-/* Find the largest id in model.vocab and added_tokens (checking their
- * shapes). 0, or -1. */
-static int scan_ids(json_loader *L, json_t *vocab, json_t *added, size_t *n_vocab)
+/* A reader positioned at one of the big members. */
+static void reader_at(json_loader *L, fk_json *j, const char *at)
 {
-    json_int_t max = -1;
-    const char *key;
-    json_t *v;
-    json_object_foreach(vocab, key, v)
-    {
-        json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
-        if (id < 0 || id >= MAX_TOKEN_ID)
-            return fail(L, "model.vocab[\"%s\"]: expected an id in 0..%d", key, MAX_TOKEN_ID - 1);
-        if (id > max) max = id;
+    fkj_init(j, L->doc, L->doc_len);
+    j->p = at;
+}
+
+/* Report a reader error with its line and column. Returns -1. */
+static int json_fail(json_loader *L, fk_json *j, const char *where)
+{
+    int line, col;
+    fkj_position(j, &line, &col);
+    fail(L, "%d:%d: bad JSON in %s: %s", line, col, where,
+         j->error ? j->error : "unexpected value");
+    fkj_free(j);
+    return -1;
+}
+
+/* Walk model.vocab: with fill 0, check it and find the largest id; with
+ * fill 1, give every id its bytes (ids already taken by added tokens keep
+ * them). 0, or -1. */
+static int walk_vocab(json_loader *L, int fill, long long *max)
+{
+    fk_json j;
+    reader_at(L, &j, L->vocab);
+    if (fkj_peek(&j) != '{') {
+        fkj_free(&j);
+        return fail(L, "model.vocab: expected an object");
     }
+    j.p++;
+    int first = 1, more;
+    const char *key;
+    size_t klen;
+    while ((more = fkj_object_next(&j, &first, &key, &klen)) == 1) {
+        long long id = -1;
+        if (fkj_peek(&j) != '-' && (fkj_peek(&j) < '0' || fkj_peek(&j) > '9'))
+            id = -1;
+        else if (fkj_int(&j, &id))
+            return json_fail(L, &j, "model.vocab");
+        if (id < 0 || id >= MAX_TOKEN_ID) {
+            fkj_free(&j);
+            return fail(L, "model.vocab[\"%.*s\"]: expected an id in 0..%d", (int)klen, key,
+                        MAX_TOKEN_ID - 1);
+        }
+        if (!fill) {
+            if (id > *max) *max = id;
+            continue;
+        }
+        fktok *t = L->t;
+        if (t->kind[id] == FK_TOK_SPECIAL || t->kind[id] == FK_TOK_ADDED_PLAIN) continue;
+        long n = to_bytes(L, key, klen, "model.vocab");
+        int rc = n < 0 ? -1 : fk_vocab_set(t, (int32_t)id, L->buf, (size_t)n, FK_TOK_ORDINARY);
+        if (rc) {
+            fkj_free(&j);
+            if (rc == -2) return fail(L, "model.vocab: id %lld is given to two tokens", id);
+            return n < 0 ? -1 : fail(L, "out of memory");
+        }
+    }
+    if (more < 0) return json_fail(L, &j, "model.vocab");
+    fkj_free(&j);
+    return 0;
+}
+
+/* Check added_tokens and raise *max to its largest id. 0, or -1. */
+static int scan_added(json_loader *L, json_t *added, long long *max)
+{
     size_t i;
+    json_t *v;
     json_array_foreach(added, i, v)
     {
         json_t *id = json_object_get(v, "id");
@@ -106,18 +168,14 @@ static int scan_ids(json_loader *L, json_t *vocab, json_t *added, size_t *n_voca
             return fail(L, "added_tokens[%zu].content: expected a non-empty string", i);
         if (special && !json_is_boolean(special))
             return fail(L, "added_tokens[%zu].special: expected true or false", i);
-        if (json_integer_value(id) > max) max = json_integer_value(id);
+        if (json_integer_value(id) > *max) *max = json_integer_value(id);
     }
-    if (max < 0) return fail(L, "model.vocab is empty");
-    *n_vocab = (size_t)max + 1;
     return 0;
 }
 
-/* Enter added tokens, then the vocabulary (an id that is also an added token
- * keeps the added token). 0, or -1. */
-static int fill_tokens(json_loader *L, json_t *vocab, json_t *added)
+/* Enter the added tokens. 0, or -1. */
+static int fill_added(json_loader *L, json_t *added)
 {
-    fktok *t = L->t;
     size_t i;
     json_t *v;
     json_array_foreach(added, i, v)
@@ -126,85 +184,108 @@ static int fill_tokens(json_loader *L, json_t *vocab, json_t *added)
         int32_t id = (int32_t)json_integer_value(json_object_get(v, "id"));
         int kind =
             json_is_true(json_object_get(v, "special")) ? FK_TOK_SPECIAL : FK_TOK_ADDED_PLAIN;
-        int rc = fk_vocab_set(t, id, json_string_value(content), json_string_length(content), kind);
+        int rc =
+            fk_vocab_set(L->t, id, json_string_value(content), json_string_length(content), kind);
         if (rc == -2) return fail(L, "added_tokens[%zu]: id %d appears twice", i, (int)id);
-        if (rc) return fail(L, "out of memory");
-    }
-    const char *key;
-    json_object_foreach(vocab, key, v)
-    {
-        int32_t id = (int32_t)json_integer_value(v);
-        if (t->kind[id] == FK_TOK_SPECIAL || t->kind[id] == FK_TOK_ADDED_PLAIN) continue;
-        long n = to_bytes(L, key, strlen(key), "model.vocab");
-        if (n < 0) return -1;
-        int rc = fk_vocab_set(t, id, L->buf, (size_t)n, FK_TOK_ORDINARY);
-        if (rc == -2) return fail(L, "model.vocab: id %d is given to two tokens", (int)id);
         if (rc) return fail(L, "out of memory");
     }
     return 0;
 }
 
-/* Id of a byte-level token string for a merge, or -1 with an error. */
+/* Id of a byte-level token string for merge i, or -1 with an error. */
 static int32_t merge_operand(json_loader *L, size_t i, const char *s, size_t n)
 {
-    char what[64];
-    snprintf(what, sizeof what, "model.merges[%zu]", i);
-    long len = to_bytes(L, s, n, what);
-    if (len < 0) return -1;
-    int32_t id = fk_bytemap_get(L->t, &L->t->ordinary, L->buf, (size_t)len);
-    if (id < 0) id = fk_bytemap_get(L->t, &L->t->added, L->buf, (size_t)len);
+    size_t len = 0;
+    uint32_t bad = 0;
+    if (reserve(L, n + 1)) return -1;
+    if (fk_bytelevel_decode(s, n, L->buf, &len, &bad))
+        return fail(L, "model.merges[%zu]: \"%.*s\" is not a byte-level token", i, (int)n, s);
+    int32_t id = fk_bytemap_get(L->t, &L->t->ordinary, L->buf, len);
+    if (id < 0) id = fk_bytemap_get(L->t, &L->t->added, L->buf, len);
     if (id < 0) return fail(L, "model.merges[%zu]: \"%.*s\" is not in model.vocab", i, (int)n, s);
     return id;
+}
+
+/* Read the operands of merge i: a "LEFT RIGHT" string or a [LEFT, RIGHT]
+ * pair. 0, 1 when the entry has the wrong shape, or -1 on another error. */
+static int merge_pair(json_loader *L, fk_json *j, size_t i, int32_t *left, int32_t *right)
+{
+    const char *a, *b;
+    size_t na, nb;
+    int c = fkj_peek(j);
+    if (c == '"') {
+        if (fkj_string(j, &a, &na)) return 1;
+        const char *sp = memchr(a, ' ', na);
+        if (!sp || memchr(sp + 1, ' ', na - (size_t)(sp + 1 - a)) || sp == a || sp + 1 == a + na)
+            return 1;
+        if ((*left = merge_operand(L, i, a, (size_t)(sp - a))) < 0) return -1;
+        *right = merge_operand(L, i, sp + 1, na - (size_t)(sp + 1 - a));
+        return *right < 0 ? -1 : 0;
+    }
+    if (c != '[') return 1;
+    j->p++;
+    if (fkj_peek(j) != '"' || fkj_string(j, &a, &na) || na == 0) return 1;
+    if ((*left = merge_operand(L, i, a, na)) < 0) return -1; /* before b reuses j->buf */
+    if (fkj_expect(j, ',') || fkj_peek(j) != '"' || fkj_string(j, &b, &nb) || nb == 0 ||
+        fkj_expect(j, ']'))
+        return 1;
+    *right = merge_operand(L, i, b, nb);
+    return *right < 0 ? -1 : 0;
 }
 
 /* Read model.merges: entry i merges with priority i (a later duplicate wins,
  * as in Hugging Face tokenizers). Merges that would produce a special token
  * are dropped so that encoding without specials never yields one. */
-static int read_merges(json_loader *L, json_t *merges)
+static int read_merges(json_loader *L)
 {
     fktok *t = L->t;
-    size_t i;
-    json_t *m;
-    json_array_foreach(merges, i, m)
-    {
-        const char *a = NULL, *b = NULL;
-        size_t na = 0, nb = 0;
-        if (json_is_string(m)) {
-            a = json_string_value(m);
-            const char *sp = memchr(a, ' ', json_string_length(m));
-            if (sp && !memchr(sp + 1, ' ', json_string_length(m) - (size_t)(sp + 1 - a))) {
-                na = (size_t)(sp - a);
-                b = sp + 1;
-                nb = json_string_length(m) - na - 1;
-            }
-        } else if (json_is_array(m) && json_array_size(m) == 2 &&
-                   json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
-            a = json_string_value(json_array_get(m, 0));
-            na = json_string_length(json_array_get(m, 0));
-            b = json_string_value(json_array_get(m, 1));
-            nb = json_string_length(json_array_get(m, 1));
-        }
-        if (!b || na == 0 || nb == 0)
+    fk_json j;
+    reader_at(L, &j, L->merges);
+    if (fkj_peek(&j) != '[') {
+        fkj_free(&j);
+        return fail(L, "model.merges: expected an array");
+    }
+    j.p++;
+    const char *items = j.p;
+    int first = 1, more;
+    size_t i = 0;
+    while ((more = fkj_array_next(&j, &first)) == 1 && fkj_skip(&j) == 0) i++;
+    if (more < 0 || j.error) return json_fail(L, &j, "model.merges");
+    if (fk_pairmap_reserve(&t->merges, i)) {
+        fkj_free(&j);
+        return fail(L, "out of memory");
+    }
+    j.p = items; /* counted; now read them */
+    first = 1;
+    i = 0;
+    for (; (more = fkj_array_next(&j, &first)) == 1; i++) {
+        int32_t left = -1, right = -1;
+        int rc = merge_pair(L, &j, i, &left, &right);
+        if (rc) {
+            fkj_free(&j);
+            if (rc < 0) return -1;
             return fail(L, "model.merges[%zu]: expected \"LEFT RIGHT\" or [\"LEFT\", \"RIGHT\"]",
                         i);
-        int32_t left = merge_operand(L, i, a, na);
-        if (left < 0) return -1;
-        int32_t right = merge_operand(L, i, b, nb);
-        if (right < 0) return -1;
+        }
         size_t la = t->tok_len[left], lb = t->tok_len[right];
-        if (reserve(L, la + lb)) return -1;
+        if (reserve(L, la + lb + 1)) return -1;
         memcpy(L->buf, t->blob + t->tok_off[left], la);
         memcpy(L->buf + la, t->blob + t->tok_off[right], lb);
         int32_t result = fk_bytemap_get(t, &t->ordinary, L->buf, la + lb);
         if (result < 0) result = fk_bytemap_get(t, &t->added, L->buf, la + lb);
-        if (result < 0)
-            return fail(L, "model.merges[%zu]: merged token \"%.*s%.*s\" is not in model.vocab", i,
-                        (int)na, a, (int)nb, b);
+        if (result < 0) {
+            fkj_free(&j);
+            return fail(L, "model.merges[%zu]: merged token of ids %d and %d is not in model.vocab",
+                        i, (int)left, (int)right);
+        }
         if (t->kind[result] == FK_TOK_SPECIAL) continue;
-        if (i > INT32_MAX) return fail(L, "model.merges: too many merges");
-        if (fk_pairmap_put(&t->merges, left, right, (int32_t)i, result, 1))
+        if (i > INT32_MAX || fk_pairmap_put(&t->merges, left, right, (int32_t)i, result, 1)) {
+            fkj_free(&j);
             return fail(L, "out of memory");
+        }
     }
+    if (more < 0) return json_fail(L, &j, "model.merges");
+    fkj_free(&j);
     return 0;
 }
 
@@ -296,16 +377,13 @@ static int check_model_options(json_loader *L, json_t *model)
     return 0;
 }
 
-/* Build the tokenizer from a parsed root object. 0, or -1. */
-static int load_root(json_loader *L, json_t *root)
+/* Build the tokenizer from the small members (root, model) and the big
+ * ones found in the document. 0, or -1. */
+static int load_root(json_loader *L, json_t *root, json_t *model)
 {
-    if (!json_is_object(root)) return fail(L, "expected a JSON object at the top");
-    json_t *model = json_object_get(root, "model");
-    if (!json_is_object(model)) return fail(L, "missing model (expected an object)");
-    json_t *vocab = json_object_get(model, "vocab");
-    if (!json_is_object(vocab)) return fail(L, "missing model.vocab (expected an object)");
-    json_t *merges = json_object_get(model, "merges");
-    if (!json_is_array(merges)) return fail(L, "missing model.merges (expected an array)");
+    if (!model) return fail(L, "missing model (expected an object)");
+    if (!L->vocab) return fail(L, "missing model.vocab (expected an object)");
+    if (!L->merges) return fail(L, "missing model.merges (expected an array)");
     json_t *added = json_object_get(root, "added_tokens");
     if (added && !json_is_null(added) && !json_is_array(added))
         return fail(L, "added_tokens: expected an array");
@@ -318,10 +396,11 @@ static int load_root(json_loader *L, json_t *root)
         return fail(L, "model.ignore_merges: expected true or false");
     L->t->ignore_merges = json_is_true(ignore);
 
-    size_t n_vocab = 0;
-    if (scan_ids(L, vocab, added, &n_vocab)) return -1;
-    if (fk_vocab_init(L->t, n_vocab)) return fail(L, "out of memory");
-    if (fill_tokens(L, vocab, added)) return -1;
+    long long max = -1;
+    if (walk_vocab(L, 0, &max) || scan_added(L, added, &max)) return -1;
+    if (max < 0) return fail(L, "model.vocab is empty");
+    if (fk_vocab_init(L->t, (size_t)max + 1)) return fail(L, "out of memory");
+    if (fill_added(L, added) || walk_vocab(L, 1, &max)) return -1;
     int32_t dup_of = -1;
     long dup = fk_vocab_index(L->t, &dup_of);
     if (dup < 0) return fail(L, "out of memory");
@@ -329,22 +408,105 @@ static int load_root(json_loader *L, json_t *root)
     int missing = 0;
     if (fk_tok_bind_bytes(L->t, &missing))
         return fail(L, "model.vocab: no token for byte 0x%02x", missing);
-    if (read_merges(L, merges)) return -1;
+    if (read_merges(L)) return -1;
     return read_pre_tokenizer(L, root);
+}
+
+/* Parse one small member value with jansson and store it under key in obj
+ * (a repeated key is an error). 0, or -1. */
+static int keep_small(json_loader *L, fk_json *j, json_t *obj, const char *key, size_t klen,
+                      const char *where)
+{
+    fkj_peek(j);
+    const char *start = j->p;
+    if (fkj_skip(j)) return json_fail(L, j, where);
+    if (json_object_getn(obj, key, klen))
+        return fail(L, "%s: key \"%.*s\" appears twice", where, (int)klen, key);
+    json_error_t je;
+    json_t *v = json_loadb(start, (size_t)(j->p - start),
+                           JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (!v) {
+        int line, col;
+        fkj_position(j, &line, &col);
+        return fail(L, "%d:%d: bad JSON in %s.%.*s: %s", line, col, where, (int)klen, key, je.text);
+    }
+    json_object_setn_new(obj, key, klen, v);
+    return 0;
+}
+
+/* Walk the model object: vocab and merges are only located, the rest kept.
+ * 0, or -1. */
+static int scan_model(json_loader *L, fk_json *j, json_t *model)
+{
+    j->p++; /* the '{' */
+    int first = 1, more;
+    const char *key;
+    size_t klen;
+    while ((more = fkj_object_next(j, &first, &key, &klen)) == 1) {
+        const char **big = klen == 5 && memcmp(key, "vocab", 5) == 0    ? &L->vocab
+                           : klen == 6 && memcmp(key, "merges", 6) == 0 ? &L->merges
+                                                                        : NULL;
+        if (!big) {
+            if (keep_small(L, j, model, key, klen, "model")) return -1;
+            continue;
+        }
+        if (*big) return fail(L, "model: key \"%.*s\" appears twice", (int)klen, key);
+        fkj_peek(j);
+        *big = j->p;
+        if (fkj_skip(j)) return json_fail(L, j, "model");
+    }
+    return more < 0 ? json_fail(L, j, "model") : 0;
+}
+
+/* First pass over the document: keep the small members (in root and
+ * *model), locate the big ones. 0, or -1. */
+static int scan_document(json_loader *L, json_t *root, json_t **model)
+{
+    fk_json j;
+    fkj_init(&j, L->doc, L->doc_len);
+    if (fkj_peek(&j) != '{') {
+        fkj_free(&j);
+        if (fkj_peek(&j) < 0) return fail(L, "1:1: bad JSON: empty document");
+        return fail(L, "expected a JSON object at the top");
+    }
+    j.p++;
+    int first = 1, more;
+    const char *key;
+    size_t klen;
+    while ((more = fkj_object_next(&j, &first, &key, &klen)) == 1) {
+        int rc;
+        if (klen == 5 && memcmp(key, "model", 5) == 0 && fkj_peek(&j) == '{') {
+            if (*model)
+                rc = fail(L, "key \"model\" appears twice");
+            else
+                rc =
+                    (*model = json_object()) ? scan_model(L, &j, *model) : fail(L, "out of memory");
+        } else {
+            rc = keep_small(L, &j, root, key, klen, "the top object");
+        }
+        if (rc) {
+            fkj_free(&j);
+            return -1;
+        }
+    }
+    if (more < 0) return json_fail(L, &j, "the top object");
+    if (fkj_peek(&j) >= 0) {
+        j.error = "trailing characters after the top object";
+        return json_fail(L, &j, "the document");
+    }
+    fkj_free(&j);
+    return 0;
 }
 
 fktok *fktok_load_json_buffer(const char *data, size_t len, const char *name, char *err,
                               size_t err_len)
 {
-    json_loader L = {.name = name, .err = err, .err_len = err_len};
-    json_error_t je;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-    if (!root) {
-        snprintf(err, err_len, "%s:%d:%d: bad JSON: %s", name, je.line, je.column, je.text);
-        return NULL;
-    }
+    json_loader L = {.name = name, .err = err, .err_len = err_len, .doc = data, .doc_len = len};
+    json_t *root = json_object(), *model = NULL;
     L.t = fk_tok_new();
-    int rc = L.t ? load_root(&L, root) : fail(&L, "out of memory");
+    int rc = root && L.t ? scan_document(&L, root, &model) : fail(&L, "out of memory");
+    if (rc == 0) rc = load_root(&L, root, model);
+    json_decref(model);
     json_decref(root);
     free(L.buf);
     if (rc) {

@@ -2,7 +2,8 @@
 noinst_LTLIBRARIES += tokenizer/libfktok.la
 tokenizer_libfktok_la_SOURCES = tokenizer/fktok.h tokenizer/fktok_internal.h \
 	tokenizer/fktok.c tokenizer/vocab.c tokenizer/bytelevel.c tokenizer/bpe.c \
-	tokenizer/encode.c tokenizer/decode.c tokenizer/load_tiktoken.c tokenizer/load_json.c
+	tokenizer/encode.c tokenizer/decode.c tokenizer/load_tiktoken.c tokenizer/load_json.c \
+	tokenizer/json_scan.h tokenizer/json_scan.c
 tokenizer_libfktok_la_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS)
 tokenizer_libfktok_la_LIBADD = $(PCRE2_LIBS) $(JANSSON_LIBS)
 

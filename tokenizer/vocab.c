@@ -29,6 +29,13 @@ static uint64_t hash_bytes(const unsigned char *s, size_t n)
     return h;
 }
 
+/* A slot's tag: high hash bits and the key length (saturated), so a probe
+ * rejects nearly every other key without touching the token table. */
+static uint32_t make_tag(uint64_t h, size_t n)
+{
+    return ((uint32_t)h & ~0xffu) | (uint32_t)(n < 0xff ? n : 0xff);
+}
+
 static uint64_t hash_pair(uint64_t key)
 {
     key *= 0x9E3779B97F4A7C15ull;
@@ -90,11 +97,11 @@ static int32_t bytemap_insert(const fktok *t, fk_bytemap *m, int32_t id)
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         int32_t other = m->slot[i].id;
         if (other < 0) {
-            m->slot[i] = (fk_slot){(uint32_t)h, id};
+            m->slot[i] = (fk_slot){make_tag(h, n), id};
             m->n++;
             return -1;
         }
-        if (m->slot[i].hash == (uint32_t)h && t->tok_len[other] == n &&
+        if (m->slot[i].tag == make_tag(h, n) && t->tok_len[other] == n &&
             memcmp(t->blob + t->tok_off[other], s, n) == 0)
             return other;
     }
@@ -104,10 +111,11 @@ int32_t fk_bytemap_get(const fktok *t, const fk_bytemap *m, const void *s, size_
 {
     if (!m->slot) return -1;
     uint64_t h = hash_bytes(s, n);
+    uint32_t tag = make_tag(h, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         int32_t id = m->slot[i].id;
         if (id < 0) return -1;
-        if (m->slot[i].hash == (uint32_t)h && t->tok_len[id] == n &&
+        if (m->slot[i].tag == tag && (n < 0xff || t->tok_len[id] == n) &&
             memcmp(t->blob + t->tok_off[id], s, n) == 0)
             return id;
     }
@@ -157,9 +165,9 @@ long fk_vocab_index(fktok *t, int32_t *dup_of)
 
 /* ---- merges ---- */
 
-static int pairmap_grow(fk_pairmap *m)
+/* Rehash into cap slots (a power of two above 2n). 0, or -1 on OOM. */
+static int pairmap_rehash(fk_pairmap *m, size_t cap)
 {
-    size_t cap = m->slot ? (m->mask + 1) * 2 : 1024;
     fk_pair *slot = malloc(cap * sizeof *slot);
     if (!slot) return -1;
     for (size_t i = 0; i < cap; i++) slot[i].key = UINT64_MAX;
@@ -178,7 +186,9 @@ static int pairmap_grow(fk_pairmap *m)
 int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int32_t result,
                    int replace)
 {
-    if ((!m->slot || (m->n + 1) * 2 > m->mask + 1) && pairmap_grow(m)) return -1;
+    if ((!m->slot || (m->n + 1) * 2 > m->mask + 1) &&
+        pairmap_rehash(m, m->slot ? (m->mask + 1) * 2 : 1024))
+        return -1;
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     size_t i = hash_pair(key) & m->mask;
     while (m->slot[i].key != UINT64_MAX && m->slot[i].key != key) i = (i + 1) & m->mask;
@@ -186,6 +196,13 @@ int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int
     if (m->slot[i].key != key) m->n++;
     m->slot[i] = (fk_pair){.key = key, .prio = prio, .result = result};
     return 0;
+}
+
+int fk_pairmap_reserve(fk_pairmap *m, size_t n)
+{
+    size_t cap = m->slot ? m->mask + 1 : 1024;
+    while (cap < 2 * n + 2) cap *= 2;
+    return m->slot && cap == m->mask + 1 ? 0 : pairmap_rehash(m, cap);
 }
 
 const fk_pair *fk_pairmap_get(const fk_pairmap *m, int32_t left, int32_t right)
