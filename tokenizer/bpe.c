@@ -26,6 +26,7 @@ void fk_bpe_scratch_free(fk_bpe_scratch *scratch)
     free(scratch->prev);
     free(scratch->next);
     free(scratch->heap);
+    free(scratch->memo);
     memset(scratch, 0, sizeof *scratch);
 }
 
@@ -78,22 +79,29 @@ static uint64_t heap_pop(uint64_t *heap, size_t *n)
 /* Whether symbol pos merges with its right neighbour: 1 with the merge's
  * priority and resulting id, else 0. By rank (tiktoken): the bytes the two
  * symbols cover must be a token, whose rank is the priority. By merge list
- * (tokenizer.json): the id pair must be listed. */
-static int pair_merge(const fktok *t, const unsigned char *bytes, size_t n, const fk_bpe_scratch *s,
+ * (tokenizer.json): the id pair must be listed. Either way the answer depends
+ * only on the two ids, so it is memoised for the rest of this call. */
+static int pair_merge(const fktok *t, const unsigned char *bytes, size_t n, fk_bpe_scratch *s,
                       int32_t pos, int32_t *prio, int32_t *result)
 {
     int32_t right = s->next[pos];
-    if (t->merge_by_rank) {
-        size_t end = s->next[right] >= 0 ? (size_t)s->next[right] : n;
-        int32_t id = fk_bytemap_get(t, &t->ordinary, bytes + pos, end - (size_t)pos);
-        *prio = *result = id;
-        return id >= 0;
+    uint64_t key = (uint64_t)(uint32_t)s->id[pos] << 32 | (uint32_t)s->id[right];
+    fk_pair *memo = &s->memo[(key * 0x9E3779B97F4A7C15ull) >> (64 - FK_BPE_MEMO_BITS)];
+    if (memo->key != key) {
+        memo->key = key;
+        memo->prio = memo->result = -1;
+        if (t->merge_by_rank) {
+            size_t end = s->next[right] >= 0 ? (size_t)s->next[right] : n;
+            memo->prio = memo->result =
+                fk_bytemap_get(t, &t->ordinary, bytes + pos, end - (size_t)pos);
+        } else {
+            const fk_pair *p = fk_pairmap_get(&t->merges, s->id[pos], s->id[right]);
+            if (p) memo->prio = p->prio, memo->result = p->result;
+        }
     }
-    const fk_pair *p = fk_pairmap_get(&t->merges, s->id[pos], s->id[right]);
-    if (!p) return 0;
-    *prio = p->prio;
-    *result = p->result;
-    return 1;
+    *prio = memo->prio;
+    *result = memo->result;
+    return memo->prio >= 0;
 }
 
 /* Queue the merge of symbol pos with its right neighbour, if one exists. */
@@ -114,6 +122,11 @@ int fk_bpe_piece(const fktok *t, const unsigned char *bytes, size_t n, fk_bpe_sc
         if (whole >= 0) return fk_ids_push(out, whole);
     }
     if (n > INT32_MAX / 4 || scratch_reserve(s, n)) return -1;
+    if (!s->memo) {
+        s->memo = malloc(FK_BPE_MEMO * sizeof *s->memo);
+        if (!s->memo) return -1;
+        for (size_t i = 0; i < FK_BPE_MEMO; i++) s->memo[i].key = UINT64_MAX;
+    }
     for (size_t i = 0; i < n; i++) {
         s->id[i] = t->byte_id[bytes[i]];
         s->prev[i] = (int32_t)i - 1;

@@ -135,9 +135,15 @@ typedef struct fk_bpe_scratch {
     int32_t *id;    /* (cap) token id per symbol, -1 once merged away */
     int32_t *prev;  /* (cap) previous live symbol, -1 at the start */
     int32_t *next;  /* (cap) next live symbol, -1 at the end */
-    uint64_t *heap; /* (cap) candidate merges as prio << 32 | position */
+    uint64_t *heap; /* (3 cap) candidate merges as prio << 32 | position */
     size_t cap;     /* symbols the arrays hold */
+    fk_pair *memo;  /* (FK_BPE_MEMO) direct-mapped memo of pair lookups made
+                       during this call (prio -1: the pair does not merge) */
 } fk_bpe_scratch;
+
+/* Entries in fk_bpe_scratch.memo. */
+#define FK_BPE_MEMO_BITS 12
+#define FK_BPE_MEMO (1u << FK_BPE_MEMO_BITS)
 
 /* Append the BPE ids of one pre-token s[0..n) to out. 0, or -1 on OOM. */
 int fk_bpe_piece(const fktok *t, const unsigned char *s, size_t n, fk_bpe_scratch *scratch,
