@@ -96,6 +96,7 @@ struct fk_gen {
     fk_sampling sampling;  /* stop points at stop_copy */
     char **stop_copy;      /* copied stop strings (n = sampling.n_stop) */
     int req_max_model_len; /* the request's limit (0: the core's) */
+    fk_gen_mode mode;      /* Harmony or raw completion (names the field at fault) */
 };
 
 /* ---- configuration ------------------------------------------------------------------ */
@@ -361,7 +362,8 @@ static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs,
                  "This model's maximum context length is %d tokens, but the prompt has %zu "
                  "tokens, which leaves no room for a completion. Shorten the prompt.",
                  limit, ids.n);
-        set_error(c, err, 400, "invalid_request_error", "context_length_exceeded", "messages");
+        set_error(c, err, 400, "invalid_request_error", "context_length_exceeded",
+                  g->mode == FK_GEN_HARMONY ? "messages" : "prompt");
         free(ids.ids);
         return -1;
     }
@@ -682,6 +684,7 @@ static fk_gen *native_generate(fk_core *c, const fk_gen_request *req, const fk_g
     g->cb = *cb;
     g->ud = ud;
     g->req_max_model_len = req_len;
+    g->mode = req->mode;
     if (st == LOAD_READY) {
         if (submit(c, g, req->segments, req->n_segments, &req->sampling, req_len, err) != 0) {
             gen_free(g);

@@ -30,6 +30,13 @@ tests_unit_test_scheduler_SOURCES = tests/unit/test_scheduler.c
 tests_unit_test_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
 	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm
 
+# The plugin as the gateway sees it: dlopen, a host of the test's own.
+check_PROGRAMS += tests/unit/test_driver_native
+TESTS += tests/unit/test_driver_native
+tests_unit_test_driver_native_SOURCES = tests/unit/test_driver_native.c
+tests_unit_test_driver_native_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_driver_native_LDADD = $(LIBEVENT_LIBS)
+
 # End to end through the real gateway and the openai client.
 TESTS += tests/integration/native_e2e.mjs
 EXTRA_DIST += tests/integration/native_e2e.mjs

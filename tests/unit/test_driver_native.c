@@ -1,0 +1,415 @@
+/* test_driver_native: fk-driver-native.so loaded with dlopen, as the gateway
+ * does, behind a small host of this test's own (config table, libevent loop).
+ *
+ * Configuration errors, a model directory that cannot load, a request that
+ * arrives while loading (it waits, gets keep-alive notes, then runs), a
+ * cancel while loading, prompt segments (text never becomes specials; unknown
+ * specials and out-of-range ids are 400s), the context-length refusal, and
+ * the pass-through refusal. Loading is held on a named pipe standing in for
+ * tokenizer.json until the test writes it. */
+#include "driver.h"
+#include "tests/tap.h"
+
+#include <dlfcn.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- a host of our own ------------------------------------------------------------------ */
+
+static struct event_base *base;
+static const char *const *config; /* key, value, key, value, ..., NULL */
+
+static void host_log(const fk_host *h, int level, const char *fmt, ...)
+{
+    (void)h;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("# driver log %d: ", level);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+static const char *host_config(const fk_host *h, const char *key)
+{
+    (void)h;
+    for (const char *const *kv = config; kv && kv[0]; kv += 2)
+        if (strcmp(kv[0], key) == 0) return kv[1];
+    return NULL;
+}
+
+static struct event_base *host_base(const fk_host *h)
+{
+    (void)h;
+    return base;
+}
+
+static int host_post(const fk_host *h, void (*fn)(void *), void *arg)
+{
+    (void)h;
+    (void)fn;
+    (void)arg;
+    return -1; /* the native driver does not need it */
+}
+
+static const fk_host host = {FK_DRIVER_ABI_VERSION, sizeof(fk_host), NULL,     host_log,
+                             host_config,           host_base,       host_post};
+
+/* ---- a generation's view --------------------------------------------------------------- */
+
+typedef struct rec {
+    int pieces;         /* on_pieces pieces */
+    int waits;          /* on_waiting calls */
+    char what[64];      /* the last on_waiting text */
+    int dones;          /* on_done calls */
+    fk_gen_stats stats; /* from on_done */
+    int err_status;     /* from on_done's error */
+} rec;
+
+static int on_pieces(void *ud, const fk_piece *p, size_t n)
+{
+    (void)p;
+    ((rec *)ud)->pieces += (int)n;
+    return 0;
+}
+
+static void on_done(void *ud, const fk_gen_stats *st, const fk_error *err)
+{
+    rec *r = ud;
+    r->dones++;
+    r->stats = *st;
+    if (err) r->err_status = err->http_status;
+}
+
+static void on_waiting(void *ud, const char *what)
+{
+    rec *r = ud;
+    r->waits++;
+    snprintf(r->what, sizeof r->what, "%s", what);
+}
+
+static const fk_gen_callbacks cbs = {on_pieces, on_done, on_waiting};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Run the loop until *flag is nonzero or `secs` pass. */
+static int loop_until(const int *flag, double secs)
+{
+    double end = now_s() + secs;
+    while (!*flag && now_s() < end) event_base_loop(base, EVLOOP_ONCE);
+    return *flag;
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static const fk_driver *drv;
+
+static fk_gen_request request(const fk_segment *segs, size_t n, int max_tokens)
+{
+    fk_gen_request r = {.struct_size = sizeof r,
+                        .mode = FK_GEN_COMPLETION,
+                        .request_id = "t",
+                        .segments = segs,
+                        .n_segments = n};
+    r.sampling.max_tokens = max_tokens;
+    r.sampling.top_p = 1;
+    return r;
+}
+
+static fk_segment seg(fk_segment_kind kind, const char *text)
+{
+    return (fk_segment){kind, 0, text, text ? strlen(text) : 0, -1};
+}
+
+static void *dl_handle; /* the driver's dlopen handle */
+
+static const fk_driver *load_driver(void)
+{
+    const char *dirs = getenv("FK_DRIVER_DIR");
+    char path[4096];
+    for (const char *p = dirs; p && *p;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        snprintf(path, sizeof path, "%.*s/fk-driver-native.so", (int)n, p);
+        if (access(path, F_OK) == 0) {
+            dl_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+            if (!dl_handle) diag("dlopen: %s", dlerror());
+            void *sym = dl_handle ? dlsym(dl_handle, FK_DRIVER_INIT_SYMBOL) : NULL;
+            fk_driver_init_fn init;
+            memcpy(&init, &sym, sizeof init);
+            return sym ? init() : NULL;
+        }
+        if (!colon) break;
+        p = colon + 1;
+    }
+    diag("fk-driver-native.so not found in FK_DRIVER_DIR=%s", dirs ? dirs : "(unset)");
+    return NULL;
+}
+
+/* 1 when generate() refuses r; err is filled then (message never NULL). */
+static int refuse(fk_core *c, const fk_gen_request *r, fk_error *err)
+{
+    static rec unused;
+    *err = (fk_error){.message = ""};
+    fk_gen *g = drv->generate(c, r, &cbs, &unused, err);
+    if (!err->message) err->message = "";
+    return g == NULL;
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_table(void)
+{
+    is_int(drv->abi_version, FK_DRIVER_ABI_VERSION, "ABI version");
+    is_str(drv->name, "native", "driver name");
+    ok(drv->struct_size == sizeof(fk_driver), "table size");
+}
+
+static void test_config_errors(const char *model_dir)
+{
+    char err[512];
+    config = (const char *const[]){NULL};
+    ok(!drv->create(&host, err, sizeof err) && strstr(err, "VLLM_MODEL_CORE"),
+       "no VLLM_MODEL_CORE: refused, naming it (%s)", err);
+    config = (const char *const[]){"VLLM_MODEL_CORE", "/nonexistent/model", NULL};
+    ok(!drv->create(&host, err, sizeof err) && strstr(err, "/nonexistent/model"),
+       "missing directory: refused, naming it (%s)", err);
+    config = (const char *const[]){"VLLM_MODEL_CORE", model_dir, "FK_MAX_BATCH", "0", NULL};
+    ok(!drv->create(&host, err, sizeof err) && strstr(err, "FK_MAX_BATCH"),
+       "FK_MAX_BATCH=0: refused, naming it (%s)", err);
+    config =
+        (const char *const[]){"VLLM_MODEL_CORE", model_dir, "VLLM_MAX_MODEL_LEN", "lots", NULL};
+    ok(!drv->create(&host, err, sizeof err) && strstr(err, "VLLM_MAX_MODEL_LEN"),
+       "VLLM_MAX_MODEL_LEN=lots: refused (%s)", err);
+}
+
+static void test_broken_model(const char *empty_dir)
+{
+    char err[512], detail[512];
+    config = (const char *const[]){"VLLM_MODEL_CORE", empty_dir, NULL};
+    fk_core *c = drv->create(&host, err, sizeof err);
+    ok(c != NULL, "an empty directory is accepted at create (loading is in the background)");
+    if (!c) return;
+    fk_segment s = seg(FK_SEG_RAW, "hi");
+    fk_gen_request r = request(&s, 1, 4);
+    rec waiting = {0};
+    fk_error e;
+    fk_gen *g = drv->generate(c, &r, &cbs, &waiting, &e);
+    ok(g != NULL, "a request made while loading is taken");
+    loop_until(&waiting.dones, 20);
+    is_int(waiting.stats.finish, FK_FINISH_ERROR, "it fails once loading fails");
+    is_int(waiting.err_status, 503, "with 503");
+    is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_ERROR, "health: error");
+    ok(strstr(detail, "config.json") != NULL, "the reason names what is missing (%s)", detail);
+    fk_error e2 = {0};
+    int refused = refuse(c, &r, &e2);
+    ok(refused && e2.http_status == 503, "later requests are refused with 503 (%s)", e2.message);
+    drv->destroy(c);
+}
+
+/* Writes the real tokenizer into the pipe once `go` is set. */
+typedef struct pipe_writer {
+    const char *src, *dst; /* tokenizer.json and the pipe */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int go;
+} pipe_writer;
+
+static void *write_pipe(void *arg)
+{
+    pipe_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->go) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    FILE *in = fopen(w->src, "rb"), *out = fopen(w->dst, "wb");
+    char buf[65536];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    if (in) fclose(in);
+    if (out) fclose(out);
+    return NULL;
+}
+
+static void test_serving(const char *fixture, const char *held_dir)
+{
+    char err[512], detail[256], tok_src[1200], pipe_path[1200];
+    snprintf(tok_src, sizeof tok_src, "%s/tokenizer.json", fixture);
+    snprintf(pipe_path, sizeof pipe_path, "%s/tokenizer.json", held_dir);
+    pipe_writer w = {tok_src, pipe_path, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    pthread_t writer;
+    pthread_create(&writer, NULL, write_pipe, &w);
+
+    config = (const char *const[]){"VLLM_MODEL_CORE",
+                                   held_dir,
+                                   "VLLM_MAX_MODEL_LEN",
+                                   "64",
+                                   "FK_THREADS",
+                                   "1",
+                                   "FK_MAX_BATCH",
+                                   "2",
+                                   NULL};
+    fk_core *c = drv->create(&host, err, sizeof err);
+    if (!ok(c != NULL, "create over the held model (%s)", c ? "" : err)) return;
+    is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_LOADING, "health: loading");
+    ok(strncmp(detail, "Loading model: ", 15) == 0, "detail: %s", detail);
+    fk_model_info info[2];
+    is_int((long long)drv->list_models(c, info, 2), 1, "one model");
+    is_str(info[0].id, "held-model", "model id: the directory's basename");
+
+    fk_segment prompt[] = {seg(FK_SEG_SPECIAL, "<|start|>"),   seg(FK_SEG_TEXT, "user"),
+                           seg(FK_SEG_SPECIAL, "<|message|>"), seg(FK_SEG_TEXT, "Hi"),
+                           seg(FK_SEG_SPECIAL, "<|end|>"),     seg(FK_SEG_SPECIAL, "<|start|>"),
+                           seg(FK_SEG_TEXT, "assistant")};
+    fk_gen_request r = request(prompt, 7, 5);
+    rec early = {0}, dropped = {0};
+    fk_error e;
+    fk_gen *g1 = drv->generate(c, &r, &cbs, &early, &e);
+    fk_gen *g2 = drv->generate(c, &r, &cbs, &dropped, &e);
+    ok(g1 && g2, "requests made while loading are taken");
+    loop_until(&early.waits, 5);
+    ok(early.waits >= 1 && strncmp(early.what, "Loading model: ", 15) == 0,
+       "on_waiting while loading: \"%s\"", early.what);
+    drv->cancel(g2);
+    ok(dropped.dones == 0, "cancel while loading: on_done not inside cancel()");
+    loop_until(&dropped.dones, 5);
+    is_int(dropped.stats.finish, FK_FINISH_CANCELLED, "cancel while loading: CANCELLED");
+    is_int(early.dones, 0, "the other still waits for the model");
+
+    pthread_mutex_lock(&w.mu);
+    w.go = 1;
+    pthread_cond_signal(&w.cv);
+    pthread_mutex_unlock(&w.mu);
+    loop_until(&early.dones, 30);
+    pthread_join(writer, NULL);
+    is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_READY, "health: ready");
+    is_int(early.stats.finish, FK_FINISH_LENGTH, "the waiting request ran once ready");
+    is_int(early.stats.completion_tokens, 5, "max_tokens 5");
+    is_int(early.stats.prompt_tokens, 7, "specials by name: one token each");
+    ok(early.pieces >= 5, "pieces arrived (%d)", early.pieces);
+    drv->list_models(c, info, 2);
+    is_int(info[0].max_model_len, 64, "max_model_len as configured");
+
+    /* the same characters as text are not special */
+    fk_segment as_text = seg(FK_SEG_TEXT, "<|start|>");
+    fk_segment as_raw = seg(FK_SEG_RAW, "<|start|>");
+    rec t = {0}, raw = {0};
+    r = request(&as_text, 1, 1);
+    drv->generate(c, &r, &cbs, &t, &e);
+    r = request(&as_raw, 1, 1);
+    drv->generate(c, &r, &cbs, &raw, &e);
+    loop_until(&t.dones, 10);
+    loop_until(&raw.dones, 10);
+    ok(t.stats.prompt_tokens > 1, "FK_SEG_TEXT \"<|start|>\" is text (%d tokens)",
+       t.stats.prompt_tokens);
+    is_int(raw.stats.prompt_tokens, 1, "FK_SEG_RAW \"<|start|>\" is the special token");
+
+    /* refusals */
+    fk_segment bad_special = seg(FK_SEG_SPECIAL, "<|nope|>");
+    r = request(&bad_special, 1, 1);
+    int refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 400 && strstr(e.message, "<|nope|>"),
+       "unknown special: 400 (%s)", e.message);
+    fk_segment bad_id = {FK_SEG_TOKEN, 1, NULL, 0, 201088};
+    r = request(&bad_id, 1, 1);
+    refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 400 && strstr(e.message, "201088"),
+       "token id out of range: 400 (%s)", e.message);
+    char long_text[2048];
+    for (int i = 0; i < 100; i++) memcpy(long_text + 5 * i, " word", 5);
+    long_text[500] = 0;
+    fk_segment too_long = seg(FK_SEG_TEXT, long_text);
+    r = request(&too_long, 1, 1);
+    refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 400 && e.code &&
+           strcmp(e.code, "context_length_exceeded") == 0 && strstr(e.message, "64") &&
+           strstr(e.message, "100"),
+       "too long: 400 context_length_exceeded with both numbers (%s)", e.message ? e.message : "");
+    r = request(prompt, 7, 1);
+    r.max_model_len = 7;
+    refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 400, "the request's own max_model_len applies (%s)", e.message);
+    r = request(prompt, 7, 0);
+    r.mode = FK_GEN_PASSTHROUGH;
+    refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 400, "pass-through: refused (%s)", e.message);
+
+    /* a completion cut by the context: prompt 7, limit 10 -> 3 tokens */
+    rec cut = {0};
+    r = request(prompt, 7, 50);
+    r.max_model_len = 10;
+    drv->generate(c, &r, &cbs, &cut, &e);
+    loop_until(&cut.dones, 10);
+    is_int(cut.stats.completion_tokens, 3, "prompt + completion stop at max_model_len");
+    is_int(cut.stats.finish, FK_FINISH_LENGTH, "finish LENGTH");
+    drv->destroy(c);
+}
+
+int main(void)
+{
+    evthread_use_pthreads();
+    base = event_base_new();
+    struct event *beat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
+    struct timeval tv = {0, 10000};
+    event_add(beat, &tv);
+    drv = load_driver();
+    if (!ok(drv != NULL, "fk-driver-native.so loads")) return done_testing();
+
+    const char *fx = getenv("FK_FIXTURES");
+    char fixture[1024], tmp[] = "/tmp/fk-native-XXXXXX", held[1100], empty[1100];
+    snprintf(fixture, sizeof fixture, "%s/models/tiny-gptoss-bf16", fx ? fx : "tests/fixtures");
+    if (!mkdtemp(tmp)) return done_testing();
+    snprintf(held, sizeof held, "%s/held-model", tmp);
+    snprintf(empty, sizeof empty, "%s/empty", tmp);
+    mkdir(held, 0700);
+    mkdir(empty, 0700);
+    const char *files[] = {"config.json", "generation_config.json", "model.safetensors.index.json",
+                           "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"};
+    char from[2100], to[2100];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(from, sizeof from, "%s/%s", fixture, files[i]);
+        snprintf(to, sizeof to, "%s/%s", held, files[i]);
+        if (symlink(from, to) != 0) diag("symlink %s: failed", to);
+    }
+    snprintf(to, sizeof to, "%s/tokenizer.json", held);
+    if (mkfifo(to, 0600) != 0) diag("mkfifo %s failed", to);
+
+    test_table();
+    test_config_errors(held);
+    test_broken_model(empty);
+    test_serving(fixture, held);
+
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(to, sizeof to, "%s/%s", held, files[i]);
+        unlink(to);
+    }
+    snprintf(to, sizeof to, "%s/tokenizer.json", held);
+    unlink(to);
+    rmdir(held);
+    rmdir(empty);
+    rmdir(tmp);
+    event_free(beat);
+    event_base_free(base);
+    dlclose(dl_handle);
+    return done_testing();
+}
