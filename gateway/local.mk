@@ -45,7 +45,7 @@ tests_scripted_driver_fk_driver_nosym_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
 EXTRA_DIST += tests/integration/lib.mjs
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
-	tests/gateway_sse.sh
+	tests/integration/gateway_stress.mjs tests/gateway_sse.sh
 
 check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config
 TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config
@@ -53,3 +53,15 @@ tests_unit_test_dotenv_SOURCES = tests/unit/test_dotenv.c
 tests_unit_test_dotenv_LDADD = gateway/libfkgateway.la
 tests_unit_test_gateway_config_SOURCES = tests/unit/test_gateway_config.c
 tests_unit_test_gateway_config_LDADD = gateway/libfkgateway.la
+
+FUZZERS += tests/fuzz/fuzz_request tests/fuzz/fuzz_dotenv
+tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c gateway/request.c \
+	gateway/openai_errors.c gateway/utf8.c
+tests_fuzz_fuzz_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_request_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_request_LDADD = harmony/libfkharmony.la $(JANSSON_LIBS)
+tests_fuzz_fuzz_dotenv_SOURCES = tests/fuzz/fuzz_dotenv.c gateway/dotenv.c \
+	gateway/gateway_config.c gateway/log.c
+tests_fuzz_fuzz_dotenv_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_dotenv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv

@@ -1,0 +1,58 @@
+/* fuzz_request.c: arbitrary bytes as a request body: JSON parse, chat and
+ * completion validation, the Harmony mapping and rendering the gateway does,
+ * and the error object it would send. Nothing may crash or leak. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/openai_errors.h"
+#include "gateway/request.h"
+#include "harmony/harmony.h"
+
+static void render(const json_t *body)
+{
+    hm_openai_options ho = {.current_date = "2026-11-26", .default_effort = NULL};
+    hm_conversation conv;
+    hm_conversation_init(&conv);
+    hm_openai_error he;
+    memset(&he, 0, sizeof he);
+    if (hm_openai_chat_to_conversation(body, &ho, &conv, &he) == 0) {
+        hm_prompt p;
+        hm_prompt_init(&p);
+        char *err = NULL;
+        if (hm_render(&conv, HM_RENDER_COMPLETION, 1, &p, &err) == 0) {
+            size_t len = 0;
+            free(hm_prompt_flatten(&p, &len));
+        }
+        free(err);
+        hm_prompt_clear(&p);
+    }
+    hm_conversation_clear(&conv);
+}
+
+static void emit_error(const fk_api_error *e)
+{
+    json_t *j = fk_api_error_json(e);
+    char *s = json_dumps(j, JSON_COMPACT);
+    free(s);
+    json_decref(j);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_error_t je;
+    json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+    if (!body) return 0;
+    fk_limits lim = {2048, 8192, 64};
+    fk_request_params rp;
+    fk_api_error err;
+    if (fk_parse_chat_request(body, &lim, &rp, &err) == 0)
+        render(body);
+    else
+        emit_error(&err);
+    if (fk_parse_completion_request(body, &lim, &rp, &err) < 0) emit_error(&err);
+    json_decref(body);
+    return 0;
+}
