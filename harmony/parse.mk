@@ -50,3 +50,9 @@ tests_fuzz_fuzz_scanner_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzze
 tests_fuzz_fuzz_scanner_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_scanner_LDADD = $(JANSSON_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/harmony_parser tests/fuzz/corpus/scanner
+
+# Benchmark (not a test): tests/bench/bench_harmony_parser [MEGABYTES] [RUNS].
+noinst_PROGRAMS += tests/bench/bench_harmony_parser
+tests_bench_bench_harmony_parser_SOURCES = tests/bench/bench_harmony_parser.c
+tests_bench_bench_harmony_parser_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_bench_bench_harmony_parser_LDADD = $(HARMONY_TEST_LDADD)

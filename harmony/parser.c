@@ -23,7 +23,8 @@
  *     and the whitespace after it (a leading role word dropped), byte for byte;
  *     a header with no channel and no text gives no message;
  *   - where <|start|> was expected, any other piece (after a first message,
- *     or with the assistant role hint) opens an assistant header;
+ *     or with the assistant role hint) opens an assistant header, except
+ *     <|endoftext|> (a sampling stop, not text), which is skipped;
  *   - a header abandoned by <|start|> or by the end of the stream becomes a
  *     message the same way, unless all it holds is header syntax (channel,
  *     "to=X", a content type): then nothing is lost and no message is made;
@@ -62,6 +63,7 @@ typedef enum special_kind {
     SK_END = 3,     /* <|end|> */
     SK_RETURN = 4,  /* <|return|> */
     SK_CALL = 5,    /* <|call|> */
+    SK_EOT = 6,     /* <|endoftext|> */
 } special_kind;
 
 /* A parsed header; strings owned. */
@@ -146,11 +148,8 @@ static special_kind special_of(const char *text, size_t len, int is_special)
     static const struct {
         const char *text;
         special_kind kind;
-    } table[] = {{"<|start|>", SK_START},
-                 {"<|message|>", SK_MESSAGE},
-                 {"<|end|>", SK_END},
-                 {"<|return|>", SK_RETURN},
-                 {"<|call|>", SK_CALL}};
+    } table[] = {{"<|start|>", SK_START},   {"<|message|>", SK_MESSAGE}, {"<|end|>", SK_END},
+                 {"<|return|>", SK_RETURN}, {"<|call|>", SK_CALL},       {"<|endoftext|>", SK_EOT}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strlen(table[i].text) == len && memcmp(table[i].text, text, len) == 0)
             return table[i].kind;
@@ -676,6 +675,7 @@ int hm_parser_feed(hm_parser *p, const char *text, size_t len, int is_special, i
         }
         if (p->opts.strict || !(p->opts.role_hint_assistant || p->n_messages > 0))
             return fail(p, "Unexpected token while expecting start token");
+        if (sk == SK_EOT) return 0;
         begin_header(p, 1);
         return header_piece(p, text, len, sk);
     case PS_HEADER:

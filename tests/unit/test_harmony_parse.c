@@ -289,6 +289,15 @@ static void test_non_strict(void)
     check("text before start inside header kept",
           "<|channel|>final Lost?<|start|>assistant<|channel|>final<|message|>ok<|end|>", 0, 1, 1,
           "S[assistant|final|-|-]C[Lost?]E[none]S[assistant|final|-|-]C[ok]E[end]");
+    check("whitespace between messages is dropped",
+          "<|channel|>analysis<|message|>A<|end|>\n<|start|>assistant<|channel|>final"
+          "<|message|>B<|return|>",
+          0, 1, 1, "S[assistant|analysis|-|-]C[A]E[end]S[assistant|final|-|-]C[B]E[return]");
+    check("endoftext after the answer is skipped",
+          "<|channel|>final<|message|>B<|return|><|endoftext|>", 0, 1, 1,
+          "S[assistant|final|-|-]C[B]E[return]");
+    check("text after the answer is kept", "<|channel|>final<|message|>B<|return|>more<|end|>", 0,
+          1, 1, "S[assistant|final|-|-]C[B]E[return]S[assistant|-|-|-]C[more]E[end]");
     check("plain text without header", "I must refuse<|end|>", 0, 1, 1,
           "S[assistant|-|-|-]C[I must refuse]E[end]");
     check("unknown lone role word is a tool author", "<|start|>bogus<|message|>x<|end|>", 0, 0, 1,
