@@ -664,6 +664,10 @@ static int header_piece(hm_parser *p, const char *text, size_t len, special_kind
 int hm_parser_feed(hm_parser *p, const char *text, size_t len, int is_special, int32_t token_id)
 {
     (void)token_id; /* specials are recognised by their spelling */
+    if (!text) {
+        text = "";
+        len = 0;
+    }
     special_kind sk = special_of(text, len, is_special);
     switch (p->state) {
     case PS_FAILED:

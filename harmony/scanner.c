@@ -152,6 +152,7 @@ static void scan(hm_scanner *sc, const char *s, size_t from, size_t n, hm_piece_
 void hm_scanner_feed(hm_scanner *sc, const char *text, size_t len, hm_piece_fn fn, void *ud)
 {
     size_t pos = 0;
+    if (len == 0) return;
     if (sc->n_held) {
         /* Decide the held prefix with up to MAX_SPECIAL_LEN more bytes. */
         char tmp[2 * MAX_SPECIAL_LEN];
