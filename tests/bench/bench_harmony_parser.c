@@ -230,7 +230,8 @@ int main(int argc, char **argv)
     piece *ps = NULL;
     size_t n = 0, cap = 0;
     for (int first = 1; t.len < (size_t)(mb * 1e6); first = 0) turn(&t, &ps, &n, &cap, first);
-    printf("completion: %.2f MB, %zu pieces (%.2f bytes/piece), best of %d runs, CPU time of one thread\n",
+    printf("completion: %.2f MB, %zu pieces (%.2f bytes/piece), best of %d runs, CPU time of one "
+           "thread\n",
            t.len / 1e6, n, (double)t.len / n, runs);
 
     const char *names[] = {"tokens", "tokens+api", "text/4", "text/4096"};
