@@ -40,3 +40,9 @@ tests_unit_test_driver_native_LDADD = $(LIBEVENT_LIBS)
 # End to end through the real gateway and the openai client.
 TESTS += tests/integration/native_e2e.mjs
 EXTRA_DIST += tests/integration/native_e2e.mjs
+
+# Sampler timings over V = 201088 (not a test: prints numbers).
+noinst_PROGRAMS += tests/bench/bench_sampler
+tests_bench_bench_sampler_SOURCES = tests/bench/bench_sampler.c drivers/cuda/sampler.c
+tests_bench_bench_sampler_CFLAGS = $(AM_CFLAGS) $(ENGINE_CFLAGS)
+tests_bench_bench_sampler_LDADD = -lm

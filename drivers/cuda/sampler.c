@@ -224,8 +224,8 @@ static void softmax_over(const float *logits, const int32_t *ids, int n, float *
         if (logits[ids[i]] > mx) mx = logits[ids[i]];
     double z = 0;
     for (int i = 0; i < n; i++) {
-        double e = exp((double)logits[ids[i]] - mx);
-        probs[i] = (float)e;
+        float e = expf(logits[ids[i]] - mx);
+        probs[i] = e;
         z += e;
     }
     for (int i = 0; i < n; i++) probs[i] = (float)(probs[i] / z);
@@ -249,6 +249,56 @@ static int cut_top_p(float *probs, int n, double top_p)
     return keep;
 }
 
+/* 1 when id a ranks before id b by p (higher first, then the lower id). */
+static int before_by(const float *p, int32_t a, int32_t b)
+{
+    return ranks_before(p[a], a, p[b], b);
+}
+
+/* Reorder ids[0..n) so that ids[0..c) are the best-ranked ids by p whose
+ * mass first reaches `need` (in no particular order); returns c. A weighted
+ * quickselect: expected O(n), no sort. Ranks are unique (ties go to the
+ * lower id), so the partition is well defined. */
+static int nucleus_select(int32_t *ids, int n, const float *p, double need)
+{
+    int lo = 0, hi = n;
+    while (hi - lo > 32) {
+        /* median of three as the pivot, moved to ids[hi - 1] */
+        int mid = lo + (hi - lo) / 2;
+        int32_t a = ids[lo], b = ids[mid], c = ids[hi - 1];
+        int pm = before_by(p, a, b)
+                     ? (before_by(p, b, c) ? mid : (before_by(p, a, c) ? hi - 1 : lo))
+                     : (before_by(p, a, c) ? lo : (before_by(p, b, c) ? hi - 1 : mid));
+        int32_t pivot = ids[pm];
+        ids[pm] = ids[hi - 1];
+        ids[hi - 1] = pivot;
+        int store = lo;
+        double mass = 0;
+        for (int i = lo; i < hi - 1; i++) {
+            if (!before_by(p, ids[i], pivot)) continue;
+            mass += p[ids[i]];
+            int32_t t = ids[i];
+            ids[i] = ids[store];
+            ids[store++] = t;
+        }
+        ids[hi - 1] = ids[store];
+        ids[store] = pivot; /* better ones in [lo, store), the pivot at store */
+        if (mass >= need) {
+            hi = store;
+            continue;
+        }
+        need -= mass + p[pivot];
+        if (need <= 0) return store + 1;
+        lo = store + 1;
+    }
+    sort_ids(ids + lo, hi - lo, p);
+    for (int i = lo; i < hi; i++) {
+        need -= p[ids[i]];
+        if (need <= 0) return i + 1;
+    }
+    return hi;
+}
+
 static int ensure_workspace(fk_sampler *s)
 {
     if (s->ids) return 0;
@@ -266,30 +316,24 @@ static int build_candidates(fk_sampler *s, float *logits, int sorted)
     float inv_t = (float)(1.0 / (s->p.temperature > 0 ? s->p.temperature : 1.0));
     for (int i = 0; i < V; i++) logits[i] *= inv_t;
     int use_p = s->p.top_p > 0 && s->p.top_p < 1;
-    int n;
     if (s->p.top_k > 0 && s->p.top_k < V) {
-        n = s->p.top_k;
+        int n = s->p.top_k;
         select_top_k(logits, V, n, s->ids);
         softmax_over(logits, s->ids, n, s->probs);
-    } else {
-        n = V;
-        for (int i = 0; i < V; i++) s->ids[i] = i;
-        softmax_over(logits, s->ids, n, s->probs);
-        if (use_p || sorted) {
-            /* Tokens below (1 - top_p) / (V - 1) together hold less than
-             * 1 - top_p, so the nucleus lies among the others: sort only those. */
-            float floor_p = use_p && V > 1 ? (float)((1 - s->p.top_p) / (V - 1)) : 0;
-            int m = 0;
-            for (int i = 0; i < V; i++)
-                if (s->probs[i] >= floor_p) s->ids[m++] = i;
-            float *p_by_id = logits; /* reuse the row: prob indexed by id */
-            for (int i = 0; i < V; i++) p_by_id[i] = s->probs[i];
-            sort_ids(s->ids, m, p_by_id);
-            for (int i = 0; i < m; i++) s->probs[i] = p_by_id[s->ids[i]];
-            n = m;
-        }
+        if (use_p) n = cut_top_p(s->probs, n, s->p.top_p);
+        return n;
     }
-    if (use_p) n = cut_top_p(s->probs, n, s->p.top_p);
+    /* No top_k: the softmax over all of V, then the nucleus without sorting V. */
+    for (int i = 0; i < V; i++) s->ids[i] = i;
+    softmax_over(logits, s->ids, V, s->probs);
+    if (!use_p && !sorted) return V;
+    float *p_by_id = logits; /* the row becomes scratch: probability by id */
+    memcpy(p_by_id, s->probs, (size_t)V * sizeof *p_by_id);
+    int n = use_p ? nucleus_select(s->ids, V, p_by_id, s->p.top_p) : V;
+    if (sorted) sort_ids(s->ids, n, p_by_id);
+    double z = 0;
+    for (int i = 0; i < n; i++) z += p_by_id[s->ids[i]];
+    for (int i = 0; i < n; i++) s->probs[i] = (float)(p_by_id[s->ids[i]] / z);
     return n;
 }
 
