@@ -65,3 +65,8 @@ tests_fuzz_fuzz_dotenv_SOURCES = tests/fuzz/fuzz_dotenv.c gateway/dotenv.c \
 tests_fuzz_fuzz_dotenv_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_dotenv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv
+
+# Benchmark (not a test): tests/bench/bench_gateway.sh drives this generator.
+noinst_PROGRAMS += tests/bench/bench_gateway
+tests_bench_bench_gateway_SOURCES = tests/bench/bench_gateway.c
+EXTRA_DIST += tests/bench/bench_gateway.sh

@@ -29,10 +29,10 @@ int fk_log_parse_level(const char *name)
     return -1;
 }
 
-void fk_logv(int level, const char *who, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void write_line(int level, const char *who,
+                                                             const char *fmt, va_list ap)
 {
     static const char *const tags[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
-    if (level > fk_log_level()) return;
     if (level < 0) level = 0;
     if (level > 3) level = 3;
     char line[4096];
@@ -53,6 +53,20 @@ void fk_logv(int level, const char *who, const char *fmt, va_list ap)
     /* One write per line keeps lines whole when threads log at once. */
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+void fk_logv(int level, const char *who, const char *fmt, va_list ap)
+{
+    if (level > fk_log_level()) return;
+    write_line(level, who, fmt, ap);
+}
+
+void fk_log_always(const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_line(FK_LOG_INFO, who, fmt, ap);
+    va_end(ap);
 }
 
 void fk_log(int level, const char *who, const char *fmt, ...)

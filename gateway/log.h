@@ -20,6 +20,9 @@ void fk_logv(int level, const char *who, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 void fk_log(int level, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* An INFO line printed whatever the level (the "listening on" line tests read). */
+void fk_log_always(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #define fk_error(...) fk_log(FK_LOG_ERROR, "gateway", __VA_ARGS__)
 #define fk_warn(...) fk_log(FK_LOG_WARN, "gateway", __VA_ARGS__)
 #define fk_info(...) fk_log(FK_LOG_INFO, "gateway", __VA_ARGS__)

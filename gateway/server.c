@@ -331,7 +331,7 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
         }
     }
-    fk_info("listening on %s:%d", host[0] ? host : gw->cfg.listen_host, port);
+    fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->cfg.listen_host, port);
     return 0;
 }
 

@@ -33,6 +33,7 @@
  * pass-through body); none -> "default". The generation honours max_tokens
  * (finish length), max_model_len (refuses context_length_exceeded), cancel
  * (on_done CANCELLED from the loop) and pause/resume. */
+#define _GNU_SOURCE /* memmem */
 #include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>

@@ -1,0 +1,42 @@
+#!/bin/sh
+# bench_gateway.sh: fk-gateway with the scripted driver answering instantly.
+#   1. non-streaming requests/s and p50/p99 latency, the gateway pinned to one core
+#   2. 1,000 concurrent SSE streams held open: their time to first event
+#   3. the gateway's RSS before and after
+# Run from a build directory after `make check` built the scripted driver:
+#   sh /path/to/tests/bench/bench_gateway.sh [SECONDS]
+set -eu
+B=${FK_TOP_BUILDDIR:-$(pwd)}
+SECS=${1:-5}
+T=$(mktemp -d)
+PID=
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$T"' EXIT
+ulimit -n 8192 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+cat >"$T/scripts.json" <<'JSON'
+{"default": "instant", "scripts": {
+ "instant": {"harmony": "<|channel|>final<|message|>Hello there!<|return|>", "prompt_tokens": 10},
+ "hold": {"harmony": "<|channel|>final<|message|>a b c d e f<|return|>", "prompt_tokens": 10, "delay_ms": 500}
+}}
+JSON
+printf 'FK_DRIVER=scripted\nFK_SCRIPT_FILE=%s\nFK_LISTEN=127.0.0.1:0\nFK_LOG_LEVEL=warn\nFK_STATS_INTERVAL_S=0\nFK_DRIVER_DIR=%s\n' \
+  "$T/scripts.json" "$B/tests/scripted-driver/.libs" >"$T/.env"
+taskset -c 0 "$B/gateway/fk-gateway" --env "$T/.env" 2>"$T/stderr" &
+PID=$!
+sleep 0.5
+PORT=
+for _ in $(seq 1 50); do
+  PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' "$T/stderr" | sed 's/.*://') || true
+  [ -n "$PORT" ] && break
+  sleep 0.1
+done
+[ -z "$PORT" ] && { echo "gateway did not start"; cat "$T/stderr"; exit 1; }
+rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$PID/status; }
+echo "gateway pid $PID on port $PORT (pinned to CPU 0); RSS at start: $(rss)"
+for c in 1 16 64; do
+  printf 'whole, %3d connections: ' "$c"
+  taskset -c 1 "$B/tests/bench/bench_gateway" "$PORT" whole "$c" "$SECS"
+done
+echo "RSS after the request runs: $(rss)"
+printf 'sse: '
+taskset -c 1 "$B/tests/bench/bench_gateway" "$PORT" sse 1000 15
+echo "RSS after 1000 streams: $(rss)"
