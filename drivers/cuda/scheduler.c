@@ -313,6 +313,22 @@ static int blocked(const fk_sched *s, const fk_seq *q)
     return q->paused && q->out.n_p >= (size_t)s->cfg.max_buffered;
 }
 
+/* Under mu: 1 when the waiting sequence q fits next to `active` running ones. */
+static int fits_locked(const fk_sched *s, const fk_seq *q, int active)
+{
+    if (active >= s->cfg.max_batch) return 0;
+    if (!s->cfg.kv_budget_bytes || active == 0) return 1; /* one always runs */
+    return s->kv_used + kv_estimate(s->mc, q->n_prompt + q->max_new) <= s->cfg.kv_budget_bytes;
+}
+
+/* Under mu: the first waiting sequence not cancelled (first come, first served). */
+static fk_seq *first_waiting_locked(const fk_sched *s)
+{
+    for (fk_seq *q = s->seqs; q; q = q->next)
+        if (q->state == SEQ_WAITING && !q->cancel) return q;
+    return NULL;
+}
+
 /* Under mu: 1 when the worker has something to do. */
 static int has_work(const fk_sched *s)
 {
@@ -320,10 +336,10 @@ static int has_work(const fk_sched *s)
     for (const fk_seq *q = s->seqs; q; q = q->next) {
         if (q->state == SEQ_FINISHED) continue;
         if (q->cancel) return 1;
-        if (q->state == SEQ_WAITING && active < s->cfg.max_batch) return 1;
         if (q->state != SEQ_WAITING && !blocked(s, q)) return 1;
     }
-    return 0;
+    const fk_seq *head = first_waiting_locked(s);
+    return head && fits_locked(s, head, active);
 }
 
 /* Under mu: give the sequence up; its KV cache goes back to the budget. */
@@ -341,15 +357,9 @@ static void finish_locked(fk_sched *s, fk_seq *q)
  * when one could not be admitted and was finished with an error. */
 static int admit_locked(fk_sched *s)
 {
-    int failed = 0;
-    int active = n_active(s);
-    for (fk_seq *q = s->seqs; q && active < s->cfg.max_batch; q = q->next) {
-        if (q->state != SEQ_WAITING || q->cancel) continue;
-        int cap = q->n_prompt + q->max_new;
-        size_t need = kv_estimate(s->mc, cap);
-        if (s->cfg.kv_budget_bytes && active > 0 && s->kv_used + need > s->cfg.kv_budget_bytes)
-            break; /* first come, first served: no overtaking */
-        q->kv = fk_kv_new(s->m, cap);
+    int failed = 0, active = n_active(s);
+    for (fk_seq *q; (q = first_waiting_locked(s)) && fits_locked(s, q, active);) {
+        q->kv = fk_kv_new(s->m, q->n_prompt + q->max_new);
         if (!q->kv) {
             seq_fail(q, 503, "out of memory for the KV cache");
             finish_locked(s, q);

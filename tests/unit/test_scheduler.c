@@ -130,6 +130,8 @@ static int vocab_special(const void *ud, int32_t id)
     return fktok_is_special(ud, id);
 }
 
+static size_t kv_budget; /* kv_budget_bytes for the next sched_new */
+
 static fk_sched *sched_new(int max_batch, int max_model_len)
 {
     fk_sched_vocab v = {vocab_bytes, vocab_special, tok};
@@ -137,6 +139,7 @@ static fk_sched *sched_new(int max_batch, int max_model_len)
                          .max_model_len = max_model_len,
                          .prefill_chunk = 16,
                          .max_buffered = 4,
+                         .kv_budget_bytes = kv_budget,
                          .notify = notify};
     char err[256];
     fk_sched *s = fk_sched_new(model, &v, &c, err, sizeof err);
@@ -351,6 +354,27 @@ static void test_limits(void)
     fk_sched_free(s);
 }
 
+static void test_kv_budget(void)
+{
+    static rec a, b;
+    kv_budget = 1; /* room for none: one sequence still runs at a time */
+    fk_sched *s = sched_new(4, 0);
+    kv_budget = 0;
+    fk_sched_request ra = greedy(prompt_a, 11, 6), rb = greedy(prompt_b, 15, 6);
+    a.seq = fk_sched_submit(s, &ra, &callbacks, &a);
+    b.seq = fk_sched_submit(s, &rb, &callbacks, &b);
+    rec *both[] = {&a, &b};
+    ok(run_until_done(s, both, 2), "KV budget: both requests end");
+    fk_sched_stats st;
+    fk_sched_get_stats(s, &st);
+    is_int(st.max_batch_seen, 1, "KV budget: they ran one after the other");
+    ok(a.stats.finish == FK_FINISH_LENGTH && b.stats.finish == FK_FINISH_LENGTH,
+       "KV budget: both complete");
+    ok(b.stats.queue_ms >= a.stats.decode_ms, "the second waited for the first (%.1f ms)",
+       b.stats.queue_ms);
+    fk_sched_free(s);
+}
+
 static void test_many_requests(void)
 {
     enum { N = 50 };
@@ -401,6 +425,7 @@ int main(void)
     test_stops();
     test_backpressure();
     test_limits();
+    test_kv_budget();
     test_many_requests();
 
     fk_model_free(model);
