@@ -31,7 +31,9 @@
  *   - header words that strict mode rejects as left over (or an unknown lone
  *     role word) do not fail: the header text becomes the start of the
  *     content, without recipient or content type (resp. a tool author);
- *   - a header that is not valid UTF-8 is repaired (U+FFFD) instead of failing.
+ *   - a header that is not valid UTF-8 is repaired (U+FFFD) instead of failing;
+ *   - a header that grows past MAX_HEADER_BYTES without <|message|> is read
+ *     as content right away (see header_overflow), so it streams.
  * Errors both modes keep: an empty channel value, and a first piece other
  * than <|start|> when there is no role hint.
  *
@@ -47,6 +49,9 @@
 
 #define CHANNEL_MARKER "<|channel|>"
 #define CONSTRAIN_MARKER "<|constrain|>"
+/* Non-strict: a header longer than this is read as content (real ones are
+ * well under 200 bytes), so malformed output streams instead of piling up. */
+#define MAX_HEADER_BYTES 1024
 
 typedef enum parser_state {
     PS_EXPECT_START = 0, /* between messages: <|start|> expected */
@@ -363,11 +368,14 @@ static int normalise_header(const char *h, size_t n, const channel_span *ch, str
 
 /* The text a non-strict recovery keeps from header h[0..n): what follows the
  * channel value and its whitespace, after whatever came before the marker
- * minus a leading role word. Sets *role. Appends to text. */
-static int recovery_text(const hm_parser *p, const char *h, size_t n, strbuf *text, hm_role *role)
+ * minus a leading role word. Only h[0..limit) is searched for the channel,
+ * role word and whitespace; the rest is kept as it is. Sets *role. Appends
+ * to text. */
+static int recovery_text(const hm_parser *p, const char *h, size_t n, size_t limit, strbuf *text,
+                         hm_role *role)
 {
-    channel_span ch = find_channel(h, n);
-    size_t pre_end = ch.found ? ch.marker_at : n;
+    channel_span ch = find_channel(h, limit);
+    size_t pre_end = ch.found ? ch.marker_at : limit;
     size_t q = skip_space(h, pre_end, 0), w = q;
     while (w < pre_end && !is_ascii_space(h[w]) && h[w] != '<') w++;
     hm_role r = HM_ROLE_ASSISTANT;
@@ -380,10 +388,8 @@ static int recovery_text(const hm_parser *p, const char *h, size_t n, strbuf *te
         r = HM_ROLE_ASSISTANT;
     *role = r;
     strbuf_append(text, h + pre_start, pre_end - pre_start);
-    if (ch.found) {
-        size_t s = skip_space(h, n, ch.value_end);
-        strbuf_append(text, h + s, n - s);
-    }
+    size_t rest = ch.found ? skip_space(h, limit, ch.value_end) : pre_end;
+    strbuf_append(text, h + rest, n - rest);
     return text->oom ? -1 : 0;
 }
 
@@ -545,7 +551,7 @@ static int header_complete(hm_parser *p)
         free(out.recipient);
         free(out.content_type);
         out.recipient = out.content_type = NULL;
-        if (recovery_text(p, hs, h.len, &prefix, &ignored) < 0) {
+        if (recovery_text(p, hs, h.len, h.len, &prefix, &ignored) < 0) {
             rc = fail_oom(p);
             goto done;
         }
@@ -579,7 +585,7 @@ static int header_recover(hm_parser *p, hm_terminator term)
     if (rc < 0) goto done;
     const char *hs = h.data ? h.data : "";
     hm_role role;
-    if (recovery_text(p, hs, h.len, &text, &role) < 0) {
+    if (recovery_text(p, hs, h.len, h.len, &text, &role) < 0) {
         rc = fail_oom(p);
         goto done;
     }
@@ -609,6 +615,48 @@ static int header_recover(hm_parser *p, hm_terminator term)
     rc = end_message(p, term);
 done:
     strbuf_clear(&h);
+    strbuf_clear(&text);
+    return rc;
+}
+
+/* Non-strict: a header longer than MAX_HEADER_BYTES is no header. It is
+ * read as the start of a message's content (as a header closed by a
+ * terminator would be), and the message stays open so the rest streams on.
+ * Only the first MAX_HEADER_BYTES bytes are searched, so the result does not
+ * depend on where the pieces were cut; the bytes pass through the UTF-8
+ * stream, which holds a character cut at the end. */
+static int header_overflow(hm_parser *p)
+{
+    const char *h = p->header_bytes.data;
+    size_t n = p->header_bytes.len;
+    strbuf text;
+    strbuf_init(&text);
+    hm_role role;
+    int rc = 0;
+    channel_span ch = find_channel(h, MAX_HEADER_BYTES);
+    header_clear(&p->cur);
+    if (recovery_text(p, h, n, MAX_HEADER_BYTES, &text, &role) < 0) {
+        rc = fail_oom(p);
+        goto done;
+    }
+    p->cur.role = role;
+    if (ch.found && ch.value_end > ch.value_at) {
+        strbuf value;
+        strbuf_init(&value);
+        hm_utf8_append_lossy(&value, h + ch.value_at, ch.value_end - ch.value_at);
+        p->cur.channel = value.oom ? NULL : strbuf_take(&value, NULL);
+        strbuf_clear(&value);
+        if (!p->cur.channel) {
+            rc = fail_oom(p);
+            goto done;
+        }
+    }
+    p->role_implied = 0;
+    p->state = PS_CONTENT;
+    emit_start(p);
+    rc = content_bytes(p, text.data, text.len);
+done:
+    strbuf_reset(&p->header_bytes);
     strbuf_clear(&text);
     return rc;
 }
@@ -658,6 +706,7 @@ static int header_piece(hm_parser *p, const char *text, size_t len, special_kind
         return 0;
     }
     if (strbuf_append(&p->header_bytes, text, len) < 0) return fail_oom(p);
+    if (!p->opts.strict && p->header_bytes.len > MAX_HEADER_BYTES) return header_overflow(p);
     return 0;
 }
 

@@ -310,6 +310,32 @@ static void test_non_strict(void)
           "X[could not decode header]");
 }
 
+/* A header that never ends streams as content once it is too long. */
+static void test_long_header(void)
+{
+    strbuf in, want;
+    strbuf_init(&in);
+    strbuf_init(&want);
+    strbuf_append_str(&in, "<|channel|>final ");
+    for (int i = 0; i < 300; i++) strbuf_append_str(&in, "wörd ");
+    strbuf_append_str(&want, "S[assistant|final|-|-]C[");
+    strbuf_append(&want, in.data + 17, in.len - 17);
+    strbuf_append_str(&want, "]E[eos]");
+    check("overlong header is content", in.data, 0, 1, 1, want.data);
+    check_chunkings("overlong header", in.data, 0, 1);
+
+    recorder r;
+    recorder_init(&r);
+    hm_parser_options o = {0, 1};
+    hm_parser *p = hm_parser_new(&o, on_event, &r);
+    for (size_t i = 0; i < in.len; i++) hm_parser_feed(p, in.data + i, 1, 0, -1);
+    ok(r.n_content > 0, "content streams before the end");
+    hm_parser_free(p);
+    recorder_clear(&r);
+    strbuf_clear(&in);
+    strbuf_clear(&want);
+}
+
 static void test_chunkings(void)
 {
     check_chunkings("two messages",
@@ -424,6 +450,7 @@ int main(void)
     test_strict_errors();
     test_non_strict();
     test_chunkings();
+    test_long_header();
     test_utf8();
     test_channel();
     return done_testing();
