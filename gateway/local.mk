@@ -29,7 +29,7 @@ gateway_fk_gateway_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 gateway_fk_gateway_LDADD = gateway/libfkgateway.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 
 # The scripted driver and two broken ones, for tests only (never installed).
-FK_TEST_DRIVER_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+FK_TEST_DRIVER_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
 check_LTLIBRARIES += tests/scripted-driver/fk-driver-scripted.la \
 	tests/scripted-driver/fk-driver-badabi.la tests/scripted-driver/fk-driver-nosym.la
 tests_scripted_driver_fk_driver_scripted_la_SOURCES = tests/scripted-driver/scripted.c

@@ -11,6 +11,7 @@ const scripts = {
     harmony: '<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"location": "Paris, France", "unit": "celsius"}<|call|>',
     delay_ms: 2,
   },
+  threaded: { harmony: '<|channel|>final<|message|>From a worker thread.<|return|>', thread: true },
   long: { harmony: '<|channel|>analysis<|message|>Thinking about a long answer with many words here.<|end|><|start|>assistant<|channel|>final<|message|>Done.<|return|>' },
 };
 const tools = [{
@@ -192,6 +193,34 @@ test('bearer key: 401 invalid_api_key without it, 200 with it', async () => {
     assert.equal(h.status, 200, '/health needs no key');
   } finally {
     const r = await keyed.stop();
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
+
+test('a driver that hands work back from its own thread (fk_host.post)', async () => {
+  const rs = await Promise.all(Array.from({ length: 8 }, () =>
+    client.chat.completions.create({ model: 'fk-scripted', messages: user('script:threaded') })));
+  for (const r of rs) assert.equal(r.choices[0].message.content, 'From a worker thread.');
+  assert.ok(sc.readLog().filter((l) => l.startsWith('posted ')).length >= 8);
+});
+
+test('FRONTEND_USE_HARMONY=0: the body passes through (model and max_tokens rewritten), the answer is parsed the same', async () => {
+  const pt = scriptedEnv(scripts);
+  const g = await startGateway({ env: { ...pt.env, FRONTEND_USE_HARMONY: '0', FRONTEND_MAX_TOKENS: '77', FK_ACCEPT_ANY_MODEL: '1' } });
+  try {
+    const c = openaiClient(g);
+    const r = await c.chat.completions.create({ model: 'anything-goes', messages: user('script:hello'), temperature: 0.2 }, { headers: { 'x-request-id': 'pt-1' } });
+    assert.equal(r.model, 'anything-goes', 'FK_ACCEPT_ANY_MODEL=1 serves any model name');
+    assert.equal(r.choices[0].message.content, 'Hello! How can I help?');
+    assert.equal(r.choices[0].message.reasoning_content, 'The user greets me.');
+    const line = pt.readLog().find((l) => l.startsWith('body pt-1 '));
+    const body = JSON.parse(line.slice('body pt-1 hello '.length));
+    assert.equal(body.model, 'anything-goes');
+    assert.equal(body.max_tokens, 77);
+    assert.equal(body.temperature, 0.2);
+    assert.deepEqual(body.messages, user('script:hello'));
+  } finally {
+    const r = await g.stop();
     assert.equal(r.code, 0, r.stderr);
   }
 });

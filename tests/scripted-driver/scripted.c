@@ -27,15 +27,19 @@
  *       "error": {...},       end with this error instead (fk_error fields:
  *                             status, type, code, param, message, retry_after_s)
  *       "refuse": {...},      generate() refuses with this error
- *       "stall": false}}}     after the pieces, wait for cancel forever
+ *       "stall": false,       after the pieces, wait for cancel forever
+ *       "thread": false}}}    start playback from a worker thread through
+ *                             fk_host.post (exercises the cross-thread path)
  *
  * The script is chosen by the last "script:NAME" in the prompt's text (or in a
- * pass-through body); none -> "default". The generation honours max_tokens
+ * pass-through body); none -> "default". A pass-through body is written to the
+ * log as "body REQUEST_ID SCRIPT JSON". The generation honours max_tokens
  * (finish length), max_model_len (refuses context_length_exceeded), cancel
  * (on_done CANCELLED from the loop) and pause/resume. */
 #define _GNU_SOURCE /* memmem */
 #include <event2/event.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +81,7 @@ typedef struct sc_script {
     int has_refuse;     /* generate() refuses with `refuse` */
     sc_error refuse;    /* the refusal */
     int stall;          /* never finish on its own */
+    int thread;         /* start from a worker thread via fk_host.post */
 } sc_script;
 
 static const struct {
@@ -183,6 +188,7 @@ static int load_script(sc_script *s, const char *name, const json_t *o, char *er
     s->waiting = json_is_true(json_object_get(o, "waiting"));
     s->prompt_tokens = int_or(o, "prompt_tokens", -1);
     s->stall = json_is_true(json_object_get(o, "stall"));
+    s->thread = json_is_true(json_object_get(o, "thread"));
     const char *fin = json_string_value(json_object_get(o, "finish"));
     s->finish = !fin || strcmp(fin, "stop") == 0 ? FK_FINISH_STOP
                 : strcmp(fin, "length") == 0     ? FK_FINISH_LENGTH
@@ -246,6 +252,7 @@ struct fk_gen {
     int cancelled;              /* cancel() was called */
     int stalled;                /* the script is stalling */
     int waited;                 /* the first step (on_waiting, first delay) ran */
+    int posting;                /* a worker thread has yet to post the start */
     double t_start;             /* generate() time */
     double t_first;             /* first piece time */
 };
@@ -507,6 +514,26 @@ static void refuse(fk_error *err, int status, const char *code, const char *para
                       msg,    status == 503 ? 1 : 0};
 }
 
+/* Loop thread, posted from start_thread: begin playing. */
+static void start_posted(void *arg)
+{
+    sc_gen *g = arg;
+    sc_log(g->core, "posted", g, NULL);
+    g->posting = 0;
+    schedule(g, 0);
+}
+
+/* Worker thread: hand the generation back to the loop, as an engine would. */
+static void *start_thread(void *arg)
+{
+    sc_gen *g = arg;
+    const fk_host *h = g->core->host;
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    if (h->post(h, start_posted, g) != 0) h->log(h, FK_LOG_ERROR, "post failed");
+    return NULL;
+}
+
 static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *req,
                                  const fk_gen_callbacks *cb, void *ud, fk_error *err)
 {
@@ -562,7 +589,14 @@ static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *req,
     g->next = c->gens;
     c->gens = g;
     sc_log(c, "generate", g, NULL);
-    schedule(g, 0);
+    if (req->passthrough_body) sc_log(c, "body", g, req->passthrough_body);
+    /* start_posted runs on this (the loop) thread, after generate() returns */
+    pthread_t t;
+    g->posting = s->thread && pthread_create(&t, NULL, start_thread, g) == 0;
+    if (g->posting)
+        pthread_detach(t);
+    else
+        schedule(g, 0);
     return g;
 }
 
@@ -571,6 +605,7 @@ static void scripted_cancel(sc_gen *g)
     if (g->cancelled) return;
     g->cancelled = 1;
     sc_log(g->core, "cancel", g, NULL);
+    if (g->posting) return; /* start_posted will run the cancelled step */
     evtimer_del(g->timer);
     schedule(g, 0);
 }
