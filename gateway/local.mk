@@ -70,3 +70,4 @@ EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv
 noinst_PROGRAMS += tests/bench/bench_gateway
 tests_bench_bench_gateway_SOURCES = tests/bench/bench_gateway.c
 EXTRA_DIST += tests/bench/bench_gateway.sh
+EXTRA_DIST += gateway/README.md
