@@ -46,3 +46,9 @@ noinst_PROGRAMS += tests/bench/bench_sampler
 tests_bench_bench_sampler_SOURCES = tests/bench/bench_sampler.c drivers/cuda/sampler.c
 tests_bench_bench_sampler_CFLAGS = $(AM_CFLAGS) $(ENGINE_CFLAGS)
 tests_bench_bench_sampler_LDADD = -lm
+
+FUZZERS += tests/fuzz/fuzz_stopstr
+tests_fuzz_fuzz_stopstr_SOURCES = tests/fuzz/fuzz_stopstr.c drivers/cuda/stopstr.c
+tests_fuzz_fuzz_stopstr_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_stopstr_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+EXTRA_DIST += tests/fuzz/corpus/stopstr

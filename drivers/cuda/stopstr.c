@@ -73,7 +73,7 @@ static int grow(char **buf, size_t *cap, size_t need)
 static void release(fk_stopstr *s, size_t n, const char **out, size_t *out_len)
 {
     if (n) memcpy(s->out, s->held, n);
-    memmove(s->held, s->held + n, s->n_held - n);
+    if (s->n_held > n) memmove(s->held, s->held + n, s->n_held - n);
     s->n_held -= n;
     *out = s->out;
     *out_len = n;
@@ -108,13 +108,14 @@ static size_t longest_partial(const fk_stopstr *s)
 
 int fk_stopstr_feed(fk_stopstr *s, const char *text, size_t len, const char **out, size_t *out_len)
 {
-    *out = s->out;
+    *out = "";
     *out_len = 0;
     if (s->matched) return 1;
     if (grow(&s->held, &s->cap_held, s->n_held + len) != 0) return -1;
     if (grow(&s->out, &s->cap_out, s->n_held + len) != 0) return -1;
     if (len) memcpy(s->held + s->n_held, text, len);
     s->n_held += len;
+    if (s->n_held == 0) return 0;
     size_t at = earliest_match(s);
     if (at < s->n_held) {
         s->matched = 1;
@@ -128,7 +129,7 @@ int fk_stopstr_feed(fk_stopstr *s, const char *text, size_t len, const char **ou
 
 void fk_stopstr_flush(fk_stopstr *s, const char **out, size_t *out_len)
 {
-    *out = s->out;
+    *out = "";
     *out_len = 0;
     if (s->matched || !s->n_held) return;
     release(s, s->n_held, out, out_len);
