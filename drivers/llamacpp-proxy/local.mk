@@ -24,3 +24,10 @@ tests_unit_test_llamacpp_host_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON
 tests_unit_test_llamacpp_host_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS)
 
 EXTRA_DIST += tests/integration/fake-llama-server.mjs
+
+# Through the real fk-gateway with the openai client (Harmony and
+# pass-through modes, faults); proxy_fake.mjs is their shared helper.
+TESTS += tests/integration/proxy_harmony.mjs tests/integration/proxy_passthrough.mjs \
+	tests/integration/proxy_faults.mjs
+EXTRA_DIST += tests/integration/proxy_fake.mjs tests/integration/proxy_harmony.mjs \
+	tests/integration/proxy_passthrough.mjs tests/integration/proxy_faults.mjs

@@ -1,0 +1,108 @@
+// Faults between fk-gateway's llama.cpp driver (Harmony mode) and the fake
+// llama-server, seen through the official openai client: every one ends with
+// a clean error (HTTP status for whole answers, an error event for streams,
+// what was streamed before it kept) and never a hang. Also the upstream
+// loading and down.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, openaiClient, OpenAI } from './lib.mjs';
+import { startFake, llamaEnv, waitReady } from './proxy_fake.mjs';
+
+const MODEL = 'gpt-oss-20b-mxfp4.gguf';
+const user = (text) => [{ role: 'user', content: text }];
+
+let fake, gw, client;
+before(async () => {
+  fake = await startFake();
+  gw = await startGateway({ env: llamaEnv(fake, { FK_LLAMA_IDLE_TIMEOUT_S: '1', FK_LLAMA_FIRST_BYTE_TIMEOUT_S: '1' }) });
+  client = openaiClient(gw, { timeout: 15000 });
+  await waitReady(gw);
+});
+after(async () => {
+  const r = await gw.stop();
+  fake.stop();
+  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
+});
+
+// [script, HTTP status for a whole answer, code, pieces before the fault?]
+const FAULTS = [
+  [{ fault: 'drop', after: 4 }, 502, 'upstream_error', true],
+  [{ fault: 'malformed', after: 4 }, 502, 'upstream_error', true],
+  [{ fault: 'error_before' }, 502, 'upstream_error', false],
+  [{ fault: 'error_after', after: 5 }, 502, 'upstream_error', true],
+  [{ fault: 'stall', after: 4 }, 504, 'upstream_timeout', true],
+  [{ fault: 'slow_start', delay_ms: 2500 }, 504, 'upstream_timeout', false],
+];
+
+for (const [script, status, code, partial] of FAULTS) {
+  test(`${script.fault}: whole answer is HTTP ${status} ${code}`, async () => {
+    await fake.fault(script);
+    const t0 = Date.now();
+    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: user('x') }), (e) => {
+      assert.ok(e instanceof OpenAI.APIError, String(e));
+      assert.equal(e.status, status, e.message);
+      assert.equal(e.code, code);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 8000, 'no hang');
+  });
+
+  test(`${script.fault}: a stream ends with an error event after what it streamed`, async () => {
+    await fake.fault(script);
+    let reasoning = '';
+    let err = null;
+    try {
+      const stream = await client.chat.completions.create({ model: MODEL, messages: user('x'), stream: true });
+      for await (const c of stream) reasoning += c.choices[0]?.delta?.reasoning_content ?? '';
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof OpenAI.APIError, `the stream failed visibly: ${err}`);
+    if (partial) assert.ok(reasoning.length > 0, 'what was streamed before the fault stays');
+  });
+}
+
+test('the upstream still serves after all the faults', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: user('hi') });
+  assert.equal(r.choices[0].message.content, 'Hello world!');
+});
+
+test('loading upstream: /health and requests say so with Retry-After, then it recovers', async () => {
+  await fake.health({ loading_ms: 1500 });
+  await new Promise((r) => setTimeout(r, 500));
+  const h = await fetch(gw.baseURL + '/health');
+  assert.equal(h.status, 503);
+  assert.equal((await h.json()).status, 'loading');
+  const res = await fetch(gw.baseURL + '/v1/chat/completions', {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+    body: JSON.stringify({ model: MODEL, messages: user('hi') }),
+  });
+  const body = await res.json();
+  if (res.status === 503) {
+    assert.ok(Number(res.headers.get('retry-after')) > 0, 'Retry-After');
+    assert.equal(typeof body.error.code, 'string');
+  } else {
+    assert.equal(res.status, 200, 'a request either waits for the load or is told to retry');
+    assert.equal(body.choices[0].message.content, 'Hello world!');
+  }
+  await waitReady(gw, 10000);
+  const r = await client.chat.completions.create({ model: MODEL, messages: user('hi') });
+  assert.equal(r.choices[0].message.content, 'Hello world!');
+});
+
+test('upstream down: requests fail with 503 and /health says unavailable', async () => {
+  const gw2 = await startGateway({ env: llamaEnv({ url: 'http://127.0.0.1:9' }, { FK_LLAMA_WAIT_READY_S: '1' }) });
+  try {
+    await new Promise((r) => setTimeout(r, 400));
+    const h = await fetch(gw2.baseURL + '/health');
+    assert.equal(h.status, 503);
+    assert.equal((await h.json()).status, 'unavailable');
+    await assert.rejects(openaiClient(gw2).chat.completions.create({ model: MODEL, messages: user('hi') }), (e) => {
+      assert.equal(e.status, 503);
+      return true;
+    });
+  } finally {
+    const r = await gw2.stop();
+    assert.equal(r.code, 0, r.stderr);
+  }
+});

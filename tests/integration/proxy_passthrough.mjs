@@ -1,0 +1,129 @@
+// fk-gateway with FK_CORE_KIND=llama and FRONTEND_USE_HARMONY=0 in front of
+// the fake llama-server: the client's body goes to /v1/chat/completions, and
+// the upstream's reasoning_content / content / tool_calls come back through
+// the driver's Harmony pieces into the same OpenAI shapes. Also an upstream
+// run with --reasoning-format none (raw tags in content), integer error codes
+// rewritten as strings, and faults.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, openaiClient, OpenAI } from './lib.mjs';
+import { startFake, llamaEnv, waitReady } from './proxy_fake.mjs';
+
+const MODEL = 'gpt-oss-20b-mxfp4.gguf';
+const user = (text) => [{ role: 'user', content: text }];
+const fakeScript = (s) => ` [[fake ${JSON.stringify(s)}]]`;
+
+let fake, gw, client;
+before(async () => {
+  fake = await startFake();
+  gw = await startGateway({ env: llamaEnv(fake, { FRONTEND_USE_HARMONY: '0', FK_LLAMA_IDLE_TIMEOUT_S: '1' }) });
+  client = openaiClient(gw);
+  await waitReady(gw);
+});
+after(async () => {
+  const r = await gw.stop();
+  fake.stop();
+  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
+});
+
+async function collect(stream) {
+  let content = '', reasoning = '', finish = null, usage = null;
+  const tools = {};
+  for await (const c of stream) {
+    const d = c.choices[0]?.delta ?? {};
+    content += d.content ?? '';
+    reasoning += d.reasoning_content ?? '';
+    for (const t of d.tool_calls ?? []) {
+      tools[t.index] ??= { name: '', arguments: '' };
+      tools[t.index].name += t.function?.name ?? '';
+      tools[t.index].arguments += t.function?.arguments ?? '';
+    }
+    finish = c.choices[0]?.finish_reason ?? finish;
+    if (c.usage) usage = c.usage;
+  }
+  return { content, reasoning, finish, usage, tools: Object.values(tools) };
+}
+
+test('chat, whole: reasoning_content and content; the body was forwarded with stream forced on', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: user('hi'), max_tokens: 33, temperature: 0.2 });
+  assert.equal(r.choices[0].message.content, 'Hello world!');
+  assert.equal(r.choices[0].message.reasoning_content, 'Thinking.');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.usage.prompt_tokens, 17, 'usage from the upstream');
+  const last = await fake.last('/v1/chat/completions');
+  assert.equal(last.body.stream, true);
+  assert.equal(last.body.temperature, 0.2);
+  assert.deepEqual(last.body.messages, user('hi'));
+});
+
+test('chat, streamed', async () => {
+  const s = await collect(await client.chat.completions.create({ model: MODEL, messages: user('hi'), stream: true, stream_options: { include_usage: true } }));
+  assert.equal(s.content, 'Hello world!');
+  assert.equal(s.reasoning, 'Thinking.');
+  assert.equal(s.finish, 'stop');
+  assert.ok(s.usage.completion_tokens > 0);
+});
+
+test('tool calls, whole and streamed', async () => {
+  const msg = 'weather?' + fakeScript({ tool_calls: [{ name: 'get_weather', arguments: { city: 'Paris' } }] });
+  const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const r = await client.chat.completions.create({ model: MODEL, messages: user(msg), tools });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(r.choices[0].message.tool_calls[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(r.choices[0].message.tool_calls[0].function.arguments), { city: 'Paris' });
+  const s = await collect(await client.chat.completions.create({ model: MODEL, messages: user(msg), tools, stream: true }));
+  assert.equal(s.finish, 'tool_calls');
+  assert.equal(s.tools[0].name, 'get_weather');
+  assert.deepEqual(JSON.parse(s.tools[0].arguments), { city: 'Paris' });
+});
+
+test('--reasoning-format none: raw Harmony tags in content are parsed out the same way', async () => {
+  const msg = 'raw' + fakeScript({ raw: true, reasoning: 'Plan it.', content: 'Done.' });
+  const r = await client.chat.completions.create({ model: MODEL, messages: user(msg) });
+  assert.equal(r.choices[0].message.content, 'Done.');
+  assert.equal(r.choices[0].message.reasoning_content, 'Plan it.');
+  const s = await collect(await client.chat.completions.create({ model: MODEL, messages: user(msg), stream: true }));
+  assert.equal(s.content, 'Done.');
+  assert.equal(s.reasoning, 'Plan it.');
+});
+
+test('content that spells Harmony tags after parsed reasoning stays text', async () => {
+  const msg = 'x' + fakeScript({ content: 'use <|end|> here' });
+  const r = await client.chat.completions.create({ model: MODEL, messages: user(msg) });
+  assert.equal(r.choices[0].message.content, 'use <|end|> here');
+});
+
+test('integer upstream error codes become OpenAI string codes', async () => {
+  await fake.fault({ fault: 'status', status: 400, code: 400, type: 'invalid_request_error', message: 'bad tools' });
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages: user('x') }), (e) => {
+    assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+    assert.equal(typeof e.code, 'string');
+    assert.equal(e.code, 'invalid_request_error');
+    assert.match(e.message, /bad tools/);
+    return true;
+  });
+  await fake.fault({ fault: 'error_before' });
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages: user('x') }), (e) => {
+    assert.equal(e.status, 502);
+    assert.equal(e.code, 'upstream_error');
+    return true;
+  });
+});
+
+test('pass-through faults: mid-stream error and drop end cleanly after what was streamed', async () => {
+  for (const fault of ['error_after', 'drop', 'malformed', 'stall']) {
+    await fake.fault({ fault, after: 3 });
+    const stream = await client.chat.completions.create({ model: MODEL, messages: user('x'), stream: true });
+    let content = '', reasoning = '';
+    await assert.rejects((async () => {
+      for await (const c of stream) {
+        content += c.choices[0]?.delta?.content ?? '';
+        reasoning += c.choices[0]?.delta?.reasoning_content ?? '';
+      }
+    })(), (e) => e instanceof OpenAI.APIError, fault);
+    assert.ok(reasoning.length > 0, `${fault}: the reasoning streamed before the fault stays (${JSON.stringify(reasoning)})`);
+    await fake.fault({ fault, after: 3 });
+    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: user('x') }),
+      (e) => e.status === (fault === 'stall' ? 504 : 502), `${fault} (whole)`);
+  }
+});
