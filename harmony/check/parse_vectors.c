@@ -182,7 +182,7 @@ static int compare_message(const char *run, size_t i, const got_message *m, cons
 {
     const json_t *name = json_object_get(want, "name");
     return field(run, i, "role", role_string(m->role), opt_string(want, "role"), why, why_len) &&
-           (!name || field(run, i, "name", m->name, json_string_value(name), why, why_len)) &&
+           field(run, i, "name", m->name, name ? json_string_value(name) : NULL, why, why_len) &&
            field(run, i, "channel", m->channel, opt_string(want, "channel"), why, why_len) &&
            field(run, i, "recipient", m->recipient, opt_string(want, "recipient"), why, why_len) &&
            field(run, i, "content_type", m->content_type, opt_string(want, "content_type"), why,
