@@ -2,9 +2,8 @@
 # The renderer half; harmony/parse.mk adds the parser half.
 noinst_LTLIBRARIES += harmony/libfkharmony.la
 harmony_libfkharmony_la_SOURCES = harmony/harmony.h
-HARMONY_RENDER_SOURCES = harmony/strbuf.h harmony/strbuf.c harmony/conversation.c \
+harmony_libfkharmony_la_SOURCES += harmony/strbuf.h harmony/strbuf.c harmony/conversation.c \
 	harmony/render.c harmony/schema_ts.c harmony/openai_request.c
-harmony_libfkharmony_la_SOURCES += $(HARMONY_RENDER_SOURCES)
 harmony_libfkharmony_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 harmony_libfkharmony_la_LIBADD = $(JANSSON_LIBS)
 
@@ -19,11 +18,9 @@ tests_unit_test_openai_request_SOURCES = tests/unit/test_openai_request.c
 tests_unit_test_openai_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_openai_request_LDADD = harmony/libfkharmony.la $(JANSSON_LIBS)
 
-# The renderer sources are compiled into the fuzzer itself so that libFuzzer
-# sees their coverage (the library is built without it).
 FUZZERS += tests/fuzz/fuzz_schema
-tests_fuzz_fuzz_schema_SOURCES = tests/fuzz/fuzz_schema.c $(HARMONY_RENDER_SOURCES)
+tests_fuzz_fuzz_schema_SOURCES = tests/fuzz/fuzz_schema.c
 tests_fuzz_fuzz_schema_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_schema_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_schema_LDADD = $(JANSSON_LIBS)
+tests_fuzz_fuzz_schema_LDADD = harmony/libfkharmony.la $(JANSSON_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/schema
