@@ -31,12 +31,21 @@ for _ in $(seq 1 50); do
 done
 [ -z "$PORT" ] && { echo "gateway did not start"; cat "$T/stderr"; exit 1; }
 rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$PID/status; }
+# CPU seconds (user + system) the gateway has used so far
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' /proc/$PID/stat; }
 echo "gateway pid $PID on port $PORT (pinned to CPU 0); RSS at start: $(rss)"
+# The CPU time per request does not depend on how busy the machine is; its
+# inverse is the requests/s one dedicated core would serve.
 for c in 1 16 64; do
-  printf 'whole, %3d connections: ' "$c"
-  taskset -c 1 "$B/tests/bench/bench_gateway" "$PORT" whole "$c" "$SECS"
+  before=$(cpu)
+  out=$(taskset -c 1 "$B/tests/bench/bench_gateway" "$PORT" whole "$c" "$SECS")
+  after=$(cpu)
+  n=$(echo "$out" | sed -n 's/.*, \([0-9]*\) requests in.*/\1/p')
+  echo "whole, $out; gateway CPU $(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN {printf "%.1f us/request (%.0f requests/s per core)", (b - a) * 1e6 / n, n / (b - a)}')"
 done
 echo "RSS after the request runs: $(rss)"
 printf 'sse: '
+before=$(cpu)
 taskset -c 1 "$B/tests/bench/bench_gateway" "$PORT" sse 1000 15
+echo "gateway CPU for 1000 streams: $(awk -v a="$before" -v b="$(cpu)" 'BEGIN {printf "%.3f s", b - a}')"
 echo "RSS after 1000 streams: $(rss)"

@@ -58,7 +58,7 @@ test('a streaming client that disconnects cancels its generation', async () => {
   const lines = await waitForEvent('cancel-stream', 'done');
   assert.ok(lines.some((l) => l.startsWith('cancel ')), lines.join('\n'));
   assert.match(lines.at(-1), /^done cancel-stream slow cancelled$/);
-  assert.ok(Date.now() - t0 < 1500, `cancelled within ${Date.now() - t0} ms`);
+  assert.ok(Date.now() - t0 < 3000, `cancelled within ${Date.now() - t0} ms`);
 });
 
 test('a disconnect during a stall (no output to write) still cancels', async () => {
