@@ -29,12 +29,12 @@ harmony_fk_harmony_check_LDADD = harmony/libfkharmony.la tokenizer/libfktok.la $
 TESTS += tests/harmony_check.sh
 EXTRA_DIST += tests/harmony_check.sh
 
-# Render -> parse property test (needs the renderer half).
+# Render -> parse property test (needs the renderer half and the tokenizer).
 check_PROGRAMS += tests/unit/test_harmony_roundtrip
 TESTS += tests/unit/test_harmony_roundtrip
 tests_unit_test_harmony_roundtrip_SOURCES = tests/unit/test_harmony_roundtrip.c
 tests_unit_test_harmony_roundtrip_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_harmony_roundtrip_LDADD = $(HARMONY_TEST_LDADD)
+tests_unit_test_harmony_roundtrip_LDADD = $(HARMONY_TEST_LDADD) tokenizer/libfktok.la
 
 # Fuzz targets (built with --enable-fuzzers and clang). The sources under test
 # are compiled into each target so that libFuzzer sees their coverage.

@@ -11,7 +11,11 @@
  *   - with the text cut at every byte offset,
  *   - or flattened to text and fed through the scanner in random chunks
  *     (when no content spells a terminator: at text level that would end the
- *     message, which is why prompts are segments).
+ *     message, which is why prompts are segments),
+ *   - or as real tokens: each segment encoded by the bundled o200k_harmony
+ *     tokenizer (specials by id, text with specials not allowed) and every
+ *     id decoded back to its bytes, as the native engine streams them (BPE
+ *     tokens cut multibyte characters).
  * Half the cases start after "<|start|>assistant" with the role hint. Every
  * case runs in strict mode and again in non-strict mode (same results: the
  * recoveries only touch malformed input). */
@@ -23,6 +27,7 @@
 #include "harmony/harmony.h"
 #include "harmony/strbuf.h"
 #include "tests/tap.h"
+#include "tokenizer/fktok.h"
 
 #define N_CASES 600
 
@@ -244,6 +249,33 @@ static char *parse_scanned(const char *text, size_t len, int role_hint)
     return session_end(&s);
 }
 
+static void feed_token(const fktok *tok, hm_parser *p, int32_t id)
+{
+    size_t len = 0;
+    const char *bytes = fktok_token_bytes(tok, id, &len);
+    if (bytes) hm_parser_feed(p, bytes, len, fktok_is_special(tok, id), id);
+}
+
+/* Encodes the segments from `first` and feeds one piece per token. */
+static char *parse_tokens(const fktok *tok, const hm_prompt *pr, size_t first, int role_hint)
+{
+    session s;
+    session_start(&s, role_hint);
+    fktok_ids ids = {NULL, 0, 0};
+    for (size_t i = first; i < pr->n; i++) {
+        const hm_segment *g = &pr->segs[i];
+        if (g->is_special) {
+            feed_token(tok, s.p, fktok_special_id(tok, g->text, g->len));
+            continue;
+        }
+        ids.n = 0;
+        fktok_encode(tok, g->text, g->len, 0, &ids);
+        for (size_t k = 0; k < ids.n; k++) feed_token(tok, s.p, ids.ids[k]);
+    }
+    free(ids.ids);
+    return session_end(&s);
+}
+
 static int spells_terminator(const hm_conversation *c)
 {
     for (size_t i = 0; i < c->n_messages; i++) {
@@ -256,9 +288,12 @@ static int spells_terminator(const hm_conversation *c)
 /* ==== the property ========================================================================= */
 
 typedef struct failures {
-    int render, whole, bytes, cuts, scanned; /* cases failing each property */
-    int scanned_runs;                        /* cases run through the scanner */
+    int render, whole, bytes, cuts, scanned, tokens; /* cases failing each property */
+    int scanned_runs;                                /* cases run through the scanner */
+    int token_runs;                                  /* cases run as tokens */
 } failures;
+
+static fktok *tokenizer; /* the bundled o200k_harmony, or NULL */
 
 static void report(int *counter, const char *what, int case_no, const char *got, const char *want)
 {
@@ -308,6 +343,12 @@ static void one_case(int case_no, failures *f)
         free(got);
         free(flat);
     }
+    if (tokenizer) {
+        char *got = parse_tokens(tokenizer, &pr, first, hint);
+        if (strcmp(got, want) != 0) report(&f->tokens, "tokens", case_no, got, want);
+        f->token_runs++;
+        free(got);
+    }
     free(whole);
     free(bytes);
     free(want);
@@ -319,6 +360,9 @@ int main(void)
 {
     failures f;
     memset(&f, 0, sizeof f);
+    char err[512] = "";
+    tokenizer = fktok_load_default(err, sizeof err);
+    if (!tokenizer) diag("no tokenizer: %s", err);
     for (strict_mode = 1; strict_mode >= 0; strict_mode--) {
         rng_state = 20261126;
         for (int i = 0; i < N_CASES; i++) one_case(i, &f);
@@ -329,5 +373,9 @@ int main(void)
     is_int(f.cuts, 0, "a cut at every byte offset gives the same events");
     is_int(f.scanned, 0, "text through the scanner in random chunks gives the same events");
     ok(f.scanned_runs >= N_CASES / 4, "scanner path exercised (%d cases)", f.scanned_runs);
+    ok(tokenizer != NULL, "bundled tokenizer loads");
+    is_int(f.tokens, 0, "real tokens decoded piece by piece give the same events (%d cases)",
+           f.token_runs);
+    fktok_free(tokenizer);
     return done_testing();
 }
