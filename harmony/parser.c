@@ -448,8 +448,9 @@ static void strip_to(const char **s, size_t *n)
     }
 }
 
-/* Steps 3-4: role, recipient and content type from the parts. Returns 0, 1
- * when parts are left over (strict: an error), or -1 with *err set. */
+/* Steps 3-4: role, recipient and content type from the parts. Returns 0; 1
+ * when parts are left over (strict: an error); -1 with *err set on a
+ * header error; -2 out of memory. */
 static int assign_parts(hm_parser *p, part *parts, size_t count, header *out, const char **err)
 {
     size_t first = 0;
