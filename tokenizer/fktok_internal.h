@@ -23,10 +23,12 @@ enum fk_token_kind {
     FK_TOK_ADDED_PLAIN, /* an added non-special token: always recognised */
 };
 
-/* One slot of a byte-string map. */
+/* One slot of a byte-string map. Keys of up to 8 bytes are compared in the
+ * slot itself, so most probes touch one cache line. */
 typedef struct fk_slot {
-    uint32_t tag; /* high bits of the key's hash, low 8 bits its length (255: longer) */
-    int32_t id;   /* token id, -1 when the slot is empty */
+    uint32_t tag;  /* high bits of the key's hash, low 8 bits its length (255: longer) */
+    int32_t id;    /* token id, -1 when the slot is empty */
+    uint64_t head; /* the key's first 8 bytes, zero-padded */
 } fk_slot;
 
 /* Open-addressing map from a byte string to a token id; keys live in the

@@ -36,6 +36,24 @@ static uint32_t make_tag(uint64_t h, size_t n)
     return ((uint32_t)h & ~0xffu) | (uint32_t)(n < 0xff ? n : 0xff);
 }
 
+/* The first 8 bytes of a key, zero-padded. */
+static uint64_t key_head(const void *s, size_t n)
+{
+    uint64_t w = 0;
+    memcpy(&w, s, n < 8 ? n : 8);
+    return w;
+}
+
+/* Whether slot holds the key s[0..n) with this tag and head. */
+static int slot_matches(const fktok *t, const fk_slot *slot, uint32_t tag, uint64_t head,
+                        const void *s, size_t n)
+{
+    if (slot->tag != tag || slot->head != head) return 0;
+    if (n <= 8) return 1; /* tag holds the length, head all the bytes */
+    return t->tok_len[slot->id] == n &&
+           memcmp(t->blob + t->tok_off[slot->id] + 8, (const char *)s + 8, n - 8) == 0;
+}
+
 static uint64_t hash_pair(uint64_t key)
 {
     key *= 0x9E3779B97F4A7C15ull;
@@ -81,7 +99,7 @@ static int bytemap_alloc(fk_bytemap *m, size_t n_keys)
     while (cap < n_keys * 2) cap *= 2;
     m->slot = malloc(cap * sizeof *m->slot);
     if (!m->slot) return -1;
-    for (size_t i = 0; i < cap; i++) m->slot[i] = (fk_slot){0, -1};
+    for (size_t i = 0; i < cap; i++) m->slot[i] = (fk_slot){0, -1, 0};
     m->mask = cap - 1;
     m->n = 0;
     return 0;
@@ -93,31 +111,28 @@ static int32_t bytemap_insert(const fktok *t, fk_bytemap *m, int32_t id)
 {
     const unsigned char *s = (const unsigned char *)t->blob + t->tok_off[id];
     size_t n = t->tok_len[id];
-    uint64_t h = hash_bytes(s, n);
+    uint64_t h = hash_bytes(s, n), head = key_head(s, n);
+    uint32_t tag = make_tag(h, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         int32_t other = m->slot[i].id;
         if (other < 0) {
-            m->slot[i] = (fk_slot){make_tag(h, n), id};
+            m->slot[i] = (fk_slot){tag, id, head};
             m->n++;
             return -1;
         }
-        if (m->slot[i].tag == make_tag(h, n) && t->tok_len[other] == n &&
-            memcmp(t->blob + t->tok_off[other], s, n) == 0)
-            return other;
+        if (slot_matches(t, &m->slot[i], tag, head, s, n)) return other;
     }
 }
 
 int32_t fk_bytemap_get(const fktok *t, const fk_bytemap *m, const void *s, size_t n)
 {
     if (!m->slot) return -1;
-    uint64_t h = hash_bytes(s, n);
+    uint64_t h = hash_bytes(s, n), head = key_head(s, n);
     uint32_t tag = make_tag(h, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         int32_t id = m->slot[i].id;
         if (id < 0) return -1;
-        if (m->slot[i].tag == tag && (n < 0xff || t->tok_len[id] == n) &&
-            memcmp(t->blob + t->tok_off[id], s, n) == 0)
-            return id;
+        if (slot_matches(t, &m->slot[i], tag, head, s, n)) return id;
     }
 }
 
