@@ -64,7 +64,7 @@ tests_fuzz_fuzz_dotenv_SOURCES = tests/fuzz/fuzz_dotenv.c gateway/dotenv.c \
 	gateway/gateway_config.c gateway/log.c
 tests_fuzz_fuzz_dotenv_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_dotenv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv
+EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv tests/fuzz/fuzz_request.dict
 
 # Benchmark (not a test): tests/bench/bench_gateway.sh drives this generator.
 noinst_PROGRAMS += tests/bench/bench_gateway

@@ -129,7 +129,7 @@ static int parse_common(const json_t *body, const fk_limits *lim, fk_request_par
     if (out->model && !out->model[0])
         return fk_api_bad_request(err, "invalid_value", "model", "'model' must not be empty");
     fk_sampling *s = &out->sampling;
-    long long n, seed, top_k, top_logprobs;
+    long long n, seed, top_k;
     double pp, fp;
     if (get_stream(body, out, err) < 0 || get_max_tokens(body, lim, out, err) < 0 ||
         get_number(body, "temperature", 0, 2, 1.0, &s->temperature, err) < 0 ||
@@ -146,7 +146,6 @@ static int parse_common(const json_t *body, const fk_limits *lim, fk_request_par
     s->seed = (uint64_t)seed;
     s->presence_penalty = pp;
     s->frequency_penalty = fp;
-    (void)top_logprobs;
     return 0;
 }
 
