@@ -1,16 +1,21 @@
 /* backend_cpu.c: the reference CPU kernels behind backend.h, threaded with
- * threadpool.h and written so the compiler vectorises the inner loops.
+ * threadpool.h.
  *
- * Vectorisation (checked with gcc 12 -O3 -march=native -fopt-info-vec and
- * clang 14 -Rpass=loop-vectorize): the bf16 and MXFP4 tiles below widen
- * weights in registers (bf16: zero-extend + shift; MXFP4: integer bit
- * arithmetic in mxfp4.h) and accumulate into 8-lane partial sums that
- * become one ymm register each, so no float reduction has to be reordered
- * and no -ffast-math is needed. Weights are decoded inside the loops: no
- * dequantized or transposed copy of any weight exists.
+ * Vectorisation. The matmul tiles are written with GCC/clang vector
+ * extensions (8-lane float vectors: one AVX2 register): bf16 is widened in
+ * registers (zero-extend + shift), MXFP4 codes are decoded in registers
+ * (AVX2: one vpermps table lookup per 8 codes plus the sign bit; otherwise
+ * integer bit arithmetic), and partial sums stay in registers, so no float
+ * reduction is reordered and no -ffast-math is needed. The same tiles written
+ * as plain arrays were auto-vectorised by gcc 12 into 128-bit shuffles
+ * (2.9 GB/s against 8.9 GB/s per core for a bf16 matvec here). The other
+ * loops (bias, embedding, rmsnorm scaling, rope, attention's axpy and
+ * rescale, scatter_add, add) are plain C that gcc 12 -O3 -march=native
+ * vectorises (checked with -fopt-info-vec-optimized). No dequantized or
+ * transposed copy of any weight exists.
  *
  * Batching: a matmul splits the N outputs across threads; each thread runs
- * the x rows against one small tile of weight rows while that tile sits in
+ * all x rows against one small tile of weight rows while that tile sits in
  * L1/L2, so every weight byte comes from memory once per call whatever R is. */
 #include "backend.h"
 #include "mxfp4.h"
@@ -23,8 +28,18 @@
 #endif
 #include <string.h>
 
-#define MAX_RB 4  /* x rows per register tile */
-#define MAX_RW 4  /* weight rows per register tile */
+/* The 8-lane helpers below are static and always inlined, so the vector
+ * calling convention (which differs without AVX) never crosses a call. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#define MAX_RB 4 /* x rows per register tile */
+#define MAX_RW 8 /* weight rows per register tile */
+#ifndef ROW1_RW
+#define ROW1_RW 8 /* weight rows per tile for a single x row (streams in flight) */
+#endif
+#ifndef ROWS_RW
+#define ROWS_RW 2 /* weight rows per tile for several x rows */
+#endif
 #define XBLOCK 32 /* x rows kept hot in L2 while a thread's weight rows stream */
 #define TCOLS 32  /* output columns per task in the [K, N] (x W) kernel */
 #define TROWS 2   /* x rows per register tile in the [K, N] kernel */
@@ -257,10 +272,11 @@ static void mm_task(void *ctx, int64_t n0, int64_t n1, int thread)
         int b1 = b0 + XBLOCK < j->R ? b0 + XBLOCK : j->R;
         int n = (int)n0;
         if (b1 - b0 == 1) {
-            /* One row of x: four weight rows at a time keep four streams in flight. */
-            for (; n + 4 <= n1; n += 4) mm_tile(j, b0, n, 1, 4);
+            /* One row of x: eight weight rows at a time keep eight streams and
+             * eight independent sums in flight (22% faster than four here). */
+            for (; n + ROW1_RW <= n1; n += ROW1_RW) mm_tile(j, b0, n, 1, ROW1_RW);
         } else {
-            for (; n + 2 <= n1; n += 2) mm_rows(j, b0, b1, n, 2);
+            for (; n + ROWS_RW <= n1; n += ROWS_RW) mm_rows(j, b0, b1, n, ROWS_RW);
         }
         for (; n < n1; n++) mm_rows(j, b0, b1, n, 1);
     }
