@@ -31,3 +31,6 @@ TESTS += tests/integration/proxy_harmony.mjs tests/integration/proxy_passthrough
 	tests/integration/proxy_faults.mjs
 EXTRA_DIST += tests/integration/proxy_fake.mjs tests/integration/proxy_harmony.mjs \
 	tests/integration/proxy_passthrough.mjs tests/integration/proxy_faults.mjs
+
+# Benchmark (not a test): direct vs through the gateway, see the file's header.
+EXTRA_DIST += tests/bench/bench_proxy.mjs
