@@ -16,6 +16,8 @@
 
 #include "log.h"
 
+#define FK_LISTEN_BACKLOG 4096 /* pending connections the kernel may queue */
+
 static const char *const endpoint_names[] = {
     "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "other",
 };
@@ -316,6 +318,10 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
                  gw->cfg.listen_host, gw->cfg.listen_port);
         return -1;
     }
+    /* evhttp listens with a backlog of 128; a burst of clients (1,000 streams
+     * opened at once) would overflow it and wait for SYN retransmits. Linux
+     * takes a second listen() as a new backlog (capped by somaxconn). */
+    listen(evhttp_bound_socket_get_fd(gw->bound), FK_LISTEN_BACKLOG);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     int port = gw->cfg.listen_port;

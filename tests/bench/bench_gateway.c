@@ -2,8 +2,11 @@
  *
  *   bench_gateway PORT whole CONNS SECONDS    non-streaming chat requests on
  *       CONNS keep-alive connections for SECONDS: requests/s, p50/p99 latency
- *   bench_gateway PORT sse CONNS SECONDS      CONNS streams opened at once and
- *       held SECONDS: time to first event p50/p99/max, streams that finished
+ *   bench_gateway PORT sse CONNS SECONDS [PID] CONNS streams opened at once and
+ *       held (up to SECONDS): their time to first event p50/p99/max; then,
+ *       while they are held, 50 probe streams one after another on a fresh
+ *       connection: the time to first event a new client sees; the gateway's
+ *       RSS while the streams are held (PID given)
  *
  * One thread, epoll; the request bodies ask the scripted driver for the
  * scripts "instant" and "hold" (see bench_gateway.sh). */
@@ -52,16 +55,16 @@ static double pct(double *v, size_t n, double p)
 static char request[1024]; /* the request every connection sends */
 static size_t request_len;
 
-static void make_request(int stream)
+/* A POST /v1/chat/completions asking the scripted driver for `script`. */
+static void make_request(char *buf, size_t cap, size_t *len, const char *script, int stream)
 {
-    const char *body =
-        stream ? "{\"messages\":[{\"role\":\"user\",\"content\":\"script:hold\"}],\"stream\":true}"
-               : "{\"messages\":[{\"role\":\"user\",\"content\":\"script:instant\"}]}";
-    request_len =
-        (size_t)snprintf(request, sizeof request,
-                         "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                         strlen(body), body);
+    char body[256];
+    snprintf(body, sizeof body, "{\"messages\":[{\"role\":\"user\",\"content\":\"script:%s\"}]%s}",
+             script, stream ? ",\"stream\":true" : "");
+    *len = (size_t)snprintf(buf, cap,
+                            "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                            strlen(body), body);
 }
 
 static int connect_to(int port)
@@ -99,17 +102,64 @@ static size_t complete_response(const conn *c)
     return c->len >= total ? total : 0;
 }
 
+static long rss_kb(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
+    if (f) fclose(f);
+    return kb;
+}
+
+/* `count` streams one after another on one fresh connection: each one's time
+ * to its first event, into out[]. */
+static void probe_streams(int port, int count, double *out)
+{
+    char req[1024];
+    size_t req_len;
+    make_request(req, sizeof req, &req_len, "instant", 1);
+    int fd = connect_to(port);
+    char buf[8192];
+    for (int i = 0; i < count; i++) {
+        double t = now_s();
+        if (write(fd, req, req_len) != (ssize_t)req_len) exit(1);
+        size_t len = 0;
+        int first = 0;
+        for (;;) {
+            ssize_t r = read(fd, buf + len, sizeof buf - len - 1);
+            if (r <= 0) exit(1);
+            len += (size_t)r;
+            buf[len] = '\0';
+            if (!first && strstr(buf, "data: ")) {
+                first = 1;
+                out[i] = now_s() - t;
+            }
+            /* the chunked reply ends with the zero-length chunk */
+            if (strstr(buf, "data: [DONE]") && strstr(buf, "\r\n0\r\n\r\n")) break;
+            if (len > sizeof buf / 2) {
+                memmove(buf, buf + len - 64, 64);
+                len = 64;
+            }
+        }
+    }
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: bench_gateway PORT whole|sse CONNS SECONDS\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: bench_gateway PORT whole|sse CONNS SECONDS [GATEWAY_PID]\n");
         return 2;
     }
+    int pid = argc == 6 ? atoi(argv[5]) : 0;
     int port = atoi(argv[1]);
     int sse = strcmp(argv[2], "sse") == 0;
     int n = atoi(argv[3]);
     double seconds = atof(argv[4]);
-    make_request(sse);
+    make_request(request, sizeof request, &request_len, sse ? "hold" : "instant", sse);
     int ep = epoll_create1(0);
     conn *cs = calloc((size_t)n, sizeof *cs);
     size_t cap = 1 << 20, nlat = 0;
@@ -122,8 +172,7 @@ int main(int argc, char **argv)
     double t0 = now_s();
     for (int i = 0; i < n; i++) send_request(&cs[i]);
     struct epoll_event evs[256];
-    int done_streams = 0;
-    while (now_s() - t0 < seconds && !(sse && done_streams == n)) {
+    while (now_s() - t0 < seconds && !(sse && nlat == (size_t)n)) {
         int k = epoll_wait(ep, evs, 256, 100);
         for (int e = 0; e < k; e++) {
             conn *c = evs[e].data.ptr;
@@ -140,14 +189,7 @@ int main(int argc, char **argv)
                     c->got_first = 1;
                     if (nlat < cap) lat[nlat++] = now_s() - c->t_sent;
                 }
-                if (!c->finished && memmem(c->buf, c->len, "data: [DONE]", 12)) {
-                    c->finished = 1;
-                    done_streams++;
-                }
-                if (c->len > 32768) { /* keep the tail for the [DONE] search */
-                    memmove(c->buf, c->buf + c->len - 64, 64);
-                    c->len = 64;
-                }
+                c->len = 0;
                 continue;
             }
             size_t used;
@@ -161,12 +203,18 @@ int main(int argc, char **argv)
     }
     double elapsed = now_s() - t0;
     qsort(lat, nlat, sizeof *lat, cmp_double);
-    if (sse)
-        printf("streams %d, first event on %zu, finished %d; time to first event p50 %.2f ms, "
-               "p99 %.2f ms, max %.2f ms\n",
-               n, nlat, done_streams, pct(lat, nlat, 0.5) * 1e3, pct(lat, nlat, 0.99) * 1e3,
+    if (sse) {
+        printf("%d streams opened at once: %zu got their first event; time to first event "
+               "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+               n, nlat, pct(lat, nlat, 0.5) * 1e3, pct(lat, nlat, 0.99) * 1e3,
                nlat ? lat[nlat - 1] * 1e3 : 0.0);
-    else
+        if (pid > 0) printf("gateway RSS with %d streams held: %ld kB\n", n, rss_kb(pid));
+        double probe[50];
+        probe_streams(port, 50, probe);
+        qsort(probe, 50, sizeof *probe, cmp_double);
+        printf("a new stream while %d are held: time to first event p50 %.3f ms, p99 %.3f ms\n", n,
+               pct(probe, 50, 0.5) * 1e3, pct(probe, 50, 0.99) * 1e3);
+    } else
         printf("connections %d, %zu requests in %.2f s: %.0f requests/s, latency p50 %.3f ms, "
                "p99 %.3f ms\n",
                n, nlat, elapsed, (double)nlat / elapsed, pct(lat, nlat, 0.5) * 1e3,

@@ -15,7 +15,10 @@ ulimit -n 8192 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 cat >"$T/scripts.json" <<'JSON'
 {"default": "instant", "scripts": {
  "instant": {"harmony": "<|channel|>final<|message|>Hello there!<|return|>", "prompt_tokens": 10},
- "hold": {"harmony": "<|channel|>final<|message|>a b c d e f<|return|>", "prompt_tokens": 10, "delay_ms": 500}
+ "hold": {"prompt_tokens": 10, "repeat": 1, "pieces": [
+   {"text": "<|channel|>", "special": true}, {"text": "final"}, {"text": "<|message|>", "special": true},
+   {"text": "Held"}, {"text": " a"}, {"text": " b", "delay_ms": 5000}, {"text": " c", "delay_ms": 5000},
+   {"text": " d", "delay_ms": 5000}, {"text": "<|return|>", "special": true, "delay_ms": 5000}]}
 }}
 JSON
 printf 'FK_DRIVER=scripted\nFK_SCRIPT_FILE=%s\nFK_LISTEN=127.0.0.1:0\nFK_LOG_LEVEL=warn\nFK_STATS_INTERVAL_S=0\nFK_DRIVER_DIR=%s\n' \
@@ -44,8 +47,8 @@ for c in 1 16 64; do
   echo "whole, $out; gateway CPU $(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN {printf "%.1f us/request (%.0f requests/s per core)", (b - a) * 1e6 / n, n / (b - a)}')"
 done
 echo "RSS after the request runs: $(rss)"
-printf 'sse: '
+
 before=$(cpu)
-taskset -c 1 "$B/tests/bench/bench_gateway" "$PORT" sse 1000 15
+taskset -c 1 "$B/tests/bench/bench_gateway" "$PORT" sse 1000 30 "$PID"
 echo "gateway CPU for 1000 streams: $(awk -v a="$before" -v b="$(cpu)" 'BEGIN {printf "%.3f s", b - a}')"
-echo "RSS after 1000 streams: $(rss)"
+echo "RSS after: $(rss)"
