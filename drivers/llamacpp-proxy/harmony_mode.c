@@ -171,7 +171,8 @@ static void attach_ids(fk_gen *g, size_t first, const char *content, size_t clen
     piece_buf *b = &g->out;
     size_t base = first < b->n ? (size_t)(uintptr_t)b->pieces[first].text : b->arena_len;
     /* Scanner output for this event must be the content itself (nothing held). */
-    if (b->arena_len - base != clen || memcmp(b->arena + base, content, clen) != 0) return;
+    if (b->arena_len - base != clen) return;
+    if (clen && memcmp(b->arena + base, content, clen) != 0) return;
     size_t at = 0;
     for (size_t i = 0; i < nt; i++) {
         json_t *t = json_array_get(tokens, i);

@@ -34,3 +34,17 @@ EXTRA_DIST += tests/integration/proxy_fake.mjs tests/integration/proxy_harmony.m
 
 # Benchmark (not a test): direct vs through the gateway, see the file's header.
 EXTRA_DIST += tests/bench/bench_proxy.mjs
+
+# Fuzz target: upstream stream events through the driver's own handlers.
+LLAMA_DRIVER_SOURCES = drivers/llamacpp-proxy/driver.c drivers/llamacpp-proxy/curl_loop.c \
+	drivers/llamacpp-proxy/transfer.c drivers/llamacpp-proxy/harmony_mode.c \
+	drivers/llamacpp-proxy/passthrough.c drivers/llamacpp-proxy/health.c \
+	drivers/llamacpp-proxy/errors.c
+FUZZERS += tests/fuzz/fuzz_llama_stream
+tests_fuzz_fuzz_llama_stream_SOURCES = tests/fuzz/fuzz_llama_stream.c $(LLAMA_DRIVER_SOURCES)
+tests_fuzz_fuzz_llama_stream_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(JANSSON_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_llama_stream_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_llama_stream_LDADD = tokenizer/libfktok.la harmony/libfkharmony.la \
+	$(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(PCRE2_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/llama_stream
