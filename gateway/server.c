@@ -43,9 +43,13 @@ void fk_make_id(fk_gateway *gw, const char *prefix, char *buf, size_t len)
         for (size_t i = 0; i < sizeof r; i++)
             r[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)i;
     }
-    int o = snprintf(buf, len, "%s", prefix);
-    for (size_t i = 0; i < sizeof r && o >= 0 && (size_t)o + 3 <= len; i++)
-        o += snprintf(buf + o, len - (size_t)o, "%02x", r[i]);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = (size_t)snprintf(buf, len, "%s", prefix);
+    for (size_t i = 0; i < sizeof r && o + 3 <= len; i++) {
+        buf[o++] = hex[r[i] >> 4];
+        buf[o++] = hex[r[i] & 15];
+    }
+    if (o < len) buf[o] = '\0';
 }
 
 long long fk_created(const fk_gateway *gw)
