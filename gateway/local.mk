@@ -42,7 +42,10 @@ tests_scripted_driver_fk_driver_nosym_la_SOURCES = tests/scripted-driver/nosym.c
 tests_scripted_driver_fk_driver_nosym_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
 
 # Tests: unit (C), integration (node + the real gateway), SSE framing (curl).
-EXTRA_DIST += tests/integration/lib.mjs
+EXTRA_DIST += tests/integration/lib.mjs tests/integration/gateway_openai.mjs \
+	tests/integration/gateway_cancel.mjs tests/integration/gateway_badinput.mjs \
+	tests/integration/gateway_lifecycle.mjs tests/integration/gateway_stress.mjs \
+	tests/gateway_sse.sh
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
 	tests/integration/gateway_stress.mjs tests/gateway_sse.sh
