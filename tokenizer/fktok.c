@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tokenizer/fktok_internal.h"
 
@@ -136,9 +137,11 @@ char *fk_read_file(const char *path, size_t *len, char *err, size_t err_len)
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16;
+    size_t n = 0;
     char *buf = malloc(cap + 1);
-    while (buf) {
+    while (buf) { /* the size is a hint: read until the end whatever it is */
         n += fread(buf + n, 1, cap - n, f);
         if (n < cap) break;
         char *bigger = cap < SIZE_MAX / 4 ? realloc(buf, cap * 2 + 1) : NULL;
@@ -150,10 +153,10 @@ char *fk_read_file(const char *path, size_t *len, char *err, size_t err_len)
         buf = bigger;
         cap *= 2;
     }
-    int failed = ferror(f);
+    int failed = ferror(f), read_errno = errno;
     fclose(f);
     if (!buf || failed) {
-        snprintf(err, err_len, "%s: %s", path, buf ? "read error" : "out of memory");
+        snprintf(err, err_len, "%s: %s", path, buf ? strerror(read_errno) : "out of memory");
         free(buf);
         return NULL;
     }

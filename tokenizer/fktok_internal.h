@@ -92,6 +92,11 @@ int fk_vocab_set(fktok *t, int32_t id, const void *bytes, size_t len, int kind);
 long fk_vocab_index(fktok *t, int32_t *dup_of);
 /* Id of the token with exactly these bytes in map m, or -1. */
 int32_t fk_bytemap_get(const fktok *t, const fk_bytemap *m, const void *s, size_t n);
+/* The same in steps, for batches whose memory loads should overlap: hash a
+ * key, prefetch its first slot, and later find it with that hash. */
+uint64_t fk_bytemap_hash(const void *s, size_t n);
+void fk_bytemap_prefetch(const fk_bytemap *m, uint64_t h);
+int32_t fk_bytemap_find(const fktok *t, const fk_bytemap *m, const void *s, size_t n, uint64_t h);
 
 /* ---- BPE merges (vocab.c) ---- */
 
@@ -101,6 +106,8 @@ int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int
                    int replace);
 /* Make room for n merges in all. 0, or -1 on OOM. */
 int fk_pairmap_reserve(fk_pairmap *m, size_t n);
+/* Start loading the slot of (left, right) into the cache. */
+void fk_pairmap_prefetch(const fk_pairmap *m, int32_t left, int32_t right);
 /* The merge of (left, right), or NULL. */
 const fk_pair *fk_pairmap_get(const fk_pairmap *m, int32_t left, int32_t right);
 

@@ -29,7 +29,7 @@ int fkj_string(fk_json *j, const char **s, size_t *n);
 /* Read an integer. 0, or -1 with an error. */
 int fkj_int(fk_json *j, long long *v);
 /* Skip one value of any kind (checked only loosely: whatever is skipped is
- * parsed properly later). 0, or -1 with an error. */
+ * parsed properly later). Leaves j->buf alone. 0, or -1 with an error. */
 int fkj_skip(fk_json *j);
 /* Walk an object or array whose opening bracket was consumed: *first starts
  * at 1. Returns 1 when another member follows (for objects, its key is read

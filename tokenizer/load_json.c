@@ -192,45 +192,144 @@ static int fill_added(json_loader *L, json_t *added)
     return 0;
 }
 
-/* Id of a byte-level token string for merge i, or -1 with an error. */
-static int32_t merge_operand(json_loader *L, size_t i, const char *s, size_t n)
+/* Merges are resolved in batches: every hash probe of a batch is prefetched
+ * before the first is needed, so the cache misses on the big tables overlap
+ * instead of adding up. */
+#define MERGE_BATCH 64
+
+/* One merge of a batch: its left, right and merged token ([0], [1], [2]). */
+typedef struct merge_item {
+    size_t index;     /* position in model.merges */
+    size_t off[3];    /* token bytes: offsets in the batch arena */
+    size_t len[3];    /* their lengths */
+    uint64_t hash[3]; /* their byte-map hashes */
+    int32_t id[3];    /* their ids once found */
+} merge_item;
+
+/* A batch of merges and the bytes they refer to. */
+typedef struct merge_batch {
+    merge_item item[MERGE_BATCH]; /* the merges */
+    size_t n;                     /* items in use */
+    unsigned char *arena;         /* token bytes of all items */
+    size_t len;                   /* arena bytes in use */
+    size_t cap;                   /* arena bytes allocated */
+} merge_batch;
+
+/* Make room for n more arena bytes. 0, or -1 on OOM. */
+static int arena_reserve(json_loader *L, merge_batch *b, size_t n)
+{
+    if (b->len + n <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    unsigned char *arena = realloc(b->arena, cap);
+    if (!arena) return fail(L, "out of memory");
+    b->arena = arena;
+    b->cap = cap;
+    return 0;
+}
+
+/* Record token k of the current item from raw bytes, hash it and prefetch
+ * its slot. 0, or -1. */
+static int item_bytes(json_loader *L, merge_batch *b, int k, const void *s, size_t n)
+{
+    merge_item *it = &b->item[b->n];
+    if (arena_reserve(L, b, n)) return -1;
+    memcpy(b->arena + b->len, s, n);
+    it->off[k] = b->len;
+    it->len[k] = n;
+    it->hash[k] = fk_bytemap_hash(s, n);
+    fk_bytemap_prefetch(&L->t->ordinary, it->hash[k]);
+    b->len += n;
+    return 0;
+}
+
+/* Record operand k (a byte-level string) of the current item. 0, or -1. */
+static int item_operand(json_loader *L, merge_batch *b, int k, const char *s, size_t n)
 {
     size_t len = 0;
     uint32_t bad = 0;
     if (reserve(L, n + 1)) return -1;
     if (fk_bytelevel_decode(s, n, L->buf, &len, &bad))
-        return fail(L, "model.merges[%zu]: \"%.*s\" is not a byte-level token", i, (int)n, s);
-    int32_t id = fk_bytemap_get(L->t, &L->t->ordinary, L->buf, len);
-    if (id < 0) id = fk_bytemap_get(L->t, &L->t->added, L->buf, len);
-    if (id < 0) return fail(L, "model.merges[%zu]: \"%.*s\" is not in model.vocab", i, (int)n, s);
-    return id;
+        return fail(L, "model.merges[%zu]: \"%.*s\" is not a byte-level token", b->item[b->n].index,
+                    (int)n, s);
+    return item_bytes(L, b, k, L->buf, len);
 }
 
-/* Read the operands of merge i: a "LEFT RIGHT" string or a [LEFT, RIGHT]
- * pair. 0, 1 when the entry has the wrong shape, or -1 on another error. */
-static int merge_pair(json_loader *L, fk_json *j, size_t i, int32_t *left, int32_t *right)
+/* Read one merge entry into the batch: a "LEFT RIGHT" string or a
+ * [LEFT, RIGHT] pair. 0, 1 when the entry has the wrong shape, -1 on another
+ * error. */
+static int read_merge_entry(json_loader *L, fk_json *j, merge_batch *b)
 {
-    const char *a, *b;
-    size_t na, nb;
+    const char *x, *y;
+    size_t nx, ny;
     int c = fkj_peek(j);
     if (c == '"') {
-        if (fkj_string(j, &a, &na)) return 1;
-        const char *sp = memchr(a, ' ', na);
-        if (!sp || memchr(sp + 1, ' ', na - (size_t)(sp + 1 - a)) || sp == a || sp + 1 == a + na)
+        if (fkj_string(j, &x, &nx)) return 1;
+        const char *sp = memchr(x, ' ', nx);
+        if (!sp || memchr(sp + 1, ' ', nx - (size_t)(sp + 1 - x)) || sp == x || sp + 1 == x + nx)
             return 1;
-        if ((*left = merge_operand(L, i, a, (size_t)(sp - a))) < 0) return -1;
-        *right = merge_operand(L, i, sp + 1, na - (size_t)(sp + 1 - a));
-        return *right < 0 ? -1 : 0;
+        if (item_operand(L, b, 0, x, (size_t)(sp - x))) return -1;
+        return item_operand(L, b, 1, sp + 1, nx - (size_t)(sp + 1 - x)) ? -1 : 0;
     }
     if (c != '[') return 1;
     j->p++;
-    if (fkj_peek(j) != '"' || fkj_string(j, &a, &na) || na == 0) return 1;
-    if ((*left = merge_operand(L, i, a, na)) < 0) return -1; /* before b reuses j->buf */
-    if (fkj_expect(j, ',') || fkj_peek(j) != '"' || fkj_string(j, &b, &nb) || nb == 0 ||
+    if (fkj_peek(j) != '"' || fkj_string(j, &x, &nx) || nx == 0) return 1;
+    if (item_operand(L, b, 0, x, nx)) return -1; /* before y reuses j->buf */
+    if (fkj_expect(j, ',') || fkj_peek(j) != '"' || fkj_string(j, &y, &ny) || ny == 0 ||
         fkj_expect(j, ']'))
         return 1;
-    *right = merge_operand(L, i, b, nb);
-    return *right < 0 ? -1 : 0;
+    return item_operand(L, b, 1, y, ny) ? -1 : 0;
+}
+
+/* Id of token k of item it: an ordinary token, else an added one; -1 when
+ * neither. */
+static int32_t item_find(json_loader *L, merge_batch *b, merge_item *it, int k)
+{
+    const unsigned char *s = b->arena + it->off[k];
+    int32_t id = fk_bytemap_find(L->t, &L->t->ordinary, s, it->len[k], it->hash[k]);
+    return id >= 0 ? id : fk_bytemap_get(L->t, &L->t->added, s, it->len[k]);
+}
+
+/* Resolve and record every merge of the batch. 0, or -1. */
+static int resolve_batch(json_loader *L, merge_batch *b)
+{
+    fktok *t = L->t;
+    for (size_t k = 0; k < b->n; k++) { /* operands, then the merged bytes */
+        merge_item *it = &b->item[k];
+        for (int side = 0; side < 2; side++) {
+            it->id[side] = item_find(L, b, it, side);
+            if (it->id[side] < 0)
+                return fail(L, "model.merges[%zu]: \"%.*s\" is not in model.vocab", it->index,
+                            (int)it->len[side], (const char *)b->arena + it->off[side]);
+        }
+        size_t la = t->tok_len[it->id[0]], lb = t->tok_len[it->id[1]];
+        if (reserve(L, la + lb + 1)) return -1;
+        memcpy(L->buf, t->blob + t->tok_off[it->id[0]], la);
+        memcpy(L->buf + la, t->blob + t->tok_off[it->id[1]], lb);
+        size_t keep = b->n;
+        b->n = k; /* item_bytes writes item b->n */
+        int rc = item_bytes(L, b, 2, L->buf, la + lb);
+        b->n = keep;
+        if (rc) return -1;
+    }
+    for (size_t k = 0; k < b->n; k++) {
+        merge_item *it = &b->item[k];
+        it->id[2] = item_find(L, b, it, 2);
+        if (it->id[2] < 0)
+            return fail(L, "model.merges[%zu]: merged token of ids %d and %d is not in model.vocab",
+                        it->index, (int)it->id[0], (int)it->id[1]);
+        fk_pairmap_prefetch(&t->merges, it->id[0], it->id[1]);
+    }
+    for (size_t k = 0; k < b->n; k++) {
+        merge_item *it = &b->item[k];
+        if (t->kind[it->id[2]] == FK_TOK_SPECIAL) continue;
+        if (it->index > INT32_MAX ||
+            fk_pairmap_put(&t->merges, it->id[0], it->id[1], (int32_t)it->index, it->id[2], 1))
+            return fail(L, "out of memory");
+    }
+    b->n = 0;
+    b->len = 0;
+    return 0;
 }
 
 /* Read model.merges: entry i merges with priority i (a later duplicate wins,
@@ -238,7 +337,6 @@ static int merge_pair(json_loader *L, fk_json *j, size_t i, int32_t *left, int32
  * are dropped so that encoding without specials never yields one. */
 static int read_merges(json_loader *L)
 {
-    fktok *t = L->t;
     fk_json j;
     reader_at(L, &j, L->merges);
     if (fkj_peek(&j) != '[') {
@@ -251,42 +349,24 @@ static int read_merges(json_loader *L)
     size_t i = 0;
     while ((more = fkj_array_next(&j, &first)) == 1 && fkj_skip(&j) == 0) i++;
     if (more < 0 || j.error) return json_fail(L, &j, "model.merges");
-    if (fk_pairmap_reserve(&t->merges, i)) {
-        fkj_free(&j);
-        return fail(L, "out of memory");
-    }
+    merge_batch *b = calloc(1, sizeof *b);
+    int rc = !b || fk_pairmap_reserve(&L->t->merges, i) ? fail(L, "out of memory") : 0;
     j.p = items; /* counted; now read them */
     first = 1;
-    i = 0;
-    for (; (more = fkj_array_next(&j, &first)) == 1; i++) {
-        int32_t left = -1, right = -1;
-        int rc = merge_pair(L, &j, i, &left, &right);
-        if (rc) {
-            fkj_free(&j);
-            if (rc < 0) return -1;
-            return fail(L, "model.merges[%zu]: expected \"LEFT RIGHT\" or [\"LEFT\", \"RIGHT\"]",
-                        i);
-        }
-        size_t la = t->tok_len[left], lb = t->tok_len[right];
-        if (reserve(L, la + lb + 1)) return -1;
-        memcpy(L->buf, t->blob + t->tok_off[left], la);
-        memcpy(L->buf + la, t->blob + t->tok_off[right], lb);
-        int32_t result = fk_bytemap_get(t, &t->ordinary, L->buf, la + lb);
-        if (result < 0) result = fk_bytemap_get(t, &t->added, L->buf, la + lb);
-        if (result < 0) {
-            fkj_free(&j);
-            return fail(L, "model.merges[%zu]: merged token of ids %d and %d is not in model.vocab",
-                        i, (int)left, (int)right);
-        }
-        if (t->kind[result] == FK_TOK_SPECIAL) continue;
-        if (i > INT32_MAX || fk_pairmap_put(&t->merges, left, right, (int32_t)i, result, 1)) {
-            fkj_free(&j);
-            return fail(L, "out of memory");
-        }
+    for (i = 0; rc == 0 && (more = fkj_array_next(&j, &first)) == 1; i++) {
+        b->item[b->n].index = i;
+        rc = read_merge_entry(L, &j, b);
+        if (rc > 0)
+            rc = fail(L, "model.merges[%zu]: expected \"LEFT RIGHT\" or [\"LEFT\", \"RIGHT\"]", i);
+        else if (rc == 0 && ++b->n == MERGE_BATCH)
+            rc = resolve_batch(L, b);
     }
-    if (more < 0) return json_fail(L, &j, "model.merges");
+    if (rc == 0 && more < 0) rc = json_fail(L, &j, "model.merges");
+    if (rc == 0) rc = resolve_batch(L, b);
+    if (b) free(b->arena);
+    free(b);
     fkj_free(&j);
-    return 0;
+    return rc;
 }
 
 /* Read one pre-tokenizer step into pt. 0, or -1. */

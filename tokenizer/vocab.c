@@ -124,16 +124,31 @@ static int32_t bytemap_insert(const fktok *t, fk_bytemap *m, int32_t id)
     }
 }
 
-int32_t fk_bytemap_get(const fktok *t, const fk_bytemap *m, const void *s, size_t n)
+uint64_t fk_bytemap_hash(const void *s, size_t n)
+{
+    return hash_bytes(s, n);
+}
+
+void fk_bytemap_prefetch(const fk_bytemap *m, uint64_t h)
+{
+    if (m->slot) __builtin_prefetch(&m->slot[h & m->mask]);
+}
+
+int32_t fk_bytemap_find(const fktok *t, const fk_bytemap *m, const void *s, size_t n, uint64_t h)
 {
     if (!m->slot) return -1;
-    uint64_t h = hash_bytes(s, n), head = key_head(s, n);
+    uint64_t head = key_head(s, n);
     uint32_t tag = make_tag(h, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         int32_t id = m->slot[i].id;
         if (id < 0) return -1;
         if (slot_matches(t, &m->slot[i], tag, head, s, n)) return id;
     }
+}
+
+int32_t fk_bytemap_get(const fktok *t, const fk_bytemap *m, const void *s, size_t n)
+{
+    return fk_bytemap_find(t, m, s, n, hash_bytes(s, n));
 }
 
 /* Remember one more distinct added-token length (longest first). */
@@ -218,6 +233,12 @@ int fk_pairmap_reserve(fk_pairmap *m, size_t n)
     size_t cap = m->slot ? m->mask + 1 : 1024;
     while (cap < 2 * n + 2) cap *= 2;
     return m->slot && cap == m->mask + 1 ? 0 : pairmap_rehash(m, cap);
+}
+
+void fk_pairmap_prefetch(const fk_pairmap *m, int32_t left, int32_t right)
+{
+    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    if (m->slot) __builtin_prefetch(&m->slot[hash_pair(key) & m->mask]);
 }
 
 const fk_pair *fk_pairmap_get(const fk_pairmap *m, int32_t left, int32_t right)
