@@ -190,6 +190,29 @@ static void test_tiny_merges(void)
     fktok_free(t);
 }
 
+/* Every non-ASCII key escaped as \uXXXX and one top-level key spelled with
+ * an escape (read before a value full of escapes): same tokenizer. */
+static void test_tiny_escapes(void)
+{
+    tiny_opts o = {.ignore_merges = 1};
+    json_t *doc = tiny_json(&o);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(doc);
+    char *key = strstr(text, "\"pre_tokenizer\"");
+    size_t len = strlen(text), at = (size_t)(key - text);
+    char *escaped = malloc(len + 16);
+    memcpy(escaped, text, at);
+    strcpy(escaped + at, "\"pre_t\\u006fkenizer\"");
+    strcat(escaped, key + strlen("\"pre_tokenizer\""));
+    char err[512];
+    fktok *t = fktok_load_json_buffer(escaped, strlen(escaped), "escaped.json", err, sizeof err);
+    if (!ok(t != NULL, "a tokenizer.json written with \\u escapes loads")) diag("%s", err);
+    if (t) encodes_to(t, "cab a", 0, (int32_t[]){99, 256, 259}, 3, "and encodes the same");
+    fktok_free(t);
+    free(escaped);
+    free(text);
+}
+
 static void test_tiny_special(void)
 {
     char err[512];
@@ -430,6 +453,7 @@ int main(void)
 {
     test_byte_alphabet();
     test_tiny_merges();
+    test_tiny_escapes();
     test_tiny_special();
     test_decoder();
     test_load_errors();
