@@ -4,8 +4,10 @@
  *   503 {"status":"loading"|"error","detail":"...","core":KIND,"model":NAME} */
 #include <event2/buffer.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "server.h"
+#include "utf8.h"
 
 int fk_core_ready(fk_gateway *gw, fk_api_error *err)
 {
@@ -35,9 +37,11 @@ void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_i
                          : h == FK_HEALTH_UNAVAILABLE ? "unavailable"
                                                       : "error";
     if (gw->shutting_down) snprintf(detail, sizeof detail, "shutting down");
+    /* the detail comes from the driver: keep the JSON valid whatever its bytes */
     fk_reply_json(gw, req, info->endpoint, 503,
-                  json_pack("{s:s, s:s, s:s, s:s}", "status", status, "detail", detail, "core",
-                            gw->cfg.core_kind, "model", model));
+                  json_pack("{s:s, s:o, s:s, s:s}", "status", status, "detail",
+                            fk_json_lossy_string(detail, strlen(detail)), "core", gw->cfg.core_kind,
+                            "model", model));
 }
 
 void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
