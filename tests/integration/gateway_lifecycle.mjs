@@ -4,9 +4,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway, runGateway, scriptedEnv, openaiClient } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { startGateway, runGateway, scriptedEnv, openaiClient, GATEWAY } from './lib.mjs';
 
 const hello = { hello: { harmony: '<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>Hi there<|return|>' } };
+
+test('--help, --version, a bad argument, a missing --env file', () => {
+  const help = spawnSync(GATEWAY, ['--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^usage: fk-gateway \[--env FILE\]/);
+  const version = spawnSync(GATEWAY, ['--version'], { encoding: 'utf8' });
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^fk-gateway \d+\.\d+\.\d+\n$/);
+  const bad = spawnSync(GATEWAY, ['--frobnicate'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown argument '--frobnicate'/);
+  const missing = spawnSync(GATEWAY, ['--env', '/nonexistent/x.env'], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /\/nonexistent\/x\.env: No such file or directory/);
+});
 
 test('a bad value stops start-up with FILE:LINE: KEY: why', async () => {
   const r = await runGateway({ envText: '# comment\nFK_DRIVER=scripted\n\nFK_MAX_BODY_BYTES=lots\n' });

@@ -224,3 +224,30 @@ test('FRONTEND_USE_HARMONY=0: the body passes through (model and max_tokens rewr
     assert.equal(r.code, 0, r.stderr);
   }
 });
+
+test('sampling parameters reach the driver as given; defaults applied', async () => {
+  await client.chat.completions.create({
+    model: 'fk-scripted', messages: user('script:hello'), max_completion_tokens: 123, temperature: 0.25, top_p: 0.5,
+    seed: 42, stop: ['END', 'STOP'], presence_penalty: 0.5, frequency_penalty: -0.5, logprobs: true, top_logprobs: 3,
+  }, { headers: { 'x-request-id': 'params-1' } });
+  const line = sc.readLog().find((l) => l.startsWith('params params-1 '));
+  assert.match(line, / mode=0 model=fk-scripted max_model_len=0 max_tokens=123 temperature=0\.25 top_p=0\.5 top_k=0 seed=42 presence=0\.5 frequency=-0\.5 logprobs=1 top_logprobs=3 segments=\d+ stop=END\|STOP$/);
+  await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') }, { headers: { 'x-request-id': 'params-2' } });
+  const line2 = sc.readLog().find((l) => l.startsWith('params params-2 '));
+  assert.match(line2, / max_tokens=2048 temperature=1 top_p=1 top_k=0 seed=none:0 .* stop=$/);
+  await client.completions.create({ model: 'fk-scripted', prompt: 'script:hello', max_tokens: 9, stop: 'x' }, { headers: { 'x-request-id': 'params-3' } });
+  const line3 = sc.readLog().find((l) => l.startsWith('params params-3 '));
+  assert.match(line3, / mode=1 .* max_tokens=9 .* segments=1 stop=x$/);
+});
+
+test('FK_REASONING_FIELDS=reasoning emits only "reasoning"', async () => {
+  const one = scriptedEnv(scripts);
+  const g = await startGateway({ env: { ...one.env, FK_REASONING_FIELDS: 'reasoning' } });
+  try {
+    const r = await openaiClient(g).chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') });
+    assert.equal(r.choices[0].message.reasoning, 'The user greets me.');
+    assert.ok(!('reasoning_content' in r.choices[0].message));
+  } finally {
+    assert.equal((await g.stop()).code, 0);
+  }
+});

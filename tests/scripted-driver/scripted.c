@@ -33,7 +33,8 @@
  *
  * The script is chosen by the last "script:NAME" in the prompt's text (or in a
  * pass-through body); none -> "default". A pass-through body is written to the
- * log as "body REQUEST_ID SCRIPT JSON". The generation honours max_tokens
+ * log as "body REQUEST_ID SCRIPT JSON", the sampling parameters as
+ * "params REQUEST_ID SCRIPT mode=... max_tokens=... stop=a|b". The generation honours max_tokens
  * (finish length), max_model_len (refuses context_length_exceeded), cancel
  * (on_done CANCELLED from the loop) and pause/resume. */
 #define _GNU_SOURCE /* memmem */
@@ -514,6 +515,24 @@ static void refuse(fk_error *err, int status, const char *code, const char *para
                       msg,    status == 503 ? 1 : 0};
 }
 
+/* "params ID SCRIPT mode=M max_tokens=N ... stop=a|b": what the host asked for. */
+static void log_params(struct fk_core *c, const sc_gen *g, const fk_gen_request *req)
+{
+    const fk_sampling *s = &req->sampling;
+    char line[1024];
+    int n = snprintf(line, sizeof line,
+                     "mode=%d model=%s max_model_len=%d max_tokens=%d temperature=%g top_p=%g "
+                     "top_k=%d seed=%s%llu presence=%g frequency=%g logprobs=%d top_logprobs=%d "
+                     "segments=%zu stop=",
+                     (int)req->mode, req->model ? req->model : "-", req->max_model_len,
+                     s->max_tokens, s->temperature, s->top_p, s->top_k,
+                     s->has_seed ? "" : "none:", (unsigned long long)s->seed, s->presence_penalty,
+                     s->frequency_penalty, s->logprobs, s->top_logprobs, req->n_segments);
+    for (size_t i = 0; i < s->n_stop && n > 0 && (size_t)n < sizeof line; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s%s", i ? "|" : "", s->stop[i]);
+    sc_log(c, "params", g, line);
+}
+
 /* Loop thread, posted from start_thread: begin playing. */
 static void start_posted(void *arg)
 {
@@ -589,6 +608,7 @@ static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *req,
     g->next = c->gens;
     c->gens = g;
     sc_log(c, "generate", g, NULL);
+    log_params(c, g, req);
     if (req->passthrough_body) sc_log(c, "body", g, req->passthrough_body);
     /* start_posted runs on this (the loop) thread, after generate() returns */
     pthread_t t;
