@@ -4,6 +4,7 @@
  * tokens, long pieces and raw bytes; the streaming decoder is fed split and
  * broken UTF-8; broken files must fail with a message naming the problem. */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -449,6 +450,56 @@ static void test_load_errors(void)
     }
 }
 
+/* Work for one thread sharing the tokenizer. */
+typedef struct share_job {
+    const fktok *t;   /* shared, read-only */
+    const char *text; /* what to encode, again and again */
+    fktok_ids want;   /* the ids encoded before any thread started */
+    int mismatches;   /* encodings that differed from want */
+} share_job;
+
+static void *share_worker(void *arg)
+{
+    share_job *job = arg;
+    for (int r = 0; r < 50; r++) {
+        fktok_ids ids = {0};
+        if (fktok_encode(job->t, job->text, strlen(job->text), 1, &ids) || ids.n != job->want.n ||
+            memcmp(ids.ids, job->want.ids, ids.n * sizeof *ids.ids) != 0)
+            job->mismatches++;
+        free(ids.ids);
+    }
+    return NULL;
+}
+
+/* Four threads encode different texts with one tokenizer at the same time and
+ * must get what a lone thread got. */
+static void test_shared_threads(const fktok *t)
+{
+    static const char *texts[] = {"<|start|>user<|message|>What is 2+2?<|end|>",
+                                  "naïve café résumé Straße über",
+                                  "こんにちは世界。今日はいい天気ですね。你好，世界！",
+                                  "for (int i = 0; i < n; i++) x[i] *= 2;\n"};
+    share_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (share_job){.t = t, .text = texts[i]};
+        fktok_encode(t, texts[i], strlen(texts[i]), 1, &jobs[i].want);
+    }
+    int started = 0;
+    for (int i = 0; i < 4; i++)
+        started += pthread_create(&th[i], NULL, share_worker, &jobs[i]) == 0;
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        bad += jobs[i].mismatches;
+        free(jobs[i].want.ids);
+    }
+    ok(started == 4 && bad == 0,
+       "4 threads sharing one tokenizer agree with a lone thread (%d "
+       "mismatches)",
+       bad);
+}
+
 int main(void)
 {
     test_byte_alphabet();
@@ -462,6 +513,7 @@ int main(void)
     if (ok(t != NULL, "the bundled o200k_harmony loads")) {
         test_harmony(t);
         test_long_and_raw(t);
+        test_shared_threads(t);
     } else {
         diag("%s", err);
     }
