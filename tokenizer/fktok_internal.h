@@ -2,7 +2,7 @@
  * encoder and decoder files of libfktok. Not installed; callers use fktok.h.
  *
  * A tokenizer is a table of tokens (bytes per id), two byte-string hash maps
- * (ordinary BPE tokens, added tokens), a pair map for BPE merges and the
+ * (ordinary BPE tokens, added tokens), a pair map for listed BPE merges and the
  * compiled pre-tokenizer regex. Everything is written once by a loader and
  * only read afterwards, so threads may share it. */
 #ifndef FK_TOKENIZER_INTERNAL_H
@@ -64,7 +64,7 @@ struct fktok {
     size_t blob_cap;           /* bytes allocated for blob */
     fk_bytemap ordinary;       /* bytes -> id over FK_TOK_ORDINARY tokens */
     fk_bytemap added;          /* bytes -> id over added (special or plain) tokens */
-    fk_pairmap merges;         /* (left, right) -> merge */
+    fk_pairmap merges;         /* (left, right) -> merge (tokenizer.json only) */
     int32_t byte_id[256];      /* the single-byte token of each byte value */
     int ignore_merges;         /* 1: a pre-token that is itself a token is one token */
     int merge_by_rank;         /* 1: merge any pair whose bytes form a token, lowest id
@@ -101,9 +101,8 @@ int32_t fk_bytemap_find(const fktok *t, const fk_bytemap *m, const void *s, size
 /* ---- BPE merges (vocab.c) ---- */
 
 /* Record (left, right) -> result with priority prio, replacing an earlier
- * entry for the same pair when replace is 1 (kept otherwise). 0, -1 on OOM. */
-int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int32_t result,
-                   int replace);
+ * entry for the same pair. 0, -1 on OOM. */
+int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int32_t result);
 /* Make room for n merges in all. 0, or -1 on OOM. */
 int fk_pairmap_reserve(fk_pairmap *m, size_t n);
 /* Start loading the slot of (left, right) into the cache. */

@@ -324,7 +324,7 @@ static int resolve_batch(json_loader *L, merge_batch *b)
         merge_item *it = &b->item[k];
         if (t->kind[it->id[2]] == FK_TOK_SPECIAL) continue;
         if (it->index > INT32_MAX ||
-            fk_pairmap_put(&t->merges, it->id[0], it->id[1], (int32_t)it->index, it->id[2], 1))
+            fk_pairmap_put(&t->merges, it->id[0], it->id[1], (int32_t)it->index, it->id[2]))
             return fail(L, "out of memory");
     }
     b->n = 0;

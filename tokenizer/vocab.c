@@ -213,8 +213,7 @@ static int pairmap_rehash(fk_pairmap *m, size_t cap)
     return 0;
 }
 
-int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int32_t result,
-                   int replace)
+int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int32_t result)
 {
     if ((!m->slot || (m->n + 1) * 2 > m->mask + 1) &&
         pairmap_rehash(m, m->slot ? (m->mask + 1) * 2 : 1024))
@@ -222,7 +221,6 @@ int fk_pairmap_put(fk_pairmap *m, int32_t left, int32_t right, int32_t prio, int
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     size_t i = hash_pair(key) & m->mask;
     while (m->slot[i].key != UINT64_MAX && m->slot[i].key != key) i = (i + 1) & m->mask;
-    if (m->slot[i].key == key && !replace) return 0;
     if (m->slot[i].key != key) m->n++;
     m->slot[i] = (fk_pair){.key = key, .prio = prio, .result = result};
     return 0;
