@@ -86,7 +86,7 @@ static int pair_merge(const fktok *t, const unsigned char *bytes, size_t n, fk_b
 {
     int32_t right = s->next[pos];
     uint64_t key = (uint64_t)(uint32_t)s->id[pos] << 32 | (uint32_t)s->id[right];
-    fk_pair *memo = &s->memo[(key * 0x9E3779B97F4A7C15ull) >> (64 - FK_BPE_MEMO_BITS)];
+    fk_pair *memo = &s->memo[(key * 0x9E3779B97F4A7C15ull) >> (64 - s->memo_bits)];
     if (memo->key != key) {
         memo->key = key;
         memo->prio = memo->result = -1;
@@ -123,9 +123,10 @@ int fk_bpe_piece(const fktok *t, const unsigned char *bytes, size_t n, fk_bpe_sc
     }
     if (n > INT32_MAX / 4 || scratch_reserve(s, n)) return -1;
     if (!s->memo) {
-        s->memo = malloc(FK_BPE_MEMO * sizeof *s->memo);
+        size_t entries = (size_t)1 << s->memo_bits;
+        s->memo = malloc(entries * sizeof *s->memo);
         if (!s->memo) return -1;
-        for (size_t i = 0; i < FK_BPE_MEMO; i++) s->memo[i].key = UINT64_MAX;
+        for (size_t i = 0; i < entries; i++) s->memo[i].key = UINT64_MAX;
     }
     for (size_t i = 0; i < n; i++) {
         s->id[i] = t->byte_id[bytes[i]];

@@ -111,6 +111,9 @@ int fktok_encode(const fktok *t, const char *text, size_t len, int allow_special
 {
     const unsigned char *s = (const unsigned char *)text;
     encode_state st = {.t = t, .out = out};
+    st.scratch.memo_bits = 6; /* about one memo entry per input byte, 64 to 4096 */
+    while (st.scratch.memo_bits < FK_BPE_MEMO_MAX_BITS && ((size_t)1 << st.scratch.memo_bits) < len)
+        st.scratch.memo_bits++;
     st.md = pcre2_match_data_create(1, NULL);
     if (!st.md) return -1;
     int matching = t->n_added_lens > 0 && (allow_special || t->has_plain_added);

@@ -145,13 +145,13 @@ typedef struct fk_bpe_scratch {
     int32_t *next;  /* (cap) next live symbol, -1 at the end */
     uint64_t *heap; /* (3 cap) candidate merges as prio << 32 | position */
     size_t cap;     /* symbols the arrays hold */
-    fk_pair *memo;  /* (FK_BPE_MEMO) direct-mapped memo of pair lookups made
+    fk_pair *memo;  /* (1 << memo_bits) direct-mapped memo of pair lookups made
                        during this call (prio -1: the pair does not merge) */
+    int memo_bits;  /* log2 of the memo's entries, chosen for the text length */
 } fk_bpe_scratch;
 
-/* Entries in fk_bpe_scratch.memo. */
-#define FK_BPE_MEMO_BITS 12
-#define FK_BPE_MEMO (1u << FK_BPE_MEMO_BITS)
+/* Largest memo: 4096 entries (64 KB); short texts get a smaller one. */
+#define FK_BPE_MEMO_MAX_BITS 12
 
 /* Append the BPE ids of one pre-token s[0..n) to out. 0, or -1 on OOM. */
 int fk_bpe_piece(const fktok *t, const unsigned char *s, size_t n, fk_bpe_scratch *scratch,
