@@ -10,11 +10,16 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
+/* Finished easy handles kept for reuse (enough for the usual concurrency). */
+#define POOL_MAX 64
+
 struct fk_curl_loop {
     CURLM *multi;            /* the multi handle: connection cache, all transfers */
     struct event_base *base; /* the gateway's loop (borrowed) */
     struct event *timer;     /* curl's single timeout */
     int running;             /* transfers curl still counts as running */
+    CURL *pool[POOL_MAX];    /* finished easy handles kept for reuse */
+    int n_pool;              /* handles in pool */
 };
 
 /* Per-socket context: one libevent event watching what curl asked for. */
@@ -129,6 +134,8 @@ fk_curl_loop *fk_curl_loop_new(struct event_base *base, long max_cached_connecti
 void fk_curl_loop_free(fk_curl_loop *loop)
 {
     if (!loop) return;
+    for (int i = 0; i < loop->n_pool; i++) curl_easy_cleanup(loop->pool[i]);
+    loop->n_pool = 0;
     /* Cleaning up the multi closes cached connections (socket_cb REMOVE). */
     if (loop->multi) curl_multi_cleanup(loop->multi);
     if (loop->timer) event_free(loop->timer);
@@ -143,4 +150,19 @@ int fk_curl_loop_add(fk_curl_loop *loop, CURL *easy)
 void fk_curl_loop_remove(fk_curl_loop *loop, CURL *easy)
 {
     curl_multi_remove_handle(loop->multi, easy);
+}
+
+CURL *fk_curl_loop_easy(fk_curl_loop *loop)
+{
+    if (loop->n_pool == 0) return curl_easy_init();
+    return loop->pool[--loop->n_pool];
+}
+
+void fk_curl_loop_recycle(fk_curl_loop *loop, CURL *easy)
+{
+    if (!easy) return;
+    if (loop->n_pool < POOL_MAX)
+        loop->pool[loop->n_pool++] = easy;
+    else
+        curl_easy_cleanup(easy);
 }

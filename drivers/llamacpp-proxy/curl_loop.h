@@ -34,4 +34,11 @@ int fk_curl_loop_add(fk_curl_loop *loop, CURL *easy);
  * inside a curl callback; the caller owns the easy handle afterwards. */
 void fk_curl_loop_remove(fk_curl_loop *loop, CURL *easy);
 
+/* An easy handle for a new transfer: one from the pool of finished ones
+ * (their buffers already allocated), or a fresh one. NULL on OOM. */
+CURL *fk_curl_loop_easy(fk_curl_loop *loop);
+/* Give a handle that is out of the multi, already curl_easy_reset, back to
+ * the pool (or clean it up when the pool is full). */
+void fk_curl_loop_recycle(fk_curl_loop *loop, CURL *easy);
+
 #endif

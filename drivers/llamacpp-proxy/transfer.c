@@ -312,7 +312,10 @@ void fk_xfer_free(fk_xfer *x)
 {
     if (!x) return;
     if (x->in_multi) fk_curl_loop_remove(x->loop, x->easy);
-    if (x->easy) curl_easy_cleanup(x->easy);
+    if (x->easy) {
+        curl_easy_reset(x->easy); /* forget pointers into x before x goes */
+        fk_curl_loop_recycle(x->loop, x->easy);
+    }
     curl_slist_free_all(x->headers);
     if (x->watchdog) event_free(x->watchdog);
     if (x->kick) event_free(x->kick);
@@ -375,7 +378,7 @@ fk_xfer *fk_xfer_start(fk_curl_loop *loop, struct event_base *base, const fk_xfe
     x->idle_ms = opts->idle_ms;
     x->url = strdup(opts->url);
     x->body = opts->body ? strdup(opts->body) : NULL;
-    x->easy = curl_easy_init();
+    x->easy = fk_curl_loop_easy(loop);
     x->watchdog = evtimer_new(base, on_watchdog, x);
     x->kick = event_new(base, -1, 0, on_kick, x);
     if (!x->url || (opts->body && !x->body) || !x->easy || !x->watchdog || !x->kick ||

@@ -396,6 +396,16 @@ static void test_health_and_waiting(void)
     fk_gen_request req = harmony_req(&p, 100);
     rec *r = calloc(1, sizeof *r);
     ok(start(core, &req, r) != NULL, "a request while loading is accepted (it waits)");
+    rec *gone = calloc(1, sizeof *gone);
+    gone->stop_loop = 1;
+    start(core, &req, gone);
+    run_ms(150);
+    drv->cancel(gone->gen);
+    ok(!gone->done, "cancel of a waiting request: no on_done inside cancel()");
+    run_ms(50);
+    ok(gone->done && gone->stats.finish == FK_FINISH_CANCELLED,
+       "... then on_done with FK_FINISH_CANCELLED, still before the upstream is ready");
+    free(gone);
     ok(wait_done(r, 8000), "it completes once the upstream is ready");
     ok(r->n_waiting >= 3, "on_waiting kept the client informed (%d calls)", r->n_waiting);
     is_str(r->text, DEFAULT_OUT, "the waited request got the whole answer");
