@@ -22,11 +22,9 @@ struct fk_curl_loop {
     int n_pool;              /* handles in pool */
 };
 
-/* Per-socket context: one libevent event watching what curl asked for. */
+/* Per-socket context (curl_multi_assign): the libevent event watching what curl asked for. */
 typedef struct sock_ctx {
-    struct event *ev;   /* read/write interest on the socket */
-    curl_socket_t fd;   /* the socket */
-    fk_curl_loop *loop; /* back pointer */
+    struct event *ev; /* read/write interest on the socket */
 } sock_ctx;
 
 /* ---- finished transfers ------------------------------------------------------ */
@@ -99,8 +97,6 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *so
     if (!ctx) {
         ctx = calloc(1, sizeof *ctx);
         if (!ctx) return -1;
-        ctx->fd = fd;
-        ctx->loop = loop;
         curl_multi_assign(loop->multi, fd, ctx);
     } else {
         event_free(ctx->ev);

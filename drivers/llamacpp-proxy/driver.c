@@ -213,11 +213,7 @@ int gen_flush(fk_gen *g)
     g->pieces_sent += (int)n;
     int r = g->cb.on_pieces(g->ud, b->pieces, n);
     if (g->cancelled) return -1;
-    if (r == 1) {
-        g->host_paused = 1;
-        return 1;
-    }
-    return 0;
+    return r == 1 ? 1 : 0;
 }
 
 void gen_fail(fk_gen *g, int http_status, const char *type, const char *code, const char *fmt, ...)
@@ -328,7 +324,8 @@ static int gen_requeue(fk_gen *g, const fk_xfer_end *end)
 static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
 {
     fk_gen *g = owner;
-    if (!g->cancelled && !end->aborted && !gen_requeue(g, end)) {
+    /* The mode's finish also flushes held text when the sink itself stopped on an error. */
+    if (!g->cancelled && (!end->aborted || g->err.set) && !gen_requeue(g, end)) {
         if (g->mode == FK_GEN_PASSTHROUGH)
             passthrough_finish(g, end);
         else
@@ -497,17 +494,6 @@ static size_t llama_list_models(fk_core *core, fk_model_info *out, size_t max)
     return 1;
 }
 
-static void refuse(fk_error *err, char *msg, int status, const char *type, const char *code,
-                   const char *param)
-{
-    err->http_status = status;
-    err->type = type;
-    err->code = code;
-    err->param = param;
-    err->message = msg;
-    err->retry_after_s = 0;
-}
-
 /* The message buffer a refusal's text lives in until the host copies it
  * (generate() returns first; the host reads err right after, on this thread). */
 static char refusal_msg[512];
@@ -517,13 +503,13 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *req, const fk
 {
     if (!cb || !cb->on_pieces || !cb->on_done) {
         snprintf(refusal_msg, sizeof refusal_msg, "the host passed no callbacks");
-        refuse(err, refusal_msg, 500, "server_error", "internal_error", NULL);
+        errors_refuse(err, refusal_msg, 500, "internal_error", NULL);
         return NULL;
     }
     fk_gen *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(refusal_msg, sizeof refusal_msg, "out of memory");
-        refuse(err, refusal_msg, 500, "server_error", "internal_error", NULL);
+        errors_refuse(err, refusal_msg, 500, "internal_error", NULL);
         return NULL;
     }
     g->core = core;
@@ -540,7 +526,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *req, const fk
         char why[400];
         if (load_tokenizer(core, why, sizeof why) != 0) {
             snprintf(refusal_msg, sizeof refusal_msg, "%s", why);
-            refuse(err, refusal_msg, 500, "server_error", "tokenizer_unavailable", NULL);
+            errors_refuse(err, refusal_msg, 500, "tokenizer_unavailable", NULL);
             rc = -1;
         } else {
             int limit = req->max_model_len > 0    ? req->max_model_len
@@ -550,7 +536,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *req, const fk
         }
     } else {
         snprintf(refusal_msg, sizeof refusal_msg, "unknown generation mode %d", (int)req->mode);
-        refuse(err, refusal_msg, 400, "invalid_request_error", "invalid_value", NULL);
+        errors_refuse(err, refusal_msg, 400, "invalid_value", NULL);
         rc = -1;
     }
     g->scanner = rc == 0 ? hm_scanner_new() : NULL;
@@ -558,7 +544,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *req, const fk
     g->notify = rc == 0 ? evtimer_new(core->base, gen_on_notify, g) : NULL;
     if (rc == 0 && (!g->scanner || !g->wake || !g->notify)) {
         snprintf(refusal_msg, sizeof refusal_msg, "out of memory");
-        refuse(err, refusal_msg, 500, "server_error", "internal_error", NULL);
+        errors_refuse(err, refusal_msg, 500, "internal_error", NULL);
         rc = -1;
     }
     if (rc != 0) {
@@ -592,7 +578,6 @@ static void llama_cancel(fk_gen *g)
 static void llama_resume(fk_gen *g)
 {
     if (!g || g->state == GEN_DONE) return;
-    g->host_paused = 0;
     if (g->xfer) fk_xfer_resume(g->xfer);
 }
 

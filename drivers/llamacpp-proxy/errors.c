@@ -132,3 +132,14 @@ void errors_from_transport(fk_gen *g, const fk_xfer_end *end)
                  core->cfg.api_base, g->pieces_sent);
     }
 }
+
+int errors_refuse(fk_error *err, const char *msg, int status, const char *code, const char *param)
+{
+    err->http_status = status;
+    err->type = status >= 500 ? "server_error" : "invalid_request_error";
+    err->code = code;
+    err->param = param;
+    err->message = msg;
+    err->retry_after_s = 0;
+    return -1;
+}

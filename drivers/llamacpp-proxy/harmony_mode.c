@@ -15,17 +15,6 @@
 
 /* ---- the request ------------------------------------------------------------------ */
 
-static int refuse(fk_error *err, char *msg, int status, const char *code, const char *param)
-{
-    err->http_status = status;
-    err->type = status >= 500 ? "server_error" : "invalid_request_error";
-    err->code = code;
-    err->param = param;
-    err->message = msg;
-    err->retry_after_s = 0;
-    return -1;
-}
-
 static int push_id(fktok_ids *ids, int32_t id)
 {
     if (ids->n == ids->cap) {
@@ -60,7 +49,7 @@ static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_id
                 snprintf(msg, msg_len,
                          "prompt segment %zu: \"%.*s\" is not a special token of the tokenizer", i,
                          (int)(s->len > 64 ? 64 : s->len), s->text ? s->text : "");
-                return refuse(err, msg, 400, "invalid_value", "prompt");
+                return errors_refuse(err, msg, 400, "invalid_value", "prompt");
             }
             rc = push_id(ids, id);
             break;
@@ -69,17 +58,17 @@ static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_id
             if (s->token_id < 0 || (size_t)s->token_id >= vocab) {
                 snprintf(msg, msg_len, "prompt token %d is outside the vocabulary (0..%zu)",
                          s->token_id, vocab - 1);
-                return refuse(err, msg, 400, "invalid_value", "prompt");
+                return errors_refuse(err, msg, 400, "invalid_value", "prompt");
             }
             rc = push_id(ids, s->token_id);
             break;
         default:
             snprintf(msg, msg_len, "prompt segment %zu has unknown kind %d", i, (int)s->kind);
-            return refuse(err, msg, 400, "invalid_value", "prompt");
+            return errors_refuse(err, msg, 400, "invalid_value", "prompt");
         }
         if (rc != 0) {
             snprintf(msg, msg_len, "out of memory while tokenizing the prompt");
-            return refuse(err, msg, 500, "internal_error", NULL);
+            return errors_refuse(err, msg, 500, "internal_error", NULL);
         }
     }
     return 0;
@@ -126,7 +115,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
     if (ids.n == 0) {
         free(ids.ids);
         snprintf(msg, msg_len, "the prompt is empty");
-        return refuse(err, msg, 400, "invalid_value", param);
+        return errors_refuse(err, msg, 400, "invalid_value", param);
     }
     int max_tokens = req->sampling.max_tokens;
     if (max_model_len > 0 && g->n_prompt >= max_model_len) {
@@ -135,15 +124,12 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
                  "This model's maximum context length is %d tokens. However, your prompt has %d "
                  "tokens, which leaves no room for the completion.",
                  max_model_len, g->n_prompt);
-        return refuse(err, msg, 400, "context_length_exceeded", param);
+        return errors_refuse(err, msg, 400, "context_length_exceeded", param);
     }
     g->n_predict = max_tokens > 0 ? max_tokens : -1;
     if (max_model_len > 0) {
         int room = max_model_len - g->n_prompt;
-        if (g->n_predict < 0 || g->n_predict > room) {
-            g->n_predict = room;
-            g->clipped = 1;
-        }
+        if (g->n_predict < 0 || g->n_predict > room) g->n_predict = room;
     }
     json_t *body = build_body(g, &req->sampling, &ids);
     free(ids.ids);
@@ -152,7 +138,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
     g->path = strdup("/completion");
     if (!g->body || !g->path) {
         snprintf(msg, msg_len, "out of memory while building the upstream request");
-        return refuse(err, msg, 500, "internal_error", NULL);
+        return errors_refuse(err, msg, 500, "internal_error", NULL);
     }
     g->stats.prompt_tokens = g->n_prompt;
     return 0;

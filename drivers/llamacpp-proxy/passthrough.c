@@ -21,17 +21,6 @@
 
 /* ---- the request ------------------------------------------------------------------ */
 
-static int refuse(fk_error *err, char *msg, int status, const char *code, const char *param)
-{
-    err->http_status = status;
-    err->type = status >= 500 ? "server_error" : "invalid_request_error";
-    err->code = code;
-    err->param = param;
-    err->message = msg;
-    err->retry_after_s = 0;
-    return -1;
-}
-
 int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, char *msg,
                         size_t msg_len)
 {
@@ -39,7 +28,7 @@ int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, cha
     if (!path || path[0] != '/' || strpbrk(path, " \r\n") || strstr(path, "//")) {
         snprintf(msg, msg_len, "pass-through path \"%s\" is not an absolute upstream path",
                  path ? path : "(null)");
-        return refuse(err, msg, 400, "invalid_value", NULL);
+        return errors_refuse(err, msg, 400, "invalid_value", NULL);
     }
     json_error_t je;
     json_t *body = req->passthrough_body ? json_loads(req->passthrough_body, 0, &je) : NULL;
@@ -49,7 +38,7 @@ int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, cha
                  : req->passthrough_body ? je.text
                                          : "missing");
         json_decref(body);
-        return refuse(err, msg, 400, "invalid_json", NULL);
+        return errors_refuse(err, msg, 400, "invalid_json", NULL);
     }
     json_object_set_new(body, "stream", json_true());
     json_t *so = json_object_get(body, "stream_options");
@@ -63,7 +52,7 @@ int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, cha
     g->path = strdup(path);
     if (!g->body || !g->path) {
         snprintf(msg, msg_len, "out of memory while building the upstream request");
-        return refuse(err, msg, 500, "internal_error", NULL);
+        return errors_refuse(err, msg, 500, "internal_error", NULL);
     }
     return 0;
 }

@@ -112,7 +112,6 @@ struct fk_gen {
     double deadline_ms;     /* give up waiting for readiness at this time */
     int cancelled;          /* cancel() was called */
     int pieces_sent;        /* pieces delivered to the host */
-    int host_paused;        /* on_pieces returned 1 and resume() has not come */
     gen_error err;          /* the error for on_done */
     fk_gen_stats stats;     /* counts and timings for on_done */
     piece_buf out;          /* pieces of the event being converted */
@@ -121,7 +120,6 @@ struct fk_gen {
     /* native /completion */
     int n_prompt;   /* prompt tokens we sent */
     int n_predict;  /* completion budget we asked for */
-    int clipped;    /* n_predict was cut to fit max_model_len */
     int final_seen; /* the stop:true event arrived */
 
     /* pass-through */
@@ -177,6 +175,8 @@ void passthrough_finish(fk_gen *g, const fk_xfer_end *end);
 void errors_from_upstream(fk_gen *g, long http_status, const char *body, size_t len);
 /* The same for an already parsed error object (a streamed error event). */
 void errors_from_json(fk_gen *g, long http_status, const json_t *error);
+/* A refusal from generate(): fill err (msg must outlive the call); returns -1. */
+int errors_refuse(fk_error *err, const char *msg, int status, const char *code, const char *param);
 /* Transport failures: connect, timeouts, upstream gone mid-stream. */
 void errors_from_transport(fk_gen *g, const fk_xfer_end *end);
 
