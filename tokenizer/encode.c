@@ -9,10 +9,12 @@
 
 /* Per-call state: everything the encoder writes, owned by one call. */
 typedef struct encode_state {
-    const fktok *t;         /* the shared, read-only tokenizer */
-    pcre2_match_data *md;   /* regex match results */
-    fk_bpe_scratch scratch; /* BPE work arrays */
-    fktok_ids *out;         /* where ids go */
+    const fktok *t;                /* the shared, read-only tokenizer */
+    pcre2_match_data *md;          /* regex match results */
+    pcre2_match_context *mctx;     /* match limits: the tokenizer's, or own_mctx */
+    pcre2_match_context *own_mctx; /* limits raised for a long text, or NULL */
+    fk_bpe_scratch scratch;        /* BPE work arrays */
+    fktok_ids *out;                /* where ids go */
 } encode_state;
 
 /* Length of the valid UTF-8 character at s[0..n), or 0 when none starts
@@ -48,7 +50,7 @@ static int encode_valid(encode_state *st, const unsigned char *s, size_t n)
     const fktok *t = st->t;
     size_t gap = 0, from = 0;
     while (from < n) {
-        int rc = pcre2_match(t->re, s, n, from, PCRE2_NO_UTF_CHECK, st->md, t->mctx);
+        int rc = pcre2_match(t->re, s, n, from, PCRE2_NO_UTF_CHECK, st->md, st->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) return -1;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
@@ -115,7 +117,18 @@ int fktok_encode(const fktok *t, const char *text, size_t len, int allow_special
     while (st.scratch.memo_bits < FK_BPE_MEMO_MAX_BITS && ((size_t)1 << st.scratch.memo_bits) < len)
         st.scratch.memo_bits++;
     st.md = pcre2_match_data_create(1, NULL);
-    if (!st.md) return -1;
+    st.mctx = t->mctx;
+    if (len > FK_MATCH_LIMIT_FLOOR) {
+        uint64_t limit = FK_MATCH_LIMIT + (uint64_t)FK_MATCH_LIMIT_PER_BYTE * len;
+        st.mctx = st.own_mctx = pcre2_match_context_copy(t->mctx);
+        if (st.own_mctx)
+            pcre2_set_match_limit(st.own_mctx, limit < UINT32_MAX ? (uint32_t)limit : UINT32_MAX);
+    }
+    if (!st.md || !st.mctx) {
+        pcre2_match_data_free(st.md);
+        pcre2_match_context_free(st.own_mctx);
+        return -1;
+    }
     int matching = t->n_added_lens > 0 && (allow_special || t->has_plain_added);
     int rc = 0;
     size_t pos = 0;
@@ -129,5 +142,6 @@ int fktok_encode(const fktok *t, const char *text, size_t len, int allow_special
     }
     fk_bpe_scratch_free(&st.scratch);
     pcre2_match_data_free(st.md);
+    pcre2_match_context_free(st.own_mctx);
     return rc;
 }

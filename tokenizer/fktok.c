@@ -15,10 +15,6 @@ const char fk_o200k_pattern[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
     "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-/* Backtracking budget per regex match: generous for the o200k pattern on any
- * input, finite for hostile patterns read from a tokenizer.json. */
-#define FK_MATCH_LIMIT 10000000u
-
 fktok *fk_tok_new(void)
 {
     fktok *t = calloc(1, sizeof *t);

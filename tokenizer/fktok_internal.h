@@ -77,6 +77,14 @@ struct fktok {
     int has_plain_added;       /* 1 when some added token is not special */
 };
 
+/* Backtracking budget of one regex match: FK_MATCH_LIMIT, plus
+ * FK_MATCH_LIMIT_PER_BYTE per byte of texts longer than FK_MATCH_LIMIT_FLOOR
+ * (one o200k match may scan a whole run of letters or spaces twice); finite
+ * for hostile patterns read from a tokenizer.json. */
+#define FK_MATCH_LIMIT 10000000u
+#define FK_MATCH_LIMIT_PER_BYTE 4u
+#define FK_MATCH_LIMIT_FLOOR 1000000u
+
 /* The o200k pre-tokenizer pattern (GPTOSS.md) used with tiktoken files. */
 extern const char fk_o200k_pattern[];
 
