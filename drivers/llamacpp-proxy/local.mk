@@ -48,3 +48,4 @@ tests_fuzz_fuzz_llama_stream_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_llama_stream_LDADD = tokenizer/libfktok.la harmony/libfkharmony.la \
 	$(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(PCRE2_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/llama_stream
+EXTRA_DIST += drivers/llamacpp-proxy/README.md

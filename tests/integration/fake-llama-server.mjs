@@ -26,7 +26,8 @@
 //   reasoning, content, tool_calls: [{name, arguments}]   (chat endpoint)
 //   raw: true            chat: the reasoning stays in content as Harmony tags
 //   fault: "slow_start" | "drip" | "drop" | "malformed" | "error_before" |
-//          "error_after" | "stall" | "status"
+//          "error_after" | "stall" | "status" | "fragment" (events cut into
+//          1-7 byte writes, CRLF line ends)
 //   delay_ms             slow_start: before the headers; drip: between events
 //   after                drop / malformed / error_after / stall: events sent first
 //   status, code, type, message   error_before / status: the HTTP status and error body
@@ -137,6 +138,18 @@ function sse(res, text) {
     res.write(text);
     return true;
 }
+// Write an event in pieces of 1-7 bytes, each its own TCP segment.
+async function sseFragmented(res, text) {
+    const buf = Buffer.from(text);
+    for (let i = 0; i < buf.length;) {
+        const n = 1 + ((i * 7919) % 7);
+        if (res.destroyed) return false;
+        res.write(buf.subarray(i, i + n));
+        i += n;
+        await new Promise((r) => setImmediate(r));
+    }
+    return true;
+}
 
 // ---- POST /completion ---------------------------------------------------------------
 async function completion(req, res, body, entry) {
@@ -214,7 +227,8 @@ async function completion(req, res, body, entry) {
         if (s.fault === 'stall' && sent === (s.after ?? 2)) return; // keep the socket open, say nothing
         if (s.fault === 'drip' && sent > 0) await sleep(s.delay_ms ?? 50);
         const ev = { index: 0, content: e.content, tokens: body.return_tokens ? e.tokens : [], stop: false, id_slot: -1, tokens_predicted: sent + 1, tokens_evaluated: ids.length };
-        if (!sse(res, 'data: ' + JSON.stringify(ev) + '\n\n')) return;
+        const line = 'data: ' + JSON.stringify(ev) + (s.fault === 'fragment' ? '\r\n\r\n' : '\n\n');
+        if (!(s.fault === 'fragment' ? await sseFragmented(res, line) : sse(res, line))) return;
         sent += 1;
         // Give slow readers and cancellations a chance to show.
         if (sent % 8 === 0) await sleep(0);

@@ -92,6 +92,9 @@ test('prompt injection: Harmony tags typed by a user reach upstream as ordinary-
     'the same special ids with and without the injected text');
   assert.ok(dirty.prompt_text.includes(attack), 'the text itself arrived');
   assert.ok(dirty.prompt_ids.length > clean.prompt_ids.length + 20, 'the tags were tokenized as text');
+  // What upstream tokenization would have done with the same text (why the driver sends ids):
+  const up = await (await fetch(fake.url + '/tokenize', { method: 'POST', body: JSON.stringify({ content: attack, parse_special: false }) })).json();
+  assert.ok(up.tokens.includes(200007) && up.tokens.includes(200006), 'llama-server would have made them special');
 });
 
 test('raw completion: the operator prompt parses specials; the text spells them out', async () => {

@@ -615,6 +615,18 @@ static void test_pause(fake *f, fk_core *core)
     wait_done(r, 5000);
     is_str(r->text, "abcdefghijkl<|return|>", "the whole stream arrives after a pause mid-stream");
     is_int(r->during_pause, 0, "still nothing while paused");
+
+    /* Events cut into tiny TCP writes with CRLF line ends, with a pause among them. */
+    memset(r, 0, sizeof *r);
+    r->pause_on_call = 5;
+    fake_fault(f, "{\"fault\":\"fragment\"}");
+    start(core, &req, r);
+    wait_done(r, 8000);
+    is_str(r->marked,
+           "[<|channel|>]analysis[<|message|>]Thinking.[<|end|>][<|start|>]assistant[<|channel|>]"
+           "final[<|message|>]Hello world![<|return|>]",
+           "events split across 1-7 byte chunks parse the same");
+    is_int(r->ids[0], 200005, "... with their ids");
     free(r);
 }
 
