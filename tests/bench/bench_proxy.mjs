@@ -13,6 +13,9 @@
 //      CPU time per request (from /proc), i.e. requests/s on one core
 //   4. 1,000 concurrent streams through the gateway: all complete? wall time,
 //      gateway RSS and CPU
+//   5. the same latency and CPU figures in pass-through mode
+//      (FRONTEND_USE_HARMONY=0: the body forwarded to /v1/chat/completions),
+//      the closest to what a plain forwarding proxy does
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -140,6 +143,30 @@ console.log(`gateway CPU / RSS                      ${(c1.cpuMs - c0.cpuMs).toFi
 const log = await fake.log();
 console.log(`upstream connections opened in total   ${log.connections}`);
 
+// 5: pass-through mode, direct /v1/chat/completions (streamed) vs the gateway
+const gwPt = await startGateway({ env: llamaEnv(fake, { FK_LOG_LEVEL: 'warn', FRONTEND_USE_HARMONY: '0' }) });
+await waitReady(gwPt);
+const ptURL = gwPt.baseURL + '/v1/chat/completions';
+const upChat = fake.url + '/v1/chat/completions';
+const upBody = { ...chatBody, stream: true };
+for (let i = 0; i < 50; i++) { await post(upChat, upBody, { stream: true }); await post(ptURL, chatBody); }
+const ptDirect = [], ptGw = [];
+for (let i = 0; i < N; i++) {
+  ptDirect.push((await post(upChat, upBody, { stream: true })).ms);
+  const g = await post(ptURL, chatBody);
+  if (g.status !== 200) throw new Error(`pass-through gateway answered ${g.status}: ${g.body}`);
+  ptGw.push(g.ms);
+}
+const p0 = procStat(gwPt.proc.pid);
+const ptLoad = await load(ptURL, chatBody, 16, SECONDS);
+const p1 = procStat(gwPt.proc.pid);
+console.log('\n## pass-through mode, non-streaming (ms)  p50      p99');
+console.log(`direct /v1/chat/completions (stream)   ${f3(pct(ptDirect, 50))}  ${f3(pct(ptDirect, 99))}`);
+console.log(`through the gateway (chat, whole)      ${f3(pct(ptGw, 50))}  ${f3(pct(ptGw, 99))}`);
+console.log(`added                                  ${f3(pct(ptGw, 50) - pct(ptDirect, 50))}  ${f3(pct(ptGw, 99) - pct(ptDirect, 99))}`);
+console.log(`gateway CPU per request                ${f3((p1.cpuMs - p0.cpuMs) / ptLoad.done)} ms  => ${(1000 / ((p1.cpuMs - p0.cpuMs) / ptLoad.done)).toFixed(0)} req/s per core (${ptLoad.rps.toFixed(0)} req/s measured, 16 clients)`);
+
+await gwPt.stop();
 await gw.stop();
 fake.stop();
 agent.destroy();
