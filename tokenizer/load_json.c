@@ -168,6 +168,10 @@ static int scan_added(json_loader *L, json_t *added, long long *max)
             return fail(L, "added_tokens[%zu].content: expected a non-empty string", i);
         if (special && !json_is_boolean(special))
             return fail(L, "added_tokens[%zu].special: expected true or false", i);
+        static const char *const unsupported[] = {"lstrip", "rstrip", "single_word"};
+        for (size_t k = 0; k < 3; k++)
+            if (json_is_true(json_object_get(v, unsupported[k])))
+                return fail(L, "added_tokens[%zu].%s: only false is supported", i, unsupported[k]);
         if (json_integer_value(id) > *max) *max = json_integer_value(id);
     }
     return 0;

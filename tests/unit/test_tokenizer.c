@@ -431,6 +431,10 @@ static void test_load_errors(void)
         "normalizer", "not supported", "an unsupported normalizer is refused");
     fails_with(load_tiny_with("model", json_string("BPE"), NULL, err, sizeof err), err, "model",
                NULL, "model that is not an object");
+    json_t *added = json_pack("[{s:i,s:s,s:b,s:b}]", "id", 300, "content", "<|end|>", "special", 1,
+                              "rstrip", 1);
+    fails_with(load_tiny_with("added_tokens", added, NULL, err, sizeof err), err,
+               "added_tokens[0].rstrip", NULL, "an added token that strips spaces is refused");
     json_t *vocab = json_pack("{s:i}", "a", 0);
     fails_with(load_tiny_with("vocab", vocab, "model", err, sizeof err), err, "no token for byte",
                NULL, "a vocabulary missing byte tokens");
