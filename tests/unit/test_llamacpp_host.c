@@ -723,6 +723,38 @@ static void test_reuse_and_concurrency(fake *f, fk_core *core)
     free(rs);
 }
 
+/* The upstream goes away and comes back on the same port: a request made
+ * meanwhile waits (refused connection = not ready) and then completes. */
+static void test_restart(void)
+{
+    fake f;
+    if (!ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started (restart test)")) return;
+    host_ctx c;
+    fk_host h;
+    fk_core *core = make_core(&c, &h, f.url, 1, "20");
+    run_ms(300);
+    is_int(drv->health(core, NULL, 0), FK_HEALTH_READY, "ready before the restart");
+    char port[16];
+    snprintf(port, sizeof port, "%d", f.port);
+    fake_stop(&f);
+    prompt p;
+    harmony_prompt(&p, "Hi");
+    fk_gen_request req = harmony_req(&p, 100);
+    rec *r = calloc(1, sizeof *r);
+    start(core, &req, r);
+    run_ms(300);
+    ok(!r->done, "a request to the stopped upstream is held, not failed");
+    is_int(drv->health(core, NULL, 0), FK_HEALTH_UNAVAILABLE,
+           "the refused connection marks it UNAVAILABLE");
+    ok(fake_start(&f, "--port", port) == 0, "the upstream comes back on port %s", port);
+    ok(wait_done(r, 8000), "the held request completes");
+    is_str(r->text, DEFAULT_OUT, "... with the whole answer");
+    is_int(r->err_status, 0, "... and no error");
+    free(r);
+    drv->destroy(core);
+    fake_stop(&f);
+}
+
 static void test_passthrough(fake *f)
 {
     host_ctx c;
@@ -849,6 +881,7 @@ int main(void)
 
     test_health_and_waiting();
     test_unavailable();
+    test_restart();
 
     fake f;
     if (ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started")) {
