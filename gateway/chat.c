@@ -148,7 +148,7 @@ static const fk_job_ops chat_ops = {chat_pieces, chat_finish, chat_state_free};
 static int render(fk_gateway *gw, const json_t *body, hm_prompt *prompt, fk_segment **segs,
                   fk_api_error *err)
 {
-    hm_openai_options ho = {.current_date = gw->cfg.current_date, .default_effort = NULL};
+    hm_openai_options ho = {.current_date = gw->slot->cfg.current_date, .default_effort = NULL};
     hm_conversation conv;
     hm_conversation_init(&conv);
     hm_openai_error he;
@@ -196,7 +196,8 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
     fk_api_error err;
     json_t *body = NULL;
     fk_request_params rp;
-    fk_limits lim = {gw->cfg.default_max_tokens, gw->cfg.max_model_len, gw->cfg.max_messages};
+    fk_limits lim = {gw->slot->cfg.default_max_tokens, gw->slot->cfg.max_model_len,
+                     gw->slot->cfg.max_messages};
     hm_prompt prompt;
     hm_prompt_init(&prompt);
     fk_segment *segs = NULL;
@@ -205,7 +206,7 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
     if (fk_read_json_body(gw, req, &body, &err) < 0 ||
         fk_parse_chat_request(body, &lim, &rp, &err) < 0)
         goto fail;
-    model = fk_router_resolve(&gw->router, rp.model);
+    model = fk_router_resolve(&gw->slot->router, rp.model);
     if (!model) {
         fk_api_error_set(&err, 404, "invalid_request_error", "model_not_found", "model",
                          "The model '%s' does not exist or is not served here.", rp.model);
@@ -216,8 +217,8 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
                          .request_id = info->request_id,
                          .model = model,
                          .sampling = rp.sampling,
-                         .max_model_len = gw->cfg.max_model_len};
-    if (gw->cfg.use_harmony) {
+                         .max_model_len = gw->slot->cfg.max_model_len};
+    if (gw->slot->cfg.use_harmony) {
         if (render(gw, body, &prompt, &segs, &err) < 0) goto fail;
         gr.mode = FK_GEN_HARMONY;
         gr.segments = segs;
@@ -232,7 +233,7 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
         gr.passthrough_path = "/v1/chat/completions";
         gr.passthrough_body = pbody;
     }
-    chat_state *s = chat_state_new(&gw->cfg);
+    chat_state *s = chat_state_new(&gw->slot->cfg);
     fk_job *j = s ? fk_job_new(gw, req, info, "chatcmpl-", rp.model ? rp.model : model, rp.stream,
                                rp.include_usage, &chat_ops, s)
                   : NULL;

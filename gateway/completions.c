@@ -136,13 +136,14 @@ void fk_handle_completions(fk_gateway *gw, struct evhttp_request *req, const fk_
     fk_api_error err;
     json_t *body = NULL;
     fk_request_params rp;
-    fk_limits lim = {gw->cfg.default_max_tokens, gw->cfg.max_model_len, gw->cfg.max_messages};
+    fk_limits lim = {gw->slot->cfg.default_max_tokens, gw->slot->cfg.max_model_len,
+                     gw->slot->cfg.max_messages};
     fk_segment *segs = NULL;
     const char *model;
     if (fk_read_json_body(gw, req, &body, &err) < 0 ||
         fk_parse_completion_request(body, &lim, &rp, &err) < 0)
         goto fail;
-    if (!(model = fk_router_resolve(&gw->router, rp.model))) {
+    if (!(model = fk_router_resolve(&gw->slot->router, rp.model))) {
         fk_api_error_set(&err, 404, "invalid_request_error", "model_not_found", "model",
                          "The model '%s' does not exist or is not served here.", rp.model);
         goto fail;
@@ -163,7 +164,7 @@ void fk_handle_completions(fk_gateway *gw, struct evhttp_request *req, const fk_
                          .segments = segs,
                          .n_segments = n,
                          .sampling = rp.sampling,
-                         .max_model_len = gw->cfg.max_model_len};
+                         .max_model_len = gw->slot->cfg.max_model_len};
     fk_job *j = fk_job_new(gw, req, info, "cmpl-", rp.model ? rp.model : model, rp.stream,
                            rp.include_usage, &completion_ops, s);
     if (!j) {

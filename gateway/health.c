@@ -12,7 +12,8 @@
 int fk_core_ready(fk_gateway *gw, fk_api_error *err)
 {
     char detail[256] = "";
-    fk_health h = gw->router.driver.table->health(gw->router.core, detail, sizeof detail);
+    fk_health h =
+        gw->slot->router.driver.table->health(gw->slot->router.core, detail, sizeof detail);
     if (h == FK_HEALTH_READY) return 0;
     fk_api_error_set(err, 503, "unavailable_error",
                      h == FK_HEALTH_LOADING ? "model_loading" : "core_unavailable", NULL,
@@ -24,12 +25,17 @@ int fk_core_ready(fk_gateway *gw, fk_api_error *err)
 void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
     char detail[256] = "";
-    fk_health h = gw->router.driver.table->health(gw->router.core, detail, sizeof detail);
-    const char *model = fk_router_default_model(&gw->router);
+    fk_health h =
+        gw->slot->router.driver.table->health(gw->slot->router.core, detail, sizeof detail);
+    const char *model = fk_router_default_model(&gw->slot->router);
     if (h == FK_HEALTH_READY && !gw->shutting_down) {
-        fk_reply_json(gw, req, info->endpoint, 200,
-                      json_pack("{s:s, s:s, s:s}", "status", "ok", "core", gw->cfg.core_kind,
-                                "model", model));
+        json_t *body = json_pack("{s:s, s:s, s:s}", "status", "ok", "core", gw->slot->cfg.core_kind,
+                                 "model", model);
+        /* a failed SIGHUP reload leaves the previous core serving: say so */
+        if (body && gw->reload_error[0])
+            json_object_set_new(body, "reload_error",
+                                fk_json_lossy_string(gw->reload_error, strlen(gw->reload_error)));
+        fk_reply_json(gw, req, info->endpoint, 200, body);
         return;
     }
     const char *status = gw->shutting_down            ? "stopping"
@@ -40,14 +46,14 @@ void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_i
     /* the detail comes from the driver: keep the JSON valid whatever its bytes */
     fk_reply_json(gw, req, info->endpoint, 503,
                   json_pack("{s:s, s:o, s:s, s:s}", "status", status, "detail",
-                            fk_json_lossy_string(detail, strlen(detail)), "core", gw->cfg.core_kind,
-                            "model", model));
+                            fk_json_lossy_string(detail, strlen(detail)), "core",
+                            gw->slot->cfg.core_kind, "model", model));
 }
 
 void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
     struct evbuffer *buf = evbuffer_new();
-    fk_metrics_write(&gw->metrics, fk_router_default_model(&gw->router), buf);
+    fk_metrics_write(&gw->metrics, fk_router_default_model(&gw->slot->router), buf);
     fk_reply_buffer(gw, req, info->endpoint, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
     evbuffer_free(buf);
 }

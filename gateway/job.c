@@ -21,7 +21,7 @@ static void job_cancel(fk_job *j)
 {
     if (j->gen && !j->gen_done && !j->cancelled) {
         j->cancelled = 1;
-        j->gw->router.driver.table->cancel(j->gen);
+        j->slot->router.driver.table->cancel(j->gen);
     }
 }
 
@@ -92,7 +92,7 @@ static void on_drained(struct evhttp_connection *evcon, void *arg)
     fk_job *j = arg;
     if (!j->paused || j->gen_done || j->client_gone) return;
     j->paused = 0;
-    j->gw->router.driver.table->resume(j->gen);
+    j->slot->router.driver.table->resume(j->gen);
 }
 
 /* Send buf as one chunk; returns 1 when the client is too slow (pause). */
@@ -275,6 +275,7 @@ fk_job *fk_job_new(fk_gateway *gw, struct evhttp_request *req, const fk_req_info
         return NULL;
     }
     j->gw = gw;
+    j->slot = gw->slot;
     j->req = req;
     j->endpoint = info->endpoint;
     snprintf(j->request_id, sizeof j->request_id, "%s", info->request_id);
@@ -298,6 +299,7 @@ static void job_link(fk_job *j)
     gw->jobs = j;
     gw->n_jobs++;
     gw->metrics.waiting++;
+    j->slot->jobs++;
 }
 
 static void job_free(fk_job *j)
@@ -312,7 +314,9 @@ static void job_free(fk_job *j)
     stop_watching(j);
     j->ops->free(j->state);
     free(j->model);
+    fk_slot *slot = j->slot;
     free(j);
+    fk_slot_job_ended(gw, slot);
     fk_shutdown_check(gw);
 }
 
@@ -328,9 +332,9 @@ static void watch_client(fk_job *j)
         j->peer_watch = event_new(gw->base, fd, EV_READ | EV_PERSIST, on_peer_readable, j);
         if (j->peer_watch) event_add(j->peer_watch, NULL);
     }
-    if (j->stream && gw->cfg.keepalive_s > 0) {
+    if (j->stream && j->slot->cfg.keepalive_s > 0) {
         j->keepalive = event_new(gw->base, -1, EV_PERSIST, on_keepalive, j);
-        double s = gw->cfg.keepalive_s;
+        double s = j->slot->cfg.keepalive_s;
         struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
         if (j->keepalive) event_add(j->keepalive, &tv);
     }
@@ -342,7 +346,8 @@ void fk_job_start(fk_job *j, const fk_gen_request *gr)
     job_link(j);
     fk_error derr = {0};
     j->in_generate = 1;
-    fk_gen *gen = gw->router.driver.table->generate(gw->router.core, gr, &job_callbacks, j, &derr);
+    fk_gen *gen =
+        j->slot->router.driver.table->generate(j->slot->router.core, gr, &job_callbacks, j, &derr);
     j->in_generate = 0;
     if (j->gen_done) { /* the driver finished inside generate() */
         job_free(j);

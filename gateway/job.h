@@ -40,6 +40,7 @@ typedef struct fk_job_ops {
 
 struct fk_job {
     fk_gateway *gw;                  /* owner */
+    fk_slot *slot;                   /* the core this job runs on (a reload keeps it) */
     fk_job *prev, *next;             /* gw->jobs list links */
     struct evhttp_request *req;      /* the request; NULL once the reply ended */
     struct evhttp_connection *evcon; /* its connection while we hold its close callback */

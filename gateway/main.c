@@ -60,29 +60,30 @@ static int parse_args(int argc, char **argv, const char **env_path)
 static void teardown(fk_gateway *gw)
 {
     fk_server_free(gw);
-    fk_router_close(&gw->router);
-    fk_host_clear(&gw->host);
-    struct event **evs[] = {&gw->sig_term, &gw->sig_int, &gw->grace_timer, &gw->stats_timer,
-                            &gw->drain_timer};
+    fk_slots_free_all(gw);
+    struct event **evs[] = {&gw->sig_term,    &gw->sig_int,     &gw->sig_hup,
+                            &gw->grace_timer, &gw->stats_timer, &gw->drain_timer};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++) {
         if (*evs[i]) event_free(*evs[i]);
         *evs[i] = NULL;
     }
     if (gw->base) event_base_free(gw->base);
     gw->base = NULL;
-    fk_config_free(&gw->cfg);
 }
 
-static int start(fk_gateway *gw, char *err, size_t err_len)
+/* Loop first (pthreads enabled before it), then the configuration and core,
+ * then HTTP. A configuration error is printed as is ("FILE:LINE: KEY: why")
+ * and returns 2 so main can tell it from a start-up failure. */
+static int start(fk_gateway *gw, const char *env_path, char *err, size_t err_len)
 {
     if (evthread_use_pthreads() < 0)
         return snprintf(err, err_len, "evthread_use_pthreads failed"), -1;
     gw->base = event_base_new();
     if (!gw->base) return snprintf(err, err_len, "event_base_new failed"), -1;
     fk_metrics_init(&gw->metrics);
-    if (fk_host_init(&gw->host, &gw->cfg, gw->base, gw->cfg.driver_name) < 0)
-        return snprintf(err, err_len, "cannot set up host services"), -1;
-    if (fk_router_open(&gw->router, &gw->cfg, &gw->host.table, err, err_len) < 0) return -1;
+    int config_error = 0;
+    gw->slot = fk_slot_open(gw, env_path, &config_error, err, err_len);
+    if (!gw->slot) return config_error ? -2 : -1;
     if (fk_server_start(gw, err, err_len) < 0) return -1;
     if (fk_shutdown_init(gw) < 0 || fk_statslog_init(gw) < 0)
         return snprintf(err, err_len, "cannot install signal handlers or timers"), -1;
@@ -97,16 +98,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     static fk_gateway gw;
     char err[1024] = "";
-    if (fk_config_load(&gw.cfg, env_path, err, sizeof err) < 0) {
-        fprintf(stderr, "fk-gateway: %s\n", err);
-        fk_config_free(&gw.cfg);
-        return 1;
-    }
-    fk_log_set_level(gw.cfg.log_level);
-    fk_info("fk-gateway %s: core %s, driver %s, config %s", PACKAGE_VERSION, gw.cfg.core_kind,
-            gw.cfg.driver_name, gw.cfg.env_path ? gw.cfg.env_path : "(environment only)");
     int rc = 0;
-    if (start(&gw, err, sizeof err) < 0) {
+    int st = start(&gw, env_path, err, sizeof err);
+    if (st == -2) {
+        fprintf(stderr, "fk-gateway: %s\n", err);
+        rc = 1;
+    } else if (st < 0) {
         fk_error("%s", err);
         rc = 1;
     } else {

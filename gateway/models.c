@@ -15,20 +15,20 @@ static json_t *model_entry(const char *id, const char *owned_by, int max_model_l
 void fk_handle_models(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
     fk_model_info models[16];
-    size_t n = gw->router.driver.table->list_models(gw->router.core, models, 16);
+    size_t n = gw->slot->router.driver.table->list_models(gw->slot->router.core, models, 16);
     if (n > 16) n = 16;
     json_t *data = json_array();
-    int has_alias = gw->cfg.frontend_model == NULL;
+    int has_alias = gw->slot->cfg.frontend_model == NULL;
     for (size_t i = 0; i < n; i++) {
         if (!models[i].id) continue;
-        int len = models[i].max_model_len ? models[i].max_model_len : gw->cfg.max_model_len;
+        int len = models[i].max_model_len ? models[i].max_model_len : gw->slot->cfg.max_model_len;
         json_array_append_new(data, model_entry(models[i].id, models[i].owned_by, len));
-        if (gw->cfg.frontend_model && strcmp(models[i].id, gw->cfg.frontend_model) == 0)
+        if (gw->slot->cfg.frontend_model && strcmp(models[i].id, gw->slot->cfg.frontend_model) == 0)
             has_alias = 1;
     }
     if (!has_alias)
-        json_array_append_new(
-            data, model_entry(gw->cfg.frontend_model, "forgekeeper", gw->cfg.max_model_len));
+        json_array_append_new(data, model_entry(gw->slot->cfg.frontend_model, "forgekeeper",
+                                                gw->slot->cfg.max_model_len));
     fk_reply_json(gw, req, info->endpoint, 200,
                   json_pack("{s:s, s:o}", "object", "list", "data", data));
 }

@@ -32,7 +32,7 @@ const char *fk_endpoint_name(fk_endpoint ep)
 void fk_make_id(fk_gateway *gw, const char *prefix, char *buf, size_t len)
 {
     uint64_t n = ++gw->next_id;
-    if (gw->cfg.test_fixed_ids) {
+    if (gw->slot->cfg.test_fixed_ids) {
         snprintf(buf, len, "%s%06llu", prefix, (unsigned long long)n);
         return;
     }
@@ -54,7 +54,7 @@ void fk_make_id(fk_gateway *gw, const char *prefix, char *buf, size_t len)
 
 long long fk_created(const fk_gateway *gw)
 {
-    return gw->cfg.test_fixed_ids ? 1764000000LL : (long long)time(NULL);
+    return gw->slot->cfg.test_fixed_ids ? 1764000000LL : (long long)time(NULL);
 }
 
 /* ---- replies -------------------------------------------------------------------- */
@@ -141,10 +141,10 @@ int fk_read_json_body(fk_gateway *gw, struct evhttp_request *req, json_t **out, 
     *out = NULL;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    if ((long)len > gw->cfg.max_body_bytes)
+    if ((long)len > gw->slot->cfg.max_body_bytes)
         return fk_api_error_set(err, 413, "invalid_request_error", "request_too_large", NULL,
                                 "the request body is %zu bytes; the limit is %ld bytes", len,
-                                gw->cfg.max_body_bytes);
+                                gw->slot->cfg.max_body_bytes);
     if (len == 0) return fk_api_bad_request(err, "invalid_json", NULL, "the request body is empty");
     const char *data = (const char *)evbuffer_pullup(in, -1);
     json_error_t je;
@@ -179,7 +179,7 @@ static void request_id(fk_gateway *gw, struct evhttp_request *req, char *buf, si
 /* The value for Access-Control-Allow-Origin, or NULL when not allowed. */
 static const char *allowed_origin(const fk_gateway *gw, const char *origin)
 {
-    const char *list = gw->cfg.cors_origins;
+    const char *list = gw->slot->cfg.cors_origins;
     if (!origin || !list) return NULL;
     if (strcmp(list, "*") == 0) return "*";
     size_t ol = strlen(origin);
@@ -233,12 +233,12 @@ static int same_secret(const char *a, const char *b)
 
 static int authorized(const fk_gateway *gw, struct evhttp_request *req)
 {
-    if (!gw->cfg.api_key) return 1;
+    if (!gw->slot->cfg.api_key) return 1;
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0;
     h += 7;
     while (*h == ' ') h++;
-    return same_secret(h, gw->cfg.api_key);
+    return same_secret(h, gw->slot->cfg.api_key);
 }
 
 /* ---- routing ------------------------------------------------------------------- */
@@ -310,16 +310,16 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
     evhttp_set_allowed_methods(gw->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
     /* Bodies between FK_MAX_BODY_BYTES and this hard cap get our JSON 413;
      * above it libevent refuses them itself without buffering them whole. */
-    long cap = gw->cfg.max_body_bytes * 2 + (1 << 20);
+    long cap = gw->slot->cfg.max_body_bytes * 2 + (1 << 20);
     evhttp_set_max_body_size(gw->http, cap);
     evhttp_set_max_headers_size(gw->http, 64 * 1024);
-    evhttp_set_timeout(gw->http, gw->cfg.http_timeout_s);
+    evhttp_set_timeout(gw->http, gw->slot->cfg.http_timeout_s);
     evhttp_set_default_content_type(gw->http, "application/json");
-    gw->bound = evhttp_bind_socket_with_handle(gw->http, gw->cfg.listen_host,
-                                               (ev_uint16_t)gw->cfg.listen_port);
+    gw->bound = evhttp_bind_socket_with_handle(gw->http, gw->slot->cfg.listen_host,
+                                               (ev_uint16_t)gw->slot->cfg.listen_port);
     if (!gw->bound) {
         snprintf(err, err_len, "cannot listen on %s:%d (address in use or not local?)",
-                 gw->cfg.listen_host, gw->cfg.listen_port);
+                 gw->slot->cfg.listen_host, gw->slot->cfg.listen_port);
         return -1;
     }
     /* evhttp listens with a backlog of 128; a burst of clients (1,000 streams
@@ -328,7 +328,7 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
     listen(evhttp_bound_socket_get_fd(gw->bound), FK_LISTEN_BACKLOG);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int port = gw->cfg.listen_port;
+    int port = gw->slot->cfg.listen_port;
     char host[INET6_ADDRSTRLEN] = "";
     if (getsockname(evhttp_bound_socket_get_fd(gw->bound), (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
@@ -341,7 +341,8 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
         }
     }
-    fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->cfg.listen_host, port);
+    fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->slot->cfg.listen_host,
+                  port);
     return 0;
 }
 

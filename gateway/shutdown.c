@@ -1,4 +1,5 @@
-/* shutdown.c: SIGTERM/SIGINT: stop accepting, let in-flight requests finish
+/* shutdown.c: signals. SIGHUP reloads the configuration (slot.c).
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests finish
  * within FK_SHUTDOWN_GRACE_S, then cancel them; exit the loop once every
  * reply is written (or after a short drain limit). A second signal cancels
  * at once. */
@@ -51,21 +52,30 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     gw->shutting_down = 1;
     fk_info("%s: stopping; %d request(s) in flight, grace %.1f s",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT", gw->n_jobs, gw->cfg.shutdown_grace_s);
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", gw->n_jobs, gw->slot->cfg.shutdown_grace_s);
     fk_server_stop_accepting(gw);
     if (gw->stats_timer) event_del(gw->stats_timer);
-    double s = gw->cfg.shutdown_grace_s;
+    double s = gw->slot->cfg.shutdown_grace_s;
     struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
     gw->grace_timer = evtimer_new(gw->base, on_grace_expired, gw);
     if (gw->grace_timer) evtimer_add(gw->grace_timer, &tv);
     fk_shutdown_check(gw);
 }
 
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    fk_gateway *gw = arg;
+    if (!gw->shutting_down) fk_reload(gw);
+}
+
 int fk_shutdown_init(fk_gateway *gw)
 {
     gw->sig_term = evsignal_new(gw->base, SIGTERM, on_signal, gw);
     gw->sig_int = evsignal_new(gw->base, SIGINT, on_signal, gw);
-    if (!gw->sig_term || !gw->sig_int) return -1;
-    if (evsignal_add(gw->sig_term, NULL) < 0 || evsignal_add(gw->sig_int, NULL) < 0) return -1;
+    gw->sig_hup = evsignal_new(gw->base, SIGHUP, on_hup, gw);
+    if (!gw->sig_term || !gw->sig_int || !gw->sig_hup) return -1;
+    if (evsignal_add(gw->sig_term, NULL) < 0 || evsignal_add(gw->sig_int, NULL) < 0 ||
+        evsignal_add(gw->sig_hup, NULL) < 0)
+        return -1;
     return 0;
 }

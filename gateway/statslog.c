@@ -27,10 +27,10 @@ static void on_stats_tick(evutil_socket_t fd, short what, void *arg)
 int fk_statslog_init(fk_gateway *gw)
 {
     gw->stats_last = fk_now();
-    if (gw->cfg.stats_interval_s <= 0) return 0;
+    if (gw->slot->cfg.stats_interval_s <= 0) return 0;
     gw->stats_timer = event_new(gw->base, -1, EV_PERSIST, on_stats_tick, gw);
     if (!gw->stats_timer) return -1;
-    double s = gw->cfg.stats_interval_s;
+    double s = gw->slot->cfg.stats_interval_s;
     struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
     return event_add(gw->stats_timer, &tv);
 }

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startGateway, runGateway, scriptedEnv, openaiClient, GATEWAY } from './lib.mjs';
 
 const hello = { hello: { harmony: '<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>Hi there<|return|>' } };
@@ -192,4 +193,42 @@ test('SIGTERM: past the grace period the stream is cancelled with an error event
   const r = await gw.stop();
   assert.equal(r.code, 0, r.stderr);
   assert.ok(sc.readLog().some((l) => l.startsWith('cancel ')));
+});
+
+test('SIGHUP reloads: new requests use the new core, in-flight ones finish on the old; a bad file keeps the old', async () => {
+  const sc = scriptedEnv({ slow: { harmony: '<|channel|>final<|message|>' + 'tock '.repeat(15) + '<|return|>', delay_ms: 40 } });
+  const gw = await startGateway({ env: { ...sc.env, FK_SCRIPT_MODEL: 'model-a' } });
+  try {
+    const models = async () => (await (await fetch(gw.baseURL + '/v1/models')).json()).data.map((m) => m.id);
+    assert.deepEqual(await models(), ['model-a']);
+    const res = await fetch(gw.baseURL + '/v1/chat/completions', {
+      method: 'POST', body: JSON.stringify({ model: 'model-a', messages: [{ role: 'user', content: 'x' }], stream: true }),
+    });
+    const reader = res.body.getReader();
+    let text = new TextDecoder().decode((await reader.read()).value);
+    const original = readFileSync(gw.envPath, 'utf8');
+    writeFileSync(gw.envPath, original.replace('FK_SCRIPT_MODEL="model-a"', 'FK_SCRIPT_MODEL="model-b"'));
+    gw.proc.kill('SIGHUP');
+    await gw.waitForLog(/reloaded: core vllm, driver scripted; 1 request\(s\) finish on the previous core/);
+    assert.deepEqual(await models(), ['model-b']);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const content = [...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('');
+    assert.equal(content, 'tock '.repeat(15), 'the in-flight stream finished on the old core');
+    assert.match(text, /"model":"model-a"/);
+    await gw.waitForLog(/unloading the previous core/);
+    writeFileSync(gw.envPath, original + 'FK_MAX_BODY_BYTES=lots\n');
+    gw.proc.kill('SIGHUP');
+    await gw.waitForLog(/reload failed: .*\.env:\d+: FK_MAX_BODY_BYTES: 'lots' is not an integer; the previous configuration stays/);
+    const h = await (await fetch(gw.baseURL + '/health')).json();
+    assert.equal(h.status, 'ok');
+    assert.match(h.reload_error, /FK_MAX_BODY_BYTES/);
+    assert.deepEqual(await models(), ['model-b']);
+  } finally {
+    const r = await gw.stop();
+    assert.equal(r.code, 0, r.stderr);
+  }
 });
