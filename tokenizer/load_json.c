@@ -122,10 +122,9 @@ static int walk_vocab(json_loader *L, int fill, long long *max)
     const char *key;
     size_t klen;
     while ((more = fkj_object_next(&j, &first, &key, &klen)) == 1) {
-        long long id = -1;
-        if (fkj_peek(&j) != '-' && (fkj_peek(&j) < '0' || fkj_peek(&j) > '9'))
-            id = -1;
-        else if (fkj_int(&j, &id))
+        long long id = -1; /* stays -1 when the value is not a number */
+        int c = fkj_peek(&j);
+        if ((c == '-' || (c >= '0' && c <= '9')) && fkj_int(&j, &id))
             return json_fail(L, &j, "model.vocab");
         if (id < 0 || id >= MAX_TOKEN_ID) {
             fkj_free(&j);
