@@ -32,6 +32,7 @@ void fktok_free(fktok *t)
     free(t->blob);
     free(t->ordinary.slot);
     free(t->added.slot);
+    free(t->added_lens);
     free(t->merges.slot);
     pcre2_code_free(t->re);
     pcre2_match_context_free(t->mctx);

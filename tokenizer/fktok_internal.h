@@ -72,7 +72,7 @@ struct fktok {
     pcre2_code *re;            /* the pre-tokenizer split regex (UTF, UCP) */
     pcre2_match_context *mctx; /* match limits, read-only while matching */
     uint8_t added_first[256];  /* 1 for bytes that start some added token */
-    size_t added_lens[32];     /* distinct added-token lengths, longest first */
+    size_t *added_lens;        /* distinct added-token lengths, longest first */
     size_t n_added_lens;       /* entries used in added_lens */
     int has_plain_added;       /* 1 when some added token is not special */
 };

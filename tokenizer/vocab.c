@@ -156,8 +156,6 @@ static void note_added_len(fktok *t, size_t len)
 {
     for (size_t i = 0; i < t->n_added_lens; i++)
         if (t->added_lens[i] == len) return;
-    size_t cap = sizeof t->added_lens / sizeof t->added_lens[0];
-    if (t->n_added_lens == cap) return;
     size_t i = t->n_added_lens++;
     while (i > 0 && t->added_lens[i - 1] < len) {
         t->added_lens[i] = t->added_lens[i - 1];
@@ -176,6 +174,8 @@ long fk_vocab_index(fktok *t, int32_t *dup_of)
             n_add++;
     }
     if (bytemap_alloc(&t->ordinary, n_ord) || bytemap_alloc(&t->added, n_add)) return -1;
+    t->added_lens = malloc((n_add ? n_add : 1) * sizeof *t->added_lens); /* room for all */
+    if (!t->added_lens) return -1;
     for (size_t id = 0; id < t->n_vocab; id++) {
         int kind = t->kind[id];
         if (kind == FK_TOK_NONE) continue;

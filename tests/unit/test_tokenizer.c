@@ -214,6 +214,35 @@ static void test_tiny_escapes(void)
     free(text);
 }
 
+/* Defined with the load-error helpers below. */
+static fktok *load_tiny_with(const char *key, json_t *value, const char *sub, char *err,
+                             size_t err_len);
+
+/* Forty added tokens of forty different lengths: each must be recognised. */
+static void test_many_added_lengths(void)
+{
+    json_t *added = json_array();
+    char text[64];
+    for (int k = 1; k <= 40; k++) {
+        snprintf(text, sizeof text, "<%.*s>", k, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        json_array_append_new(
+            added, json_pack("{s:i,s:s,s:b}", "id", 300 + k, "content", text, "special", 1));
+    }
+    char err[512];
+    fktok *t = load_tiny_with("added_tokens", added, NULL, err, sizeof err);
+    if (!ok(t != NULL, "a tokenizer with 40 added-token lengths loads")) return;
+    int all = 1;
+    for (int k = 1; k <= 40; k++) {
+        snprintf(text, sizeof text, "<%.*s>", k, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        fktok_ids ids = {0};
+        all &= fktok_encode(t, text, strlen(text), 1, &ids) == 0 && ids.n == 1 &&
+               ids.ids[0] == 300 + k;
+        free(ids.ids);
+    }
+    ok(all, "every one of them is recognised");
+    fktok_free(t);
+}
+
 static void test_tiny_special(void)
 {
     char err[512];
@@ -510,6 +539,7 @@ int main(void)
     test_tiny_merges();
     test_tiny_escapes();
     test_tiny_special();
+    test_many_added_lengths();
     test_decoder();
     test_load_errors();
     char err[512];
