@@ -34,8 +34,10 @@ fktok *fktok_load_default(char *err, size_t err_len);
 void fktok_free(fktok *t);
 
 /* Append the ids of text[0..len) to out. allow_special: recognise spelled-out
- * special tokens (only the ones the tokenizer knows). 0, or -1 on OOM (or when
- * a hostile tokenizer.json regex exhausts its backtracking budget). */
+ * special tokens (only the ones the tokenizer knows). Bytes that are not valid
+ * UTF-8 become single-byte tokens, so the ids' bytes always join back to the
+ * input. 0, or -1 on OOM (or when a hostile tokenizer.json regex exhausts its
+ * backtracking budget). */
 int fktok_encode(const fktok *t, const char *text, size_t len, int allow_special, fktok_ids *out);
 /* Id of a special token by its text ("<|start|>"), or -1. */
 int32_t fktok_special_id(const fktok *t, const char *text, size_t len);
