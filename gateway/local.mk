@@ -19,7 +19,7 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/server.h gateway/server.c \
 	gateway/job.h gateway/job.c \
 	gateway/chat.c gateway/completions.c gateway/models.c gateway/health.c \
-	gateway/statslog.c gateway/shutdown.c gateway/slot.c
+	gateway/statslog.c gateway/shutdown.c gateway/slot.c gateway/version.c
 gateway_libfkgateway_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 gateway_libfkgateway_la_LIBADD = harmony/libfkharmony.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 

@@ -19,7 +19,13 @@
 #define FK_LISTEN_BACKLOG 4096 /* pending connections the kernel may queue */
 
 static const char *const endpoint_names[] = {
-    "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "other",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/models",
+    "/health",
+    "/metrics",
+    "other",
+    "/version",
 };
 
 const char *fk_endpoint_name(fk_endpoint ep)
@@ -257,6 +263,7 @@ static const route routes[] = {
     {"/v1/models", EVHTTP_REQ_GET, FK_EP_MODELS, 1, fk_handle_models},
     {"/health", EVHTTP_REQ_GET, FK_EP_HEALTH, 0, fk_handle_health},
     {"/metrics", EVHTTP_REQ_GET, FK_EP_METRICS, 0, fk_handle_metrics},
+    {"/version", EVHTTP_REQ_GET, FK_EP_VERSION, 0, fk_handle_version},
 };
 
 static void on_request(struct evhttp_request *req, void *arg)

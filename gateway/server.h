@@ -19,6 +19,7 @@ typedef enum fk_endpoint {
     FK_EP_HEALTH = 3,      /* GET /health */
     FK_EP_METRICS = 4,     /* GET /metrics */
     FK_EP_OTHER = 5,       /* anything else (404/405) */
+    FK_EP_VERSION = 6,     /* GET /version */
 } fk_endpoint;
 
 /* What the router learned about a request before its handler runs. */
@@ -64,5 +65,6 @@ void fk_handle_completions(fk_gateway *gw, struct evhttp_request *req, const fk_
 void fk_handle_models(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
+void fk_handle_version(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 
 #endif

@@ -174,6 +174,12 @@ test('errors are the client\'s typed errors with string codes', async () => {
     (e) => e instanceof OpenAI.BadRequestError && e.code === 'unknown_script');
 });
 
+test('/version names the gateway and the driver', async () => {
+  const v = await (await fetch(gw.baseURL + '/version')).json();
+  assert.match(v.version, /^\d+\.\d+\.\d+$/);
+  assert.deepEqual({ core: v.core, driver: v.driver, driver_version: v.driver_version }, { core: 'vllm', driver: 'scripted', driver_version: '1.0' });
+});
+
 test('x-request-id is echoed, or made', async () => {
   const { response } = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') },
     { headers: { 'x-request-id': 'my-req-42' } }).withResponse();
