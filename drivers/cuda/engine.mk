@@ -52,3 +52,9 @@ tests_fuzz_fuzz_stopstr_SOURCES = tests/fuzz/fuzz_stopstr.c drivers/cuda/stopstr
 tests_fuzz_fuzz_stopstr_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_stopstr_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 EXTRA_DIST += tests/fuzz/corpus/stopstr
+
+# Continuous batching versus one at a time (not a test: prints tokens/s).
+noinst_PROGRAMS += tests/bench/bench_scheduler
+tests_bench_bench_scheduler_SOURCES = tests/bench/bench_scheduler.c
+tests_bench_bench_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
+	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm

@@ -152,12 +152,22 @@ static int ranks_before(float la, int32_t a, float lb, int32_t b)
     return la > lb || (la == lb && a < b);
 }
 
+/* The lowest id of the largest logit. Two passes: the maximum over eight
+ * independent lanes (vectorizes), then its first position. NaNs are never
+ * the maximum; a row of NaNs gives id 0. */
 static int32_t argmax(const float *logits, int vocab)
 {
-    int32_t best = 0;
-    for (int32_t i = 1; i < vocab; i++)
-        if (logits[i] > logits[best]) best = i;
-    return best;
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = -INFINITY;
+    int i = 0;
+    for (; i + 8 <= vocab; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] = logits[i + j] > lane[j] ? logits[i + j] : lane[j];
+    float mx = -INFINITY;
+    for (; i < vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
+    for (int j = 0; j < 8; j++) mx = lane[j] > mx ? lane[j] : mx;
+    for (i = 0; i < vocab; i++)
+        if (logits[i] == mx) return i;
+    return 0;
 }
 
 /* Min-heap on rank (the worst candidate at the root) over ids, keyed by logits. */
@@ -229,6 +239,27 @@ static void softmax_over(const float *logits, const int32_t *ids, int n, float *
         z += e;
     }
     for (int i = 0; i < n; i++) probs[i] = (float)(probs[i] / z);
+}
+
+/* Softmax of a whole row (// (n,)) into probs, max-subtracted; the
+ * contiguous form of softmax_over, which the compiler can vectorize. */
+static void softmax_row(const float *logits, int n, float *probs)
+{
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = -FLT_MAX;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] = logits[i + j] > lane[j] ? logits[i + j] : lane[j];
+    float mx = -FLT_MAX;
+    for (; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
+    for (int j = 0; j < 8; j++) mx = lane[j] > mx ? lane[j] : mx;
+    double z = 0;
+    for (i = 0; i < n; i++) {
+        probs[i] = expf(logits[i] - mx);
+        z += probs[i];
+    }
+    float inv = (float)(1.0 / z);
+    for (i = 0; i < n; i++) probs[i] *= inv;
 }
 
 /* Keep the smallest best-first prefix whose mass reaches top_p; renormalise. */
@@ -325,7 +356,7 @@ static int build_candidates(fk_sampler *s, float *logits, int sorted)
     }
     /* No top_k: the softmax over all of V, then the nucleus without sorting V. */
     for (int i = 0; i < V; i++) s->ids[i] = i;
-    softmax_over(logits, s->ids, V, s->probs);
+    softmax_row(logits, V, s->probs);
     if (!use_p && !sorted) return V;
     float *p_by_id = logits; /* the row becomes scratch: probability by id */
     memcpy(p_by_id, s->probs, (size_t)V * sizeof *p_by_id);
