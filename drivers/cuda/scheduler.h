@@ -20,6 +20,19 @@
  * delivery pauses; its output accumulates up to max_buffered pieces, then the
  * sequence is no longer scheduled until fk_sched_resume().
  *
+ * Output: one fk_piece per token (its bytes, specials spelled out and marked
+ * is_special) except where stop strings hold text back: then released text
+ * is attributed to the tokens it came from, and a token released in parts
+ * carries its id on the first part only (token_id -1 on the rest).
+ *   - an eos id of the model (generation_config) or a request stop id: the
+ *     held text is released, the stop token itself is emitted as a special
+ *     piece (the Harmony parser needs <|call|> / <|return|>), FK_FINISH_STOP;
+ *   - a stop string: the text before it is emitted, the rest dropped,
+ *     FK_FINISH_STOP_WORD;
+ *   - max_tokens or max_model_len reached: FK_FINISH_LENGTH.
+ * A paused sequence gets its on_done only after resume() (or cancel()), so
+ * "nothing more until resume" holds for on_done too.
+ *
  * Threads: fk_sched_new/free/submit/cancel/resume/deliver/stats are called on
  * the loop thread (one thread); callbacks run inside fk_sched_deliver.
  * on_done runs exactly once per submitted request, never inside cancel(). */
