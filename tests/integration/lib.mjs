@@ -27,6 +27,10 @@
 //                 FK_SCRIPT_FILE and FK_SCRIPT_LOG; returns { env, logPath,
 //                 readLog() } (readLog: the driver's event lines)
 //   tmpDir()      a fresh temporary directory (removed at exit)
+//   GATEWAY       the path of the fk-gateway binary under test
+//
+// gw.envPath is the .env the gateway read: rewrite it and send SIGHUP
+// (gw.proc.kill('SIGHUP')) to test reloads.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
