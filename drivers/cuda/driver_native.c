@@ -416,7 +416,8 @@ static int gen_keep_request(fk_gen *g, const fk_gen_request *req)
         if (!g->stop_copy) return -1;
         for (size_t i = 0; i < req->sampling.n_stop; i++) {
             g->sampling.n_stop = i + 1;
-            if (!(g->stop_copy[i] = strdup(req->sampling.stop[i]))) return -1;
+            const char *stop = req->sampling.stop[i] ? req->sampling.stop[i] : "";
+            if (!(g->stop_copy[i] = strdup(stop))) return -1;
         }
         g->sampling.stop = (const char *const *)g->stop_copy;
     }
@@ -448,10 +449,8 @@ static void process_pending(fk_core *c)
 {
     int progress;
     enum load_state st = load_state(c, &progress);
-    fk_gen *list = c->pending;
+    fk_gen *list = c->pending, *kept = NULL, **keep = &kept;
     c->pending = NULL;
-    fk_gen **keep = &c->pending;
-    while (*keep) keep = &(*keep)->next;
     while (list) {
         fk_gen *g = list;
         list = g->next;
@@ -482,6 +481,8 @@ static void process_pending(fk_core *c)
             keep = &g->next;
         }
     }
+    *keep = c->pending; /* requests made from inside the callbacks come after */
+    c->pending = kept;
     if (!c->pending) event_del(c->ev_tick);
 }
 
