@@ -292,6 +292,15 @@ static int before_by(const float *p, int32_t a, int32_t b)
  * lower id), so the partition is well defined. */
 static int nucleus_select(int32_t *ids, int n, const float *p, double need)
 {
+    if (need <= 0) { /* the best one alone */
+        int best = 0;
+        for (int i = 1; i < n; i++)
+            if (before_by(p, ids[i], ids[best])) best = i;
+        int32_t t = ids[0];
+        ids[0] = ids[best];
+        ids[best] = t;
+        return 1;
+    }
     int lo = 0, hi = n;
     while (hi - lo > 32) {
         /* median of three as the pivot, moved to ids[hi - 1] */
@@ -346,7 +355,7 @@ static int build_candidates(fk_sampler *s, float *logits, int sorted)
     int V = s->vocab;
     float inv_t = (float)(1.0 / (s->p.temperature > 0 ? s->p.temperature : 1.0));
     for (int i = 0; i < V; i++) logits[i] *= inv_t;
-    int use_p = s->p.top_p > 0 && s->p.top_p < 1;
+    int use_p = s->p.top_p < 1;
     if (s->p.top_k > 0 && s->p.top_k < V) {
         int n = s->p.top_k;
         select_top_k(logits, V, n, s->ids);
@@ -380,7 +389,7 @@ int fk_sampler_candidates(fk_sampler *s, float *logits, int32_t *ids, float *pro
 int32_t fk_sampler_sample(fk_sampler *s, float *logits)
 {
     fk_sampler_apply_penalties(s, logits);
-    if (s->p.temperature <= 0) return argmax(logits, s->vocab);
+    if (s->p.temperature <= 0 || s->p.top_p <= 0) return argmax(logits, s->vocab);
     int n = build_candidates(s, logits, 0);
     if (n <= 0) return argmax(logits, s->vocab);
     double u = fk_sampler_uniform(s), cum = 0;

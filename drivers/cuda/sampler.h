@@ -20,7 +20,7 @@
 
 typedef struct fk_sampler_params {
     double temperature;       /* <= 0: greedy (argmax, ties to the lowest id) */
-    double top_p;             /* (0, 1]; >= 1: off */
+    double top_p;             /* (0, 1]; >= 1: off; <= 0: the best token only (greedy) */
     int top_k;                /* <= 0: off */
     double presence_penalty;  /* 0: off */
     double frequency_penalty; /* 0: off */

@@ -106,6 +106,15 @@ static void test_cut_sets(void)
     ok(n == 1 && ids[0] == 3 && probs[0] == 1.0f, "top_p=0.35 keeps only the best");
     fk_sampler_free(s);
 
+    p = params(1, 0, 0, 1);
+    s = fk_sampler_new(&p, 4);
+    memcpy(logits, base, sizeof logits);
+    is_int(fk_sampler_sample(s, logits), 3, "top_p=0 is greedy");
+    memcpy(logits, base, sizeof logits);
+    n = fk_sampler_candidates(s, logits, ids, probs);
+    ok(n == 1 && ids[0] == 3, "top_p=0 keeps the best token only");
+    fk_sampler_free(s);
+
     p = params(1, 0.5, 3, 1);
     s = fk_sampler_new(&p, 4);
     memcpy(logits, base, sizeof logits);
