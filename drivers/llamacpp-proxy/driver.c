@@ -248,6 +248,7 @@ static void gen_free(fk_gen *g)
     if (g->wake) event_free(g->wake);
     if (g->notify) event_free(g->notify);
     if (g->scanner) hm_scanner_free(g->scanner);
+    free(g->fast.content);
     free(g->out.pieces);
     free(g->out.arena);
     free(g->path);

@@ -149,10 +149,9 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
 /* Replace the scanner's pieces for this event (from `first`) by one piece per
  * token when the tokens spell exactly the same bytes. */
 static void attach_ids(fk_gen *g, size_t first, const char *content, size_t clen,
-                       const json_t *tokens)
+                       const int64_t *ids, size_t nt)
 {
     const fktok *tok = g->core->tok;
-    size_t nt = json_array_size(tokens);
     if (!tok || nt == 0) return;
     piece_buf *b = &g->out;
     size_t base = first < b->n ? (size_t)(uintptr_t)b->pieces[first].text : b->arena_len;
@@ -161,14 +160,13 @@ static void attach_ids(fk_gen *g, size_t first, const char *content, size_t clen
     if (clen && memcmp(b->arena + base, content, clen) != 0) return;
     size_t at = 0;
     for (size_t i = 0; i < nt; i++) {
-        json_t *t = json_array_get(tokens, i);
-        if (!json_is_integer(t)) return;
+        if (ids[i] < 0 || ids[i] > INT32_MAX) return;
         size_t len;
-        const char *bytes = fktok_token_bytes(tok, (int32_t)json_integer_value(t), &len);
+        const char *bytes = fktok_token_bytes(tok, (int32_t)ids[i], &len);
         if (!bytes) return;
         if (clen == 0) {
             /* An end-of-generation token the content leaves out (<|return|>, <|call|>). */
-            if (!fktok_is_special(tok, (int32_t)json_integer_value(t))) return;
+            if (!fktok_is_special(tok, (int32_t)ids[i])) return;
             continue;
         }
         if (at + len > clen || memcmp(content + at, bytes, len) != 0) return;
@@ -178,11 +176,19 @@ static void attach_ids(fk_gen *g, size_t first, const char *content, size_t clen
     b->n = first;
     b->arena_len = base;
     for (size_t i = 0; i < nt; i++) {
-        int32_t id = (int32_t)json_integer_value(json_array_get(tokens, i));
+        int32_t id = (int32_t)ids[i];
         size_t len;
         const char *bytes = fktok_token_bytes(tok, id, &len);
         if (gen_piece(g, bytes, len, id, fktok_is_special(tok, id)) != 0) return;
     }
+}
+
+/* One event's text and ids -> queued pieces. */
+static void take_output(fk_gen *g, const char *content, size_t clen, const int64_t *ids, size_t nt)
+{
+    size_t first = g->out.n;
+    if (clen) hm_scanner_feed(g->scanner, content, clen, gen_scanned_piece, g);
+    attach_ids(g, first, content, clen, ids, nt);
 }
 
 static void read_final(fk_gen *g, const json_t *ev)
@@ -227,9 +233,18 @@ static int take_event(fk_gen *g, const json_t *ev)
     }
     const char *content = json_string_value(json_object_get(ev, "content"));
     size_t clen = content ? json_string_length(json_object_get(ev, "content")) : 0;
-    size_t first = g->out.n;
-    if (clen) hm_scanner_feed(g->scanner, content, clen, gen_scanned_piece, g);
-    attach_ids(g, first, content ? content : "", clen, json_object_get(ev, "tokens"));
+    json_t *tokens = json_object_get(ev, "tokens");
+    size_t nt = json_array_size(tokens);
+    int64_t *ids = nt ? malloc(nt * sizeof *ids) : NULL;
+    for (size_t i = 0; ids && i < nt; i++) {
+        json_t *t = json_array_get(tokens, i);
+        if (!json_is_integer(t))
+            nt = 0; /* not ids: no mapping */
+        else
+            ids[i] = json_integer_value(t);
+    }
+    take_output(g, content ? content : "", clen, ids, ids ? nt : 0);
+    free(ids);
     if (json_is_true(json_object_get(ev, "stop"))) read_final(g, ev);
     if (g->err.set) return -1;
     return gen_flush(g);
@@ -251,6 +266,13 @@ static json_t *parse_json(fk_gen *g, const char *value, size_t len)
 
 int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
 {
+    fast_event *fe = &g->fast;
+    if (strcmp(field, "data") == 0 && fast_event_parse(value, len, fe)) {
+        take_output(g, fe->has_content ? fe->content : "", fe->has_content ? fe->content_len : 0,
+                    fe->tokens, fe->has_tokens ? fe->n_tokens : 0);
+        if (g->err.set) return -1;
+        return gen_flush(g);
+    }
     json_t *root = parse_json(g, value, len);
     if (!root) return -1;
     int r;

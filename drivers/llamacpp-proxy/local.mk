@@ -7,7 +7,8 @@ drivers_llamacpp_proxy_fk_driver_llamacpp_la_SOURCES = \
 	drivers/llamacpp-proxy/curl_loop.h drivers/llamacpp-proxy/curl_loop.c \
 	drivers/llamacpp-proxy/transfer.h drivers/llamacpp-proxy/transfer.c \
 	drivers/llamacpp-proxy/harmony_mode.c drivers/llamacpp-proxy/passthrough.c \
-	drivers/llamacpp-proxy/health.c drivers/llamacpp-proxy/errors.c
+	drivers/llamacpp-proxy/health.c drivers/llamacpp-proxy/errors.c \
+	drivers/llamacpp-proxy/fast_event.h drivers/llamacpp-proxy/fast_event.c
 drivers_llamacpp_proxy_fk_driver_llamacpp_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden \
 	$(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 drivers_llamacpp_proxy_fk_driver_llamacpp_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
@@ -39,7 +40,7 @@ EXTRA_DIST += tests/bench/bench_proxy.mjs
 LLAMA_DRIVER_SOURCES = drivers/llamacpp-proxy/driver.c drivers/llamacpp-proxy/curl_loop.c \
 	drivers/llamacpp-proxy/transfer.c drivers/llamacpp-proxy/harmony_mode.c \
 	drivers/llamacpp-proxy/passthrough.c drivers/llamacpp-proxy/health.c \
-	drivers/llamacpp-proxy/errors.c
+	drivers/llamacpp-proxy/errors.c drivers/llamacpp-proxy/fast_event.c
 FUZZERS += tests/fuzz/fuzz_llama_stream
 tests_fuzz_fuzz_llama_stream_SOURCES = tests/fuzz/fuzz_llama_stream.c $(LLAMA_DRIVER_SOURCES)
 tests_fuzz_fuzz_llama_stream_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS) \

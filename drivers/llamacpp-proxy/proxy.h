@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "curl_loop.h"
+#include "fast_event.h"
 #include "driver.h"
 #include "harmony/harmony.h"
 #include "tokenizer/fktok.h"
@@ -116,6 +117,7 @@ struct fk_gen {
     fk_gen_stats stats;     /* counts and timings for on_done */
     piece_buf out;          /* pieces of the event being converted */
     hm_scanner *scanner;    /* spelled-out special tokens -> pieces */
+    fast_event fast;        /* reader state for ordinary stream events (reused) */
 
     /* native /completion */
     int n_prompt;   /* prompt tokens we sent */

@@ -5,7 +5,9 @@
  * event value (a line starting with '!' is an "error:" event). Every line
  * goes through the same event handler the driver uses, then the end of the
  * stream. Malformed JSON, odd shapes and huge values must end in a recorded
- * error or pieces, never a crash, a leak or a piece with bad bounds. */
+ * error or pieces, never a crash, a leak or a piece with bad bounds.
+ * Every line is also read by the fast event reader and, where it accepts
+ * the line, by jansson: both must see the same content and tokens. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,29 @@ static int on_pieces(void *ud, const fk_piece *p, size_t n)
 
 static void on_done(void *ud, const fk_gen_stats *s, const fk_error *e) {}
 
+/* The fast reader must agree with jansson wherever it answers. */
+static void check_fast_reader(fast_event *fe, const char *line, size_t n)
+{
+    if (!fast_event_parse(line, n, fe)) return;
+    json_t *root = json_loadb(line, n, 0, NULL);
+    if (!json_is_object(root) || json_object_get(root, "error") ||
+        json_is_true(json_object_get(root, "stop")))
+        abort();
+    json_t *c = json_object_get(root, "content");
+    if (fe->has_content != json_is_string(c)) abort();
+    if (fe->has_content && (json_string_length(c) != fe->content_len ||
+                            memcmp(json_string_value(c), fe->content, fe->content_len) != 0))
+        abort();
+    json_t *t = json_object_get(root, "tokens");
+    if (fe->has_tokens != json_is_array(t)) abort();
+    if (fe->has_tokens && json_array_size(t) != fe->n_tokens) abort();
+    for (size_t i = 0; fe->has_tokens && i < fe->n_tokens; i++) {
+        json_t *v = json_array_get(t, i);
+        if (!json_is_integer(v) || json_integer_value(v) != fe->tokens[i]) abort();
+    }
+    json_decref(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -50,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g.scanner = hm_scanner_new();
     if (!g.scanner) return 0;
     char *line = malloc(size + 1);
+    fast_event fe = {0};
     const char *p = (const char *)data + 1, *end = (const char *)data + size;
     while (line && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -59,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n && *v == '!') field = "error", v++, n--;
         memcpy(line, v, n);
         line[n] = '\0';
+        check_fast_reader(&fe, line, n);
         int r = g.mode == FK_GEN_PASSTHROUGH ? passthrough_event(&g, field, line, n)
                                              : harmony_event(&g, field, line, n);
         if (r < 0) break;
@@ -70,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         harmony_finish(&g, &fin);
     free(line);
+    free(fe.content);
+    free(g.fast.content);
     hm_scanner_free(g.scanner);
     free(g.out.pieces);
     free(g.out.arena);

@@ -1,0 +1,34 @@
+/* fast_event.h: a fast path for the common llama-server /completion stream
+ * event, {"index":0,"content":"...","tokens":[...],"stop":false,...}.
+ *
+ * Parsing every token's event with jansson was the largest single cost of a
+ * proxied request (a tree and a hash table per event). This reader accepts
+ * only a strict subset: one flat object whose keys need no unescaping and
+ * whose values are strings, integers, true/false/null, or arrays of
+ * integers. Anything else (nested objects, floats, an "error" member, the
+ * final stop:true event, invalid UTF-8, more than FAST_EVENT_MAX_TOKENS ids)
+ * returns 0 and the caller parses with jansson, so the result is always the
+ * same as jansson's (checked by tests/fuzz/fuzz_llama_stream). */
+#ifndef FK_LLAMA_FAST_EVENT_H
+#define FK_LLAMA_FAST_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FAST_EVENT_MAX_TOKENS 32
+
+typedef struct fast_event {
+    char *content;      /* decoded "content" (malloc'd, grown as needed; NUL-terminated) */
+    size_t content_len; /* bytes in content */
+    size_t content_cap; /* allocated bytes */
+    int has_content;    /* "content" was a string */
+    int64_t tokens[FAST_EVENT_MAX_TOKENS]; /* "tokens" */
+    size_t n_tokens;                       /* ids in tokens */
+    int has_tokens;                        /* "tokens" was an array */
+} fast_event;
+
+/* 1: `s` is an ordinary non-final, non-error event and `ev` holds it;
+ * 0: use jansson. ev->content is reused across calls; free it when done. */
+int fast_event_parse(const char *s, size_t n, fast_event *ev);
+
+#endif
