@@ -1,5 +1,13 @@
-/* threadpool.c: persistent workers, a generation counter to start a job, an
- * atomic chunk counter to share it, and a count of busy workers to end it. */
+/* threadpool.c: persistent workers, a generation counter to start a job,
+ * and one atomic word holding (job tag, next index) to share it.
+ *
+ * A job is over when every index is done, not when every worker has checked
+ * in: on a shared machine a worker may not run for milliseconds, and the
+ * caller must not wait for it when the others have done its share. A late
+ * worker claims chunks only with a compare-and-swap that also checks the job
+ * tag, so it can never run a chunk of a job that has ended; between jobs the
+ * word holds an index past any job's end, so no chunk can be claimed while
+ * the next job's fields are written. */
 #include "threadpool.h"
 
 #include <pthread.h>
@@ -10,19 +18,21 @@
 /* Polls of a flag before a thread sleeps on a condition variable: enough to
  * bridge the short gaps between the kernels of one decode step. */
 #define FK_POOL_SPIN 4000
+#define TAG_SHIFT 40                                /* next = tag << 40 | index */
+#define INDEX_MASK ((UINT64_C(1) << TAG_SHIFT) - 1) /* indices < 2^40 */
 
 struct fk_pool {
     int n_threads;           /* workers + the calling thread */
     pthread_t *threads;      /* n_threads - 1 workers */
     pthread_mutex_t mu;      /* guards the sleeps below */
     pthread_cond_t start_cv; /* workers sleep here between jobs */
-    pthread_cond_t done_cv;  /* the caller sleeps here until busy == 0 */
-    atomic_uint gen;         /* bumped once per job; workers wait for a change */
-    atomic_int busy;         /* workers still inside the current job */
+    pthread_cond_t done_cv;  /* the caller sleeps here until done == n */
+    atomic_uint gen;         /* bumped once per job; its low 24 bits tag the job */
     atomic_int stop;         /* 1: workers exit */
-    atomic_llong next;       /* first index not yet handed out */
-    int64_t n;               /* job: indices [0, n) */
-    int64_t grain;           /* job: chunk size */
+    _Atomic uint64_t next;   /* tag << 40 | first index not yet handed out */
+    atomic_llong done;       /* indices finished in the current job */
+    atomic_llong n;          /* job: indices [0, n) (late workers may peek) */
+    atomic_llong grain;      /* job: chunk size (likewise) */
     fk_pool_fn fn;           /* job: body */
     void *ctx;               /* job: body's argument */
 };
@@ -40,14 +50,26 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Take chunks until none are left. */
-static void run_chunks(fk_pool *p, int thread)
+/* Take chunks of job `tag` until none are left (or the job is another). */
+static void run_chunks(fk_pool *p, uint64_t tag, int thread)
 {
-    for (;;) {
-        int64_t begin = atomic_fetch_add(&p->next, p->grain);
-        if (begin >= p->n) return;
-        int64_t end = begin + p->grain < p->n ? begin + p->grain : p->n;
+    uint64_t cur = atomic_load(&p->next);
+    while ((cur >> TAG_SHIFT) == tag) {
+        int64_t begin = (int64_t)(cur & INDEX_MASK);
+        int64_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+        int64_t grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
+        if (begin >= n) return;
+        int64_t end = begin + grain < n ? begin + grain : n;
+        if (!atomic_compare_exchange_weak(&p->next, &cur, tag << TAG_SHIFT | (uint64_t)end))
+            continue; /* cur reloaded */
+        /* The job cannot end before this chunk is counted, so its fields hold. */
         p->fn(p->ctx, begin, end, thread);
+        if (atomic_fetch_add(&p->done, end - begin) + (end - begin) == n) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+        cur = atomic_load(&p->next);
     }
 }
 
@@ -70,12 +92,7 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&p->stop)) break;
         seen = g;
-        run_chunks(p, w->index);
-        if (atomic_fetch_sub(&p->busy, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_broadcast(&p->done_cv);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_chunks(p, g & 0xFFFFFFu, w->index);
     }
     free(w);
     return NULL;
@@ -140,25 +157,30 @@ void fk_pool_for(fk_pool *p, int64_t n, int64_t grain, fk_pool_fn fn, void *ctx)
 {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
-    if (p->n_threads == 1 || n <= grain) {
+    if (p->n_threads == 1 || n <= grain || (uint64_t)n >= INDEX_MASK) {
         fn(ctx, 0, n, 0);
         return;
     }
-    p->n = n;
-    p->grain = grain;
+    /* Close the old job first: a late worker holding its last index must not
+     * pair it with the new n below and claim a chunk. */
+    atomic_store(&p->next, INDEX_MASK);
+    atomic_store_explicit(&p->n, n, memory_order_relaxed);
+    atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
     p->fn = fn;
     p->ctx = ctx;
-    atomic_store(&p->next, 0);
-    atomic_store(&p->busy, p->n_threads - 1);
+    atomic_store(&p->done, 0);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->gen, 1);
+    unsigned g = atomic_load(&p->gen) + 1;
+    uint64_t tag = g & 0xFFFFFFu;
+    atomic_store(&p->next, tag << TAG_SHIFT);
+    atomic_store(&p->gen, g);
     pthread_cond_broadcast(&p->start_cv);
     pthread_mutex_unlock(&p->mu);
-    run_chunks(p, 0);
-    for (int i = 0; i < FK_POOL_SPIN && atomic_load(&p->busy) != 0; i++) cpu_relax();
-    if (atomic_load(&p->busy) != 0) {
+    run_chunks(p, tag, 0);
+    for (int i = 0; i < FK_POOL_SPIN && atomic_load(&p->done) != n; i++) cpu_relax();
+    if (atomic_load(&p->done) != n) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->busy) != 0) pthread_cond_wait(&p->done_cv, &p->mu);
+        while (atomic_load(&p->done) != n) pthread_cond_wait(&p->done_cv, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
 }
