@@ -151,3 +151,17 @@ test('keep-alive: sequential requests reuse the upstream connection', async () =
   const after = (await fake.log()).connections;
   assert.ok(after - before <= 1, `${after - before} new upstream connections for 5 requests`);
 });
+
+test('slow prompt processing: the stream gets keep-alive comments before the first token', async () => {
+  await fake.fault({ fault: 'slow_start', delay_ms: 2500 });
+  const res = await fetch(gw.baseURL + '/v1/chat/completions', {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+    body: JSON.stringify({ model: MODEL, messages: user('take your time'), stream: true }),
+  });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const firstData = text.indexOf('data: ');
+  const firstComment = text.search(/^:/m);
+  assert.ok(firstComment >= 0 && firstComment < firstData, `a comment line came before the first event:\n${text.slice(0, 300)}`);
+  assert.match(text, /data: \[DONE\]/);
+});
