@@ -182,6 +182,51 @@ static ALWAYS_INLINE void tile_bf16(float *restrict y, int ldy, const float *res
  * block: nibble i of word m is element 8m + i (low nibble first), so a
  * broadcast and a per-lane shift by 4i put eight elements in order in one
  * register. Each block is decoded once, in registers, for all RB rows. */
+#if defined(__AVX2__)
+/* AVX2 form: a block's 16 bytes become 32 signed int8 values (twice the e2m1
+ * value: 0 1 2 3 4 6 8 12 and negatives) with two byte-table lookups
+ * (vpshufb), interleaved low nibble first, widened to floats eight at a time;
+ * each row's block sum is scaled once by scale/2. About 5 vector ops per
+ * 8 values against 7 for the bit-arithmetic form below. */
+static ALWAYS_INLINE void tile_mxfp4(float *restrict y, int ldy, const float *restrict x, int ldx,
+                                     const uint8_t *restrict q, const uint8_t *restrict sc, int ldq,
+                                     int K, const int RB, const int RW)
+{
+    const __m128i lut = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    v8f acc[MAX_RB][MAX_RW];
+    for (int b = 0; b < RB; b++)
+        for (int r = 0; r < RW; r++) acc[b][r] = (v8f){0};
+    int lds = ldq / FK_MXFP4_BLOCK_BYTES;
+    for (int g = 0; g < K / FK_MXFP4_BLOCK; g++) {
+        const float *xg = x + (size_t)g * FK_MXFP4_BLOCK;
+        for (int r = 0; r < RW; r++) {
+            const uint8_t *qb = q + (size_t)r * ldq + (size_t)g * FK_MXFP4_BLOCK_BYTES;
+            __m128i codes = _mm_loadu_si128((const __m128i *)qb);
+            __m128i lo = _mm_shuffle_epi8(lut, _mm_and_si128(codes, low4));
+            __m128i hi = _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(codes, 4), low4));
+            __m128i e0 = _mm_unpacklo_epi8(lo, hi); /* elements 0..15 */
+            __m128i e1 = _mm_unpackhi_epi8(lo, hi); /* elements 16..31 */
+            v8f w[4];
+            w[0] = (v8f)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(e0));
+            w[1] = (v8f)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(e0, e0)));
+            w[2] = (v8f)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(e1));
+            w[3] = (v8f)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(e1, e1)));
+            float half_scale = 0.5f * fk_e8m0_f32(sc[(size_t)r * lds + g]);
+            for (int b = 0; b < RB; b++) {
+                const float *xb = xg + (size_t)b * ldx;
+                v8f sum = w[0] * load8f(xb);
+                sum += w[1] * load8f(xb + 8);
+                sum += w[2] * load8f(xb + 16);
+                sum += w[3] * load8f(xb + 24);
+                acc[b][r] += sum * half_scale;
+            }
+        }
+    }
+    for (int b = 0; b < RB; b++)
+        for (int r = 0; r < RW; r++) y[(size_t)b * ldy + r] = hsum8(acc[b][r]);
+}
+#else
 static ALWAYS_INLINE void tile_mxfp4(float *restrict y, int ldy, const float *restrict x, int ldx,
                                      const uint8_t *restrict q, const uint8_t *restrict sc, int ldq,
                                      int K, const int RB, const int RW)
@@ -217,6 +262,7 @@ static ALWAYS_INLINE void tile_mxfp4(float *restrict y, int ldy, const float *re
     for (int b = 0; b < RB; b++)
         for (int r = 0; r < RW; r++) y[(size_t)b * ldy + r] = hsum8(acc[b][r]);
 }
+#endif
 
 /* ---- matmul over [N, K] weights --------------------------------------------- */
 
