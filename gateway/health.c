@@ -14,11 +14,13 @@ int fk_core_ready(fk_gateway *gw, fk_api_error *err)
     char detail[256] = "";
     fk_health h =
         gw->slot->router.driver.table->health(gw->slot->router.core, detail, sizeof detail);
-    if (h == FK_HEALTH_READY) return 0;
-    fk_api_error_set(err, 503, "unavailable_error",
-                     h == FK_HEALTH_LOADING ? "model_loading" : "core_unavailable", NULL,
-                     "the core is not ready: %s", detail[0] ? detail : "no detail");
-    err->retry_after_s = h == FK_HEALTH_ERROR ? 0 : 5;
+    /* A loading or unreachable core still gets the request: the drivers hold
+     * it until they are ready (keeping SSE alive through on_waiting) and
+     * refuse with 503 + Retry-After when their wait runs out. Only a core
+     * that failed for good is refused here. */
+    if (h != FK_HEALTH_ERROR) return 0;
+    fk_api_error_set(err, 503, "unavailable_error", "core_unavailable", NULL,
+                     "the core failed: %s", detail[0] ? detail : "no detail");
     return -1;
 }
 

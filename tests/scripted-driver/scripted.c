@@ -512,7 +512,7 @@ static void refuse(fk_error *err, int status, const char *code, const char *para
 {
     *err = (fk_error){status, status >= 500 ? "unavailable_error" : "invalid_request_error",
                       code,   param,
-                      msg,    status == 503 ? 1 : 0};
+                      msg,    status == 503 ? 5 : 0};
 }
 
 /* "params ID SCRIPT mode=M max_tokens=N ... stop=a|b": what the host asked for. */
