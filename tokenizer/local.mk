@@ -3,7 +3,7 @@ noinst_LTLIBRARIES += tokenizer/libfktok.la
 tokenizer_libfktok_la_SOURCES = tokenizer/fktok.h tokenizer/fktok_internal.h \
 	tokenizer/fktok.c tokenizer/vocab.c tokenizer/bytelevel.c tokenizer/bpe.c \
 	tokenizer/encode.c tokenizer/decode.c tokenizer/load_tiktoken.c tokenizer/load_json.c \
-	tokenizer/json_scan.h tokenizer/json_scan.c
+	tokenizer/json_scan.h tokenizer/json_scan.c tokenizer/segments.h tokenizer/segments.c
 tokenizer_libfktok_la_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS)
 tokenizer_libfktok_la_LIBADD = $(PCRE2_LIBS) $(JANSSON_LIBS)
 
@@ -45,3 +45,8 @@ tests_fuzz_fuzz_tokenize_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS)
 tests_fuzz_fuzz_tokenize_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_tokenize_LDADD = $(PCRE2_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/tokenizer_json tests/fuzz/corpus/tokenize
+
+check_PROGRAMS += tests/unit/test_segments
+TESTS += tests/unit/test_segments
+tests_unit_test_segments_SOURCES = tests/unit/test_segments.c
+tests_unit_test_segments_LDADD = tokenizer/libfktok.la $(JANSSON_LIBS)

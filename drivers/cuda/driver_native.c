@@ -26,6 +26,7 @@
 #include "model.h"
 #include "scheduler.h"
 #include "tokenizer/fktok.h"
+#include "tokenizer/segments.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -239,66 +240,15 @@ static void set_error(fk_core *c, fk_error *err, int status, const char *type, c
         .http_status = status, .type = type, .code = code, .param = param, .message = c->errbuf};
 }
 
-/* Append one id, growing the vector. 0, or -1 on OOM. */
-static int ids_push(fktok_ids *ids, int32_t id)
-{
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 64;
-        int32_t *p = realloc(ids->ids, cap * sizeof *p);
-        if (!p) return -1;
-        ids->ids = p;
-        ids->cap = cap;
-    }
-    ids->ids[ids->n++] = id;
-    return 0;
-}
-
 /* Segments -> token ids. 0, or -1 with err filled (message in c->errbuf). */
 static int tokenize(fk_core *c, const fk_segment *segs, size_t n, fktok_ids *ids, fk_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        const fk_segment *s = &segs[i];
-        int rc = 0;
-        switch (s->kind) {
-        case FK_SEG_TEXT:
-            rc = fktok_encode(c->tok, s->text, s->len, 0, ids);
-            break;
-        case FK_SEG_RAW:
-            rc = fktok_encode(c->tok, s->text, s->len, 1, ids);
-            break;
-        case FK_SEG_SPECIAL: {
-            int32_t id = fktok_special_id(c->tok, s->text, s->len);
-            if (id < 0) {
-                snprintf(c->errbuf, sizeof c->errbuf, "unknown special token '%.*s'",
-                         (int)(s->len > 64 ? 64 : s->len), s->text ? s->text : "");
-                set_error(c, err, 400, "invalid_request_error", NULL, "prompt");
-                return -1;
-            }
-            rc = ids_push(ids, id);
-            break;
-        }
-        case FK_SEG_TOKEN:
-            if (s->token_id < 0 || s->token_id >= c->vocab_size) {
-                snprintf(c->errbuf, sizeof c->errbuf,
-                         "token id %d is outside the vocabulary (0 to %d)", (int)s->token_id,
-                         c->vocab_size - 1);
-                set_error(c, err, 400, "invalid_request_error", NULL, "prompt");
-                return -1;
-            }
-            rc = ids_push(ids, s->token_id);
-            break;
-        default:
-            snprintf(c->errbuf, sizeof c->errbuf, "unknown prompt segment kind %d", (int)s->kind);
-            set_error(c, err, 400, "invalid_request_error", NULL, "prompt");
-            return -1;
-        }
-        if (rc != 0) {
-            snprintf(c->errbuf, sizeof c->errbuf, "out of memory while tokenizing the prompt");
-            set_error(c, err, 500, "server_error", NULL, NULL);
-            return -1;
-        }
-    }
-    return 0;
+    int rc = fktok_encode_segments(c->tok, segs, n, ids, c->errbuf, sizeof c->errbuf);
+    if (rc == FKTOK_SEGMENTS_INVALID)
+        set_error(c, err, 400, "invalid_request_error", "invalid_value", "prompt");
+    else if (rc != 0)
+        set_error(c, err, 500, "server_error", NULL, NULL);
+    return rc == 0 ? 0 : -1;
 }
 
 /* ---- generations ---------------------------------------------------------------------- */

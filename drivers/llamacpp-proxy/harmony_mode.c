@@ -15,62 +15,14 @@
 
 /* ---- the request ------------------------------------------------------------------ */
 
-static int push_id(fktok_ids *ids, int32_t id)
-{
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 64;
-        int32_t *p = realloc(ids->ids, cap * sizeof *p);
-        if (!p) return -1;
-        ids->ids = p;
-        ids->cap = cap;
-    }
-    ids->ids[ids->n++] = id;
-    return 0;
-}
-
 /* Segments -> ids. 0, or -1 with msg/err filled. */
 static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_ids *ids,
                            fk_error *err, char *msg, size_t msg_len)
 {
-    size_t vocab = fktok_vocab_size(tok);
-    for (size_t i = 0; i < req->n_segments; i++) {
-        const fk_segment *s = &req->segments[i];
-        int rc = 0;
-        switch (s->kind) {
-        case FK_SEG_TEXT:
-            rc = fktok_encode(tok, s->text ? s->text : "", s->text ? s->len : 0, 0, ids);
-            break;
-        case FK_SEG_RAW:
-            rc = fktok_encode(tok, s->text ? s->text : "", s->text ? s->len : 0, 1, ids);
-            break;
-        case FK_SEG_SPECIAL: {
-            int32_t id = s->text ? fktok_special_id(tok, s->text, s->len) : -1;
-            if (id < 0) {
-                snprintf(msg, msg_len,
-                         "prompt segment %zu: \"%.*s\" is not a special token of the tokenizer", i,
-                         (int)(s->len > 64 ? 64 : s->len), s->text ? s->text : "");
-                return errors_refuse(err, msg, 400, "invalid_value", "prompt");
-            }
-            rc = push_id(ids, id);
-            break;
-        }
-        case FK_SEG_TOKEN:
-            if (s->token_id < 0 || (size_t)s->token_id >= vocab) {
-                snprintf(msg, msg_len, "prompt token %d is outside the vocabulary (0..%zu)",
-                         s->token_id, vocab - 1);
-                return errors_refuse(err, msg, 400, "invalid_value", "prompt");
-            }
-            rc = push_id(ids, s->token_id);
-            break;
-        default:
-            snprintf(msg, msg_len, "prompt segment %zu has unknown kind %d", i, (int)s->kind);
-            return errors_refuse(err, msg, 400, "invalid_value", "prompt");
-        }
-        if (rc != 0) {
-            snprintf(msg, msg_len, "out of memory while tokenizing the prompt");
-            return errors_refuse(err, msg, 500, "internal_error", NULL);
-        }
-    }
+    int rc = fktok_encode_segments(tok, req->segments, req->n_segments, ids, msg, msg_len);
+    if (rc == FKTOK_SEGMENTS_INVALID)
+        return errors_refuse(err, msg, 400, "invalid_value", "prompt");
+    if (rc != 0) return errors_refuse(err, msg, 500, "internal_error", NULL);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "driver.h"
 #include "harmony/harmony.h"
 #include "tokenizer/fktok.h"
+#include "tokenizer/segments.h"
 #include "transfer.h"
 
 struct event;
