@@ -168,6 +168,8 @@ int main(int argc, char **argv)
     }
     const fk_gptoss_config *cfg = fk_model_config(m);
     int V = cfg->vocab_size;
+    printf("RSS after load: %.1f MiB (the mapped checkpoint, prefaulted)\n",
+           status_kib("VmRSS:") / 1024.0);
     fk_pool *pool = fk_pool_new(threads);
     double bw = pool ? measure_bandwidth(pool, bw_mib) : 0;
     fk_pool_free(pool);
@@ -226,9 +228,9 @@ int main(int argc, char **argv)
                B, 1e3 * mean, B / mean, 100.0 * bpt / mean / bw, 1e3 * best_step, B / best_step,
                100.0 * bpt / best_step / bw);
     }
-    printf("RSS %.1f MiB (peak %.1f MiB), KV cache %.1f MiB per sequence of %d\n",
-           status_kib("VmRSS:") / 1024.0, status_kib("VmHWM:") / 1024.0,
-           fk_kv_bytes(kvs[0]) / 1048576.0, cap);
+    printf("RSS after decoding: %.1f MiB (the bandwidth buffer already freed), KV cache %.1f MiB "
+           "per sequence of %d\n",
+           status_kib("VmRSS:") / 1024.0, fk_kv_bytes(kvs[0]) / 1048576.0, cap);
     for (int b = 0; b < maxb; b++) fk_kv_free(kvs[b]);
     free(kvs);
     free(toks);
