@@ -442,12 +442,14 @@ int fk_model_forward(fk_model *m, fk_kv *kv, const int32_t *tokens, int n, float
     for (int done = 0; done < n;) {
         int R = n - done < FK_CHUNK ? n - done : FK_CHUNK;
         int n_rows = 0;
-        if (all_logits) {
+        if (!logits) {
+            n_rows = 0; /* nobody reads them: skip the final norm and lm_head */
+        } else if (all_logits) {
             for (int r = 0; r < R; r++) m->logit_rows[n_rows++] = r;
         } else if (done + R == n) {
             m->logit_rows[n_rows++] = R - 1;
         }
-        float *out = all_logits ? logits + (size_t)done * V : logits;
+        float *out = logits && all_logits ? logits + (size_t)done * V : logits;
         if (run_rows(m, &kv, &R, 1, tokens + done, R, m->logit_rows, n_rows, out) != 0) return -1;
         done += R;
     }

@@ -33,8 +33,10 @@ void fk_kv_reset(fk_kv *kv);
 size_t fk_kv_bytes(const fk_kv *kv);
 
 /* Prefill: run tokens[0..n) at positions fk_kv_len(kv).. and append them to
- * the cache. logits: [V] for the last position, or [n, V] when all_logits.
- * 0, or -1 when the cache is full. */
+ * the cache. logits: [V] for the last position, or [n, V] when all_logits;
+ * NULL skips the final norm and lm_head (a prefill chunk whose logits nobody
+ * reads: saves one pass over lm_head). 0, or -1 when the cache is full or a
+ * token is outside the vocabulary (the cache is then unchanged). */
 int fk_model_forward(fk_model *m, fk_kv *kv, const int32_t *tokens, int n, float *logits,
                      int all_logits);
 

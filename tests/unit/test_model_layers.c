@@ -418,6 +418,17 @@ static void test_kv(void)
     e = 0;
     for (int i = 0; i < V; i++) e = fmax(e, fabs(lg[i] - lg[2 * V + i]));
     ok(e < 1e-5, "batch row 0 = the same sequence alone (max diff %.2e)", e);
+    /* NULL logits: the cache advances the same way. */
+    fk_kv *c1 = fk_kv_new(m, 20), *c2 = fk_kv_new(m, 20);
+    fk_model_forward(m, c1, toks, 6, NULL, 0);
+    fk_model_forward(m, c1, toks + 6, 6, one, 0);
+    fk_model_forward(m, c2, toks, 12, lg, 0);
+    e = 0;
+    for (int i = 0; i < V; i++) e = fmax(e, fabs(one[i] - lg[i]));
+    ok(fk_kv_len(c1) == 12 && e < 1e-5,
+       "a prefill chunk without logits, then one with: same logits (max diff %.2e)", e);
+    fk_kv_free(c1);
+    fk_kv_free(c2);
     /* Capacity: 20 positions, 14 used in kv2. */
     is_int(fk_model_forward(m, kv2, toks, 7, one, 0), -1, "prefill past capacity is refused");
     is_int(fk_kv_len(kv2), 14, "a refused prefill leaves the cache as it was");
