@@ -383,7 +383,10 @@ static void prefill_step(fk_sched *s, fk_seq **list, int n)
         fk_seq *q = list[i];
         int todo = q->n_prompt - q->n_prefilled;
         if (todo > budget) todo = budget;
-        if (fk_model_forward(s->m, q->kv, q->prompt + q->n_prefilled, todo, s->logits, 0) != 0) {
+        /* Only the chunk that ends the prompt needs logits: the others skip
+         * the final norm and the lm_head pass (over 1 GB for 20b). */
+        float *logits = q->n_prefilled + todo == q->n_prompt ? s->logits : NULL;
+        if (fk_model_forward(s->m, q->kv, q->prompt + q->n_prefilled, todo, logits, 0) != 0) {
             seq_fail(q, 500, "the KV cache is full during prefill");
             continue;
         }
