@@ -5,9 +5,6 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Length of the valid UTF-8 sequence starting s[0] within n bytes, 0 when the
- * bytes are invalid, or -1 when they are a valid but incomplete prefix. */
-int fk_utf8_seq(const unsigned char *s, size_t n);
 /* How many leading bytes of s[0..n) to emit now: all of it, except an
  * incomplete character at the end (held back for the next piece). */
 size_t fk_utf8_complete_prefix(const char *s, size_t n);

@@ -4,34 +4,11 @@
 
 #include <string.h>
 
+#include "common/utf8.h"
+
 static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 /* ==== validation ================================================================ */
-
-/* Bytes a sequence starting with lead byte b needs (0: b cannot start one). */
-static size_t seq_len(unsigned char b)
-{
-    if (b < 0x80) return 1;
-    if (b >= 0xC2 && b <= 0xDF) return 2;
-    if (b >= 0xE0 && b <= 0xEF) return 3;
-    if (b >= 0xF0 && b <= 0xF4) return 4;
-    return 0;
-}
-
-/* Allowed range of the second byte after lead byte b (the others are 80..BF). */
-static void second_range(unsigned char b, unsigned char *lo, unsigned char *hi)
-{
-    *lo = 0x80;
-    *hi = 0xBF;
-    if (b == 0xE0)
-        *lo = 0xA0;
-    else if (b == 0xED)
-        *hi = 0x9F;
-    else if (b == 0xF0)
-        *lo = 0x90;
-    else if (b == 0xF4)
-        *hi = 0x8F;
-}
 
 hm_utf8_status hm_utf8_check(const unsigned char *s, size_t n, size_t *valid_up_to,
                              size_t *error_len)
@@ -52,28 +29,15 @@ hm_utf8_status hm_utf8_check(const unsigned char *s, size_t n, size_t *valid_up_
             i++;
             continue;
         }
-        size_t need = seq_len(b);
-        if (need == 0) {
-            *valid_up_to = i;
-            *error_len = 1;
-            return HM_UTF8_INVALID;
+        int r = fk_utf8_classify(s + i, n - i);
+        if (r > 0) {
+            i += (size_t)r;
+            continue;
         }
-        unsigned char lo, hi;
-        second_range(b, &lo, &hi);
-        for (size_t k = 1; k < need; k++) {
-            if (i + k >= n) {
-                *valid_up_to = i;
-                return HM_UTF8_INCOMPLETE;
-            }
-            unsigned char c = s[i + k];
-            unsigned char l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
-            if (c < l || c > h) {
-                *valid_up_to = i;
-                *error_len = k;
-                return HM_UTF8_INVALID;
-            }
-        }
-        i += need;
+        *valid_up_to = i;
+        if (r == 0) return HM_UTF8_INCOMPLETE;
+        *error_len = (size_t)-r;
+        return HM_UTF8_INVALID;
     }
     *valid_up_to = n;
     return HM_UTF8_VALID;
@@ -98,7 +62,7 @@ int hm_utf8_append_lossy(strbuf *out, const char *s, size_t n)
 size_t hm_utf8_decode(const char *s, size_t n, uint32_t *cp)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t len = seq_len(u[0]);
+    size_t len = fk_utf8_lead_len(u[0]);
     if (len == 0 || len > n) {
         *cp = 0xFFFD;
         return 1;
@@ -144,7 +108,7 @@ static long stream_emit(const char *buf, size_t n, size_t fresh, strbuf *out)
         if (st != HM_UTF8_INVALID) return (long)i;
         if (strbuf_append(out, REPLACEMENT, 3) < 0) return -1;
         /* The byte that proved the sequence bad: the lead itself or the one after. */
-        size_t revealed_by = bad == 1 && seq_len(u[i]) == 0 ? i : i + bad;
+        size_t revealed_by = bad == 1 && fk_utf8_lead_len(u[i]) == 0 ? i : i + bad;
         i += bad;
         if (revealed_by >= fresh) return (long)i;
     }

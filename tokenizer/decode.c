@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "tokenizer/fktok_internal.h"
 
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
@@ -27,35 +28,6 @@ static int append(char **out, size_t *out_len, size_t *out_cap, const void *s, s
     return 0;
 }
 
-/* Classify the bytes at s[0..n): > 0, a valid character of that length;
- * 0, a valid but unfinished prefix that fills all of s; < 0, an invalid
- * sequence whose maximal subpart has -result bytes. */
-static int utf8_step(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    int len;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;
-    } else
-        return -1;
-    for (int i = 1; i < len; i++) {
-        if ((size_t)i >= n) return 0;
-        unsigned lo_i = i == 1 ? lo : 0x80, hi_i = i == 1 ? hi : 0xbf;
-        if (s[i] < lo_i || s[i] > hi_i) return -i;
-    }
-    return len;
-}
-
 long fktok_decoder_push(fktok_decoder *d, const fktok *t, int32_t id, char **out, size_t *out_len,
                         size_t *out_cap)
 {
@@ -71,7 +43,7 @@ long fktok_decoder_push(fktok_decoder *d, const fktok *t, int32_t id, char **out
     /* Finish the character held back from earlier tokens. */
     while (d->n_pending > 0 && i < n) {
         d->pending[d->n_pending] = s[i];
-        int r = utf8_step(d->pending, d->n_pending + 1);
+        int r = fk_utf8_classify(d->pending, d->n_pending + 1);
         if (r > 0) {
             if (append(out, out_len, out_cap, d->pending, (size_t)r)) return -1;
             d->n_pending = 0;
@@ -86,7 +58,7 @@ long fktok_decoder_push(fktok_decoder *d, const fktok *t, int32_t id, char **out
     }
     size_t run = i; /* start of a run of valid characters not yet appended */
     while (i < n) {
-        int r = utf8_step(s + i, n - i);
+        int r = fk_utf8_classify(s + i, n - i);
         if (r > 0) {
             i += (size_t)r;
             continue;

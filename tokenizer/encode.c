@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "tokenizer/fktok_internal.h"
 
 /* Per-call state: everything the encoder writes, owned by one call. */
@@ -16,32 +17,6 @@ typedef struct encode_state {
     fk_bpe_scratch scratch;        /* BPE work arrays */
     fktok_ids *out;                /* where ids go */
 } encode_state;
-
-/* Length of the valid UTF-8 character at s[0..n), or 0 when none starts
- * there (invalid or truncated). */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80) return 0;
-    return len;
-}
 
 /* Split valid UTF-8 text s[0..n) with the regex; matches and the gaps
  * between them are pre-tokens. 0, or -1 on OOM or a failed match. */
@@ -57,7 +32,7 @@ static int encode_valid(encode_state *st, const unsigned char *s, size_t n)
         size_t ms = ov[0], me = ov[1];
         if (me == ms) { /* an empty match splits nothing: step over a char */
             if (ms >= n) break;
-            from = ms + utf8_valid_len(s + ms, n - ms);
+            from = ms + fk_utf8_char_len(s + ms, n - ms);
             continue;
         }
         if (ms > gap && fk_bpe_piece(t, s + gap, ms - gap, &st->scratch, st->out)) return -1;
@@ -77,7 +52,7 @@ static int encode_ordinary(encode_state *st, const unsigned char *s, size_t n)
             i++;
             continue;
         }
-        size_t len = utf8_valid_len(s + i, n - i);
+        size_t len = fk_utf8_char_len(s + i, n - i);
         if (len) {
             i += len;
             continue;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
+
 typedef struct reader {
     const char *p;   /* next byte */
     const char *end; /* one past the last byte */
@@ -29,32 +31,6 @@ static int put(fast_event *ev, const char *b, size_t n)
     ev->content_len += n;
     ev->content[ev->content_len] = '\0';
     return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, const unsigned char *end)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if ((size_t)(end - s) < n) return 0;
-    unsigned cp = c & (0xFF >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
 }
 
 static int hex4(const char *p, unsigned *out)
@@ -106,7 +82,7 @@ static int string(reader *r, fast_event *ev, int decode)
         }
         if (c < 0x20) return -1;
         if (c >= 0x80) {
-            size_t n = utf8_len((const unsigned char *)r->p, (const unsigned char *)r->end);
+            size_t n = fk_utf8_char_len((const unsigned char *)r->p, (size_t)(r->end - r->p));
             if (!n) return -1;
             r->p += n;
             continue;
