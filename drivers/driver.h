@@ -151,25 +151,25 @@ typedef enum fk_gen_mode {
 } fk_gen_mode;
 
 typedef struct fk_sampling {
-    int max_tokens;           /* > 0: completion budget (the host applies its default) */
-    double temperature;       /* 0: greedy */
-    double top_p;             /* 1: off */
-    int top_k;                /* 0: off */
-    int has_seed;             /* 1: `seed` is set */
+    int max_tokens;     /* > 0: completion budget (the host applies its default) */
+    double temperature; /* 0: greedy */
+    double top_p;       /* 1: off */
+    int top_k;          /* 0: off */
+    int has_seed;       /* 1: `seed` is set */
     uint64_t seed;
     double presence_penalty;  /* 0: off */
     double frequency_penalty; /* 0: off */
     const char *const *stop;  /* stop strings, borrowed for the generate() call */
     size_t n_stop;
-    int logprobs;             /* 1: the client asked for logprobs */
-    int top_logprobs;         /* how many alternatives (0..20) */
+    int logprobs;     /* 1: the client asked for logprobs */
+    int top_logprobs; /* how many alternatives (0..20) */
 } fk_sampling;
 
 typedef struct fk_gen_request {
-    uint32_t struct_size;   /* sizeof(fk_gen_request) as the host compiled it */
+    uint32_t struct_size; /* sizeof(fk_gen_request) as the host compiled it */
     fk_gen_mode mode;
-    const char *request_id; /* for logs and upstream headers */
-    const char *model;      /* the model name the client asked for (already routed) */
+    const char *request_id;     /* for logs and upstream headers */
+    const char *model;          /* the model name the client asked for (already routed) */
     const fk_segment *segments; /* FK_GEN_HARMONY / FK_GEN_COMPLETION */
     size_t n_segments;
     fk_sampling sampling;

@@ -19,8 +19,8 @@ int fk_core_ready(fk_gateway *gw, fk_api_error *err)
      * refuse with 503 + Retry-After when their wait runs out. Only a core
      * that failed for good is refused here. */
     if (h != FK_HEALTH_ERROR) return 0;
-    fk_api_error_set(err, 503, "unavailable_error", "core_unavailable", NULL,
-                     "the core failed: %s", detail[0] ? detail : "no detail");
+    fk_api_error_set(err, 503, "unavailable_error", "core_unavailable", NULL, "the core failed: %s",
+                     detail[0] ? detail : "no detail");
     return -1;
 }
 

@@ -30,7 +30,7 @@ typedef enum hm_role {
 
 typedef struct hm_tool {
     char *name;
-    char *description; /* may be empty or hold newlines */
+    char *description;  /* may be empty or hold newlines */
     json_t *parameters; /* JSON Schema; NULL renders `() => any` */
 } hm_tool;
 
@@ -54,7 +54,7 @@ typedef struct hm_message {
     char *content_type; /* "<|constrain|>json", "json", ... | NULL */
     char *content;      /* user, assistant and tool messages */
     /* HM_ROLE_DEVELOPER only: */
-    char *instructions;  /* NULL: no "# Instructions" section */
+    char *instructions;     /* NULL: no "# Instructions" section */
     int has_function_tools; /* 1: write the functions namespace (even when n_tools == 0) */
     hm_tool *tools;
     size_t n_tools;
@@ -151,8 +151,9 @@ typedef struct hm_event {
 typedef void (*hm_event_fn)(void *ud, const hm_event *ev);
 
 typedef struct hm_parser_options {
-    int strict;           /* upstream's strict mode; the gateway uses 0 */
-    int role_hint_assistant; /* 1: start inside an assistant header (prompt ended with <|start|>assistant) */
+    int strict;              /* upstream's strict mode; the gateway uses 0 */
+    int role_hint_assistant; /* 1: start inside an assistant header (prompt ended with
+                                <|start|>assistant) */
 } hm_parser_options;
 
 typedef struct hm_parser hm_parser;
@@ -188,14 +189,14 @@ int hm_is_special_token(const char *text, size_t len);
 
 /* A request error in OpenAI's shape (HTTP 400). */
 typedef struct hm_openai_error {
-    char param[128];   /* "messages[2].content", "tools[0].function.name", ... */
-    char code[64];     /* "invalid_type", "missing_field", "invalid_value", ... */
+    char param[128]; /* "messages[2].content", "tools[0].function.name", ... */
+    char code[64];   /* "invalid_type", "missing_field", "invalid_value", ... */
     char message[512];
 } hm_openai_error;
 
 typedef struct hm_openai_options {
-    const char *current_date;     /* "YYYY-MM-DD" for the system message (NULL: today) */
-    const char *default_effort;   /* when the request has no reasoning_effort (NULL: medium) */
+    const char *current_date;   /* "YYYY-MM-DD" for the system message (NULL: today) */
+    const char *default_effort; /* when the request has no reasoning_effort (NULL: medium) */
 } hm_openai_options;
 
 /* Chat request (messages, tools, tool_choice, reasoning_effort) -> conversation
@@ -210,8 +211,8 @@ int hm_openai_chat_to_conversation(const json_t *request, const hm_openai_option
  *   recipient functions.NAME       -> tool_calls[i] {id, type, function{name, arguments}}
  */
 typedef struct hm_openai_out_options {
-    int emit_reasoning_content; /* write "reasoning_content" */
-    int emit_reasoning;         /* write "reasoning" */
+    int emit_reasoning_content;      /* write "reasoning_content" */
+    int emit_reasoning;              /* write "reasoning" */
     const char *tool_call_id_prefix; /* "call_" when NULL */
 } hm_openai_out_options;
 
