@@ -229,6 +229,20 @@ void gen_fail(fk_gen *g, int http_status, const char *type, const char *code, co
     va_end(ap);
 }
 
+json_t *gen_parse_object(fk_gen *g, const char *value, size_t len)
+{
+    json_error_t je;
+    json_t *root = json_loadb(value, len, 0, &je);
+    if (!json_is_object(root)) {
+        gen_fail(g, 502, "server_error", "upstream_error",
+                 "llama-server sent malformed JSON after %d pieces: %s (column %d)", g->pieces_sent,
+                 root ? "not an object" : je.text, je.column);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
 /* ---- generation lifecycle ------------------------------------------------------------------ */
 
 static void gen_unlink(fk_gen *g)

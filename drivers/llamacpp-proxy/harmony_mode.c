@@ -202,20 +202,6 @@ static int take_event(fk_gen *g, const json_t *ev)
     return gen_flush(g);
 }
 
-static json_t *parse_json(fk_gen *g, const char *value, size_t len)
-{
-    json_error_t je;
-    json_t *root = json_loadb(value, len, 0, &je);
-    if (!json_is_object(root)) {
-        gen_fail(g, 502, "server_error", "upstream_error",
-                 "llama-server sent malformed JSON after %d pieces: %s (column %d)", g->pieces_sent,
-                 root ? "not an object" : je.text, je.column);
-        json_decref(root);
-        return NULL;
-    }
-    return root;
-}
-
 int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
 {
     fast_event *fe = &g->fast;
@@ -225,7 +211,7 @@ int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
         if (g->err.set) return -1;
         return gen_flush(g);
     }
-    json_t *root = parse_json(g, value, len);
+    json_t *root = gen_parse_object(g, value, len);
     if (!root) return -1;
     int r;
     if (strcmp(field, "error") == 0) {
@@ -248,7 +234,7 @@ void harmony_finish(fk_gen *g, const fk_xfer_end *end)
             errors_from_upstream(g, end->status, end->body, end->body_len);
         } else if (end->body) {
             /* A 2xx answer that was not an event stream: one whole response. */
-            json_t *root = parse_json(g, end->body, end->body_len);
+            json_t *root = gen_parse_object(g, end->body, end->body_len);
             if (root) take_event(g, root);
             json_decref(root);
         }

@@ -243,27 +243,13 @@ static void take_chunk(fk_gen *g, const json_t *root, int is_delta)
 
 /* ---- the stream ------------------------------------------------------------------------- */
 
-static json_t *parse_json(fk_gen *g, const char *value, size_t len)
-{
-    json_error_t je;
-    json_t *root = json_loadb(value, len, 0, &je);
-    if (!json_is_object(root)) {
-        gen_fail(g, 502, "server_error", "upstream_error",
-                 "the upstream sent malformed JSON after %d pieces: %s (column %d)", g->pieces_sent,
-                 root ? "not an object" : je.text, je.column);
-        json_decref(root);
-        return NULL;
-    }
-    return root;
-}
-
 int passthrough_event(fk_gen *g, const char *field, char *value, size_t len)
 {
     if (strcmp(field, "data") == 0 && len == 6 && memcmp(value, "[DONE]", 6) == 0) {
         g->pt_done_seen = 1;
         return 0;
     }
-    json_t *root = parse_json(g, value, len);
+    json_t *root = gen_parse_object(g, value, len);
     if (!root) return -1;
     json_t *error = json_object_get(root, "error");
     if (strcmp(field, "error") == 0 || error) {
@@ -285,7 +271,7 @@ void passthrough_finish(fk_gen *g, const fk_xfer_end *end)
         } else if (end->status >= 400 || end->status < 200) {
             errors_from_upstream(g, end->status, end->body, end->body_len);
         } else if (end->body) {
-            json_t *root = parse_json(g, end->body, end->body_len);
+            json_t *root = gen_parse_object(g, end->body, end->body_len);
             json_t *error = json_object_get(root, "error");
             if (error)
                 errors_from_json(g, 500, error);

@@ -143,6 +143,9 @@ void proxy_log(const fk_core *core, int level, const char *fmt, ...)
 /* Record an error for on_done (first one wins). */
 void gen_fail(fk_gen *g, int http_status, const char *type, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Parse one upstream JSON object; NULL (after gen_fail 502 "malformed JSON")
+ * when it is not one. The caller owns the result. */
+json_t *gen_parse_object(fk_gen *g, const char *value, size_t len);
 /* Queue one piece (text copied) for the next gen_flush. */
 int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_special);
 /* A special token piece by its spelling (id from the Harmony table). */
