@@ -73,14 +73,20 @@ static void words(strbuf *b, size_t n)
     }
 }
 
-/* Adds a special token to the text and the piece list. */
-static void special(strbuf *b, piece **ps, size_t *n, size_t *cap, const char *tok)
+/* Appends one piece record, growing the list. */
+static void push_piece(piece **ps, size_t *n, size_t *cap, piece p)
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 1024;
         *ps = realloc(*ps, *cap * sizeof **ps);
     }
-    (*ps)[(*n)++] = (piece){b->len, strlen(tok), 1};
+    (*ps)[(*n)++] = p;
+}
+
+/* Adds a special token to the text and the piece list. */
+static void special(strbuf *b, piece **ps, size_t *n, size_t *cap, const char *tok)
+{
+    push_piece(ps, n, cap, (piece){b->len, strlen(tok), 1});
     strbuf_append_str(b, tok);
 }
 
@@ -92,11 +98,7 @@ static void text(strbuf *b, piece **ps, size_t *n, size_t *cap, const char *s, s
     for (size_t i = 0; i < len;) {
         size_t k = 1 + next_rand() % 7;
         if (k > len - i) k = len - i;
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 1024;
-            *ps = realloc(*ps, *cap * sizeof **ps);
-        }
-        (*ps)[(*n)++] = (piece){at + i, k, 0};
+        push_piece(ps, n, cap, (piece){at + i, k, 0});
         i += k;
     }
 }
@@ -106,55 +108,46 @@ static void text_str(strbuf *b, piece **ps, size_t *n, size_t *cap, const char *
     text(b, ps, n, cap, s, strlen(s));
 }
 
-/* One turn: analysis, preamble, tool call, final. The completion starts
- * after "<|start|>assistant". */
-static void turn(strbuf *b, piece **ps, size_t *n, size_t *cap, int first)
+/* One assistant message: [<|start|>assistant]<|channel|>HEADER[<|constrain|>json]
+ * <|message|>CONTENT TERMINATOR, where CONTENT is `json` when given, else
+ * `n_words` random words. */
+static void message(strbuf *b, piece **ps, size_t *n, size_t *cap, int with_start,
+                    const char *header, const char *json, size_t n_words, const char *terminator)
 {
-    strbuf w;
-    strbuf_init(&w);
-    if (!first) {
+    if (with_start) {
         special(b, ps, n, cap, "<|start|>");
         text_str(b, ps, n, cap, "assistant");
     }
     special(b, ps, n, cap, "<|channel|>");
-    text_str(b, ps, n, cap, "analysis");
+    text_str(b, ps, n, cap, header);
+    if (json) {
+        special(b, ps, n, cap, "<|constrain|>");
+        text_str(b, ps, n, cap, "json");
+    }
     special(b, ps, n, cap, "<|message|>");
-    words(&w, 400);
-    text(b, ps, n, cap, w.data, w.len);
-    special(b, ps, n, cap, "<|end|>");
-    strbuf_reset(&w);
+    if (json) {
+        text_str(b, ps, n, cap, json);
+    } else {
+        strbuf w;
+        strbuf_init(&w);
+        words(&w, n_words);
+        text(b, ps, n, cap, w.data, w.len);
+        strbuf_clear(&w);
+    }
+    special(b, ps, n, cap, terminator);
+}
 
-    special(b, ps, n, cap, "<|start|>");
-    text_str(b, ps, n, cap, "assistant");
-    special(b, ps, n, cap, "<|channel|>");
-    text_str(b, ps, n, cap, "commentary");
-    special(b, ps, n, cap, "<|message|>");
-    words(&w, 30);
-    text(b, ps, n, cap, w.data, w.len);
-    special(b, ps, n, cap, "<|end|>");
-    strbuf_reset(&w);
-
-    special(b, ps, n, cap, "<|start|>");
-    text_str(b, ps, n, cap, "assistant");
-    special(b, ps, n, cap, "<|channel|>");
-    text_str(b, ps, n, cap, "commentary to=functions.get_weather ");
-    special(b, ps, n, cap, "<|constrain|>");
-    text_str(b, ps, n, cap, "json");
-    special(b, ps, n, cap, "<|message|>");
-    text_str(b, ps, n, cap,
-             "{\"location\":\"Zürich, Schweiz\",\"unit\":\"celsius\",\"days\":[1,2,3],"
-             "\"note\":\"日本語 ok\"}");
-    special(b, ps, n, cap, "<|call|>");
-
-    special(b, ps, n, cap, "<|start|>");
-    text_str(b, ps, n, cap, "assistant");
-    special(b, ps, n, cap, "<|channel|>");
-    text_str(b, ps, n, cap, "final");
-    special(b, ps, n, cap, "<|message|>");
-    words(&w, 250);
-    text(b, ps, n, cap, w.data, w.len);
-    special(b, ps, n, cap, "<|end|>");
-    strbuf_clear(&w);
+/* One turn: analysis, preamble, tool call, final. The completion starts
+ * after "<|start|>assistant". */
+static void turn(strbuf *b, piece **ps, size_t *n, size_t *cap, int first)
+{
+    message(b, ps, n, cap, !first, "analysis", NULL, 400, "<|end|>");
+    message(b, ps, n, cap, 1, "commentary", NULL, 30, "<|end|>");
+    message(b, ps, n, cap, 1, "commentary to=functions.get_weather ",
+            "{\"location\":\"Zürich, Schweiz\",\"unit\":\"celsius\",\"days\":[1,2,3],"
+            "\"note\":\"日本語 ok\"}",
+            0, "<|call|>");
+    message(b, ps, n, cap, 1, "final", NULL, 250, "<|end|>");
 }
 
 /* ==== runs ============================================================================ */
