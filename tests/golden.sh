@@ -4,7 +4,7 @@
 # logit changed, and a model whose config asks for the rounded YaRN range.
 # TAP; run by make check (FK_TOP_BUILDDIR, FK_FIXTURES).
 set -u
-GOLDEN="$FK_TOP_BUILDDIR/drivers/cuda/fk-golden"
+GOLDEN="$FK_TOP_BUILDDIR/drivers/cuda/tools/fk-golden"
 MODELS="$FK_FIXTURES/models"
 GOLD="$MODELS/tiny-gptoss-goldens.safetensors"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fk-golden.XXXXXX") || exit 1

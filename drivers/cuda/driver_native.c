@@ -22,9 +22,9 @@
  * loop thread. The loader thread only writes the load state under `mu` and
  * activates ev_loaded; the scheduler's worker only activates ev_output. */
 #include "driver.h"
-#include "checkpoint.h"
-#include "model.h"
-#include "scheduler.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/model/model.h"
+#include "drivers/cuda/serve/scheduler.h"
 #include "tokenizer/fktok.h"
 #include "tokenizer/segments.h"
 

@@ -12,9 +12,9 @@
  * step's weight bytes at batch 1; batching then shows as tokens/s above the
  * batch-1 limit). Token ids are arbitrary (the
  * weights are random); the work does not depend on them. */
-#include "drivers/cuda/checkpoint.h"
-#include "drivers/cuda/model.h"
-#include "drivers/cuda/threadpool.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/model/model.h"
+#include "drivers/cuda/backends/cpu/threadpool.h"
 
 #include <getopt.h>
 #include <stdio.h>

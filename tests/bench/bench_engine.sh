@@ -10,6 +10,6 @@ BUILD=${1:-.}
 MODEL=${FK_BENCH_MODEL:-/tmp/fk-bench-20b-2l}
 if [ ! -f "$MODEL/config.json" ]; then
     echo "creating $MODEL with fk-mkmodel (20b shapes, 2 layers, MXFP4 experts)"
-    "$BUILD/drivers/cuda/fk-mkmodel" --preset 20b --layers 2 --experts-form mxfp4 --out "$MODEL"
+    "$BUILD/drivers/cuda/tools/fk-mkmodel" --preset 20b --layers 2 --experts-form mxfp4 --out "$MODEL"
 fi
 exec "$BUILD/tests/bench/bench_engine" --model "$MODEL" "$@"

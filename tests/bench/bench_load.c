@@ -5,7 +5,7 @@
  * (RssFile), not anonymous memory (RssAnon).
  *
  *   bench_load DIR */
-#include "cuda/checkpoint.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 # warm cache right after writing. The files are deleted afterwards.
 set -eu
 build=${1:-.}
-mk=$build/drivers/cuda/fk-mkmodel
+mk=$build/drivers/cuda/tools/fk-mkmodel
 bench=$build/tests/bench/bench_load
 for p in "$mk" "$bench"; do
     [ -x "$p" ] || { echo "bench_load.sh: $p not built (make $p)" >&2; exit 1; }

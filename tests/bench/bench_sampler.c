@@ -1,7 +1,7 @@
 /* bench_sampler: time one draw over a gpt-oss sized vocabulary (V = 201088)
  * for the sampler's paths, on a flat row (a random model) and a peaked row
  * (a trained model's long tail). Prints microseconds per draw. */
-#include "cuda/sampler.h"
+#include "drivers/cuda/serve/sampler.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,9 +6,9 @@
  * Runs REQUESTS greedy requests of TOKENS tokens each (same prompt) with
  * max_batch 1 and then with max_batch = REQUESTS, and prints generated
  * tokens per second for both. MODEL_DIR defaults to the tiny fixture. */
-#include "cuda/checkpoint.h"
-#include "cuda/model.h"
-#include "cuda/scheduler.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/model/model.h"
+#include "drivers/cuda/serve/scheduler.h"
 #include "tokenizer/fktok.h"
 
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /* fuzz_config.c: any byte string through the config.json parser. A result of
  * 0 must satisfy the documented invariants; -1 must come with a message. */
-#include "cuda/checkpoint.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
 
 #include <stdint.h>
 #include <string.h>

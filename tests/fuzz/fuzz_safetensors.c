@@ -1,6 +1,6 @@
 /* fuzz_safetensors.c: any byte string through the safetensors validator.
  * It must return 0 or -1 with a message, never crash or read out of bounds. */
-#include "cuda/checkpoint.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * its bytes (NUL becomes 'a'); the rest: chunks, each a length byte (0..15)
  * and its bytes. */
 #define _GNU_SOURCE /* memmem */
-#include "cuda/stopstr.h"
+#include "drivers/cuda/serve/stopstr.h"
 
 #include <stdint.h>
 #include <stdlib.h>

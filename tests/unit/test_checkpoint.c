@@ -1,8 +1,8 @@
 /* test_checkpoint.c: the loader on the two tiny fixture checkpoints, on
  * handmade broken checkpoints (every problem reported, by file and tensor),
  * and on fk-mkmodel output (both expert forms, sharded and single-file). */
-#include "cuda/checkpoint.h"
-#include "cuda/st_writer.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/checkpoint/st_writer.h"
 #include "tests/tap.h"
 
 #include <stdint.h>
@@ -393,7 +393,8 @@ static int run_mkmodel(const char *args)
 {
     const char *b = getenv("FK_TOP_BUILDDIR");
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s/drivers/cuda/fk-mkmodel' %s >/dev/null 2>&1", b ? b : ".", args);
+    snprintf(cmd, sizeof cmd, "'%s/drivers/cuda/tools/fk-mkmodel' %s >/dev/null 2>&1", b ? b : ".",
+             args);
     return system(cmd);
 }
 

@@ -1,7 +1,7 @@
 /* test_config.c: config.json parsing: both RoPE spellings, both top-k keys,
  * defaults, generation_config.json, and an error naming the key for each
  * kind of bad input. */
-#include "cuda/checkpoint.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
 #include "tests/tap.h"
 
 #include <stdio.h>

@@ -2,12 +2,12 @@
  * (YaRN, sink softmax, window masking, MXFP4 codes, router, clamped SwiGLU,
  * bf16, rmsnorm, rope) and the threaded matmuls against naive loops; then
  * the KV cache rules on the tiny fixture model. */
-#include "drivers/cuda/backend.h"
-#include "drivers/cuda/checkpoint.h"
-#include "drivers/cuda/model.h"
-#include "drivers/cuda/mxfp4.h"
-#include "drivers/cuda/rope.h"
-#include "drivers/cuda/threadpool.h"
+#include "drivers/cuda/model/backend.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/model/model.h"
+#include "drivers/cuda/model/mxfp4.h"
+#include "drivers/cuda/model/rope.h"
+#include "drivers/cuda/backends/cpu/threadpool.h"
 #include "tests/tap.h"
 
 #include <math.h>

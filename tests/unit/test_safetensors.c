@@ -1,7 +1,7 @@
 /* test_safetensors.c: the safetensors validator on good and broken images,
  * fk_st_open on fixture shards and damaged files, and the streaming writer. */
-#include "cuda/checkpoint.h"
-#include "cuda/st_writer.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/checkpoint/st_writer.h"
 #include "tests/tap.h"
 
 #include <stdint.h>

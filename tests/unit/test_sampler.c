@@ -1,6 +1,6 @@
 /* test_sampler: greedy, temperature, top_k/top_p cut sets, penalties and
  * seeded reproducibility of the per-request sampler. */
-#include "cuda/sampler.h"
+#include "drivers/cuda/serve/sampler.h"
 #include "tests/tap.h"
 
 #include <math.h>

@@ -7,9 +7,9 @@
  * thread plays the gateway's loop thread: notify() wakes it, and it calls
  * fk_sched_deliver(). */
 #define _GNU_SOURCE /* memmem */
-#include "cuda/checkpoint.h"
-#include "cuda/model.h"
-#include "cuda/scheduler.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/model/model.h"
+#include "drivers/cuda/serve/scheduler.h"
 #include "tests/tap.h"
 #include "tokenizer/fktok.h"
 

@@ -1,6 +1,6 @@
 /* test_stopstr: stop strings split over tokens, held-back prefixes released
  * when they stop matching, several stops, UTF-8. */
-#include "cuda/stopstr.h"
+#include "drivers/cuda/serve/stopstr.h"
 #include "tests/tap.h"
 
 #include <stdlib.h>

@@ -21,8 +21,8 @@
  *     per prompt at batch 1 and once with all prompts in one batch.
  * Prints one line per prompt and then "N passed, M failed"; exits 0 only when
  * nothing failed, 1 on a failed check, 2 on a usage or file error. */
-#include "checkpoint.h"
-#include "model.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/model/model.h"
 
 #include <getopt.h>
 #include <math.h>

@@ -16,8 +16,8 @@
  * only on --seed and its name, not on the sharding. --verify reopens the
  * result with fk_checkpoint_open. --preset 20b gives the real 20b dimensions;
  * with --layers 2 that is the benchmark model. */
-#include "checkpoint.h"
-#include "st_writer.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
+#include "drivers/cuda/checkpoint/st_writer.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -40,7 +40,7 @@
 #define FK_SCHEDULER_H
 
 #include "driver.h"
-#include "model.h"
+#include "drivers/cuda/model/model.h"
 #include "sampler.h"
 
 #include <stddef.h>

@@ -17,8 +17,8 @@
  * Batching: a matmul splits the N outputs across threads; each thread runs
  * all x rows against one small tile of weight rows while that tile sits in
  * L1/L2, so every weight byte comes from memory once per call whatever R is. */
-#include "backend.h"
-#include "mxfp4.h"
+#include "drivers/cuda/model/backend.h"
+#include "drivers/cuda/model/mxfp4.h"
 #include "threadpool.h"
 
 #include <math.h>

@@ -10,7 +10,7 @@
 #ifndef FK_ROPE_H
 #define FK_ROPE_H
 
-#include "checkpoint.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
 
 #define FK_ROPE_MAX_HALF 512 /* largest head_dim / 2 supported */
 

@@ -12,7 +12,7 @@
 #ifndef FK_MODEL_H
 #define FK_MODEL_H
 
-#include "checkpoint.h"
+#include "drivers/cuda/checkpoint/checkpoint.h"
 
 typedef struct fk_model fk_model;
 typedef struct fk_kv fk_kv;

@@ -1,17 +1,10 @@
-# drivers/cuda/: the native engine as a convenience library. This fragment
-# defines it with the checkpoint loader; model.mk and engine.mk add to it.
-noinst_LTLIBRARIES += drivers/cuda/libfkengine.la
-drivers_cuda_libfkengine_la_SOURCES = drivers/cuda/checkpoint.h drivers/cuda/dtype.c \
-	drivers/cuda/safetensors.c drivers/cuda/config.c drivers/cuda/gptoss_tensors.c \
-	drivers/cuda/checkpoint.c drivers/cuda/st_writer.h drivers/cuda/st_writer.c
-drivers_cuda_libfkengine_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ENGINE_CFLAGS)
-drivers_cuda_libfkengine_la_LIBADD = $(JANSSON_LIBS) -lm
-
-# fk-mkmodel: random gpt-oss checkpoints of any dimensions (tests, benchmarks).
-bin_PROGRAMS += drivers/cuda/fk-mkmodel
-drivers_cuda_fk_mkmodel_SOURCES = drivers/cuda/fk-mkmodel.c
-drivers_cuda_fk_mkmodel_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-drivers_cuda_fk_mkmodel_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
+# drivers/cuda/checkpoint/: safetensors shards through the index, config.json,
+# the gpt-oss tensor table, and the writer fk-mkmodel uses.
+drivers_cuda_libfkengine_la_SOURCES += drivers/cuda/checkpoint/checkpoint.h \
+	drivers/cuda/checkpoint/dtype.c drivers/cuda/checkpoint/safetensors.c \
+	drivers/cuda/checkpoint/config.c drivers/cuda/checkpoint/gptoss_tensors.c \
+	drivers/cuda/checkpoint/checkpoint.c drivers/cuda/checkpoint/st_writer.h \
+	drivers/cuda/checkpoint/st_writer.c
 
 # Loader tests: the tiny fixture checkpoints, handmade broken ones, fk-mkmodel round trips.
 LOADER_TEST_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS)
@@ -28,12 +21,12 @@ tests_unit_test_checkpoint_LDADD = $(LOADER_TEST_LDADD)
 # Fuzz targets: the safetensors header validator and the config parser. The
 # loader sources are compiled into each target so libFuzzer sees their coverage.
 FUZZERS += tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_config
-tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c drivers/cuda/dtype.c \
-	drivers/cuda/safetensors.c
+tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c \
+	drivers/cuda/checkpoint/dtype.c drivers/cuda/checkpoint/safetensors.c
 tests_fuzz_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_safetensors_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_safetensors_LDADD = $(JANSSON_LIBS)
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c drivers/cuda/config.c
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c drivers/cuda/checkpoint/config.c
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_config_LDADD = $(JANSSON_LIBS)

@@ -1,17 +1,10 @@
-# drivers/cuda: build rules (owned by this module)
-# The gpt-oss model: CPU backend kernels, thread pool, YaRN rope, KV cache and
-# the forward pass, added to libfkengine (compiled with $(ENGINE_CFLAGS)).
+# drivers/cuda/model/: the gpt-oss forward pass over the backend table
+# (backend.h), YaRN RoPE, the KV cache and the MXFP4 code table.
 drivers_cuda_libfkengine_la_SOURCES += \
-	drivers/cuda/model.h drivers/cuda/model.c \
-	drivers/cuda/backend.h drivers/cuda/backend_cpu.c \
-	drivers/cuda/threadpool.h drivers/cuda/threadpool.c \
-	drivers/cuda/rope.h drivers/cuda/rope.c \
-	drivers/cuda/mxfp4.h drivers/cuda/kv.h drivers/cuda/kv.c
-
-# fk-golden: the engine against reference logits and greedy continuations.
-bin_PROGRAMS += drivers/cuda/fk-golden
-drivers_cuda_fk_golden_SOURCES = drivers/cuda/fk-golden.c
-drivers_cuda_fk_golden_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
+	drivers/cuda/model/model.h drivers/cuda/model/model.c \
+	drivers/cuda/model/backend.h \
+	drivers/cuda/model/rope.h drivers/cuda/model/rope.c \
+	drivers/cuda/model/mxfp4.h drivers/cuda/model/kv.h drivers/cuda/model/kv.c
 
 # Kernel unit tests (hand-computed cases) and the golden check on both tiny models.
 check_PROGRAMS += tests/unit/test_model_layers

@@ -1,0 +1,39 @@
+# drivers/cuda/serve/: what turns the model into a server: the sampler, stop
+# strings and the scheduler (continuous batching).
+drivers_cuda_libfkengine_la_SOURCES += \
+	drivers/cuda/serve/sampler.c drivers/cuda/serve/sampler.h \
+	drivers/cuda/serve/stopstr.c drivers/cuda/serve/stopstr.h \
+	drivers/cuda/serve/scheduler.c drivers/cuda/serve/scheduler.h
+
+check_PROGRAMS += tests/unit/test_sampler tests/unit/test_stopstr
+TESTS += tests/unit/test_sampler tests/unit/test_stopstr
+# The unit tests compile the pure parts they test directly, so they do not
+# depend on the rest of the engine.
+tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c drivers/cuda/serve/sampler.c
+tests_unit_test_sampler_LDADD = -lm
+tests_unit_test_stopstr_SOURCES = tests/unit/test_stopstr.c drivers/cuda/serve/stopstr.c
+
+# The scheduler runs over the real tiny model and tokenizer.
+check_PROGRAMS += tests/unit/test_scheduler
+TESTS += tests/unit/test_scheduler
+tests_unit_test_scheduler_SOURCES = tests/unit/test_scheduler.c
+tests_unit_test_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
+	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm
+
+# Sampler timings over V = 201088 (not a test: prints numbers).
+noinst_PROGRAMS += tests/bench/bench_sampler
+tests_bench_bench_sampler_SOURCES = tests/bench/bench_sampler.c drivers/cuda/serve/sampler.c
+tests_bench_bench_sampler_CFLAGS = $(AM_CFLAGS) $(ENGINE_CFLAGS)
+tests_bench_bench_sampler_LDADD = -lm
+
+FUZZERS += tests/fuzz/fuzz_stopstr
+tests_fuzz_fuzz_stopstr_SOURCES = tests/fuzz/fuzz_stopstr.c drivers/cuda/serve/stopstr.c
+tests_fuzz_fuzz_stopstr_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_stopstr_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+EXTRA_DIST += tests/fuzz/corpus/stopstr
+
+# Continuous batching versus one at a time (not a test: prints tokens/s).
+noinst_PROGRAMS += tests/bench/bench_scheduler
+tests_bench_bench_scheduler_SOURCES = tests/bench/bench_scheduler.c
+tests_bench_bench_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
+	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm
