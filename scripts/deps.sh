@@ -6,7 +6,7 @@
 set -eu
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libevent-dev libjansson-dev libcurl4-openssl-dev libpcre2-dev"
-test_pkgs="clang libclang-rt-14-dev clang-format curl"
+test_pkgs="clang libclang-rt-14-dev clang-format curl xz-utils"
 
 want=$build_pkgs
 [ "${1:-}" = "--test" ] && want="$want $test_pkgs"

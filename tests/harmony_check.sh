@@ -13,7 +13,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
 check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2"; fi; }
 
-total=$(find "$VECTORS" -name '*.json' | wc -l | tr -d ' ')
+total=$(find "$VECTORS/" -name '*.json' | wc -l | tr -d ' ')
 "$CHECK" "$VECTORS" >"$TMP/out" 2>&1
 rc=$?
 sed 's/^/# /' "$TMP/out"

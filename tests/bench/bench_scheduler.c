@@ -100,7 +100,7 @@ static double run(fk_model *m, fktok *tok, int batch, int n, int tokens, uint64_
 
 int main(int argc, char **argv)
 {
-    const char *dir = argc > 1 ? argv[1] : "tests/fixtures/models/tiny-gptoss-bf16";
+    const char *dir = argc > 1 ? argv[1] : "tests/fixtures/models/tiny-gptoss-mxfp4";
     int n = argc > 2 ? atoi(argv[2]) : 8, tokens = argc > 3 ? atoi(argv[3]) : 64;
     int threads = argc > 4 ? atoi(argv[4]) : 0;
     char err[1024], path[4096];

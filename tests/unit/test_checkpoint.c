@@ -493,6 +493,41 @@ static void test_mkmodel(void)
     ok(run_mkmodel(args) != 0, "fk-mkmodel refuses MXFP4 with hidden 48");
 }
 
+/* --from: the bf16 form of an MXFP4 checkpoint keeps every other tensor byte
+ * for byte and holds the experts transposed to x @ W; bf16 -> MXFP4 is refused
+ * (it would round). The goldens check the converted values themselves. */
+static void test_mkmodel_from(void)
+{
+    char args[2048], src[512], dst[512], back[512], err[4096];
+    snprintf(src, sizeof src, "%s/mk-mxfp4", root);
+    snprintf(dst, sizeof dst, "%s/mk-from-bf16", root);
+    snprintf(back, sizeof back, "%s/mk-from-mxfp4", root);
+    snprintf(args, sizeof args, "--out %s --from %s --experts-form bf16 --verify", dst, src);
+    is_int(run_mkmodel(args), 0, "fk-mkmodel --from MXFP4 to bf16");
+    fk_checkpoint *a = fk_checkpoint_open(src, err, sizeof err);
+    fk_checkpoint *b = fk_checkpoint_open(dst, err, sizeof err);
+    if (!ok(a && b, "both open")) {
+        diag("%s", err);
+    } else {
+        size_t same = 0, kept = 0;
+        for (size_t i = 0; i < fk_checkpoint_count(a); i++) {
+            const fk_tensor *x = fk_checkpoint_tensor(a, i), *y = fk_checkpoint_get(b, x->name);
+            if (strstr(x->name, "_blocks") || strstr(x->name, "_scales")) continue;
+            kept++;
+            same += y && y->nbytes == x->nbytes && memcmp(x->data, y->data, x->nbytes) == 0;
+        }
+        ok(kept > 0 && same == kept, "every non-expert tensor copied byte for byte (%zu of %zu)",
+           same, kept);
+        const fk_tensor *gu = fk_checkpoint_get(b, "model.layers.2.mlp.experts.gate_up_proj");
+        ok(SHAPE_IS(gu, 4, 64, 64) && gu->dtype == FK_DT_BF16, "experts written as bf16 [E,H,2I]");
+        is_int(fk_checkpoint_config(b)->experts_mxfp4, 0, "the copy reads as bf16");
+    }
+    fk_checkpoint_close(a);
+    fk_checkpoint_close(b);
+    snprintf(args, sizeof args, "--out %s --from %s --experts-form mxfp4", back, dst);
+    ok(run_mkmodel(args) != 0, "fk-mkmodel --from bf16 to MXFP4 is refused");
+}
+
 int main(void)
 {
     test_fixture_mxfp4();
@@ -505,6 +540,7 @@ int main(void)
     test_truncated_shard();
     test_broken_single_files();
     test_mkmodel();
+    test_mkmodel_from();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) diag("could not remove %s", root);

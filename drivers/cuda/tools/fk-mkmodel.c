@@ -5,6 +5,7 @@
  *              [--top-k N] [--vocab N] [--sliding-window N]
  *              [--experts-form mxfp4|bf16] [--shards N] [--no-index]
  *              [--seed N] [--tokenizer PATH] [--verify]
+ *   fk-mkmodel --out DIR --from SRC [--experts-form mxfp4|bf16] [--shards N] [--no-index]
  *
  * Writes config.json (YaRN rope_scaling as in gpt-oss-20b), generation_config.json,
  * the shards (model-0000k-of-0000N.safetensors) with model.safetensors.index.json,
@@ -15,9 +16,15 @@
  * scales 2^-8..2^-6, so activations stay finite. Each tensor's values depend
  * only on --seed and its name, not on the sharding. --verify reopens the
  * result with fk_checkpoint_open. --preset 20b gives the real 20b dimensions;
- * with --layers 2 that is the benchmark model. */
+ * with --layers 2 that is the benchmark model.
+ *
+ * --from SRC converts an existing checkpoint instead of drawing random values:
+ * the same config and tensors, with the experts written in --experts-form.
+ * MXFP4 -> bf16 is exact (every MXFP4 value is a bf16), so the tests derive
+ * the bf16 tiny checkpoint from the MXFP4 one instead of keeping both. */
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/checkpoint/st_writer.h"
+#include "drivers/cuda/model/mxfp4.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +39,8 @@
 typedef struct mk_opts {
     const char *out;       /* output directory (created if absent) */
     const char *tokenizer; /* tokenizer.json to copy, or NULL */
+    const char *from;      /* --from: checkpoint to convert, or NULL (random values) */
+    fk_checkpoint *src;    /* the opened --from checkpoint */
     fk_gptoss_config cfg;  /* dimensions of the model */
     int mxfp4;             /* 1: MXFP4 experts, 0: BF16 experts */
     int shards;            /* number of shard files */
@@ -118,10 +127,71 @@ static uint64_t spec_bytes(const fk_tensor_spec *s)
     return n;
 }
 
+/* ---- converting (--from) ---------------------------------------------------------- */
+
+/* A source tensor of the same name, dtype and shape as spec, or NULL. */
+static const fk_tensor *same_tensor(const fk_checkpoint *src, const fk_tensor_spec *spec)
+{
+    const fk_tensor *t = fk_checkpoint_get(src, spec->name);
+    if (!t || t->dtype != spec->dtype || t->ndim != spec->ndim) return NULL;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] != spec->shape[i]) return NULL;
+    return t;
+}
+
+/* Bytes [at, at + n) of the bf16 expert tensor spec ([E, in, out], x @ W)
+ * decoded from the source's MXFP4 pair (blocks [E, out, in/32, 16], scales
+ * [E, out, in/32]). 0, or -1 when the source has no such pair. */
+static int dequant_experts(const fk_checkpoint *src, const fk_tensor_spec *spec, uint64_t at,
+                           uint8_t *buf, size_t n)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s_blocks", spec->name);
+    const fk_tensor *blocks = fk_checkpoint_get(src, name);
+    snprintf(name, sizeof name, "%s_scales", spec->name);
+    const fk_tensor *scales = fk_checkpoint_get(src, name);
+    if (!blocks || !scales || spec->ndim != 3) return -1;
+    const int64_t in = spec->shape[1], out = spec->shape[2], nb = in / FK_MXFP4_BLOCK;
+    const uint8_t *q = blocks->data, *sc = scales->data;
+    uint16_t *v = (uint16_t *)buf;
+    for (uint64_t k = 0; k < n / 2; k++) {
+        uint64_t idx = at / 2 + k; /* element (e, i, o) of [E, in, out] */
+        int64_t o = (int64_t)(idx % (uint64_t)out),
+                i = (int64_t)(idx / (uint64_t)out % (uint64_t)in);
+        int64_t e = (int64_t)(idx / ((uint64_t)out * (uint64_t)in));
+        int64_t blk = (e * out + o) * nb + i / FK_MXFP4_BLOCK, j = i % FK_MXFP4_BLOCK;
+        uint8_t byte = q[blk * FK_MXFP4_BLOCK_BYTES + j / 2];
+        float x = fk_fp4_f32((j & 1) ? byte >> 4 : byte & 15u) * fk_e8m0_f32(sc[blk]);
+        uint32_t u;
+        memcpy(&u, &x, 4);
+        v[k] = (uint16_t)(u >> 16); /* exact: an MXFP4 value is a bf16 */
+    }
+    return 0;
+}
+
+/* Bytes [at, at + n) of spec taken from the --from checkpoint. 0, or -1 with
+ * a message when the source cannot give them (e.g. bf16 -> MXFP4). */
+static int fill_from(const fk_checkpoint *src, const fk_tensor_spec *spec, uint64_t at,
+                     uint8_t *buf, size_t n)
+{
+    const fk_tensor *t = same_tensor(src, spec);
+    if (t) {
+        memcpy(buf, (const uint8_t *)t->data + at, n);
+        return 0;
+    }
+    if (spec->dtype == FK_DT_BF16 && dequant_experts(src, spec, at, buf, n) == 0) return 0;
+    fprintf(stderr,
+            "fk-mkmodel: the source has no tensor %s of that form (only MXFP4 -> bf16 "
+            "and same-form copies convert)\n",
+            spec->name);
+    return -1;
+}
+
 /* ---- files ---------------------------------------------------------------------- */
 
 /* Write specs[0..n) into path, streaming through a chunk buffer. */
-static int write_shard(const char *path, const fk_tensor_spec *specs, size_t n, uint64_t seed)
+static int write_shard(const char *path, const fk_tensor_spec *specs, size_t n, uint64_t seed,
+                       const fk_checkpoint *src)
 {
     char err[1024];
     fk_st_writer *w = fk_st_writer_open(path, err, sizeof err);
@@ -135,12 +205,15 @@ static int write_shard(const char *path, const fk_tensor_spec *specs, size_t n, 
     uint8_t *buf = malloc(chunk);
     int rc = buf ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint64_t rng = seed ^ name_hash(specs[i].name), left = spec_bytes(&specs[i]);
-        while (rc == 0 && left) {
-            size_t m = left < chunk ? (size_t)left : chunk;
-            fill(&specs[i], &rng, buf, m);
-            rc = fk_st_writer_write(w, buf, m);
-            left -= m;
+        uint64_t rng = seed ^ name_hash(specs[i].name), total = spec_bytes(&specs[i]);
+        for (uint64_t at = 0; rc == 0 && at < total;) {
+            size_t m = total - at < chunk ? (size_t)(total - at) : chunk;
+            if (src)
+                rc = fill_from(src, &specs[i], at, buf, m);
+            else
+                fill(&specs[i], &rng, buf, m);
+            if (rc == 0) rc = fk_st_writer_write(w, buf, m);
+            at += m;
         }
     }
     free(buf);
@@ -206,8 +279,34 @@ static json_t *config_json(const mk_opts *o, json_t **gen)
     return cfg;
 }
 
+/* --from: the source's config.json with quantization_config matching the
+ * written experts, and its generation_config.json when it has one. */
+static int copy_configs(const mk_opts *o)
+{
+    char path[4096];
+    json_error_t jerr;
+    snprintf(path, sizeof path, "%s/config.json", o->from);
+    json_t *cfg = json_load_file(path, JSON_PRESERVE_ORDER, &jerr);
+    if (!cfg) {
+        fprintf(stderr, "fk-mkmodel: %s: %s\n", path, jerr.text);
+        return -1;
+    }
+    json_object_del(cfg, "quantization_config");
+    if (o->mxfp4)
+        json_object_set_new(cfg, "quantization_config",
+                            json_pack("{s:[ssss],s:s}", "modules_to_not_convert",
+                                      "model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                      "model.embed_tokens", "lm_head", "quant_method", "mxfp4"));
+    int rc = dump_json(o->out, "config.json", cfg);
+    snprintf(path, sizeof path, "%s/generation_config.json", o->from);
+    json_t *gen = json_load_file(path, JSON_PRESERVE_ORDER, &jerr);
+    if (rc == 0 && gen) rc = dump_json(o->out, "generation_config.json", gen);
+    return rc;
+}
+
 static int write_configs(const mk_opts *o)
 {
+    if (o->from) return copy_configs(o);
     json_t *gen, *cfg = config_json(o, &gen);
     int rc = dump_json(o->out, "config.json", cfg);
     return rc | dump_json(o->out, "generation_config.json", gen);
@@ -251,7 +350,7 @@ static int write_model(const mk_opts *o, const fk_tensor_spec *specs, size_t n)
         else
             snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, o->shards);
         snprintf(path, sizeof path, "%s/%s", o->out, name);
-        rc = write_shard(path, specs + start, end - start, o->seed);
+        rc = write_shard(path, specs + start, end - start, o->seed, o->src);
         for (size_t i = start; i < end; i++)
             json_object_set_new(map, specs[i].name, json_string(name));
         start = end;
@@ -271,7 +370,12 @@ static void usage(FILE *f)
     fputs("usage: fk-mkmodel --out DIR [--preset 20b] [--hidden N] [--layers N] [--heads N]\n"
           "         [--kv-heads N] [--head-dim N] [--intermediate N] [--experts N] [--top-k N]\n"
           "         [--vocab N] [--sliding-window N] [--experts-form mxfp4|bf16] [--shards N]\n"
-          "         [--no-index] [--seed N] [--tokenizer PATH] [--verify]\n",
+          "         [--no-index] [--seed N] [--tokenizer PATH] [--verify]\n"
+          "       fk-mkmodel --out DIR --from SRC [--experts-form mxfp4|bf16] [--shards N]\n"
+          "         [--no-index] [--tokenizer PATH] [--verify]\n"
+          "Writes a gpt-oss checkpoint with random weights of the given dimensions\n"
+          "(small defaults; --preset 20b: gpt-oss-20b's), or with --from a copy of SRC\n"
+          "with its experts converted to --experts-form (MXFP4 -> bf16 is exact).\n",
           f);
 }
 
@@ -329,7 +433,7 @@ static int parse_int(const char *s, const char *flag, long lo, long hi, int *out
     return 0;
 }
 
-enum { OPT_PRESET = 256, OPT_NOINDEX, OPT_FORM, OPT_SEED, OPT_TOK, OPT_VERIFY, OPT_DIM };
+enum { OPT_PRESET = 256, OPT_NOINDEX, OPT_FORM, OPT_SEED, OPT_TOK, OPT_VERIFY, OPT_FROM, OPT_DIM };
 
 static const struct option long_opts[] = {
     {"out", required_argument, 0, 'o'},
@@ -340,6 +444,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, 0, OPT_SEED},
     {"tokenizer", required_argument, 0, OPT_TOK},
     {"verify", no_argument, 0, OPT_VERIFY},
+    {"from", required_argument, 0, OPT_FROM},
     {"help", no_argument, 0, 'h'},
     /* dimensions: OPT_DIM + position in dim_fields */
     {"hidden", required_argument, 0, OPT_DIM + 0},
@@ -377,7 +482,7 @@ static int parse_args(int argc, char **argv, mk_opts *o)
     while ((opt = getopt_long(argc, argv, "o:s:h", long_opts, NULL)) != -1) {
         if (opt >= OPT_DIM && opt < OPT_DIM + 10) {
             char flag[40];
-            snprintf(flag, sizeof flag, "--%s", long_opts[opt - OPT_DIM + 9].name);
+            snprintf(flag, sizeof flag, "--%s", long_opts[opt - OPT_DIM + 10].name);
             if (parse_int(optarg, flag, 1, 1 << 24, dim_field(&o->cfg, opt - OPT_DIM))) return -1;
             continue;
         }
@@ -419,6 +524,9 @@ static int parse_args(int argc, char **argv, mk_opts *o)
             break;
         case OPT_VERIFY:
             o->verify = 1;
+            break;
+        case OPT_FROM:
+            o->from = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -469,10 +577,24 @@ static int verify(const char *dir)
     return 0;
 }
 
+/* --from: open SRC and take its dimensions. 0, or -1 with a message. */
+static int open_source(mk_opts *o)
+{
+    char err[8192];
+    o->src = fk_checkpoint_open(o->from, err, sizeof err);
+    if (!o->src) {
+        fprintf(stderr, "fk-mkmodel: --from %s:\n%s\n", o->from, err);
+        return -1;
+    }
+    o->cfg = *fk_checkpoint_config(o->src);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     mk_opts o;
-    if (parse_args(argc, argv, &o) || check_config(&o)) return 2;
+    if (parse_args(argc, argv, &o)) return 2;
+    if (o.from ? open_source(&o) : check_config(&o)) return 2;
     if (mkdir(o.out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "fk-mkmodel: cannot create %s: %s\n", o.out, strerror(errno));
         return 1;
@@ -490,6 +612,7 @@ int main(int argc, char **argv)
     if (rc == 0) rc = write_model(&o, specs, n);
     if (rc == 0 && o.tokenizer) rc = copy_file(o.tokenizer, o.out, "tokenizer.json");
     free(specs);
+    if (o.src) fk_checkpoint_close(o.src);
     if (rc == 0 && o.verify) rc = verify(o.out);
     return rc ? 1 : 0;
 }
