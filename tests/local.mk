@@ -1,12 +1,12 @@
 # Shared test support: the TAP helper for C tests.
 EXTRA_DIST += tests/tap.h tests/package.json tests/package-lock.json tests/fixtures
 
-# Tests read their fixtures from the build tree, assembled by tests/fixtures.sh
+# Tests read their fixtures from the build tree, assembled by tests/assemble-fixtures.sh
 # (tokenizer.json decompressed, the bf16 tiny checkpoint derived from the
 # MXFP4 one) before any test runs.
 check_DATA += tests/fixtures.stamp
-tests/fixtures.stamp: $(top_srcdir)/tests/fixtures.sh drivers/cuda/tools/fk-mkmodel$(EXEEXT)
-	$(SHELL) $(top_srcdir)/tests/fixtures.sh '$(abs_top_srcdir)/tests/fixtures' \
+tests/fixtures.stamp: $(top_srcdir)/tests/assemble-fixtures.sh drivers/cuda/tools/fk-mkmodel$(EXEEXT)
+	$(SHELL) $(top_srcdir)/tests/assemble-fixtures.sh '$(abs_top_srcdir)/tests/fixtures' \
 		'$(abs_top_builddir)/tests/fixtures-built' '$(abs_top_builddir)/drivers/cuda/tools/fk-mkmodel'
 	@touch $@
 CLEANFILES += tests/fixtures.stamp
@@ -14,4 +14,4 @@ clean-local: clean-fixtures
 clean-fixtures:
 	rm -rf tests/fixtures-built
 .PHONY: clean-fixtures
-EXTRA_DIST += tests/fixtures.sh
+EXTRA_DIST += tests/assemble-fixtures.sh

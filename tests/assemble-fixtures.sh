@@ -1,5 +1,5 @@
 #!/bin/sh
-# fixtures.sh SRC OUT MKMODEL: assemble the test fixtures in the build tree.
+# assemble-fixtures.sh SRC OUT MKMODEL: assemble the test fixtures in the build tree.
 #
 # The repository keeps each fixture once and small (the device machines take
 # at most 64 MiB of tracked tree): tokenizer.json is stored xz-compressed, and
