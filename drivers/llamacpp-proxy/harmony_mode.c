@@ -3,10 +3,9 @@
  *
  * The prompt is tokenized here, so text from users and tools can never turn
  * into special tokens (llama-server would parse "<|end|>" in any string it
- * tokenizes); the ids go upstream as the prompt array. Streamed `content`
- * (special tokens spelled out) becomes pieces through the Harmony scanner;
- * when an event's `tokens` spell exactly its content, each token becomes its
- * own piece with its id. */
+ * tokenizes); the ids go upstream as the prompt array. On the way back the
+ * event's `tokens` decide what is special: each id becomes its own piece,
+ * special only when the id is a special token (take_output). */
 #include "proxy.h"
 
 #include <stdio.h>
@@ -98,49 +97,109 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
 
 /* ---- the stream ------------------------------------------------------------------------- */
 
-/* Replace the scanner's pieces for this event (from `first`) by one piece per
- * token when the tokens spell exactly the same bytes. */
-static void attach_ids(fk_gen *g, size_t first, const char *content, size_t clen,
-                       const int64_t *ids, size_t nt)
+/* The bytes of token `id` (specials spelled out), or NULL for an id outside
+ * the vocabulary; *special says whether it is a special token. */
+static const char *token_bytes(const fktok *tok, int64_t id, size_t *len, int *special)
+{
+    *special = 0;
+    if (id < 0 || id > INT32_MAX) return NULL;
+    const char *b = fktok_token_bytes(tok, (int32_t)id, len);
+    if (b) *special = fktok_is_special(tok, (int32_t)id);
+    return b;
+}
+
+/* Queue one piece; out of memory is recorded for on_done. */
+static void put_piece(fk_gen *g, const char *text, size_t len, int64_t id, int special)
+{
+    if (gen_piece(g, text, len, (int32_t)id, special) != 0)
+        gen_fail(g, 500, "server_error", "out_of_memory",
+                 "out of memory while reading the upstream");
+}
+
+/* Forward walk over one event: each id takes its bytes from the content in
+ * order. An ordinary token must find its bytes there; a special token takes
+ * its spelling when the content has it there, else nothing (llama-server
+ * leaves <|return|> and <|call|> out of the text). Content that runs out at
+ * or inside an ordinary token was cut by a stop string: the walk ends there.
+ * Returns how many ids the walk covers, or -1 when the content holds bytes
+ * the ids do not explain. With emit, queues the pieces. */
+static long walk_forward(fk_gen *g, const char *c, size_t clen, const int64_t *ids, size_t nt,
+                         int emit)
 {
     const fktok *tok = g->core->tok;
-    if (!tok || nt == 0) return;
-    piece_buf *b = &g->out;
-    size_t base = first < b->n ? (size_t)(uintptr_t)b->pieces[first].text : b->arena_len;
-    /* Scanner output for this event must be the content itself (nothing held). */
-    if (b->arena_len - base != clen) return;
-    if (clen && memcmp(b->arena + base, content, clen) != 0) return;
     size_t at = 0;
     for (size_t i = 0; i < nt; i++) {
-        if (ids[i] < 0 || ids[i] > INT32_MAX) return;
-        size_t len;
-        const char *bytes = fktok_token_bytes(tok, (int32_t)ids[i], &len);
-        if (!bytes) return;
-        if (clen == 0) {
-            /* An end-of-generation token the content leaves out (<|return|>, <|call|>). */
-            if (!fktok_is_special(tok, (int32_t)ids[i])) return;
-            continue;
+        size_t len = 0;
+        int special;
+        const char *b = token_bytes(tok, ids[i], &len, &special);
+        int here = b && len <= clen - at && memcmp(c + at, b, len) == 0;
+        if (!here && !special) {
+            if (at == clen || (b && len > clen - at && memcmp(c + at, b, clen - at) == 0)) {
+                if (emit && at < clen) put_piece(g, c + at, clen - at, ids[i], 0);
+                return (long)i;
+            }
+            return -1;
         }
-        if (at + len > clen || memcmp(content + at, bytes, len) != 0) return;
-        at += len;
+        if (emit) put_piece(g, b, len, ids[i], special);
+        if (here) at += len;
     }
-    if (at != clen) return;
-    b->n = first;
-    b->arena_len = base;
-    for (size_t i = 0; i < nt; i++) {
-        int32_t id = (int32_t)ids[i];
-        size_t len;
-        const char *bytes = fktok_token_bytes(tok, id, &len);
-        if (gen_piece(g, bytes, len, id, fktok_is_special(tok, id)) != 0) return;
+    return at == clen ? (long)nt : -1;
+}
+
+/* Backward walk, for an event whose content starts with text held back from
+ * earlier tokens (a character split across tokens, the possible start of a
+ * stop string): ids take their bytes from the end; the front nobody explains
+ * is ordinary text. Always succeeds. */
+static void walk_backward(fk_gen *g, const char *c, size_t clen, const int64_t *ids, size_t nt)
+{
+    const fktok *tok = g->core->tok;
+    size_t end = clen, first = nt;
+    while (first > 0) {
+        size_t len = 0;
+        int special;
+        const char *b = token_bytes(tok, ids[first - 1], &len, &special);
+        if (b && len <= end && memcmp(c + end - len, b, len) == 0)
+            end -= len;
+        else if (!special)
+            break;
+        first--;
+    }
+    if (end) put_piece(g, c, end, -1, 0);
+    for (size_t i = first; i < nt; i++) {
+        size_t len = 0;
+        int special;
+        const char *b = token_bytes(tok, ids[i], &len, &special);
+        put_piece(g, b, len, ids[i], special);
     }
 }
 
-/* One event's text and ids -> queued pieces. */
+/* One event's text and ids -> queued pieces. With ids, ids alone decide what
+ * is special: text never is, whatever it spells (a model can write "<|end|>"
+ * in ordinary tokens, one token per event). Only an upstream that gives no ids
+ * is read with the Harmony text scanner (the weaker mode). The rule is fixed
+ * by the first event with output. */
 static void take_output(fk_gen *g, const char *content, size_t clen, const int64_t *ids, size_t nt)
 {
-    size_t first = g->out.n;
-    if (clen) hm_scanner_feed(g->scanner, content, clen, gen_scanned_piece, g);
-    attach_ids(g, first, content, clen, ids, nt);
+    if (g->out_rule == OUT_UNDECIDED) {
+        if (nt > 0)
+            g->out_rule = OUT_IDS;
+        else if (clen > 0)
+            g->out_rule = OUT_TEXT;
+        else
+            return;
+    }
+    if (g->out_rule == OUT_TEXT) {
+        if (clen) hm_scanner_feed(g->scanner, content, clen, gen_scanned_piece, g);
+        return;
+    }
+    if (!g->core->tok || nt == 0) {
+        if (clen) put_piece(g, content, clen, -1, 0);
+        return;
+    }
+    if (walk_forward(g, content, clen, ids, nt, 0) >= 0)
+        walk_forward(g, content, clen, ids, nt, 1);
+    else
+        walk_backward(g, content, clen, ids, nt);
 }
 
 static void read_final(fk_gen *g, const json_t *ev)

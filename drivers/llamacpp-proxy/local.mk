@@ -29,9 +29,10 @@ EXTRA_DIST += tests/integration/fake-llama-server.mjs
 # Through the real fk-gateway with the openai client (Harmony and
 # pass-through modes, faults); proxy_fake.mjs is their shared helper.
 TESTS += tests/integration/proxy_harmony.mjs tests/integration/proxy_passthrough.mjs \
-	tests/integration/proxy_faults.mjs
+	tests/integration/proxy_faults.mjs tests/integration/proxy_injection.mjs
 EXTRA_DIST += tests/integration/proxy_fake.mjs tests/integration/proxy_harmony.mjs \
-	tests/integration/proxy_passthrough.mjs tests/integration/proxy_faults.mjs
+	tests/integration/proxy_passthrough.mjs tests/integration/proxy_faults.mjs \
+	tests/integration/proxy_injection.mjs
 
 # Benchmark (not a test): direct vs through the gateway, see the file's header.
 EXTRA_DIST += tests/bench/bench_proxy.mjs

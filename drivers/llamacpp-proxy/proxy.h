@@ -87,6 +87,13 @@ typedef struct piece_buf {
     size_t arena_cap; /* bytes allocated */
 } piece_buf;
 
+/* What decides which output tokens are special (native /completion). */
+typedef enum out_rule {
+    OUT_UNDECIDED = 0, /* no output yet */
+    OUT_IDS = 1,       /* the upstream sends token ids: ids alone decide */
+    OUT_TEXT = 2,      /* no ids: the Harmony text scanner reads spelled-out tags (weaker) */
+} out_rule;
+
 /* Pass-through: which message the pieces are writing now. */
 typedef enum pt_msg {
     PT_NONE = 0,     /* nothing yet: still inside the first assistant header */
@@ -121,9 +128,10 @@ struct fk_gen {
     fast_event fast;        /* reader state for ordinary stream events (reused) */
 
     /* native /completion */
-    int n_prompt;   /* prompt tokens we sent */
-    int n_predict;  /* completion budget we asked for */
-    int final_seen; /* the stop:true event arrived */
+    int n_prompt;      /* prompt tokens we sent */
+    int n_predict;     /* completion budget we asked for */
+    int final_seen;    /* the stop:true event arrived */
+    out_rule out_rule; /* fixed by the first event with output */
 
     /* pass-through */
     pt_msg pt;          /* message being written */

@@ -22,7 +22,17 @@
 //
 // A script (from /__fault, or written in the prompt / last message as
 // `[[fake {...json...}]]`) may hold:
-//   tokens: ["<|channel|>", "analysis", ...]   the output pieces, one event each
+//   tokens: ["<|channel|>", "analysis", ...]   what the model samples: a string
+//                        that is exactly a special token's spelling is that token,
+//                        any other string is ordinary text (its tokens, whatever it
+//                        spells), a number is that token id. Streamed one token per
+//                        event as llama-server does ({"content":" derm","tokens":[40268],
+//                        ...}; a token that leaves a UTF-8 character incomplete sends
+//                        no event, text that may start a stop string is held back),
+//                        then the end-of-generation token (content "", its id)
+//   eos_id               that token (default <|return|> 200002); eos_none: none
+//   no_ids: true         leave out "tokens" (an upstream that gives no ids)
+//   ignore_n_predict, ignore_stop: true   generate past n_predict / stop strings
 //   reasoning, content, tool_calls: [{name, arguments}]   (chat endpoint)
 //   raw: true            chat: the reasoning stays in content as Harmony tags
 //   fault: "slow_start" | "drip" | "drop" | "malformed" | "error_before" |
@@ -31,7 +41,7 @@
 //   delay_ms             slow_start: before the headers; drip: between events
 //   after                drop / malformed / error_after / stall: events sent first
 //   status, code, type, message   error_before / status: the HTTP status and error body
-//   stop_type            "eos" (default) | "limit" | "word" for the natural end
+//   stop_type            how a script that runs out without an eos token ends ("limit")
 import http from 'node:http';
 import { createRequire } from 'node:module';
 
@@ -152,6 +162,97 @@ async function sseFragmented(res, text) {
 }
 
 // ---- POST /completion ---------------------------------------------------------------
+// The token ids a script's pieces stand for, as a model samples them: a piece
+// that is exactly one special token's spelling is that token; any other string
+// is ordinary text (o200k_base without specials, so tags spelled inside it stay
+// ordinary tokens, as when a model copies injected text); a number is that id.
+function scriptIds(pieces) {
+    const ids = [];
+    for (const p of pieces) {
+        if (typeof p === 'number') ids.push(p);
+        else if (SPECIAL[p] !== undefined) ids.push(SPECIAL[p]);
+        else ids.push(...encoder().encode(String(p), [], []));
+    }
+    return ids;
+}
+const EOG = new Set([SPECIAL['<|return|>'], SPECIAL['<|call|>'], SPECIAL['<|endoftext|>']]);
+// A token's bytes as llama-server renders them without --special: the
+// user-defined tags spelled out, control tokens (<|return|>, <|call|>, ...) empty.
+function pieceBytes(id) {
+    const sp = ID_TO_SPECIAL[id];
+    if (sp) return Buffer.from(USER_DEFINED.includes(sp) ? sp : '');
+    const b = encoder().textMap.get(id);
+    return b ? Buffer.from(b) : Buffer.alloc(0);
+}
+// llama.cpp's validate_utf8: the length without a multi-byte character cut off at the end.
+function validUtf8Len(buf) {
+    const len = buf.length;
+    for (let i = 1; i <= 4 && i <= len; i++) {
+        const c = buf[len - i];
+        if ((c & 0xe0) === 0xc0 && i < 2) return len - i;
+        if ((c & 0xf0) === 0xe0 && i < 3) return len - i;
+        if ((c & 0xf8) === 0xf0 && i < 4) return len - i;
+    }
+    return len;
+}
+// llama.cpp's string_find_partial_stop: where a prefix of `stop` ends `text`, or -1.
+function partialStop(text, stop) {
+    for (let len = Math.min(text.length, stop.length); len > 0; len--) {
+        if (text.subarray(text.length - len).equals(stop.subarray(0, len))) return text.length - len;
+    }
+    return -1;
+}
+// llama-server's process_token, token by token: one event per sampled token
+// ({content, tokens: [id]}), none for a token that leaves a UTF-8 character
+// incomplete (its bytes go out with the next event), text held back while it
+// could be the start of a stop string, cut at a full stop string. Returns the
+// events and how generation ended.
+function generate(ids, stopWords, nPredict, endType) {
+    const stops = stopWords.map((w) => Buffer.from(String(w)));
+    let text = Buffer.alloc(0);
+    let sent = 0;
+    let n = 0;
+    const events = [];
+    const all = [];
+    let stopType = endType;
+    let stoppingWord = '';
+    for (const id of ids) {
+        const piece = pieceBytes(id);
+        text = Buffer.concat([text, piece]);
+        all.push(id);
+        n += 1;
+        let done = false;
+        if (validUtf8Len(text) === text.length) {
+            const pos = Math.min(sent, text.length);
+            const test = text.subarray(pos);
+            let sendText = true;
+            let full = -1;
+            for (const w of stops) {
+                const from = Math.max(0, test.length - (w.length + piece.length));
+                const at = test.indexOf(w, from);
+                if (at >= 0 && (full < 0 || at < full)) { full = at; stoppingWord = w.toString(); }
+            }
+            if (full >= 0) {
+                text = text.subarray(0, pos + full);
+                stopType = 'word';
+                done = true;
+            } else if (!EOG.has(id)) {
+                sendText = !stops.some((w) => partialStop(test, w) >= 0);
+            }
+            let content = Buffer.alloc(0);
+            if (sendText) {
+                content = text.subarray(Math.min(sent, text.length));
+                sent += content.length;
+            }
+            events.push({ content: content.toString(), tokens: [id], n_decoded: n, stop_word: done });
+        }
+        if (!done && EOG.has(id)) { stopType = 'eos'; done = true; }
+        if (!done && n >= nPredict) { stopType = 'limit'; done = true; }
+        if (done) break;
+    }
+    return { events, text: text.toString(), all, n, stopType, stoppingWord };
+}
+
 async function completion(req, res, body, entry) {
     const prompt = body.prompt;
     let ids = [];
@@ -169,9 +270,10 @@ async function completion(req, res, body, entry) {
     }
     const s = nextScript(entry.prompt_text);
     entry.script = s;
-    const pieces = s.tokens ?? DEFAULT_TOKENS;
-    const nPredict = body.n_predict > 0 ? body.n_predict : Infinity;
-    const stops = Array.isArray(body.stop) ? body.stop : [];
+    const out = scriptIds(s.tokens ?? DEFAULT_TOKENS);
+    if (!s.eos_none) out.push(s.eos_id ?? SPECIAL['<|return|>']);
+    const nPredict = body.n_predict > 0 && !s.ignore_n_predict ? body.n_predict : Infinity;
+    const stops = Array.isArray(body.stop) && !s.ignore_stop ? body.stop : [];
     if (s.fault === 'slow_start') await sleep(s.delay_ms ?? 500);
     if (s.fault === 'error_before' || s.fault === 'status') {
         const st = s.status ?? 500;
@@ -179,44 +281,24 @@ async function completion(req, res, body, entry) {
     }
     const t0 = Date.now();
     const stream = body.stream === true;
-    let text = '';
-    let n = 0;
-    let stopType = s.stop_type ?? 'eos';
-    let stoppingWord = '';
-    const events = [];
-    for (const piece of pieces) {
-        if (n >= nPredict) { stopType = 'limit'; break; }
-        const toks = encoder().encode(piece, 'all');
-        let content = piece;
-        const word = stops.find((w) => (text + piece).includes(w));
-        if (word) {
-            const cut = (text + piece).indexOf(word);
-            content = (text + piece).slice(text.length, cut);
-            stopType = 'word';
-            stoppingWord = word;
-            n += 1;
-            if (content) events.push({ content, tokens: toks });
-            break;
-        }
-        text += piece;
-        n += 1;
-        events.push({ content, tokens: toks });
-    }
-    const eosId = s.eos_id ?? 200002;
+    const gen = generate(out, stops, nPredict, s.stop_type ?? 'limit');
+    const n = gen.n;
     const timings = { prompt_n: ids.length, prompt_ms: 1.5, predicted_n: n, predicted_ms: 2.5 * n, predicted_per_second: 400, cache_n: 0 };
     const final = {
-        index: 0, content: '', tokens: stopType === 'eos' ? [eosId] : [], id_slot: 0, stop: true,
+        index: 0, content: '', tokens: [], id_slot: 0, stop: true,
         model: modelPath, tokens_predicted: n, tokens_evaluated: ids.length,
         generation_settings: { n_predict: body.n_predict ?? -1, temperature: body.temperature ?? 0.8 },
-        prompt: entry.prompt_text, has_new_line: false, truncated: false, stop_type: stopType,
-        stopping_word: stoppingWord, tokens_cached: ids.length + n, timings,
+        prompt: entry.prompt_text, has_new_line: false, truncated: false, stop_type: gen.stopType,
+        stopping_word: gen.stoppingWord, tokens_cached: ids.length + n, timings,
     };
     if (!stream) {
-        return sendJson(res, 200, { ...final, content: events.map((e) => e.content).join(''), tokens: events.flatMap((e) => e.tokens) });
+        const whole = { ...final, content: gen.text, tokens: gen.all };
+        if (s.no_ids) delete whole.tokens;
+        return sendJson(res, 200, whole);
     }
     startSse(res);
     let sent = 0;
-    for (const e of events) {
+    for (const e of gen.events) {
         if (s.fault === 'drop' && sent === (s.after ?? 2)) { await sleep(30); res.socket.destroy(); return; }
         if (s.fault === 'malformed' && sent === (s.after ?? 2)) { sse(res, 'data: {"content": "oops", "tokens": [1,\n\n'); res.end(); return; }
         if (s.fault === 'error_after' && sent === (s.after ?? 2)) {
@@ -226,7 +308,9 @@ async function completion(req, res, body, entry) {
         }
         if (s.fault === 'stall' && sent === (s.after ?? 2)) return; // keep the socket open, say nothing
         if (s.fault === 'drip' && sent > 0) await sleep(s.delay_ms ?? 50);
-        const ev = { index: 0, content: e.content, tokens: body.return_tokens ? e.tokens : [], stop: false, id_slot: -1, tokens_predicted: sent + 1, tokens_evaluated: ids.length };
+        const ev = { index: 0, content: e.content, tokens: e.tokens, stop: false, id_slot: -1, tokens_predicted: e.n_decoded, tokens_evaluated: ids.length };
+        if (s.no_ids) delete ev.tokens;
+        if (e.stop_word) ev.timings = timings;
         const line = 'data: ' + JSON.stringify(ev) + (s.fault === 'fragment' ? '\r\n\r\n' : '\n\n');
         if (!(s.fault === 'fragment' ? await sseFragmented(res, line) : sse(res, line))) return;
         sent += 1;

@@ -41,7 +41,7 @@ test('chat, whole: reasoning and content parsed from the upstream text; usage fr
   assert.equal(r.choices[0].finish_reason, 'stop');
   const last = await fake.last('/completion');
   assert.equal(r.usage.prompt_tokens, last.prompt_ids.length, 'prompt tokens = ids the driver sent');
-  assert.equal(r.usage.completion_tokens, 15);
+  assert.equal(r.usage.completion_tokens, 16, "15 tokens and <|return|>, which llama-server counts");
   assert.equal(last.body.n_predict, 50);
   assert.equal(last.body.temperature, 0.5);
   assert.equal(last.body.seed, 7);
@@ -64,7 +64,7 @@ test('chat, streamed: reasoning deltas, content deltas, finish, usage', async ()
   assert.equal(content, 'Hello world!');
   assert.equal(reasoning, 'Thinking.');
   assert.equal(finish, 'stop');
-  assert.equal(usage.completion_tokens, 15);
+  assert.equal(usage.completion_tokens, 16);
 });
 
 test('tool call: commentary to=functions.NAME becomes tool_calls', async () => {

@@ -476,7 +476,8 @@ static void test_generate(fake *f, fk_core *core)
     is_int(r->ids[1], 35644, "text tokens carry their ids (analysis)");
     is_int(r->ids[r->n_pieces - 1], 200002, "the eos token <|return|> ends the stream");
     is_int(r->stats.finish, FK_FINISH_STOP, "stop_type eos -> FK_FINISH_STOP");
-    is_int(r->stats.completion_tokens, 15, "completion tokens from timings.predicted_n");
+    is_int(r->stats.completion_tokens, 16,
+           "completion tokens from timings.predicted_n (15 and <|return|>)");
     ok(r->stats.decode_ms > 0, "decode time from timings.predicted_ms");
     ok(!r->done_twice, "on_done exactly once");
     json_t *last = fake_last(f, "/completion");
