@@ -56,85 +56,79 @@ const char *fk_config_get(const fk_config *cfg, const char *key)
     return getenv(key);
 }
 
-/* ---- validation helpers ------------------------------------------------------ */
-
-typedef struct checker {
-    fk_config *cfg;
-    char *err; /* message buffer */
-    size_t err_len;
-} checker;
+/* ---- the typed getters: one set of rules for every key ------------------------ */
 
 /* Where a key's value came from, for messages: "FILE:LINE" or "environment". */
-static void where(const checker *ck, const char *key, char *buf, size_t len)
+static void where(const fk_config *cfg, const char *key, char *buf, size_t len)
 {
-    const fk_dotenv_entry *e = fk_dotenv_find(&ck->cfg->file, key);
+    const fk_dotenv_entry *e = fk_dotenv_find(&cfg->file, key);
     if (e && e->line > 0)
-        snprintf(buf, len, "%s:%d", ck->cfg->env_path ? ck->cfg->env_path : ".env", e->line);
+        snprintf(buf, len, "%s:%d", cfg->env_path ? cfg->env_path : ".env", e->line);
     else
         snprintf(buf, len, "environment");
 }
 
-__attribute__((format(printf, 3, 4))) static int bad(checker *ck, const char *key, const char *fmt,
-                                                     ...)
+/* "FILE:LINE: KEY: why" into err; returns -1. */
+__attribute__((format(printf, 5, 6))) static int
+bad(const fk_config *cfg, const char *key, char *err, size_t err_len, const char *fmt, ...)
 {
     char loc[512];
-    where(ck, key, loc, sizeof loc);
-    int n = snprintf(ck->err, ck->err_len, "%s: %s: ", loc, key);
-    if (n >= 0 && (size_t)n < ck->err_len) {
+    where(cfg, key, loc, sizeof loc);
+    int n = snprintf(err, err_len, "%s: %s: ", loc, key);
+    if (n >= 0 && (size_t)n < err_len) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ck->err + n, ck->err_len - (size_t)n, fmt, ap);
+        vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
         va_end(ap);
     }
     return -1;
 }
 
 /* An empty value counts as unset. */
-static const char *value(const checker *ck, const char *key)
+static const char *value(const fk_config *cfg, const char *key)
 {
-    const char *v = fk_config_get(ck->cfg, key);
+    const char *v = fk_config_get(cfg, key);
     return v && *v ? v : NULL;
 }
 
-static int get_long(checker *ck, const char *key, long lo, long hi, long def, long *out)
+int fk_config_int(const fk_config *cfg, const char *key, long long def, long long lo, long long hi,
+                  long long *out, char *err, size_t err_len)
 {
-    const char *v = value(ck, key);
+    const char *v = value(cfg, key);
     *out = def;
     if (!v) return 0;
     errno = 0;
     char *end;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end) return bad(ck, key, "'%s' is not an integer", v);
-    if (x < lo || x > hi) return bad(ck, key, "%ld is out of range [%ld, %ld]", x, lo, hi);
+    long long x = strtoll(v, &end, 10);
+    if (errno == ERANGE || end == v || *end)
+        return bad(cfg, key, err, err_len, "'%s' is not an integer", v);
+    if (x < lo || x > hi)
+        return bad(cfg, key, err, err_len, "%lld is out of range [%lld, %lld]", x, lo, hi);
     *out = x;
     return 0;
 }
 
-static int get_int(checker *ck, const char *key, int lo, int hi, int def, int *out)
+int fk_config_double(const fk_config *cfg, const char *key, double def, double lo, double hi,
+                     double *out, char *err, size_t err_len)
 {
-    long x;
-    if (get_long(ck, key, lo, hi, def, &x) < 0) return -1;
-    *out = (int)x;
-    return 0;
-}
-
-static int get_double(checker *ck, const char *key, double lo, double hi, double def, double *out)
-{
-    const char *v = value(ck, key);
+    const char *v = value(cfg, key);
     *out = def;
     if (!v) return 0;
     errno = 0;
     char *end;
     double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x)) return bad(ck, key, "'%s' is not a number", v);
-    if (x < lo || x > hi) return bad(ck, key, "%g is out of range [%g, %g]", x, lo, hi);
+    if (errno || end == v || *end || !isfinite(x))
+        return bad(cfg, key, err, err_len, "'%s' is not a number", v);
+    if (x < lo || x > hi)
+        return bad(cfg, key, err, err_len, "%g is out of range [%g, %g]", x, lo, hi);
     *out = x;
     return 0;
 }
 
-static int get_bool(checker *ck, const char *key, int def, int *out)
+int fk_config_bool(const fk_config *cfg, const char *key, int def, int *out, char *err,
+                   size_t err_len)
 {
-    const char *v = value(ck, key);
+    const char *v = value(cfg, key);
     *out = def;
     if (!v) return 0;
     static const char *const yes[] = {"1", "true", "yes", "on"};
@@ -143,28 +137,103 @@ static int get_bool(checker *ck, const char *key, int def, int *out)
         if (strcasecmp(v, yes[i]) == 0) return *out = 1, 0;
         if (strcasecmp(v, no[i]) == 0) return *out = 0, 0;
     }
-    return bad(ck, key, "'%s' is not a boolean (1/0, true/false)", v);
+    return bad(cfg, key, err, err_len, "'%s' is not a boolean (1/0, true/false, yes/no, on/off)",
+               v);
+}
+
+/* `p` (n bytes) made absolute against the .env folder when it is relative and
+ * came from the file. Owned result, NULL on OOM. */
+static char *resolve(const fk_config *cfg, const char *key, const char *p, size_t n)
+{
+    const fk_dotenv_entry *e = fk_dotenv_find(&cfg->file, key);
+    int from_file = e && e->line > 0;
+    if (p[0] == '/' || !from_file || !cfg->env_dir) return strndup(p, n);
+    char *out = malloc(strlen(cfg->env_dir) + 1 + n + 1);
+    if (out) sprintf(out, "%s/%.*s", cfg->env_dir, (int)n, p);
+    return out;
+}
+
+int fk_config_path(const fk_config *cfg, const char *key, char **out, char *err, size_t err_len)
+{
+    const char *v = value(cfg, key);
+    *out = NULL;
+    if (!v) return 0;
+    if (!(*out = resolve(cfg, key, v, strlen(v))))
+        return bad(cfg, key, err, err_len, "out of memory");
+    return 0;
+}
+
+/* A colon-separated list of paths, each resolved as fk_config_path does. */
+static int path_list(const fk_config *cfg, const char *key, char **out, char *err, size_t err_len)
+{
+    const char *v = value(cfg, key);
+    *out = NULL;
+    if (!v) return 0;
+    size_t parts = 1;
+    for (const char *p = v; *p; p++) parts += *p == ':';
+    size_t cap = strlen(v) + 1 + parts * (cfg->env_dir ? strlen(cfg->env_dir) + 1 : 0);
+    char *list = calloc(1, cap);
+    if (!list) return bad(cfg, key, err, err_len, "out of memory");
+    for (const char *p = v;;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char *one = n ? resolve(cfg, key, p, n) : strdup("");
+        if (!one) return free(list), bad(cfg, key, err, err_len, "out of memory");
+        strcat(list, one);
+        free(one);
+        if (!colon) break;
+        strcat(list, ":");
+        p = colon + 1;
+    }
+    *out = list;
+    return 0;
+}
+
+/* ---- validation ---------------------------------------------------------------- */
+
+typedef struct checker {
+    fk_config *cfg;
+    char *err; /* message buffer */
+    size_t err_len;
+} checker;
+
+static int get_int(checker *ck, const char *key, int lo, int hi, int def, int *out)
+{
+    long long x;
+    if (fk_config_int(ck->cfg, key, def, lo, hi, &x, ck->err, ck->err_len) < 0) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+static int get_double(checker *ck, const char *key, double lo, double hi, double def, double *out)
+{
+    return fk_config_double(ck->cfg, key, def, lo, hi, out, ck->err, ck->err_len);
+}
+
+static int get_bool(checker *ck, const char *key, int def, int *out)
+{
+    return fk_config_bool(ck->cfg, key, def, out, ck->err, ck->err_len);
 }
 
 static int check_listen(checker *ck)
 {
     fk_config *cfg = ck->cfg;
-    const char *v = value(ck, "FK_LISTEN");
+    const char *v = value(ck->cfg, "FK_LISTEN");
     snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
     cfg->listen_port = 8001;
     if (!v) return 0;
     const char *colon = strrchr(v, ':');
-    if (!colon) return bad(ck, "FK_LISTEN", "'%s' is not HOST:PORT", v);
+    if (!colon) return bad(ck->cfg, "FK_LISTEN", ck->err, ck->err_len, "'%s' is not HOST:PORT", v);
     const char *h = v;
     size_t hl = (size_t)(colon - v);
     if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2; /* [::1]:8001 */
     if (hl == 0 || hl >= sizeof cfg->listen_host)
-        return bad(ck, "FK_LISTEN", "'%s': missing or overlong host", v);
+        return bad(ck->cfg, "FK_LISTEN", ck->err, ck->err_len, "'%s': missing or overlong host", v);
     char *end;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
     if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
-        return bad(ck, "FK_LISTEN", "'%s': port must be 0..65535", v);
+        return bad(ck->cfg, "FK_LISTEN", ck->err, ck->err_len, "'%s': port must be 0..65535", v);
     memcpy(cfg->listen_host, h, hl);
     cfg->listen_host[hl] = '\0';
     cfg->listen_port = (int)port;
@@ -173,47 +242,56 @@ static int check_listen(checker *ck)
 
 static int check_date(checker *ck)
 {
-    const char *v = value(ck, "FK_CURRENT_DATE");
+    const char *v = value(ck->cfg, "FK_CURRENT_DATE");
     ck->cfg->current_date = v;
     if (!v) return 0;
     int y, m, d;
     char tail;
     if (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
         d < 1 || d > 31 || v[4] != '-' || v[7] != '-')
-        return bad(ck, "FK_CURRENT_DATE", "'%s' is not a YYYY-MM-DD date", v);
+        return bad(ck->cfg, "FK_CURRENT_DATE", ck->err, ck->err_len,
+                   "'%s' is not a YYYY-MM-DD date", v);
     return 0;
 }
 
 static int check_core(checker *ck)
 {
     fk_config *cfg = ck->cfg;
-    const char *kind = value(ck, "FK_CORE_KIND");
+    const char *kind = value(ck->cfg, "FK_CORE_KIND");
     cfg->core_kind = kind ? kind : "vllm";
     if (strcmp(cfg->core_kind, "llama") != 0 && strcmp(cfg->core_kind, "vllm") != 0)
-        return bad(ck, "FK_CORE_KIND", "'%s' must be llama or vllm", cfg->core_kind);
-    cfg->driver_name = value(ck, "FK_DRIVER");
+        return bad(ck->cfg, "FK_CORE_KIND", ck->err, ck->err_len, "'%s' must be llama or vllm",
+                   cfg->core_kind);
+    cfg->driver_name = value(ck->cfg, "FK_DRIVER");
     if (!cfg->driver_name)
         cfg->driver_name = strcmp(cfg->core_kind, "llama") == 0 ? "llamacpp" : "native";
     for (const char *p = cfg->driver_name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-            return bad(ck, "FK_DRIVER", "'%s': a driver name is [a-z0-9_-]+", cfg->driver_name);
-    cfg->core_api_base = value(ck, "FK_CORE_API_BASE");
-    if (cfg->core_api_base && strncmp(cfg->core_api_base, "http://", 7) != 0 &&
-        strncmp(cfg->core_api_base, "https://", 8) != 0)
-        return bad(ck, "FK_CORE_API_BASE", "'%s' is not an http(s) URL", cfg->core_api_base);
-    cfg->frontend_model = value(ck, "FRONTEND_VLLM_MODEL");
-    cfg->model_core = value(ck, "VLLM_MODEL_CORE");
-    return 0;
+            return bad(ck->cfg, "FK_DRIVER", ck->err, ck->err_len,
+                       "'%s': a driver name is [a-z0-9_-]+", cfg->driver_name);
+    const char *base = value(cfg, "FK_CORE_API_BASE");
+    if (base && strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
+        return bad(cfg, "FK_CORE_API_BASE", ck->err, ck->err_len, "'%s' is not an http(s) URL",
+                   base);
+    if (base) {
+        size_t n = strlen(base);
+        while (n > 0 && base[n - 1] == '/') n--;
+        if (!(cfg->core_api_base = strndup(base, n)))
+            return bad(cfg, "FK_CORE_API_BASE", ck->err, ck->err_len, "out of memory");
+    }
+    cfg->frontend_model = value(cfg, "FRONTEND_VLLM_MODEL");
+    return fk_config_path(cfg, "VLLM_MODEL_CORE", &cfg->model_path, ck->err, ck->err_len);
 }
 
 static int check_enums(checker *ck)
 {
     fk_config *cfg = ck->cfg;
-    const char *lv = value(ck, "FK_LOG_LEVEL");
+    const char *lv = value(ck->cfg, "FK_LOG_LEVEL");
     cfg->log_level = FK_LOG_INFO;
     if (lv && (cfg->log_level = fk_log_parse_level(lv)) < 0)
-        return bad(ck, "FK_LOG_LEVEL", "'%s' must be error, warn, info or debug", lv);
-    const char *rf = value(ck, "FK_REASONING_FIELDS");
+        return bad(ck->cfg, "FK_LOG_LEVEL", ck->err, ck->err_len,
+                   "'%s' must be error, warn, info or debug", lv);
+    const char *rf = value(ck->cfg, "FK_REASONING_FIELDS");
     cfg->reasoning_fields = FK_REASONING_BOTH;
     if (rf) {
         if (strcmp(rf, "both") == 0)
@@ -223,7 +301,7 @@ static int check_enums(checker *ck)
         else if (strcmp(rf, "reasoning") == 0)
             cfg->reasoning_fields = FK_REASONING_ONLY;
         else
-            return bad(ck, "FK_REASONING_FIELDS",
+            return bad(ck->cfg, "FK_REASONING_FIELDS", ck->err, ck->err_len,
                        "'%s' must be both, reasoning_content or reasoning", rf);
     }
     return 0;
@@ -239,8 +317,11 @@ static int check_numbers(checker *ck)
     if (get_int(ck, "FRONTEND_MAX_TOKENS", 1, 1 << 24, 2048, &cfg->default_max_tokens) < 0)
         return -1;
     if (get_bool(ck, "FRONTEND_USE_HARMONY", 1, &cfg->use_harmony) < 0) return -1;
-    if (get_long(ck, "FK_MAX_BODY_BYTES", 1024, 1L << 30, 4L << 20, &cfg->max_body_bytes) < 0)
+    long long body;
+    if (fk_config_int(cfg, "FK_MAX_BODY_BYTES", 4L << 20, 1024, 1L << 30, &body, ck->err,
+                      ck->err_len) < 0)
         return -1;
+    cfg->max_body_bytes = (long)body;
     if (get_int(ck, "FK_MAX_MESSAGES", 1, 1 << 20, 1024, &cfg->max_messages) < 0) return -1;
     if (get_double(ck, "FK_SHUTDOWN_GRACE_S", 0, 86400, 30, &cfg->shutdown_grace_s) < 0) return -1;
     if (get_double(ck, "FK_STATS_INTERVAL_S", 0, 86400, 5, &cfg->stats_interval_s) < 0) return -1;
@@ -249,8 +330,9 @@ static int check_numbers(checker *ck)
     if (get_bool(ck, "FK_ACCEPT_ANY_MODEL", 0, &cfg->accept_any_model) < 0) return -1;
     if (get_bool(ck, "FK_TEST_FIXED_IDS", 0, &cfg->test_fixed_ids) < 0) return -1;
     if (cfg->max_model_len > 0 && cfg->default_max_tokens > cfg->max_model_len)
-        return bad(ck, "FRONTEND_MAX_TOKENS", "%d exceeds VLLM_MAX_MODEL_LEN (%d)",
-                   cfg->default_max_tokens, cfg->max_model_len);
+        return bad(ck->cfg, "FRONTEND_MAX_TOKENS", ck->err, ck->err_len,
+                   "%d exceeds VLLM_MAX_MODEL_LEN (%d)", cfg->default_max_tokens,
+                   cfg->max_model_len);
     return 0;
 }
 
@@ -286,11 +368,32 @@ static int validate(fk_config *cfg, char *err, size_t err_len)
     if (check_core(&ck) < 0 || check_listen(&ck) < 0 || check_date(&ck) < 0 ||
         check_enums(&ck) < 0 || check_numbers(&ck) < 0)
         return -1;
-    cfg->driver_dir = value(&ck, "FK_DRIVER_DIR");
-    if (!cfg->driver_dir) cfg->driver_dir = FK_PKGLIBDIR;
-    cfg->api_key = value(&ck, "FK_API_KEY");
-    cfg->cors_origins = value(&ck, "FK_CORS_ORIGINS");
+    if (path_list(cfg, "FK_DRIVER_DIR", &cfg->driver_dir, err, err_len) < 0) return -1;
+    if (!cfg->driver_dir && !(cfg->driver_dir = strdup(FK_PKGLIBDIR)))
+        return snprintf(err, err_len, "out of memory"), -1;
+    cfg->api_key = value(cfg, "FK_API_KEY");
+    cfg->cors_origins = value(cfg, "FK_CORS_ORIGINS");
     warn_unknown(cfg);
+    return 0;
+}
+
+/* The absolute folder of `path` (owned), or NULL on OOM. */
+static char *folder_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *abs = dir ? realpath(dir, NULL) : NULL;
+    if (!abs) return dir; /* a folder that cannot be resolved stays as written */
+    free(dir);
+    return abs;
+}
+
+/* Remember the file's name and folder (relative paths in it resolve there). */
+static int set_env_path(fk_config *cfg, const char *path, char *err, size_t err_len)
+{
+    cfg->env_path = strdup(path);
+    cfg->env_dir = folder_of(path);
+    if (!cfg->env_path || !cfg->env_dir) return snprintf(err, err_len, "out of memory"), -1;
     return 0;
 }
 
@@ -299,8 +402,7 @@ int fk_config_load_buffer(fk_config *cfg, const char *buf, size_t len, const cha
 {
     memset(cfg, 0, sizeof *cfg);
     fk_dotenv_init(&cfg->file);
-    cfg->env_path = strdup(fname);
-    if (!cfg->env_path) return snprintf(err, err_len, "out of memory"), -1;
+    if (set_env_path(cfg, fname, err, err_len) < 0) return -1;
     if (fk_dotenv_parse(buf, len, fname, &cfg->file, err, err_len) < 0) return -1;
     return validate(cfg, err, err_len);
 }
@@ -313,8 +415,7 @@ int fk_config_load(fk_config *cfg, const char *path, char *err, size_t err_len)
     FILE *probe = fopen(p, "rb");
     if (probe) fclose(probe);
     if (probe || path) {
-        cfg->env_path = strdup(p);
-        if (!cfg->env_path) return snprintf(err, err_len, "out of memory"), -1;
+        if (set_env_path(cfg, p, err, err_len) < 0) return -1;
         if (fk_dotenv_load(p, &cfg->file, err, err_len) < 0) return -1;
     }
     return validate(cfg, err, err_len);
@@ -324,5 +425,9 @@ void fk_config_free(fk_config *cfg)
 {
     fk_dotenv_free(&cfg->file);
     free(cfg->env_path);
+    free(cfg->env_dir);
+    free(cfg->core_api_base);
+    free(cfg->model_path);
+    free(cfg->driver_dir);
     memset(cfg, 0, sizeof *cfg);
 }

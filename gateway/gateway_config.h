@@ -29,7 +29,10 @@
  *
  * A bad value stops start-up with "FILE:LINE: KEY: why"; an unknown FK_ key in
  * the file is a warning, except keys drivers read (FK_LLAMA_*, FK_SCRIPT*,
- * FK_THREADS, ...). Drivers see every key through fk_host.config_get. */
+ * FK_THREADS, ...). Paths (VLLM_MODEL_CORE, FK_DRIVER_DIR, drivers' path keys)
+ * written relative in the file are relative to the file's folder. Drivers get
+ * the seed keys parsed (fk_host.core_config) and read their own keys through
+ * fk_host's typed getters, which are the functions below. */
 #ifndef FK_GATEWAY_GATEWAY_CONFIG_H
 #define FK_GATEWAY_GATEWAY_CONFIG_H
 
@@ -46,11 +49,12 @@ typedef enum fk_reasoning_fields {
 typedef struct fk_config {
     fk_dotenv file; /* the .env entries (values already overridden by the environment) */
     char *env_path; /* the file read, or NULL when none was */
+    char *env_dir;  /* its absolute folder (relative paths in it resolve there), or NULL */
     /* seed keys */
     const char *core_kind;         /* "llama" | "vllm" */
-    const char *core_api_base;     /* FK_CORE_API_BASE or NULL */
+    char *core_api_base;           /* FK_CORE_API_BASE without trailing '/', or NULL (owned) */
     const char *frontend_model;    /* FRONTEND_VLLM_MODEL or NULL */
-    const char *model_core;        /* VLLM_MODEL_CORE or NULL */
+    char *model_path;              /* VLLM_MODEL_CORE, resolved (fk_config_path), or NULL (owned) */
     int max_model_len;             /* VLLM_MAX_MODEL_LEN; 0: the core's */
     double gpu_memory_utilization; /* VLLM_GPU_MEMORY_UTILIZATION */
     int default_max_tokens;        /* FRONTEND_MAX_TOKENS */
@@ -58,7 +62,7 @@ typedef struct fk_config {
     /* gateway keys */
     char listen_host[256];                /* FK_LISTEN host part */
     int listen_port;                      /* FK_LISTEN port; 0: any free port */
-    const char *driver_dir;               /* FK_DRIVER_DIR */
+    char *driver_dir;                     /* FK_DRIVER_DIR, each entry resolved (owned) */
     const char *driver_name;              /* FK_DRIVER, else from core_kind */
     const char *api_key;                  /* FK_API_KEY or NULL */
     const char *cors_origins;             /* FK_CORS_ORIGINS or NULL */
@@ -86,6 +90,21 @@ void fk_config_free(fk_config *cfg);
 /* A key's value: the environment first, then the file; NULL when unset.
  * Valid until fk_config_free. */
 const char *fk_config_get(const fk_config *cfg, const char *key);
+
+/* The typed getters, one set of rules for every key (the gateway's own and
+ * the drivers', through fk_host). An unset or empty key gives `def`. 0, or
+ * -1 with "FILE:LINE: KEY: why" in err. */
+int fk_config_int(const fk_config *cfg, const char *key, long long def, long long lo, long long hi,
+                  long long *out, char *err, size_t err_len);
+int fk_config_double(const fk_config *cfg, const char *key, double def, double lo, double hi,
+                     double *out, char *err, size_t err_len);
+/* 1/0, true/false, yes/no, on/off, any case. */
+int fk_config_bool(const fk_config *cfg, const char *key, int def, int *out, char *err,
+                   size_t err_len);
+/* A path: relative values from the file are resolved against its folder
+ * (env_dir); values from the environment stay as given (the current folder).
+ * *out is malloc'd, or NULL when unset. */
+int fk_config_path(const fk_config *cfg, const char *key, char **out, char *err, size_t err_len);
 /* 1 when a driver reads this key (no unknown-key warning for it). */
 int fk_config_is_driver_key(const char *key);
 

@@ -1,8 +1,12 @@
 /* test_gateway_config.c: gateway keys: defaults, the seed's keys as written,
- * validation messages "FILE:LINE: KEY: why", and the environment overriding
- * the file. */
+ * validation messages "FILE:LINE: KEY: why", the environment overriding
+ * the file, the typed getters drivers use, and relative paths resolved
+ * against the file's folder. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gateway/gateway_config.h"
 #include "gateway/log.h"
@@ -48,7 +52,7 @@ static void test_seed(void)
     is_str(c.driver_name, "llamacpp", "llama -> llamacpp driver");
     is_str(c.core_api_base, "http://llama-core:8080", "FK_CORE_API_BASE");
     is_str(c.frontend_model, "gpt-oss-20b-mxfp4.gguf", "FRONTEND_VLLM_MODEL");
-    is_str(c.model_core, "/models/gpt-oss-20b", "VLLM_MODEL_CORE");
+    is_str(c.model_path, "/models/gpt-oss-20b", "VLLM_MODEL_CORE (absolute: as written)");
     is_int(c.max_model_len, 8192, "VLLM_MAX_MODEL_LEN");
     ok(c.gpu_memory_utilization > 0.899 && c.gpu_memory_utilization < 0.901,
        "VLLM_GPU_MEMORY_UTILIZATION");
@@ -92,8 +96,8 @@ static void test_errors(void)
            "my.env:1: FRONTEND_MAX_TOKENS: 0 is out of range [1, 16777216]");
     expect("VLLM_MAX_MODEL_LEN=1024\nFRONTEND_MAX_TOKENS=2048\n",
            "my.env:2: FRONTEND_MAX_TOKENS: 2048 exceeds VLLM_MAX_MODEL_LEN (1024)");
-    expect("FRONTEND_USE_HARMONY=maybe\n",
-           "my.env:1: FRONTEND_USE_HARMONY: 'maybe' is not a boolean (1/0, true/false)");
+    expect("FRONTEND_USE_HARMONY=maybe\n", "my.env:1: FRONTEND_USE_HARMONY: 'maybe' is not a "
+                                           "boolean (1/0, true/false, yes/no, on/off)");
     expect("FK_LOG_LEVEL=loud\n",
            "my.env:1: FK_LOG_LEVEL: 'loud' must be error, warn, info or debug");
     expect("FK_REASONING_FIELDS=all\n",
@@ -140,6 +144,94 @@ static void test_driver_keys(void)
     ok(!fk_config_is_driver_key("FK_THREADSX"), "exact names are exact");
 }
 
+/* The getters drivers reach through fk_host: one rule per type. */
+static void test_getters(void)
+{
+    fk_config c;
+    char err[512] = "";
+    is_int(load(&c, "A=12\nB=0x1\nC=yes\nD=Off\nE=0.25\nF=\nG=9999999999\n", err, sizeof err), 0,
+           "getters file: %s", err);
+    long long n;
+    is_int(fk_config_int(&c, "A", 5, 0, 100, &n, err, sizeof err), 0, "int: in range");
+    is_int(n, 12, "int: 12");
+    is_int(fk_config_int(&c, "F", 5, 0, 100, &n, err, sizeof err), 0, "int: empty is unset");
+    is_int(n, 5, "int: empty gives the default");
+    is_int(fk_config_int(&c, "MISSING", -3, -10, 10, &n, err, sizeof err), 0, "int: unset");
+    is_int(n, -3, "int: unset gives the default");
+    ok(fk_config_int(&c, "B", 0, 0, 10, &n, err, sizeof err) < 0 &&
+           strcmp(err, "my.env:2: B: '0x1' is not an integer") == 0,
+       "int: '0x1' refused with FILE:LINE (%s)", err);
+    ok(fk_config_int(&c, "A", 0, 0, 11, &n, err, sizeof err) < 0 &&
+           strcmp(err, "my.env:1: A: 12 is out of range [0, 11]") == 0,
+       "int: one above the range refused (%s)", err);
+    is_int(fk_config_int(&c, "A", 0, 12, 12, &n, err, sizeof err), 0, "int: exactly at both ends");
+    is_int(fk_config_int(&c, "G", 0, 0, 10000000000LL, &n, err, sizeof err), 0,
+           "int: values beyond 32 bits");
+    ok(n == 9999999999LL, "int: 9999999999 kept whole");
+    int b;
+    is_int(fk_config_bool(&c, "C", 0, &b, err, sizeof err), 0, "bool: yes");
+    is_int(b, 1, "bool: yes is true");
+    is_int(fk_config_bool(&c, "D", 1, &b, err, sizeof err), 0, "bool: Off");
+    is_int(b, 0, "bool: Off is false (any case)");
+    ok(fk_config_bool(&c, "A", 0, &b, err, sizeof err) < 0 && strstr(err, "not a boolean"),
+       "bool: 12 refused (%s)", err);
+    double d;
+    is_int(fk_config_double(&c, "E", 0, 0, 1, &d, err, sizeof err), 0, "double: 0.25");
+    ok(d == 0.25, "double: value");
+    ok(fk_config_double(&c, "E", 0, 0.5, 1, &d, err, sizeof err) < 0 &&
+           strstr(err, "my.env:5: E: 0.25 is out of range [0.5, 1]"),
+       "double: out of range (%s)", err);
+    fk_config_free(&c);
+}
+
+/* Relative paths in a file are relative to the file's folder; values from
+ * the environment to the current folder. */
+static void test_paths(void)
+{
+    char dir[] = "/tmp/fk-cfg-XXXXXX", sub[64], file[96], want[160];
+    if (!ok(mkdtemp(dir) != NULL, "temp folder")) return;
+    snprintf(sub, sizeof sub, "%s/conf", dir);
+    snprintf(file, sizeof file, "%s/my.env", sub);
+    mkdir(sub, 0700);
+    FILE *f = fopen(file, "w");
+    if (f) {
+        fputs("VLLM_MODEL_CORE=../models/tiny\nFK_DRIVER_DIR=lib:/abs/drivers::plug\n"
+              "FK_TOKENIZER=/etc/tok.json\nFK_SCRIPT_FILE=s.json\n",
+              f);
+        fclose(f);
+    }
+    fk_config c;
+    char err[512] = "";
+    is_int(fk_config_load(&c, file, err, sizeof err), 0, "file with relative paths: %s", err);
+    char *real = realpath(sub, NULL);
+    snprintf(want, sizeof want, "%s/../models/tiny", real ? real : sub);
+    is_str(c.model_path, want, "VLLM_MODEL_CORE: relative to the file's folder");
+    is_str(c.env_dir, real, "env_dir: the file's folder, absolute");
+    char list[600];
+    snprintf(list, sizeof list, "%s/lib:/abs/drivers::%s/plug", real, real);
+    is_str(c.driver_dir, list, "FK_DRIVER_DIR: each relative entry resolved");
+    char *p = NULL;
+    is_int(fk_config_path(&c, "FK_TOKENIZER", &p, err, sizeof err), 0, "path getter");
+    is_str(p, "/etc/tok.json", "an absolute path stays");
+    free(p);
+    fk_config_path(&c, "FK_SCRIPT_FILE", &p, err, sizeof err);
+    snprintf(want, sizeof want, "%s/s.json", real);
+    is_str(p, want, "a driver's path key resolves the same way");
+    free(p);
+    fk_config_path(&c, "FK_NOT_SET", &p, err, sizeof err);
+    ok(p == NULL, "unset path: NULL");
+    fk_config_free(&c);
+    setenv("VLLM_MODEL_CORE", "models/from-env", 1);
+    is_int(fk_config_load(&c, file, err, sizeof err), 0, "again, with the key in the environment");
+    is_str(c.model_path, "models/from-env", "a value from the environment stays as given");
+    fk_config_free(&c);
+    unsetenv("VLLM_MODEL_CORE");
+    free(real);
+    unlink(file);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void)
 {
     fk_log_set_level(FK_LOG_ERROR); /* unknown-key warnings are not under test here */
@@ -149,5 +241,7 @@ int main(void)
     test_errors();
     test_environment();
     test_driver_keys();
+    test_getters();
+    test_paths();
     return done_testing();
 }
