@@ -5,37 +5,89 @@
  *
  *     const fk_driver *fk_driver_init(void);
  *
- * returning a table whose first field is FK_DRIVER_ABI_VERSION. The loader
- * opens it with RTLD_NOW | RTLD_LOCAL and rejects a version mismatch, naming
- * both versions. Tables only grow at the end; `struct_size` tells how much of
- * a table the other side filled in.
+ * The loader opens it with RTLD_NOW | RTLD_LOCAL and checks the table.
  *
- * Threads: every function in fk_driver is called on the gateway's loop
- * thread, and every callback a driver makes into the host (fk_gen_callbacks)
- * must also run on the loop thread. A driver with worker threads hands its
- * results to the loop itself (an event made active from the worker, or
- * fk_host.post) and never touches the HTTP layer.
+ * ---- Version rules ------------------------------------------------------------
  *
- * Lifetime of one generation:
+ * 1. FK_DRIVER_ABI_VERSION changes only when an existing member changes type,
+ *    meaning or position (or is removed). The loader refuses a driver of
+ *    another version, naming both.
+ * 2. Within one version, structs only grow, at their end (append-only, like
+ *    SQLite's sqlite3_api_routines). Every struct that crosses the boundary
+ *    begins with `uint32_t struct_size`, the size its writer compiled, except
+ *    array elements (fk_segment, fk_piece, fk_model_info), whose size travels
+ *    beside the array: a reader steps through such an array with FK_AT, never
+ *    with its own sizeof.
+ * 3. No struct is embedded in another (a pointer is used), so growing one
+ *    never moves the members of another.
+ * 4. A reader uses a member only when the writer had it:
+ *    FK_HAS(size, type, member). The simplest way is fk_abi_copy into a
+ *    zeroed struct of the reader's own size: members the writer lacked read as
+ *    zero/NULL, which is what "absent" means unless the member says otherwise
+ *    (check FK_HAS for those).
+ * 5. A side that writes into a struct the other side sized (fk_error in
+ *    generate(), fk_model_info in list_models(), fk_core_metrics in
+ *    metrics()) assigns members one by one, only those FK_HAS allows, and
+ *    never assigns the whole struct (that would write past a smaller one).
+ * 6. Optional table members (fk_driver.probe, .metrics; fk_gen_callbacks.
+ *    on_waiting) may be NULL or lie beyond the writer's struct_size: the
+ *    caller checks both and never calls a missing one.
+ * 7. A driver that needs a host service checks FK_HAS_MEMBER(host, fk_host,
+ *    member) in create() and declines with a message naming the member when
+ *    the host is too old. The host likewise accepts any driver table that has
+ *    the required members (up to `resume`).
+ * 8. Every member added after version 2's first release says, in its
+ *    comment, what its absence means.
+ *
+ * ---- Threads ------------------------------------------------------------------
+ *
+ * Every function in fk_driver is called on the gateway's loop thread, and
+ * every callback a driver makes into the host (fk_gen_callbacks) must also
+ * run on the loop thread. A driver with worker threads hands work to the loop
+ * with fk_host.post (thread-safe) and never touches the HTTP layer. Timers
+ * (fk_host.timer_*) are loop-thread only. Only a driver that puts its own
+ * file descriptors on the loop (the llama.cpp proxy: libcurl's sockets)
+ * needs fk_host.event_base, which ties it to the host's libevent 2.1.
+ *
+ * ---- Lifetime of one generation -----------------------------------------------
+ *
  *     gen = driver->generate(core, req, cb, ud, &err)   (NULL + err on refusal)
  *     cb->on_pieces(...)   zero or more times
  *     cb->on_done(...)     exactly once; after it returns `gen` is gone
  * driver->cancel(gen) may be called any time before on_done; the driver then
  * stops work and calls on_done (finish FK_FINISH_CANCELLED) later, from the
- * loop, never from inside cancel() itself. The host never frees a gen.
- */
+ * loop, never from inside cancel() itself. The host never frees a gen. */
 #ifndef FK_DRIVER_H
 #define FK_DRIVER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define FK_DRIVER_ABI_VERSION 1u
+#define FK_DRIVER_ABI_VERSION 2u
 #define FK_DRIVER_INIT_SYMBOL "fk_driver_init"
+
+/* 1 when a struct written with `size` bytes holds `member` of `type`. */
+#define FK_HAS(size, type, member)                                                                 \
+    ((size_t)(size) >= offsetof(type, member) + sizeof(((type *)0)->member))
+/* The same for a struct that begins with struct_size. */
+#define FK_HAS_MEMBER(p, type, member) FK_HAS((p)->struct_size, type, member)
+/* Element i of an array whose elements are `size` bytes each. */
+#define FK_AT(base, i, size) ((const void *)((const char *)(base) + (size_t)(i) * (size_t)(size)))
+
+/* Copy a struct written with src_size bytes into the reader's dst_size
+ * bytes: the common prefix; members the writer lacked become zero. A
+ * struct_size copied along says what the writer had (keep it for FK_HAS). */
+static inline void fk_abi_copy(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+    size_t n = src ? (src_size < dst_size ? src_size : dst_size) : 0;
+    if (n) memcpy(dst, src, n);
+    memset((char *)dst + n, 0, dst_size - n);
+}
 
 struct event_base;
 
@@ -43,9 +95,29 @@ struct event_base;
 
 enum fk_log_level { FK_LOG_ERROR = 0, FK_LOG_WARN = 1, FK_LOG_INFO = 2, FK_LOG_DEBUG = 3 };
 
+typedef struct fk_timer fk_timer; /* a host timer (opaque) */
+
+/* The configuration keys every core shares, parsed once by the host with its
+ * one set of rules (fk_host.core_config). Strings belong to the host and stay
+ * valid until destroy(). Written by the host. */
+typedef struct fk_core_config {
+    uint32_t struct_size;          /* sizeof(fk_core_config) as the host compiled it */
+    const char *core_kind;         /* FK_CORE_KIND: "llama" | "vllm" */
+    const char *api_base;          /* FK_CORE_API_BASE without trailing '/', or NULL */
+    const char *model_id;          /* FRONTEND_VLLM_MODEL, or NULL */
+    const char *model_path;        /* VLLM_MODEL_CORE, a relative path resolved against the
+                                      .env file's folder; or NULL */
+    int max_model_len;             /* VLLM_MAX_MODEL_LEN; 0: the core's own limit */
+    double gpu_memory_utilization; /* VLLM_GPU_MEMORY_UTILIZATION in (0, 1], default 0.9 */
+    int default_max_tokens;        /* FRONTEND_MAX_TOKENS (the host applies it to requests) */
+    int use_harmony;               /* FRONTEND_USE_HARMONY: 1 Harmony, 0 pass-through */
+    const char *env_dir;           /* absolute folder of the .env file (relative paths), or
+                                      NULL when no file was read (then: the current folder) */
+} fk_core_config;
+
 /* Services the gateway lends to a driver. Owned by the host; valid from
- * create() until destroy() returns. All members are callable from the loop
- * thread; `post` and `log` are also safe from any thread. */
+ * probe()/create() until destroy() returns. Loop thread only, except `log`
+ * and `post`, which any thread may call. */
 typedef struct fk_host {
     uint32_t abi_version; /* FK_DRIVER_ABI_VERSION of the host */
     uint32_t struct_size; /* sizeof(fk_host) as the host compiled it */
@@ -55,16 +127,48 @@ typedef struct fk_host {
     void (*log)(const struct fk_host *host, int level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
-    /* Value of a configuration key (.env merged with the environment), or NULL.
-     * The string belongs to the host and stays valid until destroy(). */
+    /* Raw value of a configuration key (.env merged with the environment), or
+     * NULL when unset. For a driver's own string keys; shared keys come typed
+     * from core_config, numbers through config_int/double/bool. The string
+     * belongs to the host and stays valid until destroy(). */
     const char *(*config_get)(const struct fk_host *host, const char *key);
 
-    /* The loop. Drivers may add their own events to it (libcurl sockets, a
-     * notification event for a worker thread). */
-    struct event_base *(*event_base)(const struct fk_host *host);
+    /* Typed getters with the host's one set of rules (the code the gateway
+     * uses for its own keys). An unset or empty key gives `def`. 0 on
+     * success; -1 when the value is invalid, with err = "FILE:LINE: KEY: why"
+     * (NUL-terminated, at most err_len). */
+    int (*config_int)(const struct fk_host *host, const char *key, long long def, long long min,
+                      long long max, long long *out, char *err, size_t err_len);
+    int (*config_double)(const struct fk_host *host, const char *key, double def, double min,
+                         double max, double *out, char *err, size_t err_len);
+    /* 1/0, true/false, yes/no, on/off (any case). */
+    int (*config_bool)(const struct fk_host *host, const char *key, int def, int *out, char *err,
+                       size_t err_len);
+    /* A path key: a relative value from the .env file is resolved against the
+     * file's folder (values from the environment against the current folder).
+     * *out is malloc'd (the driver frees it), or NULL when the key is unset. */
+    int (*config_path)(const struct fk_host *host, const char *key, char **out, char *err,
+                       size_t err_len);
+    /* The shared keys, parsed once (see fk_core_config). Never NULL. */
+    const fk_core_config *(*core_config)(const struct fk_host *host);
 
-    /* Run fn(arg) on the loop thread soon. Thread-safe. 0 on success. */
+    /* Run fn(arg) on the loop thread soon. Thread-safe. 0 on success. Work
+     * still queued when destroy() returns is dropped, never run. */
     int (*post)(const struct fk_host *host, void (*fn)(void *arg), void *arg);
+
+    /* One-shot timers on the loop (loop thread only). timer_new: NULL on
+     * failure. timer_arm (re)starts it: fn(arg) runs once, `ms` from now
+     * (0: soon, after the current callback). timer_stop cancels a pending
+     * run; timer_free stops and frees. A driver frees its timers in destroy(). */
+    fk_timer *(*timer_new)(const struct fk_host *host, void (*fn)(void *arg), void *arg);
+    void (*timer_arm)(fk_timer *t, double ms);
+    void (*timer_stop)(fk_timer *t);
+    void (*timer_free)(fk_timer *t);
+
+    /* The loop itself, for drivers that put their own sockets on it (libcurl).
+     * Using it ties the driver to the host's libevent 2.1; drivers that only
+     * need wake-ups and timers use post and timer_*. */
+    struct event_base *(*event_base)(const struct fk_host *host);
 } fk_host;
 
 /* ---- prompts ----------------------------------------------------------------- */
@@ -78,25 +182,41 @@ typedef enum fk_segment_kind {
     FK_SEG_TOKEN = 3,   /* one token id given by the client (prompt as an id array) */
 } fk_segment_kind;
 
+/* Array element: its size is fk_gen_request.segment_size. */
 typedef struct fk_segment {
     fk_segment_kind kind;
     int untrusted;    /* 1: came from a user or tool (informational; TEXT is never parsed) */
     const char *text; /* bytes, not NUL-terminated; NULL for FK_SEG_TOKEN */
-    size_t len;
+    size_t len;       /* bytes in text */
     int32_t token_id; /* FK_SEG_TOKEN only; -1 otherwise */
 } fk_segment;
 
 /* ---- output ------------------------------------------------------------------ */
 
-/* One unit of model output. `text` may end inside a UTF-8 character; the
- * host's Harmony parser holds partial characters back. Special tokens arrive
- * spelled out ("<|channel|>") with is_special set. Borrowed: valid only during
- * the callback. */
+/* One alternative token of a piece (logprobs). Frozen: never grows, so it
+ * is not sized. */
+typedef struct fk_top_logprob {
+    int32_t token_id; /* the token */
+    float logprob;    /* its log-probability (as fk_piece.logprob) */
+    const char *text; /* its bytes, specials spelled out; borrowed like the piece */
+    size_t len;       /* bytes in text */
+} fk_top_logprob;
+
+/* One unit of model output. Array element: its size is passed to on_pieces.
+ * `text` may end inside a UTF-8 character; the host's Harmony parser holds
+ * partial characters back. Special tokens arrive spelled out ("<|channel|>")
+ * with is_special set. Borrowed: valid only during the callback. */
 typedef struct fk_piece {
-    const char *text;
-    size_t len;
+    const char *text; /* bytes, not NUL-terminated */
+    size_t len;       /* bytes in text */
     int32_t token_id; /* -1 when the core did not say */
-    int is_special;
+    int is_special;   /* 1: a special token, spelled out */
+    /* Logprobs, filled only when the request asked for them (fk_sampling.
+     * logprobs); absent (beyond the element size) or NAN: unknown. */
+    float logprob;             /* log-softmax of the raw logits (before temperature and
+                                  penalties) at the sampled token_id; NAN: unknown */
+    uint32_t n_top;            /* entries in top (at most fk_sampling.top_logprobs) */
+    const fk_top_logprob *top; /* the best alternatives, best first; borrowed; NULL when n_top 0 */
 } fk_piece;
 
 typedef enum fk_finish {
@@ -109,36 +229,48 @@ typedef enum fk_finish {
 } fk_finish;
 
 /* An error in OpenAI's shape. Strings are borrowed for the duration of the
- * call that carries them (copy to keep). */
+ * call that carries them (copy to keep). In on_done the driver writes it
+ * (struct_size its own); in generate() the host passes one it sized and the
+ * driver assigns members (rule 5). */
 typedef struct fk_error {
-    int http_status;     /* 400, 404, 413, 429, 500, 502, 503, 504 */
-    const char *type;    /* "invalid_request_error", "server_error", "unavailable_error" */
-    const char *code;    /* OpenAI string code, e.g. "context_length_exceeded"; or NULL */
-    const char *param;   /* the request field at fault, or NULL */
-    const char *message; /* human-readable, states the numbers involved */
-    int retry_after_s;   /* > 0: the host sends Retry-After */
+    uint32_t struct_size; /* see above */
+    int http_status;      /* 400, 404, 413, 429, 500, 502, 503, 504 */
+    const char *type;     /* "invalid_request_error", "server_error", "unavailable_error" */
+    const char *code;     /* OpenAI string code, e.g. "context_length_exceeded"; or NULL */
+    const char *param;    /* the request field at fault, or NULL */
+    const char *message;  /* human-readable, states the numbers involved */
+    int retry_after_s;    /* > 0: the host sends Retry-After; absent: 0 */
+    /* 1: the core turned out not to be ready (it answers "loading") and
+     * produced nothing: the host may hold the request until health() says
+     * READY and submit it again. Absent: 0. */
+    int not_ready;
 } fk_error;
 
+/* Written by the driver (on_done). */
 typedef struct fk_gen_stats {
-    int prompt_tokens;
-    int cached_tokens; /* prompt tokens served from a prefix cache */
-    int completion_tokens;
-    double queue_ms;   /* from generate() to the start of prefill */
-    double prefill_ms; /* prompt processing */
-    double decode_ms;  /* first to last generated token */
-    fk_finish finish;
+    uint32_t struct_size;  /* sizeof(fk_gen_stats) as the driver compiled it */
+    fk_finish finish;      /* how the generation ended */
+    int prompt_tokens;     /* prompt tokens (0: unknown) */
+    int completion_tokens; /* generated tokens (0: unknown; the host counts pieces) */
+    int cached_tokens;     /* prompt tokens served from a prefix cache; absent: 0 */
+    double queue_ms;       /* from generate() to the start of prefill; absent: 0 */
+    double prefill_ms;     /* prompt processing; absent: 0 */
+    double decode_ms;      /* first to last generated token; absent: 0 */
 } fk_gen_stats;
 
-/* Callbacks into the host, always on the loop thread. */
+/* Callbacks into the host, always on the loop thread. Written by the host;
+ * a driver keeps a copy (fk_abi_copy) rather than the pointer. */
 typedef struct fk_gen_callbacks {
-    /* New output. Return 0 to go on, 1 to pause: the driver then delivers
-     * nothing more until resume(gen) (backpressure from a slow client). */
-    int (*on_pieces)(void *ud, const fk_piece *pieces, size_t n);
+    uint32_t struct_size; /* sizeof(fk_gen_callbacks) as the host compiled it */
+    /* New output: n pieces, each piece_size bytes apart (FK_AT). Return 0 to
+     * go on, 1 to pause: the driver then delivers nothing more until
+     * resume(gen) (backpressure from a slow client). */
+    int (*on_pieces)(void *ud, const fk_piece *pieces, size_t n, size_t piece_size);
     /* Exactly once, last. `err` is NULL unless stats->finish is FK_FINISH_ERROR.
      * Pieces already delivered stay valid output. */
     void (*on_done)(void *ud, const fk_gen_stats *stats, const fk_error *err);
     /* Optional (may be NULL): the core is still busy before the first piece
-     * (loading, queued, long prefill); the host may send an SSE keep-alive. */
+     * (queued, long prefill); the host may send an SSE keep-alive. */
     void (*on_waiting)(void *ud, const char *what);
 } fk_gen_callbacks;
 
@@ -147,44 +279,56 @@ typedef struct fk_gen_callbacks {
 typedef enum fk_gen_mode {
     FK_GEN_HARMONY = 0,     /* segments hold a rendered Harmony prompt */
     FK_GEN_COMPLETION = 1,  /* segments hold a raw prompt; output text is returned as is */
-    FK_GEN_PASSTHROUGH = 2, /* a non-Harmony core: forward the OpenAI body (see below) */
+    FK_GEN_PASSTHROUGH = 2, /* a non-Harmony core: forward the client's request (below) */
 } fk_gen_mode;
 
+/* Written by the host; pointed to by fk_gen_request.sampling. */
 typedef struct fk_sampling {
-    int max_tokens;     /* > 0: completion budget (the host applies its default) */
-    double temperature; /* 0: greedy */
-    double top_p;       /* 1: off */
-    int top_k;          /* 0: off */
-    int has_seed;       /* 1: `seed` is set */
+    uint32_t struct_size; /* sizeof(fk_sampling) as the host compiled it */
+    int max_tokens;       /* > 0: completion budget (the host applies its default) */
+    double temperature;   /* 0: greedy */
+    double top_p;         /* 1: off */
+    int top_k;            /* 0: off */
+    int has_seed;         /* 1: `seed` is set */
     uint64_t seed;
     double presence_penalty;  /* 0: off */
     double frequency_penalty; /* 0: off */
     const char *const *stop;  /* stop strings, borrowed for the generate() call */
-    size_t n_stop;
-    int logprobs;     /* 1: the client asked for logprobs */
-    int top_logprobs; /* how many alternatives (0..20) */
+    size_t n_stop;            /* entries in stop */
+    int logprobs;             /* 1: the client asked for logprobs (fill fk_piece.logprob) */
+    int top_logprobs;         /* how many alternatives per piece (0..20) */
 } fk_sampling;
 
+/* Written by the host; borrowed, with everything it points to, for the
+ * generate() call only: copy what you keep. */
 typedef struct fk_gen_request {
     uint32_t struct_size; /* sizeof(fk_gen_request) as the host compiled it */
     fk_gen_mode mode;
-    const char *request_id;     /* for logs and upstream headers */
-    const char *model;          /* the model name the client asked for (already routed) */
-    const fk_segment *segments; /* FK_GEN_HARMONY / FK_GEN_COMPLETION */
-    size_t n_segments;
-    fk_sampling sampling;
+    const char *request_id;      /* for logs and upstream headers */
+    const char *model;           /* the model name the client asked for (already routed) */
+    const fk_segment *segments;  /* FK_GEN_HARMONY / FK_GEN_COMPLETION: the prompt */
+    size_t n_segments;           /* entries in segments */
+    size_t segment_size;         /* bytes from one segment to the next (FK_AT) */
+    const fk_sampling *sampling; /* never NULL */
     /* Prompt + completion must fit in this many tokens (VLLM_MAX_MODEL_LEN;
      * 0: the core's own limit). A prompt that does not fit alone is refused
      * with 400 "context_length_exceeded" naming both numbers; a completion
      * that would not fit is cut short with FK_FINISH_LENGTH. */
     int max_model_len;
-    /* FK_GEN_PASSTHROUGH: the endpoint path ("/v1/chat/completions") and the
-     * client's JSON body with model and max_tokens already rewritten. The
-     * driver turns the upstream's answer into pieces in Harmony form (reasoning
-     * as an analysis message, content as final, tool calls as commentary
-     * calls), so the host reads every core the same way. */
-    const char *passthrough_path;
-    const char *passthrough_body;
+    /* The client's request as received: the endpoint path
+     * ("/v1/chat/completions") and its JSON body (not NUL-terminated). Set for
+     * every mode; FK_GEN_PASSTHROUGH drivers forward it, rewriting what they
+     * must themselves ("model" to `model`, "max_tokens" to sampling->
+     * max_tokens, streaming), and give the answer back as pieces in Harmony
+     * form (reasoning as an analysis message, content as final, tool calls as
+     * commentary calls), so the host reads every core the same way. */
+    const char *client_path;
+    const char *client_body;
+    size_t client_body_len; /* bytes in client_body */
+    /* The request's function tools as a JSON array text (OpenAI's "tools"
+     * shape, NUL-terminated), or NULL: for cores that constrain tool
+     * arguments. */
+    const char *tools_json;
 } fk_gen_request;
 
 /* ---- the driver table -------------------------------------------------------- */
@@ -199,11 +343,26 @@ typedef enum fk_health {
     FK_HEALTH_ERROR = 3,       /* failed for good: detail says why */
 } fk_health;
 
+/* Array element, written by the driver: list_models gets the host's element size. */
 typedef struct fk_model_info {
     const char *id;       /* borrowed from the core; valid until destroy() */
     const char *owned_by; /* e.g. "forgekeeper" */
     int max_model_len;    /* 0: unknown */
 } fk_model_info;
+
+/* Engine gauges, written by the driver's metrics() into a struct the host
+ * sized and filled with "unknown" values first (rule 5). */
+typedef struct fk_core_metrics {
+    uint32_t struct_size;    /* sizeof(fk_core_metrics) as the host compiled it */
+    double kv_usage;         /* KV cache in use, 0..1; < 0: unknown */
+    int running;             /* sequences the engine runs; < 0: unknown */
+    int waiting;             /* sequences queued in the engine; < 0: unknown */
+    uint64_t preemptions;    /* sequences preempted so far */
+    uint64_t prefix_queries; /* prompt tokens looked up in a prefix cache so far */
+    uint64_t prefix_hits;    /* of those, tokens found */
+    const char *backend;     /* "cpu", "cuda: NVIDIA H100 80GB HBM3 (79.1 GiB)"; NULL: unknown;
+                                borrowed from the core */
+} fk_core_metrics;
 
 typedef struct fk_driver {
     uint32_t abi_version; /* FK_DRIVER_ABI_VERSION the driver was built against */
@@ -223,15 +382,16 @@ typedef struct fk_driver {
     void (*destroy)(fk_core *core);
 
     /* Current state; `detail` gets a short reason for anything but READY
-     * ("Loading model: 40%", "connection refused"). */
+     * ("Loading model: 40%", "connection refused: start llama-server ..."). */
     fk_health (*health)(fk_core *core, char *detail, size_t detail_len);
 
-    /* Fill up to `max` entries, return how many models the core serves. */
-    size_t (*list_models)(fk_core *core, fk_model_info *out, size_t max);
+    /* Fill up to `max` entries of `out`, each info_size bytes apart (write
+     * only members FK_HAS(info_size, fk_model_info, m) allows); return how
+     * many models the core serves. */
+    size_t (*list_models)(fk_core *core, fk_model_info *out, size_t max, size_t info_size);
 
-    /* Start a generation. The request and its strings are borrowed for this
-     * call only: copy what you keep. NULL with *err filled on refusal (bad
-     * request for this core, context too long, not ready). */
+    /* Start a generation. NULL with *err filled on refusal (bad request for
+     * this core, context too long, not ready: err->not_ready). */
     fk_gen *(*generate)(fk_core *core, const fk_gen_request *req, const fk_gen_callbacks *cb,
                         void *ud, fk_error *err);
 
@@ -240,6 +400,10 @@ typedef struct fk_driver {
 
     /* Deliver again after on_pieces returned 1. */
     void (*resume)(fk_gen *gen);
+
+    /* Optional (NULL or absent: no engine gauges): fill what the core knows
+     * for /metrics and the periodic log line. Loop thread; must be cheap. */
+    void (*metrics)(fk_core *core, fk_core_metrics *out);
 } fk_driver;
 
 typedef const fk_driver *(*fk_driver_init_fn)(void);

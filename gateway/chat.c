@@ -2,9 +2,9 @@
  *
  * Harmony path: request -> hm conversation -> rendered segments -> driver
  * (FK_GEN_HARMONY) -> pieces -> hm parser -> hm_openai_out -> deltas / message.
- * FRONTEND_USE_HARMONY=0: the body goes to the driver as is (FK_GEN_PASSTHROUGH,
- * model and max_tokens rewritten); its pieces come back in Harmony form and
- * are parsed the same way. */
+ * FRONTEND_USE_HARMONY=0: the client's body goes to the driver as received
+ * (FK_GEN_PASSTHROUGH; the driver rewrites what it forwards); its pieces come
+ * back in Harmony form and are parsed the same way. */
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <stdlib.h>
@@ -178,19 +178,6 @@ static int render(fk_gateway *gw, const json_t *body, hm_prompt *prompt, fk_segm
     return 0;
 }
 
-/* The body for a pass-through core: model and max_tokens rewritten. */
-static char *passthrough_body(const json_t *body, const char *model, int max_tokens)
-{
-    json_t *copy = json_deep_copy(body);
-    if (!copy) return NULL;
-    json_object_set_new(copy, "model", json_string(model));
-    json_object_del(copy, "max_completion_tokens");
-    json_object_set_new(copy, "max_tokens", json_integer(max_tokens));
-    char *s = json_dumps(copy, JSON_COMPACT);
-    json_decref(copy);
-    return s;
-}
-
 void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
     fk_api_error err;
@@ -201,7 +188,7 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
     hm_prompt prompt;
     hm_prompt_init(&prompt);
     fk_segment *segs = NULL;
-    char *pbody = NULL;
+    char *tools = NULL;
     const char *model = NULL;
     if (fk_read_json_body(gw, req, &body, &err) < 0 ||
         fk_parse_chat_request(body, &lim, &rp, &err) < 0)
@@ -213,25 +200,27 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
         goto fail;
     }
     if (fk_core_ready(gw, &err) < 0) goto fail;
+    const json_t *tool_list = json_object_get(body, "tools");
+    if (json_array_size(tool_list) > 0 && !(tools = json_dumps(tool_list, JSON_COMPACT))) {
+        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
+        goto fail;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
     fk_gen_request gr = {.struct_size = sizeof gr,
+                         .mode = gw->slot->cfg.use_harmony ? FK_GEN_HARMONY : FK_GEN_PASSTHROUGH,
                          .request_id = info->request_id,
                          .model = model,
-                         .sampling = rp.sampling,
-                         .max_model_len = gw->slot->cfg.max_model_len};
-    if (gw->slot->cfg.use_harmony) {
+                         .segment_size = sizeof *segs,
+                         .sampling = &rp.sampling,
+                         .max_model_len = gw->slot->cfg.max_model_len,
+                         .client_path = "/v1/chat/completions",
+                         .client_body = (const char *)evbuffer_pullup(in, -1),
+                         .client_body_len = evbuffer_get_length(in),
+                         .tools_json = tools};
+    if (gr.mode == FK_GEN_HARMONY) {
         if (render(gw, body, &prompt, &segs, &err) < 0) goto fail;
-        gr.mode = FK_GEN_HARMONY;
         gr.segments = segs;
         gr.n_segments = prompt.n;
-    } else {
-        pbody = passthrough_body(body, model, rp.sampling.max_tokens);
-        if (!pbody) {
-            fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
-            goto fail;
-        }
-        gr.mode = FK_GEN_PASSTHROUGH;
-        gr.passthrough_path = "/v1/chat/completions";
-        gr.passthrough_body = pbody;
     }
     chat_state *s = chat_state_new(&gw->slot->cfg);
     fk_job *j = s ? fk_job_new(gw, req, info, "chatcmpl-", rp.model ? rp.model : model, rp.stream,
@@ -246,7 +235,7 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
 fail:
     fk_reply_error(gw, req, FK_EP_CHAT, &err);
 out:
-    free(pbody);
+    free(tools);
     free(segs);
     hm_prompt_clear(&prompt);
     json_decref(body);

@@ -5,6 +5,7 @@
  * The returned text spells special tokens out, unless the request sets
  * "skip_special_tokens": true. */
 #include <event2/buffer.h>
+#include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,14 +158,19 @@ void fk_handle_completions(fk_gateway *gw, struct evhttp_request *req, const fk_
         goto fail;
     }
     s->skip_special = rp.skip_special_tokens;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
     fk_gen_request gr = {.struct_size = sizeof gr,
                          .mode = FK_GEN_COMPLETION,
                          .request_id = info->request_id,
                          .model = model,
                          .segments = segs,
                          .n_segments = n,
-                         .sampling = rp.sampling,
-                         .max_model_len = gw->slot->cfg.max_model_len};
+                         .segment_size = sizeof *segs,
+                         .sampling = &rp.sampling,
+                         .max_model_len = gw->slot->cfg.max_model_len,
+                         .client_path = "/v1/completions",
+                         .client_body = (const char *)evbuffer_pullup(in, -1),
+                         .client_body_len = evbuffer_get_length(in)};
     fk_job *j = fk_job_new(gw, req, info, "cmpl-", rp.model ? rp.model : model, rp.stream,
                            rp.include_usage, &completion_ops, s);
     if (!j) {

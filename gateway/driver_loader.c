@@ -46,8 +46,12 @@ static int load_table(fk_loaded_driver *d, const fk_host *host, char *err, size_
                  d->path, t->abi_version, FK_DRIVER_ABI_VERSION);
         return -1;
     }
-    if (t->struct_size < offsetof(fk_driver, resume) + sizeof t->resume || !t->create ||
-        !t->destroy || !t->health || !t->list_models || !t->generate || !t->cancel || !t->resume) {
+    /* The host's own copy: members beyond the driver's struct_size read NULL,
+     * so an older driver's missing optional members are never called. */
+    fk_abi_copy(&d->copy, sizeof d->copy, t, t->struct_size);
+    t = &d->copy;
+    if (!FK_HAS(t->struct_size, fk_driver, resume) || !t->create || !t->destroy || !t->health ||
+        !t->list_models || !t->generate || !t->cancel || !t->resume) {
         snprintf(err, err_len, "%s: driver table is incomplete (struct_size %u)", d->path,
                  t->struct_size);
         return -1;

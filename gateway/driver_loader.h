@@ -8,12 +8,15 @@
 
 typedef struct fk_loaded_driver {
     void *handle;           /* dlopen handle */
-    const fk_driver *table; /* the driver's table (lives inside the object) */
+    const fk_driver *table; /* &copy once loaded */
+    fk_driver copy;         /* the driver's table as far as it has it; members it lacks are NULL */
     char *path;             /* the file opened (owned) */
 } fk_loaded_driver;
 
 /* Search each directory of the colon-separated `dirs` for fk-driver-NAME.so,
- * open it RTLD_NOW|RTLD_LOCAL, check its ABI version and run its probe.
+ * open it RTLD_NOW|RTLD_LOCAL, check its ABI version and required members
+ * (a smaller, older table is accepted: what it lacks reads NULL) and run its
+ * probe.
  * 0 on success; -1 with a message in err (the directories searched, the
  * missing symbol, both ABI versions, or the probe's reason). The handle is
  * closed on every failure path. */

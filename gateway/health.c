@@ -55,7 +55,10 @@ void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_i
 void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
     struct evbuffer *buf = evbuffer_new();
-    fk_metrics_write(&gw->metrics, fk_router_default_model(&gw->slot->router), buf);
+    fk_core_metrics core;
+    int has_core = fk_router_core_metrics(&gw->slot->router, &core);
+    fk_metrics_write(&gw->metrics, has_core ? &core : NULL,
+                     fk_router_default_model(&gw->slot->router), buf);
     fk_reply_buffer(gw, req, info->endpoint, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
     evbuffer_free(buf);
 }

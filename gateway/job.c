@@ -2,6 +2,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <math.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -142,10 +143,30 @@ static void observe_pieces(fk_job *j, size_t n)
     m->generation_tokens += n;
 }
 
-static int on_pieces(void *ud, const fk_piece *pieces, size_t n)
+/* The driver's pieces as this host's fk_piece array: as they are when the
+ * sizes agree, else copied (members the driver lacks read as absent). NULL on OOM. */
+static const fk_piece *host_pieces(fk_job *j, const fk_piece *p, size_t n, size_t size)
+{
+    if (size == sizeof *p) return p;
+    if (n > j->scratch_cap) {
+        fk_piece *s = realloc(j->scratch, n * sizeof *s);
+        if (!s) return NULL;
+        j->scratch = s;
+        j->scratch_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fk_abi_copy(&j->scratch[i], sizeof *p, FK_AT(p, i, size), size);
+        if (!FK_HAS(size, fk_piece, logprob)) j->scratch[i].logprob = NAN;
+    }
+    return j->scratch;
+}
+
+static int on_pieces(void *ud, const fk_piece *driver_pieces, size_t n, size_t piece_size)
 {
     fk_job *j = ud;
     if (j->client_gone || j->gen_done || n == 0) return 0;
+    const fk_piece *pieces = host_pieces(j, driver_pieces, n, piece_size);
+    if (!pieces) return 0; /* out of memory: these pieces are lost, the reply goes on */
     observe_pieces(j, n);
     if (!j->stream) {
         j->ops->pieces(j, pieces, n, NULL);
@@ -225,8 +246,9 @@ static void end_reply(fk_job *j, const fk_gen_stats *st, const fk_error *derr)
 static void on_done(void *ud, const fk_gen_stats *stats, const fk_error *err)
 {
     fk_job *j = ud;
-    fk_gen_stats none = {0};
-    const fk_gen_stats *st = stats ? stats : &none;
+    fk_gen_stats copy;
+    fk_abi_copy(&copy, sizeof copy, stats, stats ? stats->struct_size : 0);
+    const fk_gen_stats *st = &copy;
     j->gen_done = 1;
     j->gen = NULL;
     count_done(j, st);
@@ -260,7 +282,8 @@ static void on_reply_complete(struct evhttp_request *req, void *arg)
     gw->replies_in_flight--;
 }
 
-static const fk_gen_callbacks job_callbacks = {on_pieces, on_done, on_waiting};
+static const fk_gen_callbacks job_callbacks = {sizeof job_callbacks, on_pieces, on_done,
+                                               on_waiting};
 
 /* ---- lifecycle ----------------------------------------------------------------- */
 
@@ -314,6 +337,7 @@ static void job_free(fk_job *j)
     stop_watching(j);
     j->ops->free(j->state);
     free(j->model);
+    free(j->scratch);
     fk_slot *slot = j->slot;
     free(j);
     fk_slot_job_ended(gw, slot);
@@ -344,7 +368,7 @@ void fk_job_start(fk_job *j, const fk_gen_request *gr)
 {
     fk_gateway *gw = j->gw;
     job_link(j);
-    fk_error derr = {0};
+    fk_error derr = {.struct_size = sizeof derr};
     j->in_generate = 1;
     fk_gen *gen =
         j->slot->router.driver.table->generate(j->slot->router.core, gr, &job_callbacks, j, &derr);

@@ -63,6 +63,8 @@ struct fk_job {
     int wrote_since_tick;            /* output sent since the last keep-alive tick */
     int produced;                    /* at least one piece arrived */
     int n_pieces;                    /* pieces received */
+    fk_piece *scratch;               /* pieces copied from a driver of another piece size */
+    size_t scratch_cap;              /* entries allocated in scratch */
     struct event *keepalive;         /* periodic keep-alive timer (streams) */
     struct event *peer_watch;        /* notices a peer's EOF while we generate */
     double t_start;                  /* when the request was accepted */

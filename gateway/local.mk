@@ -28,14 +28,21 @@ gateway_fk_gateway_SOURCES = gateway/main.c
 gateway_fk_gateway_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 gateway_fk_gateway_LDADD = gateway/libfkgateway.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 
-# The scripted driver and two broken ones, for tests only (never installed).
+# The scripted driver (also built with smaller ABI structs, for the size
+# rules) and two broken ones, for tests only (never installed).
 FK_TEST_DRIVER_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
 check_LTLIBRARIES += tests/scripted-driver/fk-driver-scripted.la \
+	tests/scripted-driver/fk-driver-scripted-small.la \
 	tests/scripted-driver/fk-driver-badabi.la tests/scripted-driver/fk-driver-nosym.la
 tests_scripted_driver_fk_driver_scripted_la_SOURCES = tests/scripted-driver/scripted.c
-tests_scripted_driver_fk_driver_scripted_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+tests_scripted_driver_fk_driver_scripted_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_scripted_driver_fk_driver_scripted_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
-tests_scripted_driver_fk_driver_scripted_la_LIBADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+tests_scripted_driver_fk_driver_scripted_la_LIBADD = $(JANSSON_LIBS)
+tests_scripted_driver_fk_driver_scripted_small_la_SOURCES = tests/scripted-driver/scripted.c
+tests_scripted_driver_fk_driver_scripted_small_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) \
+	-DSCRIPTED_SMALL_STRUCTS
+tests_scripted_driver_fk_driver_scripted_small_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
+tests_scripted_driver_fk_driver_scripted_small_la_LIBADD = $(JANSSON_LIBS)
 tests_scripted_driver_fk_driver_badabi_la_SOURCES = tests/scripted-driver/badabi.c
 tests_scripted_driver_fk_driver_badabi_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
 tests_scripted_driver_fk_driver_nosym_la_SOURCES = tests/scripted-driver/nosym.c
@@ -45,10 +52,10 @@ tests_scripted_driver_fk_driver_nosym_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
 EXTRA_DIST += tests/integration/lib.mjs tests/integration/gateway_openai.mjs \
 	tests/integration/gateway_cancel.mjs tests/integration/gateway_badinput.mjs \
 	tests/integration/gateway_lifecycle.mjs tests/integration/gateway_stress.mjs \
-	tests/gateway_sse.sh
+	tests/integration/gateway_abi.mjs tests/gateway_sse.sh
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
-	tests/integration/gateway_stress.mjs tests/gateway_sse.sh
+	tests/integration/gateway_stress.mjs tests/integration/gateway_abi.mjs tests/gateway_sse.sh
 
 check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config
 TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config

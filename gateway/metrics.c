@@ -86,8 +86,40 @@ static void write_scalar(struct evbuffer *out, const char *name, const char *typ
     evbuffer_add_printf(out, "\"} %llu\n", v);
 }
 
-void fk_metrics_write(const fk_metrics *m, const char *model, struct evbuffer *out)
+static void write_gauge(struct evbuffer *out, const char *name, const char *help, const char *model,
+                        double v)
 {
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s{model_name=\"", name, help, name,
+                        name);
+    write_label(out, model);
+    evbuffer_add_printf(out, "\"} %g\n", v);
+}
+
+/* What the engine knows; unknown values are left out. */
+static void write_core(struct evbuffer *out, const fk_core_metrics *c, const char *model)
+{
+    if (c->kv_usage >= 0)
+        write_gauge(out, "vllm:kv_cache_usage_perc", "KV cache usage (1 = full).", model,
+                    c->kv_usage);
+    write_scalar(out, "vllm:num_preemptions_total", "counter", "Sequences preempted.", model,
+                 c->preemptions);
+    write_scalar(out, "vllm:prefix_cache_queries_total", "counter",
+                 "Prompt tokens looked up in the prefix cache.", model, c->prefix_queries);
+    write_scalar(out, "vllm:prefix_cache_hits_total", "counter",
+                 "Prompt tokens found in the prefix cache.", model, c->prefix_hits);
+    if (c->backend) {
+        evbuffer_add_printf(out,
+                            "# HELP fk_core_backend_info The engine's compute backend.\n"
+                            "# TYPE fk_core_backend_info gauge\nfk_core_backend_info{backend=\"");
+        write_label(out, c->backend);
+        evbuffer_add_printf(out, "\"} 1\n");
+    }
+}
+
+void fk_metrics_write(const fk_metrics *m, const fk_core_metrics *core, const char *model,
+                      struct evbuffer *out)
+{
+    if (core) write_core(out, core, model);
     write_scalar(out, "vllm:num_requests_running", "gauge", "Requests producing output.", model,
                  (unsigned long long)m->running);
     write_scalar(out, "vllm:num_requests_waiting", "gauge",

@@ -4,11 +4,17 @@
  * vllm:inter_token_latency_seconds, vllm:e2e_request_latency_seconds,
  * vllm:prompt_tokens_total, vllm:generation_tokens_total,
  * vllm:num_requests_running, vllm:num_requests_waiting); fk_ for the rest
- * (fk_http_requests_total{endpoint,status}). Loop thread only. */
+ * (fk_http_requests_total{endpoint,status}). Engine gauges come from the
+ * driver's optional metrics() (vllm:kv_cache_usage_perc,
+ * vllm:num_preemptions_total, vllm:prefix_cache_queries_total,
+ * vllm:prefix_cache_hits_total, fk_core_backend_info{backend}), each only
+ * when the core knows it. Loop thread only. */
 #ifndef FK_GATEWAY_METRICS_H
 #define FK_GATEWAY_METRICS_H
 
 #include <stdint.h>
+
+#include "driver.h"
 
 struct evbuffer;
 
@@ -49,7 +55,9 @@ typedef struct fk_metrics {
 void fk_metrics_init(fk_metrics *m);
 void fk_histogram_observe(fk_histogram *h, double v);
 void fk_metrics_count_reply(fk_metrics *m, const char *endpoint, int status);
-/* Append the exposition text; `model` labels the vllm: series. */
-void fk_metrics_write(const fk_metrics *m, const char *model, struct evbuffer *out);
+/* Append the exposition text; `model` labels the vllm: series; `core` holds
+ * the engine's gauges (NULL: the driver has none). */
+void fk_metrics_write(const fk_metrics *m, const fk_core_metrics *core, const char *model,
+                      struct evbuffer *out);
 
 #endif

@@ -15,8 +15,7 @@ static json_t *model_entry(const char *id, const char *owned_by, int max_model_l
 void fk_handle_models(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
     fk_model_info models[16];
-    size_t n = gw->slot->router.driver.table->list_models(gw->slot->router.core, models, 16);
-    if (n > 16) n = 16;
+    size_t n = fk_router_list_models(&gw->slot->router, models, 16);
     json_t *data = json_array();
     int has_alias = gw->slot->cfg.frontend_model == NULL;
     for (size_t i = 0; i < n; i++) {

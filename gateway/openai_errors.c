@@ -47,8 +47,11 @@ static const char *default_type(int status)
     return "invalid_request_error";
 }
 
-void fk_api_error_from_driver(fk_api_error *e, const fk_error *de)
+void fk_api_error_from_driver(fk_api_error *e, const fk_error *driver_err)
 {
+    fk_error copy; /* as far as the driver wrote it; the rest reads absent */
+    fk_abi_copy(&copy, sizeof copy, driver_err, driver_err ? driver_err->struct_size : 0);
+    const fk_error *de = driver_err ? &copy : NULL;
     int status = de && de->http_status >= 400 && de->http_status <= 599 ? de->http_status : 500;
     fk_api_error_set(e, status, de && de->type ? de->type : default_type(status),
                      de ? de->code : NULL, de ? de->param : NULL, "%s",

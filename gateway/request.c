@@ -129,6 +129,7 @@ static int parse_common(const json_t *body, const fk_limits *lim, fk_request_par
     if (out->model && !out->model[0])
         return fk_api_bad_request(err, "invalid_value", "model", "'model' must not be empty");
     fk_sampling *s = &out->sampling;
+    s->struct_size = sizeof *s;
     long long n, seed, top_k;
     double pp, fp;
     if (get_stream(body, out, err) < 0 || get_max_tokens(body, lim, out, err) < 0 ||

@@ -35,12 +35,28 @@ void fk_router_close(fk_router *r)
     fk_driver_unload(&r->driver);
 }
 
+size_t fk_router_list_models(const fk_router *r, fk_model_info *out, size_t max)
+{
+    memset(out, 0, max * sizeof *out);
+    if (!r->core) return 0;
+    size_t n = r->driver.table->list_models(r->core, out, max, sizeof *out);
+    return n < max ? n : max;
+}
+
+int fk_router_core_metrics(const fk_router *r, fk_core_metrics *out)
+{
+    *out =
+        (fk_core_metrics){.struct_size = sizeof *out, .kv_usage = -1, .running = -1, .waiting = -1};
+    if (!r->core || !r->driver.table->metrics) return 0;
+    r->driver.table->metrics(r->core, out);
+    return 1;
+}
+
 const char *fk_router_default_model(const fk_router *r)
 {
     if (r->cfg->frontend_model) return r->cfg->frontend_model;
     fk_model_info info[1];
-    if (r->core && r->driver.table->list_models(r->core, info, 1) > 0 && info[0].id)
-        return info[0].id;
+    if (fk_router_list_models(r, info, 1) > 0 && info[0].id) return info[0].id;
     return "";
 }
 
@@ -49,8 +65,7 @@ const char *fk_router_resolve(const fk_router *r, const char *requested)
     if (!requested) return fk_router_default_model(r);
     if (r->cfg->frontend_model && strcmp(requested, r->cfg->frontend_model) == 0) return requested;
     fk_model_info info[16];
-    size_t n = r->core ? r->driver.table->list_models(r->core, info, 16) : 0;
-    if (n > 16) n = 16;
+    size_t n = fk_router_list_models(r, info, 16);
     for (size_t i = 0; i < n; i++)
         if (info[i].id && strcmp(info[i].id, requested) == 0) return requested;
     return r->cfg->accept_any_model ? requested : NULL;

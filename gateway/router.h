@@ -29,6 +29,11 @@ void fk_router_close(fk_router *r);
  * the core does not serve it. The result is borrowed from the core, the
  * config or `requested`. */
 const char *fk_router_resolve(const fk_router *r, const char *requested);
+/* The core's models: up to `max` entries of out (zeroed first); how many were filled. */
+size_t fk_router_list_models(const fk_router *r, fk_model_info *out, size_t max);
+/* The engine's gauges: 1 when the driver has metrics() (out filled as far as
+ * it knows), 0 when not (out holds "unknown" values). */
+int fk_router_core_metrics(const fk_router *r, fk_core_metrics *out);
 /* The served model's name ("" when unknown). */
 const char *fk_router_default_model(const fk_router *r);
 

@@ -49,4 +49,4 @@ EXTRA_DIST += tests/fuzz/corpus/tokenizer_json tests/fuzz/corpus/tokenize
 check_PROGRAMS += tests/unit/test_segments
 TESTS += tests/unit/test_segments
 tests_unit_test_segments_SOURCES = tests/unit/test_segments.c
-tests_unit_test_segments_LDADD = tokenizer/libfktok.la $(JANSSON_LIBS)
+tests_unit_test_segments_LDADD = drivers/libfkprompt.la tokenizer/libfktok.la $(JANSSON_LIBS)

@@ -3,15 +3,18 @@
  *
  *   create()    reads the configuration and starts a loader thread
  *   loader      tokenizer -> checkpoint (validated, prefaulted) -> model
- *   on_loaded   (loop) starts the scheduler; requests that arrived while
- *               loading are tokenized and submitted
+ *   on_loaded   (loop, posted by the loader) starts the scheduler; requests
+ *               that arrived while loading are tokenized and submitted
  *   generate()  tokenizes the prompt segments and submits to the scheduler
- *   output      the scheduler's worker activates ev_output once per step; its
- *               callback (loop) runs fk_sched_deliver, which calls the host
+ *   output      the scheduler's worker posts on_output (at most one in
+ *               flight); it runs fk_sched_deliver on the loop, which calls
+ *               the host
  *
- * Configuration (host->config_get):
+ * Configuration: the shared keys from fk_host.core_config (VLLM_MODEL_CORE
+ * as model_path, VLLM_MAX_MODEL_LEN, FRONTEND_VLLM_MODEL), this driver's own
+ * through fk_host.config_int:
  *   VLLM_MODEL_CORE      model directory (required)
- *   VLLM_MAX_MODEL_LEN   prompt + completion limit (default 8192, capped by the model)
+ *   VLLM_MAX_MODEL_LEN   prompt + completion limit (0/unset: 8192, capped by the model)
  *   FRONTEND_VLLM_MODEL  served model id (default: the directory's basename)
  *   FK_THREADS           CPU threads for the model (default: all)
  *   FK_MAX_BATCH         sequences decoded together (default 8)
@@ -20,18 +23,19 @@
  *
  * Threads: every fk_driver function and every host callback runs on the
  * loop thread. The loader thread only writes the load state under `mu` and
- * activates ev_loaded; the scheduler's worker only activates ev_output. */
+ * posts on_loaded; the scheduler's worker only posts on_output. The driver
+ * uses the host's post and timers, never libevent itself. */
 #include "driver.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
 #include "drivers/cuda/serve/scheduler.h"
+#include "drivers/prompt.h"
 #include "tokenizer/fktok.h"
-#include "tokenizer/segments.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <unistd.h>
-#include <event2/event.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,7 +44,7 @@
 #include <sys/stat.h>
 
 #define NATIVE_VERSION "0.1.0"
-#define WAITING_TICK_S 2 /* seconds between keep-alive notes while loading */
+#define WAITING_TICK_MS 2000 /* between keep-alive notes while loading */
 
 enum load_state {
     LOAD_RUNNING = 0, /* the loader thread is working */
@@ -53,7 +57,6 @@ typedef struct fk_gen fk_gen;
 
 struct fk_core {
     const fk_host *host;       /* the gateway's services (borrowed) */
-    struct event_base *base;   /* the loop */
     char *model_dir;           /* VLLM_MODEL_CORE (owned) */
     char *model_id;            /* served model name (owned) */
     int max_model_len;         /* configured, then capped by the model once loaded */
@@ -72,10 +75,9 @@ struct fk_core {
     int vocab_size;    /* V, for FK_SEG_TOKEN range checks */
     fk_sched *sched;   /* loop: the running scheduler, from LOAD_READY on */
 
-    struct event *ev_loaded;  /* activated by the loader when it ends */
-    struct event *ev_output;  /* activated by the scheduler's worker */
-    struct event *ev_pending; /* loop: look at the pending list again */
-    struct event *ev_tick;    /* loop: keep-alive notes while loading */
+    atomic_int output_posted; /* worker: an on_output is queued (post) and has not run */
+    fk_timer *t_pending;      /* loop: look at the pending list again */
+    fk_timer *t_tick;         /* loop: keep-alive notes while loading */
     fk_gen *pending;          /* loop: requests that arrived while loading */
     char errbuf[1100];        /* loop: message text of the last refusal */
 };
@@ -85,13 +87,13 @@ struct fk_core {
 struct fk_gen {
     fk_core *core;       /* owner */
     fk_gen *next;        /* next in core->pending */
-    fk_gen_callbacks cb; /* the host's callbacks */
+    fk_gen_callbacks cb; /* the host's callbacks (copied; absent ones NULL) */
     void *ud;            /* their user data */
     fk_seq *seq;         /* the scheduler's sequence once submitted */
     int cancelled;       /* cancel() while still pending */
     int announced;       /* on_waiting was called while pending */
     /* a copy of the request, kept only while pending */
-    fk_segment *segs;      /* segments; text points into seg_text */
+    fk_segment *segs;      /* segments (this header's size); text points into seg_text */
     size_t n_segs;         /* count */
     char *seg_text;        /* every segment's text, concatenated (owned) */
     fk_sampling sampling;  /* stop points at stop_copy */
@@ -101,24 +103,6 @@ struct fk_gen {
 };
 
 /* ---- configuration ------------------------------------------------------------------ */
-
-/* An integer setting in [lo, hi], or def when unset. -1 with err on a bad value. */
-static int config_int(const fk_host *host, const char *key, long def, long lo, long hi, long *out,
-                      char *err, size_t err_len)
-{
-    const char *v = host->config_get(host, key);
-    *out = def;
-    if (!v || !*v) return 0;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < lo || n > hi) {
-        snprintf(err, err_len, "%s='%s': expected an integer from %ld to %ld", key, v, lo, hi);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
 
 /* The last path component of dir, without trailing slashes (owned copy). */
 static char *basename_of(const char *dir)
@@ -130,10 +114,24 @@ static char *basename_of(const char *dir)
     return strndup(dir + start, n - start);
 }
 
+/* The host members this driver calls: a host older than these is refused. */
+static int host_usable(const fk_host *h, char *err, size_t err_len)
+{
+    if (FK_HAS_MEMBER(h, fk_host, timer_free)) return 0;
+    snprintf(err, err_len,
+             "the host's fk_host (%u bytes) lacks config_int, core_config, post or the timers "
+             "(needs %zu bytes): upgrade fk-gateway",
+             h->struct_size, offsetof(fk_host, timer_free) + sizeof h->timer_free);
+    return -1;
+}
+
 static int read_config(fk_core *c, char *err, size_t err_len)
 {
     const fk_host *h = c->host;
-    const char *dir = h->config_get(h, "VLLM_MODEL_CORE");
+    fk_core_config cc;
+    const fk_core_config *hc = h->core_config(h);
+    fk_abi_copy(&cc, sizeof cc, hc, hc->struct_size);
+    const char *dir = cc.model_path;
     if (!dir || !*dir) {
         snprintf(err, err_len,
                  "VLLM_MODEL_CORE is not set: point it at a gpt-oss safetensors directory "
@@ -149,21 +147,19 @@ static int read_config(fk_core *c, char *err, size_t err_len)
         snprintf(err, err_len, "VLLM_MODEL_CORE=%s: not a directory", dir);
         return -1;
     }
-    long len, threads, batch, kv_mb, chunk;
-    if (config_int(h, "VLLM_MAX_MODEL_LEN", 8192, 2, INT_MAX, &len, err, err_len) ||
-        config_int(h, "FK_THREADS", 0, 0, 1024, &threads, err, err_len) ||
-        config_int(h, "FK_MAX_BATCH", 8, 1, 256, &batch, err, err_len) ||
-        config_int(h, "FK_KV_CACHE_MB", 0, 0, LONG_MAX / (1 << 20), &kv_mb, err, err_len) ||
-        config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len))
+    long long threads, batch, kv_mb, chunk;
+    if (h->config_int(h, "FK_THREADS", 0, 0, 1024, &threads, err, err_len) ||
+        h->config_int(h, "FK_MAX_BATCH", 8, 1, 256, &batch, err, err_len) ||
+        h->config_int(h, "FK_KV_CACHE_MB", 0, 0, LLONG_MAX / (1 << 20), &kv_mb, err, err_len) ||
+        h->config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len))
         return -1;
-    const char *id = h->config_get(h, "FRONTEND_VLLM_MODEL");
     c->model_dir = strdup(dir);
-    c->model_id = id && *id ? strdup(id) : basename_of(dir);
+    c->model_id = cc.model_id && *cc.model_id ? strdup(cc.model_id) : basename_of(dir);
     if (!c->model_dir || !c->model_id) {
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    c->max_model_len = (int)len;
+    c->max_model_len = cc.max_model_len > 0 ? cc.max_model_len : 8192;
     c->n_threads = (int)threads;
     c->sched_cfg.max_batch = (int)batch;
     c->sched_cfg.kv_budget_bytes = (size_t)kv_mb << 20;
@@ -195,6 +191,15 @@ static fktok *load_tokenizer(const fk_core *c, char *err, size_t err_len)
 
 /* Ownership: on success the tokenizer, checkpoint and model move to the core
  * (the loop takes them at LOAD_DONE); on failure everything is freed here. */
+static void on_loaded(void *arg);
+
+/* Hand the end of loading to the loop. */
+static void post_loaded(fk_core *c)
+{
+    if (c->host->post(c->host, on_loaded, c) != 0)
+        c->host->log(c->host, FK_LOG_ERROR, "cannot post the end of loading (out of memory)");
+}
+
 static void *loader_main(void *arg)
 {
     fk_core *c = arg;
@@ -217,7 +222,7 @@ static void *loader_main(void *arg)
     c->progress = 100;
     c->state = LOAD_DONE;
     pthread_mutex_unlock(&c->mu);
-    event_active(c->ev_loaded, 0, 0);
+    post_loaded(c);
     return NULL;
 fail:
     fk_model_free(m);
@@ -227,23 +232,28 @@ fail:
     snprintf(c->error, sizeof c->error, "cannot load %s: %s", c->model_dir, err);
     c->state = LOAD_FAILED;
     pthread_mutex_unlock(&c->mu);
-    event_active(c->ev_loaded, 0, 0);
+    post_loaded(c);
     return NULL;
 }
 
 /* ---- prompts ----------------------------------------------------------------------------- */
 
+/* Fill the host's fk_error (member by member: it is the host's size). */
 static void set_error(fk_core *c, fk_error *err, int status, const char *type, const char *code,
                       const char *param)
 {
-    *err = (fk_error){
-        .http_status = status, .type = type, .code = code, .param = param, .message = c->errbuf};
+    err->http_status = status;
+    err->type = type;
+    err->code = code;
+    err->param = param;
+    err->message = c->errbuf;
 }
 
 /* Segments -> token ids. 0, or -1 with err filled (message in c->errbuf). */
-static int tokenize(fk_core *c, const fk_segment *segs, size_t n, fktok_ids *ids, fk_error *err)
+static int tokenize(fk_core *c, const fk_segment *segs, size_t n, size_t seg_size, fktok_ids *ids,
+                    fk_error *err)
 {
-    int rc = fktok_encode_segments(c->tok, segs, n, ids, c->errbuf, sizeof c->errbuf);
+    int rc = fk_prompt_encode(c->tok, segs, n, seg_size, ids, c->errbuf, sizeof c->errbuf);
     if (rc == FKTOK_SEGMENTS_INVALID)
         set_error(c, err, 400, "invalid_request_error", "invalid_value", "prompt");
     else if (rc != 0)
@@ -264,10 +274,10 @@ static void gen_free(fk_gen *g)
 }
 
 /* Scheduler callbacks (loop thread): forward to the host. */
-static int gen_on_pieces(void *ud, const fk_piece *pieces, size_t n)
+static int gen_on_pieces(void *ud, const fk_piece *pieces, size_t n, size_t piece_size)
 {
     fk_gen *g = ud;
-    return g->cb.on_pieces(g->ud, pieces, n);
+    return g->cb.on_pieces(g->ud, pieces, n, piece_size);
 }
 
 static void gen_on_done(void *ud, const fk_gen_stats *st, const fk_error *err)
@@ -283,7 +293,8 @@ static void gen_on_waiting(void *ud, const char *what)
     if (g->cb.on_waiting) g->cb.on_waiting(g->ud, what);
 }
 
-static const fk_gen_callbacks sched_callbacks = {gen_on_pieces, gen_on_done, gen_on_waiting};
+static const fk_gen_callbacks sched_callbacks = {sizeof sched_callbacks, gen_on_pieces, gen_on_done,
+                                                 gen_on_waiting};
 
 /* The request's prompt + completion limit: its own, capped by the core's. */
 static int effective_len(const fk_core *c, int req_len)
@@ -292,11 +303,11 @@ static int effective_len(const fk_core *c, int req_len)
 }
 
 /* Tokenize and hand to the scheduler. 0, or -1 with err filled. */
-static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs,
+static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs, size_t seg_size,
                   const fk_sampling *sp, int req_len, fk_error *err)
 {
     fktok_ids ids = {0};
-    if (tokenize(c, segs, n_segs, &ids, err) != 0) {
+    if (tokenize(c, segs, n_segs, seg_size, &ids, err) != 0) {
         free(ids.ids);
         return -1;
     }
@@ -342,31 +353,37 @@ static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs,
     return 0;
 }
 
-/* Keep a copy of the request while the model loads. 0, or -1 on OOM. */
-static int gen_keep_request(fk_gen *g, const fk_gen_request *req)
+/* Keep a copy of the request (its segments in this header's size) while
+ * the model loads. 0, or -1 on OOM. */
+static int gen_keep_request(fk_gen *g, const fk_gen_request *req, const fk_sampling *sp)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < req->n_segments; i++) total += req->segments[i].len;
-    g->segs = calloc(req->n_segments ? req->n_segments : 1, sizeof *g->segs);
+    size_t total = 0, n = req->n_segments;
+    g->segs = calloc(n ? n : 1, sizeof *g->segs);
+    if (!g->segs) return -1;
+    for (size_t i = 0; i < n; i++) {
+        fk_abi_copy(&g->segs[i], sizeof *g->segs, FK_AT(req->segments, i, req->segment_size),
+                    req->segment_size);
+        total += g->segs[i].text ? g->segs[i].len : 0;
+    }
     g->seg_text = malloc(total ? total : 1);
-    if (!g->segs || !g->seg_text) return -1;
+    if (!g->seg_text) return -1;
     size_t off = 0;
-    for (size_t i = 0; i < req->n_segments; i++) {
-        g->segs[i] = req->segments[i];
-        if (req->segments[i].len) memcpy(g->seg_text + off, req->segments[i].text, g->segs[i].len);
+    for (size_t i = 0; i < n; i++) {
+        if (!g->segs[i].text) continue;
+        if (g->segs[i].len) memcpy(g->seg_text + off, g->segs[i].text, g->segs[i].len);
         g->segs[i].text = g->seg_text + off;
         off += g->segs[i].len;
     }
-    g->n_segs = req->n_segments;
-    g->sampling = req->sampling;
+    g->n_segs = n;
+    g->sampling = *sp;
     g->sampling.stop = NULL;
     g->sampling.n_stop = 0;
-    if (req->sampling.n_stop) {
-        g->stop_copy = calloc(req->sampling.n_stop, sizeof *g->stop_copy);
+    if (sp->n_stop) {
+        g->stop_copy = calloc(sp->n_stop, sizeof *g->stop_copy);
         if (!g->stop_copy) return -1;
-        for (size_t i = 0; i < req->sampling.n_stop; i++) {
+        for (size_t i = 0; i < sp->n_stop; i++) {
             g->sampling.n_stop = i + 1;
-            const char *stop = req->sampling.stop[i] ? req->sampling.stop[i] : "";
+            const char *stop = sp->stop[i] ? sp->stop[i] : "";
             if (!(g->stop_copy[i] = strdup(stop))) return -1;
         }
         g->sampling.stop = (const char *const *)g->stop_copy;
@@ -387,7 +404,7 @@ static enum load_state load_state(fk_core *c, int *progress)
 
 static void finish_with_error(fk_gen *g, const fk_error *err)
 {
-    fk_gen_stats st = {.finish = FK_FINISH_ERROR};
+    fk_gen_stats st = {.struct_size = sizeof st, .finish = FK_FINISH_ERROR};
     g->cb.on_done(g->ud, &st, err);
     gen_free(g);
 }
@@ -406,19 +423,20 @@ static void process_pending(fk_core *c)
         list = g->next;
         g->next = NULL;
         if (g->cancelled) {
-            fk_gen_stats stats = {.finish = FK_FINISH_CANCELLED};
+            fk_gen_stats stats = {.struct_size = sizeof stats, .finish = FK_FINISH_CANCELLED};
             g->cb.on_done(g->ud, &stats, NULL);
             gen_free(g);
         } else if (st == LOAD_FAILED) {
-            fk_error err;
+            fk_error err = {.struct_size = sizeof err};
             pthread_mutex_lock(&c->mu);
             snprintf(c->errbuf, sizeof c->errbuf, "%s", c->error);
             pthread_mutex_unlock(&c->mu);
             set_error(c, &err, 503, "unavailable_error", "model_load_failed", NULL);
             finish_with_error(g, &err);
         } else if (st == LOAD_READY) {
-            fk_error err;
-            if (submit(c, g, g->segs, g->n_segs, &g->sampling, g->req_max_model_len, &err) != 0)
+            fk_error err = {.struct_size = sizeof err};
+            if (submit(c, g, g->segs, g->n_segs, sizeof *g->segs, &g->sampling,
+                       g->req_max_model_len, &err) != 0)
                 finish_with_error(g, &err);
         } else {
             if (!g->announced && g->cb.on_waiting) {
@@ -433,39 +451,38 @@ static void process_pending(fk_core *c)
     }
     *keep = c->pending; /* requests made from inside the callbacks come after */
     c->pending = kept;
-    if (!c->pending) event_del(c->ev_tick);
+    if (!c->pending) c->host->timer_stop(c->t_tick);
 }
 
-static void on_pending(evutil_socket_t fd, short what, void *arg)
+static void on_pending(void *arg)
 {
-    (void)fd;
-    (void)what;
     process_pending(arg);
 }
 
-/* Every WAITING_TICK_S while requests wait for the model: a keep-alive note. */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* Every WAITING_TICK_MS while requests wait for the model: a keep-alive note. */
+static void on_tick(void *arg)
 {
-    (void)fd;
-    (void)what;
     fk_core *c = arg;
     for (fk_gen *g = c->pending; g; g = g->next) g->announced = 0;
     process_pending(c);
+    if (c->pending) c->host->timer_arm(c->t_tick, WAITING_TICK_MS);
 }
 
-static void on_output(evutil_socket_t fd, short what, void *arg)
+/* Loop: deliver what the worker published. */
+static void on_output(void *arg)
 {
-    (void)fd;
-    (void)what;
     fk_core *c = arg;
+    atomic_store(&c->output_posted, 0);
     if (c->sched) fk_sched_deliver(c->sched);
 }
 
-/* Scheduler worker: one activation per step with output. */
+/* Scheduler worker: ask the loop to deliver, unless a request is already
+ * queued (it will take this step's output too). */
 static void notify_output(void *ud)
 {
     fk_core *c = ud;
-    event_active(c->ev_output, 0, 0);
+    if (atomic_exchange(&c->output_posted, 1)) return;
+    if (c->host->post(c->host, on_output, c) != 0) atomic_store(&c->output_posted, 0);
 }
 
 static const char *vocab_bytes(const void *ud, int32_t id, size_t *len)
@@ -480,10 +497,8 @@ static int vocab_special(const void *ud, int32_t id)
 
 /* The loader ended: start serving (or record why not), then settle the
  * requests that waited. */
-static void on_loaded(evutil_socket_t fd, short what, void *arg)
+static void on_loaded(void *arg)
 {
-    (void)fd;
-    (void)what;
     fk_core *c = arg;
     if (load_state(c, NULL) == LOAD_DONE) {
         const fk_gptoss_config *mc = fk_model_config(c->model);
@@ -530,10 +545,8 @@ static void core_free(fk_core *c)
         c->pending = g->next;
         gen_free(g);
     }
-    if (c->ev_loaded) event_free(c->ev_loaded);
-    if (c->ev_output) event_free(c->ev_output);
-    if (c->ev_pending) event_free(c->ev_pending);
-    if (c->ev_tick) event_free(c->ev_tick);
+    if (c->t_pending) c->host->timer_free(c->t_pending);
+    if (c->t_tick) c->host->timer_free(c->t_tick);
     fk_model_free(c->model);
     fk_checkpoint_close(c->ck);
     fktok_free(c->tok);
@@ -545,24 +558,22 @@ static void core_free(fk_core *c)
 
 static fk_core *native_create(const fk_host *host, char *err, size_t err_len)
 {
+    if (host_usable(host, err, err_len) != 0) return NULL;
     fk_core *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
     c->host = host;
-    c->base = host->event_base(host);
     pthread_mutex_init(&c->mu, NULL);
     if (read_config(c, err, err_len) != 0) {
         core_free(c);
         return NULL;
     }
-    c->ev_loaded = event_new(c->base, -1, 0, on_loaded, c);
-    c->ev_output = event_new(c->base, -1, 0, on_output, c);
-    c->ev_pending = event_new(c->base, -1, 0, on_pending, c);
-    c->ev_tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
-    if (!c->ev_loaded || !c->ev_output || !c->ev_pending || !c->ev_tick) {
-        snprintf(err, err_len, "cannot create loop events");
+    c->t_pending = host->timer_new(host, on_pending, c);
+    c->t_tick = host->timer_new(host, on_tick, c);
+    if (!c->t_pending || !c->t_tick) {
+        snprintf(err, err_len, "cannot create loop timers");
         core_free(c);
         return NULL;
     }
@@ -601,17 +612,36 @@ static fk_health native_health(fk_core *c, char *detail, size_t detail_len)
     return FK_HEALTH_LOADING;
 }
 
-static size_t native_list_models(fk_core *c, fk_model_info *out, size_t max)
+static size_t native_list_models(fk_core *c, fk_model_info *out, size_t max, size_t info_size)
 {
-    if (max >= 1)
-        out[0] = (fk_model_info){
-            .id = c->model_id, .owned_by = "forgekeeper", .max_model_len = c->max_model_len};
+    if (max < 1) return 1;
+    if (FK_HAS(info_size, fk_model_info, id)) out->id = c->model_id;
+    if (FK_HAS(info_size, fk_model_info, owned_by)) out->owned_by = "forgekeeper";
+    if (FK_HAS(info_size, fk_model_info, max_model_len)) out->max_model_len = c->max_model_len;
     return 1;
 }
 
-static fk_gen *native_generate(fk_core *c, const fk_gen_request *req, const fk_gen_callbacks *cb,
-                               void *ud, fk_error *err)
+/* Engine gauges: KV cache in use against FK_KV_CACHE_MB (when set), sequences. */
+static void native_metrics(fk_core *c, fk_core_metrics *out)
 {
+    if (FK_HAS_MEMBER(out, fk_core_metrics, backend)) out->backend = "cpu";
+    if (!c->sched) return;
+    fk_sched_stats st;
+    fk_sched_get_stats(c->sched, &st);
+    if (FK_HAS_MEMBER(out, fk_core_metrics, kv_usage) && c->sched_cfg.kv_budget_bytes > 0)
+        out->kv_usage = (double)st.kv_bytes / (double)c->sched_cfg.kv_budget_bytes;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, running)) out->running = st.running;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, waiting)) out->waiting = st.waiting;
+}
+
+static fk_gen *native_generate(fk_core *c, const fk_gen_request *request,
+                               const fk_gen_callbacks *cb, void *ud, fk_error *err)
+{
+    fk_gen_request r; /* as far as the host wrote it */
+    fk_abi_copy(&r, sizeof r, request, request->struct_size);
+    fk_sampling sp;
+    fk_abi_copy(&sp, sizeof sp, r.sampling, r.sampling ? r.sampling->struct_size : 0);
+    const fk_gen_request *req = &r;
     if (req->mode == FK_GEN_PASSTHROUGH) {
         snprintf(c->errbuf, sizeof c->errbuf,
                  "the native engine takes Harmony or raw prompts, not pass-through requests");
@@ -626,34 +656,32 @@ static fk_gen *native_generate(fk_core *c, const fk_gen_request *req, const fk_g
         set_error(c, err, 503, "unavailable_error", "model_load_failed", NULL);
         return NULL;
     }
-    int req_len = req->struct_size >= offsetof(fk_gen_request, max_model_len) + sizeof(int)
-                      ? req->max_model_len
-                      : 0;
+    int req_len = req->max_model_len;
     fk_gen *g = calloc(1, sizeof *g);
     if (!g) goto oom;
     g->core = c;
-    g->cb = *cb;
+    fk_abi_copy(&g->cb, sizeof g->cb, cb, cb->struct_size);
     g->ud = ud;
     g->req_max_model_len = req_len;
     g->mode = req->mode;
     if (st == LOAD_READY) {
-        if (submit(c, g, req->segments, req->n_segments, &req->sampling, req_len, err) != 0) {
+        if (submit(c, g, req->segments, req->n_segments, req->segment_size, &sp, req_len, err) !=
+            0) {
             gen_free(g);
             return NULL;
         }
         return g;
     }
     /* Still loading (or the loop has not yet taken the loaded model): wait. */
-    if (gen_keep_request(g, req) != 0) {
+    if (gen_keep_request(g, req, &sp) != 0) {
         gen_free(g);
         goto oom;
     }
     fk_gen **tail = &c->pending;
     while (*tail) tail = &(*tail)->next;
     *tail = g;
-    struct timeval tick = {WAITING_TICK_S, 0};
-    if (!event_pending(c->ev_tick, EV_TIMEOUT, NULL)) event_add(c->ev_tick, &tick);
-    event_active(c->ev_pending, 0, 0);
+    if (g == c->pending) c->host->timer_arm(c->t_tick, WAITING_TICK_MS);
+    c->host->timer_arm(c->t_pending, 0);
     return g;
 oom:
     snprintf(c->errbuf, sizeof c->errbuf, "out of memory");
@@ -668,7 +696,7 @@ static void native_cancel(fk_gen *g)
         return;
     }
     g->cancelled = 1;
-    event_active(g->core->ev_pending, 0, 0);
+    g->core->host->timer_arm(g->core->t_pending, 0);
 }
 
 static void native_resume(fk_gen *g)
@@ -689,6 +717,7 @@ static const fk_driver native_driver = {
     .generate = native_generate,
     .cancel = native_cancel,
     .resume = native_resume,
+    .metrics = native_metrics,
 };
 
 /* The one exported symbol (driver.h). */

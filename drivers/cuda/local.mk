@@ -16,17 +16,17 @@ drivers_cuda_libfkengine_la_LIBADD = $(JANSSON_LIBS) -lm
 # The driver plugin: everything it needs is linked in; it exports fk_driver_init.
 pkglib_LTLIBRARIES += drivers/cuda/fk-driver-native.la
 drivers_cuda_fk_driver_native_la_SOURCES = drivers/cuda/driver_native.c
-drivers_cuda_fk_driver_native_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 drivers_cuda_fk_driver_native_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
-drivers_cuda_fk_driver_native_la_LIBADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
-	$(LIBEVENT_LIBS) $(PTHREAD_LIBS)
+drivers_cuda_fk_driver_native_la_LIBADD = drivers/cuda/libfkengine.la drivers/libfkprompt.la \
+	tokenizer/libfktok.la $(PTHREAD_LIBS)
 
 # The plugin as the gateway sees it: dlopen, a host of the test's own.
 check_PROGRAMS += tests/unit/test_driver_native
 TESTS += tests/unit/test_driver_native
-tests_unit_test_driver_native_SOURCES = tests/unit/test_driver_native.c
+tests_unit_test_driver_native_SOURCES = tests/unit/test_driver_native.c \
+	tests/unit/test_host.h tests/unit/test_host.c
 tests_unit_test_driver_native_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_unit_test_driver_native_LDADD = $(LIBEVENT_LIBS)
+tests_unit_test_driver_native_LDADD = gateway/libfkgateway.la $(LIBEVENT_LIBS)
 
 # End to end through the real gateway and the openai client.
 TESTS += tests/integration/native_e2e.mjs

@@ -4,6 +4,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,30 +42,15 @@ static struct timeval tv_ms(long ms)
 
 /* ---- configuration ------------------------------------------------------------------ */
 
-static const char *cfg_get(const fk_host *host, const char *key)
+/* The host members this driver calls (through event_base, the last one). */
+static int host_usable(const fk_host *h, char *err, size_t err_len)
 {
-    const char *v = host->config_get ? host->config_get(host, key) : NULL;
-    return v && *v ? v : NULL;
-}
-
-/* A non-negative integer setting; -1 (with err) when it is not one. */
-static long cfg_long(const fk_host *host, const char *key, long dflt, char *err, size_t err_len)
-{
-    const char *v = cfg_get(host, key);
-    if (!v) return dflt;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < 0) {
-        snprintf(err, err_len, "%s=\"%s\" is not a non-negative integer", key, v);
-        return -1;
-    }
-    return n;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
+    if (FK_HAS_MEMBER(h, fk_host, event_base)) return 0;
+    snprintf(err, err_len,
+             "the host's fk_host (%u bytes) lacks the typed config getters, core_config or "
+             "event_base (needs %zu bytes): upgrade fk-gateway",
+             h->struct_size, offsetof(fk_host, event_base) + sizeof h->event_base);
+    return -1;
 }
 
 static void config_clear(proxy_config *c)
@@ -77,50 +63,44 @@ static void config_clear(proxy_config *c)
 
 static int config_load(proxy_config *c, const fk_host *host, char *err, size_t err_len)
 {
-    const char *base = cfg_get(host, "FK_CORE_API_BASE");
-    if (!base) {
-        snprintf(err, err_len, "FK_CORE_API_BASE is not set (e.g. http://llama-core:8080)");
+    fk_core_config cc; /* the shared keys, parsed by the host */
+    const fk_core_config *hc = host->core_config(host);
+    fk_abi_copy(&cc, sizeof cc, hc, hc->struct_size);
+    if (!cc.api_base) {
+        snprintf(err, err_len, "FK_CORE_API_BASE is not set (e.g. http://127.0.0.1:8080)");
         return -1;
     }
-    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
-        snprintf(err, err_len, "FK_CORE_API_BASE=\"%s\" must start with http:// or https://", base);
+    c->api_base = strdup(cc.api_base);
+    c->model_id = cc.model_id ? strdup(cc.model_id) : NULL;
+    if (!c->api_base || (cc.model_id && !c->model_id)) {
+        snprintf(err, err_len, "out of memory");
         return -1;
     }
-    c->api_base = strdup(base);
-    if (!c->api_base) return -1;
-    size_t n = strlen(c->api_base);
-    while (n > 0 && c->api_base[n - 1] == '/') c->api_base[--n] = '\0';
-    c->model_id = dup_or_null(cfg_get(host, "FRONTEND_VLLM_MODEL"));
-    c->tokenizer_path = dup_or_null(cfg_get(host, "FK_TOKENIZER"));
-    const char *harmony = cfg_get(host, "FRONTEND_USE_HARMONY");
-    c->use_harmony = !(harmony && (strcmp(harmony, "0") == 0 || strcasecmp(harmony, "false") == 0));
+    c->use_harmony = cc.use_harmony;
+    c->max_model_len = cc.max_model_len;
+    if (host->config_path(host, "FK_TOKENIZER", &c->tokenizer_path, err, err_len) != 0) return -1;
     struct {
         const char *key; /* the setting */
-        long dflt;       /* its default */
+        long long dflt;  /* its default */
+        long long min;   /* its smallest value */
         long scale;      /* to milliseconds (or 1) */
         long *out;       /* where it goes */
     } nums[] = {
-        {"FK_LLAMA_HEALTH_INTERVAL_MS", 1000, 1, &c->health_interval_ms},
-        {"FK_LLAMA_HEALTH_READY_INTERVAL_MS", 10000, 1, &c->health_ready_ms},
-        {"FK_LLAMA_WAIT_READY_S", 60, 1000, &c->wait_ready_ms},
-        {"FK_LLAMA_WAITING_NOTIFY_MS", 1000, 1, &c->waiting_notify_ms},
-        {"FK_LLAMA_CONNECT_TIMEOUT_MS", 3000, 1, &c->connect_timeout_ms},
-        {"FK_LLAMA_FIRST_BYTE_TIMEOUT_S", 600, 1000, &c->first_byte_ms},
-        {"FK_LLAMA_IDLE_TIMEOUT_S", 120, 1000, &c->idle_ms},
+        {"FK_LLAMA_HEALTH_INTERVAL_MS", 1000, 10, 1, &c->health_interval_ms},
+        {"FK_LLAMA_HEALTH_READY_INTERVAL_MS", 10000, 10, 1, &c->health_ready_ms},
+        {"FK_LLAMA_WAIT_READY_S", 60, 0, 1000, &c->wait_ready_ms},
+        {"FK_LLAMA_WAITING_NOTIFY_MS", 1000, 10, 1, &c->waiting_notify_ms},
+        {"FK_LLAMA_CONNECT_TIMEOUT_MS", 3000, 0, 1, &c->connect_timeout_ms},
+        {"FK_LLAMA_FIRST_BYTE_TIMEOUT_S", 600, 0, 1000, &c->first_byte_ms},
+        {"FK_LLAMA_IDLE_TIMEOUT_S", 120, 0, 1000, &c->idle_ms},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        long v = cfg_long(host, nums[i].key, nums[i].dflt, err, err_len);
-        if (v < 0) return -1;
-        *nums[i].out = v * nums[i].scale;
+        long long v;
+        if (host->config_int(host, nums[i].key, nums[i].dflt, nums[i].min,
+                             1000000000 / nums[i].scale, &v, err, err_len) != 0)
+            return -1;
+        *nums[i].out = (long)v * nums[i].scale;
     }
-    if (c->health_interval_ms < 10) c->health_interval_ms = 10;
-    if (c->waiting_notify_ms < 10) c->waiting_notify_ms = 10;
-    long mml = cfg_long(host, "VLLM_MAX_MODEL_LEN", 0, err, err_len);
-    if (mml < 0 || mml > 100000000) {
-        if (mml >= 0) snprintf(err, err_len, "VLLM_MAX_MODEL_LEN=%ld is out of range", mml);
-        return -1;
-    }
-    c->max_model_len = (int)mml;
     return 0;
 }
 
@@ -179,7 +159,11 @@ int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_specia
     }
     memcpy(b->arena + b->arena_len, text, len);
     /* Store the offset now; gen_flush turns it into a pointer. */
-    b->pieces[b->n] = (fk_piece){(const char *)(uintptr_t)b->arena_len, len, id, is_special};
+    b->pieces[b->n] = (fk_piece){.text = (const char *)(uintptr_t)b->arena_len,
+                                 .len = len,
+                                 .token_id = id,
+                                 .is_special = is_special,
+                                 .logprob = NAN};
     b->arena_len += len;
     b->n++;
     return 0;
@@ -211,7 +195,7 @@ int gen_flush(fk_gen *g)
     b->arena_len = 0;
     if (g->notify) evtimer_del(g->notify);
     g->pieces_sent += (int)n;
-    int r = g->cb.on_pieces(g->ud, b->pieces, n);
+    int r = g->cb.on_pieces(g->ud, b->pieces, n, sizeof *b->pieces);
     if (g->cancelled) return -1;
     return r == 1 ? 1 : 0;
 }
@@ -289,7 +273,7 @@ static void gen_finish(fk_gen *g)
         double q = first - g->t_created_ms - g->stats.prefill_ms;
         g->stats.queue_ms = q > 0 ? q : 0;
     }
-    fk_error e = {0};
+    fk_error e = {.struct_size = sizeof e};
     if (g->err.set) {
         e.http_status = g->err.http_status;
         e.type = g->err.type;
@@ -433,6 +417,7 @@ void gens_wake_ready(fk_core *core)
 
 static fk_core *llama_create(const fk_host *host, char *err, size_t err_len)
 {
+    if (host_usable(host, err, err_len) != 0) return NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, err_len, "libcurl failed to initialise");
         return NULL;
@@ -497,15 +482,15 @@ static fk_health llama_health(fk_core *core, char *detail, size_t detail_len)
     return core->health;
 }
 
-static size_t llama_list_models(fk_core *core, fk_model_info *out, size_t max)
+static size_t llama_list_models(fk_core *core, fk_model_info *out, size_t max, size_t info_size)
 {
-    if (max > 0) {
-        const char *id = core->cfg.model_id ? core->cfg.model_id : core->upstream_model;
-        out[0].id = id ? id : "gpt-oss";
-        out[0].owned_by = "llamacpp";
-        out[0].max_model_len =
+    if (max < 1) return 1;
+    const char *id = core->cfg.model_id ? core->cfg.model_id : core->upstream_model;
+    if (FK_HAS(info_size, fk_model_info, id)) out->id = id ? id : "gpt-oss";
+    if (FK_HAS(info_size, fk_model_info, owned_by)) out->owned_by = "llamacpp";
+    if (FK_HAS(info_size, fk_model_info, max_model_len))
+        out->max_model_len =
             core->cfg.max_model_len ? core->cfg.max_model_len : core->upstream_n_ctx;
-    }
     return 1;
 }
 
@@ -513,9 +498,15 @@ static size_t llama_list_models(fk_core *core, fk_model_info *out, size_t max)
  * (generate() returns first; the host reads err right after, on this thread). */
 static char refusal_msg[512];
 
-static fk_gen *llama_generate(fk_core *core, const fk_gen_request *req, const fk_gen_callbacks *cb,
-                              void *ud, fk_error *err)
+static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
+                              const fk_gen_callbacks *cb, void *ud, fk_error *err)
 {
+    fk_gen_request r; /* as far as the host wrote it */
+    fk_abi_copy(&r, sizeof r, request, request->struct_size);
+    fk_sampling sp;
+    fk_abi_copy(&sp, sizeof sp, r.sampling, r.sampling ? r.sampling->struct_size : 0);
+    r.sampling = &sp;
+    const fk_gen_request *req = &r;
     if (!cb || !cb->on_pieces || !cb->on_done) {
         snprintf(refusal_msg, sizeof refusal_msg, "the host passed no callbacks");
         errors_refuse(err, refusal_msg, 500, "internal_error", NULL);
@@ -528,8 +519,9 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *req, const fk
         return NULL;
     }
     g->core = core;
-    g->cb = *cb;
+    fk_abi_copy(&g->cb, sizeof g->cb, cb, cb->struct_size);
     g->ud = ud;
+    g->stats.struct_size = sizeof g->stats;
     g->mode = req->mode;
     g->t_created_ms = proxy_now_ms();
     g->deadline_ms = g->t_created_ms + (double)core->cfg.wait_ready_ms;

@@ -18,7 +18,8 @@
 static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_ids *ids,
                            fk_error *err, char *msg, size_t msg_len)
 {
-    int rc = fktok_encode_segments(tok, req->segments, req->n_segments, ids, msg, msg_len);
+    int rc =
+        fk_prompt_encode(tok, req->segments, req->n_segments, req->segment_size, ids, msg, msg_len);
     if (rc == FKTOK_SEGMENTS_INVALID)
         return errors_refuse(err, msg, 400, "invalid_value", "prompt");
     if (rc != 0) return errors_refuse(err, msg, 500, "internal_error", NULL);
@@ -68,7 +69,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
         snprintf(msg, msg_len, "the prompt is empty");
         return errors_refuse(err, msg, 400, "invalid_value", param);
     }
-    int max_tokens = req->sampling.max_tokens;
+    int max_tokens = req->sampling->max_tokens;
     if (max_model_len > 0 && g->n_prompt >= max_model_len) {
         free(ids.ids);
         snprintf(msg, msg_len,
@@ -82,7 +83,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
         int room = max_model_len - g->n_prompt;
         if (g->n_predict < 0 || g->n_predict > room) g->n_predict = room;
     }
-    json_t *body = build_body(g, &req->sampling, &ids);
+    json_t *body = build_body(g, req->sampling, &ids);
     free(ids.ids);
     g->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);

@@ -13,16 +13,20 @@ drivers_llamacpp_proxy_fk_driver_llamacpp_la_CFLAGS = $(AM_CFLAGS) -fvisibility=
 	$(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 drivers_llamacpp_proxy_fk_driver_llamacpp_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-export-symbols-regex '^fk_driver_init$$'
-drivers_llamacpp_proxy_fk_driver_llamacpp_la_LIBADD = tokenizer/libfktok.la harmony/libfkharmony.la \
+drivers_llamacpp_proxy_fk_driver_llamacpp_la_LIBADD = drivers/libfkprompt.la tokenizer/libfktok.la \
+	harmony/libfkharmony.la \
 	$(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(PCRE2_LIBS)
 
-# The C test host: dlopens the driver, runs it on its own event_base against
-# the fake llama-server (node).
+# The C test host: dlopens the driver, runs it behind the gateway's own host
+# services (tests/unit/test_host.h) on its own event_base against the fake
+# llama-server (node).
 check_PROGRAMS += tests/unit/test_llamacpp_host
 TESTS += tests/unit/test_llamacpp_host
-tests_unit_test_llamacpp_host_SOURCES = tests/unit/test_llamacpp_host.c
+tests_unit_test_llamacpp_host_SOURCES = tests/unit/test_llamacpp_host.c \
+	tests/unit/test_host.h tests/unit/test_host.c
 tests_unit_test_llamacpp_host_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(LIBCURL_CFLAGS)
-tests_unit_test_llamacpp_host_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS)
+tests_unit_test_llamacpp_host_LDADD = gateway/libfkgateway.la $(LIBEVENT_LIBS) $(JANSSON_LIBS) \
+	$(LIBCURL_LIBS)
 
 EXTRA_DIST += tests/integration/fake-llama-server.mjs
 
@@ -41,7 +45,7 @@ EXTRA_DIST += tests/bench/bench_proxy.mjs
 LLAMA_DRIVER_SOURCES = drivers/llamacpp-proxy/driver.c drivers/llamacpp-proxy/curl_loop.c \
 	drivers/llamacpp-proxy/transfer.c drivers/llamacpp-proxy/harmony_mode.c \
 	drivers/llamacpp-proxy/passthrough.c drivers/llamacpp-proxy/health.c \
-	drivers/llamacpp-proxy/errors.c drivers/llamacpp-proxy/fast_event.c
+	drivers/llamacpp-proxy/errors.c drivers/llamacpp-proxy/fast_event.c drivers/prompt.c
 FUZZERS += tests/fuzz/fuzz_llama_stream
 tests_fuzz_fuzz_llama_stream_SOURCES = tests/fuzz/fuzz_llama_stream.c $(LLAMA_DRIVER_SOURCES)
 tests_fuzz_fuzz_llama_stream_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS) \

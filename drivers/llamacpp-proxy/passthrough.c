@@ -1,7 +1,9 @@
 /* passthrough.c: FRONTEND_USE_HARMONY=0. The client's OpenAI body goes to
- * the upstream's own endpoint (llama-server parses gpt-oss itself), with
- * stream forced on; its deltas come back as pieces in Harmony form so the
- * gateway reads every core the same way:
+ * the upstream's own endpoint (llama-server parses gpt-oss itself), rewritten
+ * here: "model" is the routed name, "max_tokens" the resolved budget
+ * ("max_completion_tokens" dropped), stream forced on with usage; its deltas
+ * come back as pieces in Harmony form so the gateway reads every core the
+ * same way:
  *
  *   reasoning_content / reasoning  -> <|channel|>analysis<|message|>...
  *   content                        -> <|channel|>final<|message|>...
@@ -21,33 +23,45 @@
 
 /* ---- the request ------------------------------------------------------------------ */
 
+/* The client's body as the upstream gets it: the routed model name, the
+ * resolved completion budget, streaming with usage. 0, or -1 on OOM. */
+static int rewrite_body(json_t *body, const fk_gen_request *req)
+{
+    if (req->model && json_object_set_new(body, "model", json_string(req->model)) != 0) return -1;
+    json_object_del(body, "max_completion_tokens");
+    if (req->sampling->max_tokens > 0 &&
+        json_object_set_new(body, "max_tokens", json_integer(req->sampling->max_tokens)) != 0)
+        return -1;
+    if (json_object_set_new(body, "stream", json_true()) != 0) return -1;
+    json_t *so = json_object_get(body, "stream_options");
+    if (!json_is_object(so)) {
+        so = json_object();
+        if (json_object_set_new(body, "stream_options", so) != 0) return -1;
+    }
+    return json_object_set_new(so, "include_usage", json_true());
+}
+
 int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, char *msg,
                         size_t msg_len)
 {
-    const char *path = req->passthrough_path;
+    const char *path = req->client_path;
     if (!path || path[0] != '/' || strpbrk(path, " \r\n") || strstr(path, "//")) {
         snprintf(msg, msg_len, "pass-through path \"%s\" is not an absolute upstream path",
                  path ? path : "(null)");
         return errors_refuse(err, msg, 400, "invalid_value", NULL);
     }
     json_error_t je;
-    json_t *body = req->passthrough_body ? json_loads(req->passthrough_body, 0, &je) : NULL;
+    json_t *body =
+        req->client_body ? json_loadb(req->client_body, req->client_body_len, 0, &je) : NULL;
     if (!json_is_object(body)) {
         snprintf(msg, msg_len, "the request body is not a JSON object: %s",
-                 body                    ? "wrong type"
-                 : req->passthrough_body ? je.text
-                                         : "missing");
+                 body               ? "wrong type"
+                 : req->client_body ? je.text
+                                    : "missing");
         json_decref(body);
         return errors_refuse(err, msg, 400, "invalid_json", NULL);
     }
-    json_object_set_new(body, "stream", json_true());
-    json_t *so = json_object_get(body, "stream_options");
-    if (!json_is_object(so)) {
-        so = json_object();
-        json_object_set_new(body, "stream_options", so);
-    }
-    json_object_set_new(so, "include_usage", json_true());
-    g->body = json_dumps(body, JSON_COMPACT);
+    if (rewrite_body(body, req) == 0) g->body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     g->path = strdup(path);
     if (!g->body || !g->path) {

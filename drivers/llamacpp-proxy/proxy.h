@@ -10,9 +10,9 @@
 #include "curl_loop.h"
 #include "fast_event.h"
 #include "driver.h"
+#include "drivers/prompt.h"
 #include "harmony/harmony.h"
 #include "tokenizer/fktok.h"
-#include "tokenizer/segments.h"
 #include "transfer.h"
 
 struct event;
@@ -21,11 +21,11 @@ struct event_base;
 /* ---- configuration --------------------------------------------------------------- */
 
 typedef struct proxy_config {
-    char *api_base;          /* FK_CORE_API_BASE without a trailing slash */
-    char *model_id;          /* FRONTEND_VLLM_MODEL, or NULL (then from /props) */
-    int use_harmony;         /* FRONTEND_USE_HARMONY (default 1) */
-    int max_model_len;       /* VLLM_MAX_MODEL_LEN, 0: ask upstream */
-    char *tokenizer_path;    /* FK_TOKENIZER, or NULL for the bundled o200k_harmony */
+    char *api_base;       /* FK_CORE_API_BASE without a trailing slash (core_config) */
+    char *model_id;       /* FRONTEND_VLLM_MODEL, or NULL (then from /props) */
+    int use_harmony;      /* FRONTEND_USE_HARMONY (core_config) */
+    int max_model_len;    /* VLLM_MAX_MODEL_LEN, 0: ask upstream */
+    char *tokenizer_path; /* FK_TOKENIZER (resolved path), or NULL for the bundled o200k_harmony */
     long health_interval_ms; /* FK_LLAMA_HEALTH_INTERVAL_MS while not ready */
     long health_ready_ms;    /* FK_LLAMA_HEALTH_READY_INTERVAL_MS once ready */
     long wait_ready_ms;      /* FK_LLAMA_WAIT_READY_S, in ms */
@@ -106,7 +106,7 @@ typedef enum pt_msg {
 struct fk_gen {
     fk_core *core;          /* owner */
     fk_gen *prev, *next;    /* in core->gens */
-    fk_gen_callbacks cb;    /* the host's callbacks (copied) */
+    fk_gen_callbacks cb;    /* the host's callbacks (copied; absent ones NULL) */
     void *ud;               /* the host's context */
     fk_gen_mode mode;       /* Harmony/completion (native /completion) or pass-through */
     char request_id[96];    /* for logs and X-Request-Id */

@@ -30,7 +30,7 @@ static void notify(void *ud)
     pthread_mutex_unlock(&mu);
 }
 
-static int on_pieces(void *ud, const fk_piece *p, size_t n)
+static int on_pieces(void *ud, const fk_piece *p, size_t n, size_t piece_size)
 {
     (void)ud;
     (void)p;
@@ -79,7 +79,7 @@ static double run(fk_model *m, fktok *tok, int batch, int n, int tokens, uint64_
                           .n_prompt = 9,
                           .max_tokens = tokens,
                           .sampling = {.temperature = 0, .top_p = 1}};
-    fk_gen_callbacks cb = {on_pieces, on_done, NULL};
+    fk_gen_callbacks cb = {sizeof cb, on_pieces, on_done, NULL};
     done = 0;
     double t0 = now_s();
     for (int i = 0; i < n; i++) fk_sched_submit(s, &r, &cb, NULL);

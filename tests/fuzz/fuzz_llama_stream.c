@@ -22,10 +22,11 @@ static fk_core core;
 static char base_url[] = "http://fuzz"; /* named in error messages */
 static size_t total_bytes;              /* touched so the sanitizers read every piece */
 
-static int on_pieces(void *ud, const fk_piece *p, size_t n)
+static int on_pieces(void *ud, const fk_piece *pieces, size_t n, size_t piece_size)
 {
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < p[i].len; j++) total_bytes += (unsigned char)p[i].text[j];
+        const fk_piece *p = FK_AT(pieces, i, piece_size);
+        for (size_t j = 0; j < p->len; j++) total_bytes += (unsigned char)p->text[j];
     }
     return 0;
 }
@@ -68,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fk_gen g = {0};
     g.core = &core;
-    g.cb = (fk_gen_callbacks){on_pieces, on_done, NULL};
+    g.cb = (fk_gen_callbacks){sizeof g.cb, on_pieces, on_done, NULL};
+    g.stats.struct_size = sizeof g.stats;
     g.mode = (data[0] & 1) ? FK_GEN_PASSTHROUGH : FK_GEN_HARMONY;
     g.n_predict = data[0] >> 1;
     g.n_prompt = 10;

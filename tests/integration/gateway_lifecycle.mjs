@@ -61,7 +61,7 @@ test('driver loading errors are clear', async () => {
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /driver 'nonesuch' not found: no fk-driver-nonesuch\.so in .*scripted-driver/);
   const abi = await runGateway({ env: { FK_DRIVER: 'badabi' } });
-  assert.match(abi.stderr, /driver ABI version 42, but this gateway speaks version 1/);
+  assert.match(abi.stderr, /driver ABI version 43, but this gateway speaks version 2/);
   const nosym = await runGateway({ env: { FK_DRIVER: 'nosym' } });
   assert.match(nosym.stderr, /fk-driver-nosym\.so: missing symbol fk_driver_init/);
   const declined = await runGateway({ env: { FK_DRIVER: 'scripted', FK_SCRIPT_PROBE_DECLINE: 'no GPU here' } });
@@ -121,7 +121,9 @@ test('/metrics after traffic, and the throughput log line', async () => {
     assert.match(m, /^vllm:prompt_tokens_total\{model_name="fk-scripted"\} [1-9]\d*$/m);
     assert.match(m, /^vllm:num_requests_running\{model_name="fk-scripted"\} 0$/m);
     assert.match(m, /^vllm:num_requests_waiting\{model_name="fk-scripted"\} 0$/m);
-    await gw.waitForLog(/Avg prompt throughput: [\d.]+ tokens\/s, Avg generation throughput: [1-9][\d.]* tokens\/s, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0\.0%/, 5000);
+    assert.match(m, /^vllm:kv_cache_usage_perc\{model_name="fk-scripted"\} 0$/m, 'the driver\'s metrics()');
+    assert.match(m, /^fk_core_backend_info\{backend="scripted"\} 1$/m);
+    await gw.waitForLog(/Avg prompt throughput: [\d.]+ tokens\/s, Avg generation throughput: [1-9][\d.]* tokens\/s, Running: 0 reqs, Waiting: 0 reqs, KV cache usage: 0\.0%$/m, 5000);
   } finally {
     assert.equal((await gw.stop()).code, 0);
   }

@@ -248,7 +248,7 @@ test('a driver that hands work back from its own thread (fk_host.post)', async (
   assert.ok(sc.readLog().filter((l) => l.startsWith('posted ')).length >= 8);
 });
 
-test('FRONTEND_USE_HARMONY=0: the body passes through (model and max_tokens rewritten), the answer is parsed the same', async () => {
+test('FRONTEND_USE_HARMONY=0: the client body reaches the driver as sent, with the routed model and budget beside it; the answer is parsed the same', async () => {
   const pt = scriptedEnv(scripts);
   const g = await startGateway({ env: { ...pt.env, FRONTEND_USE_HARMONY: '0', FRONTEND_MAX_TOKENS: '77', FK_ACCEPT_ANY_MODEL: '1' } });
   try {
@@ -260,9 +260,11 @@ test('FRONTEND_USE_HARMONY=0: the body passes through (model and max_tokens rewr
     const line = pt.readLog().find((l) => l.startsWith('body pt-1 '));
     const body = JSON.parse(line.slice('body pt-1 hello '.length));
     assert.equal(body.model, 'anything-goes');
-    assert.equal(body.max_tokens, 77);
+    assert.equal(body.max_tokens, undefined, 'the gateway no longer rewrites the body');
     assert.equal(body.temperature, 0.2);
     assert.deepEqual(body.messages, user('script:hello'));
+    const params = pt.readLog().find((l) => l.startsWith('params pt-1 '));
+    assert.match(params, / mode=2 model=anything-goes max_model_len=0 max_tokens=77 temperature=0\.2 /);
   } finally {
     const r = await g.stop();
     assert.equal(r.code, 0, r.stderr);

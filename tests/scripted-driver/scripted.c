@@ -1,7 +1,7 @@
 /* scripted.c: fk-driver-scripted.so, a test driver that plays scripted piece
  * streams with programmable delays, errors and stalls.
  *
- * Keys (through fk_host.config_get):
+ * Keys (through fk_host's getters: paths relative to the .env's folder):
  *   FK_SCRIPT_FILE           JSON file with the scripts (below); without it the
  *                            built-in "default" script is played
  *   FK_SCRIPT_LOG            file to which generate/cancel/pause/resume/done
@@ -33,14 +33,25 @@
  *
  * The script is chosen by the last "script:NAME" in the prompt's text (or in a
  * pass-through body); none -> "default". A pass-through body is written to the
- * log as "body REQUEST_ID SCRIPT JSON", the sampling parameters as
+ * log as "body REQUEST_ID SCRIPT JSON", the request's tools as "tools
+ * REQUEST_ID SCRIPT JSON", the sampling parameters as
  * "params REQUEST_ID SCRIPT mode=... max_tokens=... stop=a|b". The generation honours max_tokens
  * (finish length), max_model_len (refuses context_length_exceeded), cancel
- * (on_done CANCELLED from the loop) and pause/resume. */
+ * (on_done CANCELLED from the loop) and pause/resume. metrics() reports a KV
+ * usage of live generations / 4 (backend "scripted").
+ *
+ * Like a real driver it uses only the host's services (timers, post), never
+ * libevent. Built with -DSCRIPTED_SMALL_STRUCTS it is fk-driver-scripted-small.so,
+ * which tests the ABI's size rules from the driver side: its table ends before
+ * `metrics` (whose slot holds a function that aborts), and it hands the host
+ * pieces, stats and errors smaller than the host's, with values the host must
+ * not read just past their end (a completion_tokens of 999, a retry_after_s
+ * of 7). */
 #define _GNU_SOURCE /* memmem */
-#include <event2/event.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,27 +246,28 @@ struct fk_core {
     double load_until;   /* monotonic seconds when loading ends */
     double load_ms;      /* FK_SCRIPT_LOAD_MS */
     sc_gen *gens;        /* live generations */
+    int n_gens;          /* entries in gens */
 };
 
 struct fk_gen {
-    struct fk_core *core;       /* owner */
-    sc_gen *next;               /* core->gens links */
-    const sc_script *script;    /* what is played */
-    const fk_gen_callbacks *cb; /* host callbacks */
-    void *ud;                   /* their argument */
-    char *request_id;           /* for the log */
-    struct event *timer;        /* drives the playback */
-    size_t pos;                 /* next piece index over all repeats */
-    int delivered;              /* pieces delivered */
-    int max_tokens;             /* budget */
-    int prompt_tokens;          /* reported */
-    int paused;                 /* on_pieces returned 1 */
-    int cancelled;              /* cancel() was called */
-    int stalled;                /* the script is stalling */
-    int waited;                 /* the first step (on_waiting, first delay) ran */
-    int posting;                /* a worker thread has yet to post the start */
-    double t_start;             /* generate() time */
-    double t_first;             /* first piece time */
+    struct fk_core *core;    /* owner */
+    sc_gen *next;            /* core->gens links */
+    const sc_script *script; /* what is played */
+    fk_gen_callbacks cb;     /* host callbacks (copied; absent ones NULL) */
+    void *ud;                /* their argument */
+    char *request_id;        /* for the log */
+    fk_timer *timer;         /* drives the playback */
+    size_t pos;              /* next piece index over all repeats */
+    int delivered;           /* pieces delivered */
+    int max_tokens;          /* budget */
+    int prompt_tokens;       /* reported */
+    int paused;              /* on_pieces returned 1 */
+    int cancelled;           /* cancel() was called */
+    int stalled;             /* the script is stalling */
+    int waited;              /* the first step (on_waiting, first delay) ran */
+    int posting;             /* a worker thread has yet to post the start */
+    double t_start;          /* generate() time */
+    double t_first;          /* first piece time */
 };
 
 static double now_s(void)
@@ -281,6 +293,15 @@ static const char *cfg(const fk_host *h, const char *key)
     return v && *v ? v : NULL;
 }
 
+/* The host members this driver calls (up to the timers). */
+static int host_usable(const fk_host *h, char *err, size_t err_len)
+{
+    if (FK_HAS_MEMBER(h, fk_host, timer_free)) return 0;
+    snprintf(err, err_len, "the host's fk_host (%u bytes) lacks the timers (timer_free)",
+             h->struct_size);
+    return -1;
+}
+
 static int scripted_probe(const fk_host *host, char *why, size_t why_len)
 {
     const char *d = cfg(host, "FK_SCRIPT_PROBE_DECLINE");
@@ -295,11 +316,16 @@ static const char *builtin_default =
 
 static int load_scripts(struct fk_core *c, char *err, size_t err_len)
 {
-    const char *path = cfg(c->host, "FK_SCRIPT_FILE");
+    char *path = NULL;
+    if (c->host->config_path(c->host, "FK_SCRIPT_FILE", &path, err, err_len) != 0) return -1;
     json_error_t je;
     json_t *root = path ? json_load_file(path, 0, &je) : json_loads(builtin_default, 0, &je);
-    if (!root)
-        return snprintf(err, err_len, "%s:%d: %s", path ? path : "(builtin)", je.line, je.text), -1;
+    if (!root) {
+        snprintf(err, err_len, "%s:%d: %s", path ? path : "(builtin)", je.line, je.text);
+        free(path);
+        return -1;
+    }
+    free(path);
     const json_t *scripts = json_object_get(root, "scripts");
     const char *def = json_string_value(json_object_get(root, "default"));
     c->default_name = strdup(def ? def : "default");
@@ -323,7 +349,7 @@ static void scripted_destroy(struct fk_core *c)
     while (c->gens) {
         sc_gen *g = c->gens;
         c->gens = g->next;
-        if (g->timer) event_free(g->timer);
+        if (g->timer) c->host->timer_free(g->timer);
         free(g->request_id);
         free(g);
     }
@@ -337,6 +363,7 @@ static void scripted_destroy(struct fk_core *c)
 
 static struct fk_core *scripted_create(const fk_host *host, char *err, size_t err_len)
 {
+    if (host_usable(host, err, err_len) != 0) return NULL;
     const char *fail = cfg(host, "FK_SCRIPT_CREATE_FAIL");
     if (fail) {
         snprintf(err, err_len, "%s", fail);
@@ -347,10 +374,13 @@ static struct fk_core *scripted_create(const fk_host *host, char *err, size_t er
     c->host = host;
     const char *model = cfg(host, "FK_SCRIPT_MODEL");
     c->model = strdup(model ? model : "fk-scripted");
-    const char *log = cfg(host, "FK_SCRIPT_LOG");
-    c->log_path = log ? strdup(log) : NULL;
-    const char *load = cfg(host, "FK_SCRIPT_LOAD_MS");
-    c->load_ms = load ? atof(load) : 0;
+    long long load_ms;
+    if (host->config_path(host, "FK_SCRIPT_LOG", &c->log_path, err, err_len) != 0 ||
+        host->config_int(host, "FK_SCRIPT_LOAD_MS", 0, 0, 3600000, &load_ms, err, err_len) != 0) {
+        scripted_destroy(c);
+        return NULL;
+    }
+    c->load_ms = (double)load_ms;
     c->load_until = now_s() + c->load_ms / 1000.0;
     if (load_scripts(c, err, err_len) < 0) {
         scripted_destroy(c);
@@ -369,11 +399,26 @@ static fk_health scripted_health(struct fk_core *c, char *detail, size_t detail_
     return FK_HEALTH_LOADING;
 }
 
-static size_t scripted_list_models(struct fk_core *c, fk_model_info *out, size_t max)
+static size_t scripted_list_models(struct fk_core *c, fk_model_info *out, size_t max,
+                                   size_t info_size)
 {
-    if (max > 0) out[0] = (fk_model_info){c->model, "forgekeeper", 0};
+    if (max < 1) return 1;
+    if (FK_HAS(info_size, fk_model_info, id)) out->id = c->model;
+    if (FK_HAS(info_size, fk_model_info, owned_by)) out->owned_by = "forgekeeper";
     return 1;
 }
+
+#ifndef SCRIPTED_SMALL_STRUCTS
+/* KV usage: live generations / 4 (capped at 1), so tests can see it change. */
+static void scripted_metrics(struct fk_core *c, fk_core_metrics *out)
+{
+    if (FK_HAS_MEMBER(out, fk_core_metrics, kv_usage))
+        out->kv_usage = c->n_gens >= 4 ? 1.0 : c->n_gens / 4.0;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, running)) out->running = c->n_gens;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, waiting)) out->waiting = 0;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, backend)) out->backend = "scripted";
+}
+#endif
 
 /* ---- playback ---------------------------------------------------------------------- */
 
@@ -382,37 +427,96 @@ static void unlink_gen(sc_gen *g)
     for (sc_gen **pp = &g->core->gens; *pp; pp = &(*pp)->next) {
         if (*pp == g) {
             *pp = g->next;
+            g->core->n_gens--;
             return;
         }
     }
 }
 
+#ifdef SCRIPTED_SMALL_STRUCTS
+/* What a driver whose structs ended earlier hands over: the host must read
+ * them by their size, never past it. */
+typedef struct small_piece {
+    const char *text;
+    size_t len;
+    int32_t token_id;
+    int is_special;
+} small_piece;
+
+static void deliver_done(sc_gen *g, const fk_gen_stats *st, const fk_error *fe)
+{
+    fk_gen_stats s = *st;
+    s.struct_size = offsetof(fk_gen_stats, completion_tokens);
+    s.completion_tokens = 999; /* beyond its size: must not be read */
+    fk_error e = fe ? *fe : (fk_error){0};
+    e.struct_size = offsetof(fk_error, retry_after_s);
+    e.retry_after_s = 7; /* beyond its size: must not be read */
+    g->cb.on_done(g->ud, &s, fe ? &e : NULL);
+}
+
+static int deliver_pieces(sc_gen *g, const fk_piece *p, size_t n)
+{
+    small_piece small[64];
+    for (size_t i = 0; i < n; i++)
+        small[i] = (small_piece){p[i].text, p[i].len, p[i].token_id, p[i].is_special};
+    return g->cb.on_pieces(g->ud, (const fk_piece *)(const void *)small, n, sizeof *small);
+}
+#else
+static void deliver_done(sc_gen *g, const fk_gen_stats *st, const fk_error *fe)
+{
+    g->cb.on_done(g->ud, st, fe);
+}
+
+static int deliver_pieces(sc_gen *g, const fk_piece *p, size_t n)
+{
+    return g->cb.on_pieces(g->ud, p, n, sizeof *p);
+}
+#endif
+
+/* Fill the host's fk_error member by member (it is the host's size). */
+static void set_error(fk_error *err, int status, const char *type, const char *code,
+                      const char *param, const char *msg, int retry_after_s)
+{
+    err->http_status = status;
+    err->type = type;
+    err->code = code;
+    err->param = param;
+    err->message = msg;
+    if (FK_HAS_MEMBER(err, fk_error, retry_after_s)) err->retry_after_s = retry_after_s;
+}
+
+static void refuse(fk_error *err, int status, const char *code, const char *param, const char *msg)
+{
+    set_error(err, status, status >= 500 ? "unavailable_error" : "invalid_request_error", code,
+              param, msg, status == 503 ? 5 : 0);
+}
+
 static void finish(sc_gen *g, fk_finish how, const sc_error *e)
 {
-    fk_gen_stats st = {.prompt_tokens = g->prompt_tokens,
+    fk_gen_stats st = {.struct_size = sizeof st,
+                       .prompt_tokens = g->prompt_tokens,
                        .completion_tokens = g->delivered,
                        .queue_ms = 0,
                        .prefill_ms = g->t_first > 0 ? (g->t_first - g->t_start) * 1000 : 0,
                        .decode_ms = g->t_first > 0 ? (now_s() - g->t_first) * 1000 : 0,
                        .finish = how};
-    fk_error fe = {0};
+    fk_error fe = {.struct_size = sizeof fe};
     if (e)
-        fe = (fk_error){e->status, e->type ? e->type : "server_error",         e->code,
-                        e->param,  e->message ? e->message : "scripted error", e->retry_after_s};
+        set_error(&fe, e->status, e->type ? e->type : "server_error", e->code, e->param,
+                  e->message ? e->message : "scripted error", e->retry_after_s);
     static const char *const names[] = {"none",   "stop",      "stop_word",
                                         "length", "cancelled", "error"};
     sc_log(g->core, "done", g, names[how]);
     unlink_gen(g);
-    g->cb->on_done(g->ud, &st, e ? &fe : NULL);
-    event_free(g->timer);
+    deliver_done(g, &st, e ? &fe : NULL);
+    g->core->host->timer_free(g->timer);
     free(g->request_id);
     free(g);
 }
 
 static void schedule(sc_gen *g, int ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(g->timer, &tv);
+    g->core->host->timer_arm(g->timer, ms);
 }
 
 static size_t total_pieces(const sc_gen *g)
@@ -421,7 +525,7 @@ static size_t total_pieces(const sc_gen *g)
 }
 
 /* The timer: deliver a batch (up to the next delay), then schedule the rest. */
-static void step(evutil_socket_t fd, short what, void *arg)
+static void step(void *arg)
 {
     sc_gen *g = arg;
     const sc_script *s = g->script;
@@ -429,7 +533,7 @@ static void step(evutil_socket_t fd, short what, void *arg)
     if (g->paused || g->stalled) return;
     if (!g->waited) {
         g->waited = 1;
-        if (s->waiting) g->cb->on_waiting(g->ud, "scripted: queued");
+        if (s->waiting && g->cb.on_waiting) g->cb.on_waiting(g->ud, "scripted: queued");
         if (s->first_delay_ms > 0) return schedule(g, s->first_delay_ms);
     }
     fk_piece batch[64];
@@ -439,13 +543,17 @@ static void step(evutil_socket_t fd, short what, void *arg)
         const sc_piece *p = &s->pieces[g->pos % s->n_pieces];
         int delay = p->delay_ms >= 0 ? p->delay_ms : s->delay_ms;
         if (n > 0 && delay > 0) break;
-        batch[n++] = (fk_piece){p->text, p->len, p->token_id, p->is_special};
+        batch[n++] = (fk_piece){.text = p->text,
+                                .len = p->len,
+                                .token_id = p->token_id,
+                                .is_special = p->is_special,
+                                .logprob = NAN};
         g->pos++;
         g->delivered++;
     }
     if (n > 0) {
         if (g->t_first == 0) g->t_first = now_s();
-        if (g->cb->on_pieces(g->ud, batch, n) != 0) {
+        if (deliver_pieces(g, batch, n) != 0) {
             g->paused = 1;
             sc_log(g->core, "pause", g, NULL);
         }
@@ -494,31 +602,30 @@ static const sc_script *find_script(const struct fk_core *c, const char *name)
     return NULL;
 }
 
+static const fk_segment *segment(const fk_gen_request *req, size_t i)
+{
+    return FK_AT(req->segments, i, req->segment_size);
+}
+
 static int estimate_prompt(const fk_gen_request *req)
 {
     size_t bytes = 0;
     int n = 0;
     for (size_t i = 0; i < req->n_segments; i++) {
-        if (req->segments[i].kind == FK_SEG_SPECIAL || req->segments[i].kind == FK_SEG_TOKEN)
+        const fk_segment *sg = segment(req, i);
+        if (sg->kind == FK_SEG_SPECIAL || sg->kind == FK_SEG_TOKEN)
             n++;
         else
-            bytes += req->segments[i].len;
+            bytes += sg->len;
     }
-    if (req->passthrough_body) bytes += strlen(req->passthrough_body);
+    if (req->mode == FK_GEN_PASSTHROUGH) bytes += req->client_body_len;
     return n + (int)((bytes + 3) / 4);
-}
-
-static void refuse(fk_error *err, int status, const char *code, const char *param, const char *msg)
-{
-    *err = (fk_error){status, status >= 500 ? "unavailable_error" : "invalid_request_error",
-                      code,   param,
-                      msg,    status == 503 ? 5 : 0};
 }
 
 /* "params ID SCRIPT mode=M max_tokens=N ... stop=a|b": what the host asked for. */
 static void log_params(struct fk_core *c, const sc_gen *g, const fk_gen_request *req)
 {
-    const fk_sampling *s = &req->sampling;
+    const fk_sampling *s = req->sampling;
     char line[1024];
     int n = snprintf(line, sizeof line,
                      "mode=%d model=%s max_model_len=%d max_tokens=%d temperature=%g top_p=%g "
@@ -553,20 +660,26 @@ static void *start_thread(void *arg)
     return NULL;
 }
 
-static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *req,
+static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *request,
                                  const fk_gen_callbacks *cb, void *ud, fk_error *err)
 {
     static char msg[256];
+    fk_gen_request r; /* as far as the host wrote it */
+    fk_abi_copy(&r, sizeof r, request, request->struct_size);
+    fk_sampling sp;
+    fk_abi_copy(&sp, sizeof sp, r.sampling, r.sampling ? r.sampling->struct_size : 0);
+    r.sampling = &sp;
+    const fk_gen_request *req = &r;
     if (now_s() < c->load_until) {
         refuse(err, 503, "model_loading", NULL, "the scripted model is still loading");
         return NULL;
     }
     char name[64] = "";
     for (size_t i = 0; i < req->n_segments; i++)
-        if (req->segments[i].text)
-            find_script_name(req->segments[i].text, req->segments[i].len, name, sizeof name);
-    if (req->passthrough_body)
-        find_script_name(req->passthrough_body, strlen(req->passthrough_body), name, sizeof name);
+        if (segment(req, i)->text)
+            find_script_name(segment(req, i)->text, segment(req, i)->len, name, sizeof name);
+    if (req->mode == FK_GEN_PASSTHROUGH && req->client_body)
+        find_script_name(req->client_body, req->client_body_len, name, sizeof name);
     const sc_script *s = find_script(c, name[0] ? name : c->default_name);
     if (!s || s->n_pieces == 0) {
         snprintf(msg, sizeof msg, "scripted driver: no script named '%s' (or it is empty)",
@@ -584,32 +697,43 @@ static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *req,
         return NULL;
     }
     if (s->has_refuse) {
-        *err = (fk_error){s->refuse.status,
-                          s->refuse.type ? s->refuse.type : "invalid_request_error",
-                          s->refuse.code,
-                          s->refuse.param,
-                          s->refuse.message ? s->refuse.message : "scripted refusal",
-                          s->refuse.retry_after_s};
+        set_error(err, s->refuse.status, s->refuse.type ? s->refuse.type : "invalid_request_error",
+                  s->refuse.code, s->refuse.param,
+                  s->refuse.message ? s->refuse.message : "scripted refusal",
+                  s->refuse.retry_after_s);
         return NULL;
     }
     sc_gen *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->core = c;
     g->script = s;
-    g->cb = cb;
+    fk_abi_copy(&g->cb, sizeof g->cb, cb, cb->struct_size);
     g->ud = ud;
     g->request_id = strdup(req->request_id ? req->request_id : "-");
-    g->max_tokens = req->sampling.max_tokens > 0 ? req->sampling.max_tokens : 1 << 30;
+    g->max_tokens = sp.max_tokens > 0 ? sp.max_tokens : 1 << 30;
     if (req->max_model_len > 0 && g->max_tokens > req->max_model_len - prompt)
         g->max_tokens = req->max_model_len - prompt;
     g->prompt_tokens = prompt;
     g->t_start = now_s();
-    g->timer = evtimer_new(c->host->event_base(c->host), step, g);
+    g->timer = c->host->timer_new(c->host, step, g);
+    if (!g->request_id || !g->timer) {
+        if (g->timer) c->host->timer_free(g->timer);
+        free(g->request_id);
+        free(g);
+        refuse(err, 500, NULL, NULL, "scripted driver: out of memory");
+        return NULL;
+    }
     g->next = c->gens;
     c->gens = g;
+    c->n_gens++;
     sc_log(c, "generate", g, NULL);
     log_params(c, g, req);
-    if (req->passthrough_body) sc_log(c, "body", g, req->passthrough_body);
+    if (req->tools_json) sc_log(c, "tools", g, req->tools_json);
+    if (req->mode == FK_GEN_PASSTHROUGH && req->client_body) {
+        char *body = strndup(req->client_body, req->client_body_len);
+        if (body) sc_log(c, "body", g, body);
+        free(body);
+    }
     /* start_posted runs on this (the loop) thread, after generate() returns */
     pthread_t t;
     g->posting = s->thread && pthread_create(&t, NULL, start_thread, g) == 0;
@@ -626,7 +750,6 @@ static void scripted_cancel(sc_gen *g)
     g->cancelled = 1;
     sc_log(g->core, "cancel", g, NULL);
     if (g->posting) return; /* start_posted will run the cancelled step */
-    evtimer_del(g->timer);
     schedule(g, 0);
 }
 
@@ -638,9 +761,23 @@ static void scripted_resume(sc_gen *g)
     schedule(g, 0);
 }
 
+#ifdef SCRIPTED_SMALL_STRUCTS
+/* Beyond this table's struct_size: the host must never call it. */
+static void metrics_beyond_the_table(struct fk_core *c, fk_core_metrics *out)
+{
+    c->host->log(c->host, FK_LOG_ERROR, "metrics() called beyond the table's struct_size");
+    abort();
+}
+#define SCRIPTED_TABLE_SIZE offsetof(fk_driver, metrics)
+#define SCRIPTED_METRICS metrics_beyond_the_table
+#else
+#define SCRIPTED_TABLE_SIZE sizeof(fk_driver)
+#define SCRIPTED_METRICS scripted_metrics
+#endif
+
 static const fk_driver scripted_driver = {
     .abi_version = FK_DRIVER_ABI_VERSION,
-    .struct_size = sizeof(fk_driver),
+    .struct_size = SCRIPTED_TABLE_SIZE,
     .name = "scripted",
     .version = "1.0",
     .probe = scripted_probe,
@@ -651,6 +788,7 @@ static const fk_driver scripted_driver = {
     .generate = scripted_generate,
     .cancel = scripted_cancel,
     .resume = scripted_resume,
+    .metrics = SCRIPTED_METRICS,
 };
 
 const fk_driver *fk_driver_init(void);

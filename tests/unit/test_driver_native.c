@@ -1,5 +1,7 @@
 /* test_driver_native: fk-driver-native.so loaded with dlopen, as the gateway
- * does, behind a small host of this test's own (config table, libevent loop).
+ * does, behind the gateway's own host services (test_host.h) on a libevent
+ * loop of the test's: configuration through the host's parsers, post and
+ * timers (the driver uses no libevent of its own).
  *
  * Configuration errors, a model directory that cannot load, a request that
  * arrives while loading (it waits, gets keep-alive notes, then runs), a
@@ -9,6 +11,7 @@
  * tokenizer.json until the test writes it. */
 #include "driver.h"
 #include "tests/tap.h"
+#include "tests/unit/test_host.h"
 
 #include <dlfcn.h>
 #include <event2/event.h>
@@ -23,46 +26,20 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- a host of our own ------------------------------------------------------------------ */
+/* ---- the host: the gateway's own (test_host.h) --------------------------------------- */
 
 static struct event_base *base;
-static const char *const *config; /* key, value, key, value, ..., NULL */
+static test_host th; /* the current host; reopened for each configuration */
 
-static void host_log(const fk_host *h, int level, const char *fmt, ...)
+/* A host over this configuration ("KEY", "VALUE", ..., NULL); the previous
+ * one is closed (its core must be destroyed). NULL with the reason in err. */
+static const fk_host *host_with(const char *const *kv, char *err, size_t err_len)
 {
-    (void)h;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("# driver log %d: ", level);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
+    test_host_close(&th);
+    const fk_host *h = test_host_open(&th, base, kv, err, err_len);
+    if (!h) diag("host: %s", err);
+    return h;
 }
-
-static const char *host_config(const fk_host *h, const char *key)
-{
-    (void)h;
-    for (const char *const *kv = config; kv && kv[0]; kv += 2)
-        if (strcmp(kv[0], key) == 0) return kv[1];
-    return NULL;
-}
-
-static struct event_base *host_base(const fk_host *h)
-{
-    (void)h;
-    return base;
-}
-
-static int host_post(const fk_host *h, void (*fn)(void *), void *arg)
-{
-    (void)h;
-    (void)fn;
-    (void)arg;
-    return -1; /* the native driver does not need it */
-}
-
-static const fk_host host = {FK_DRIVER_ABI_VERSION, sizeof(fk_host), NULL,     host_log,
-                             host_config,           host_base,       host_post};
 
 /* ---- a generation's view --------------------------------------------------------------- */
 
@@ -73,12 +50,14 @@ typedef struct rec {
     int dones;          /* on_done calls */
     fk_gen_stats stats; /* from on_done */
     int err_status;     /* from on_done's error */
+    int odd_size;       /* on_pieces got an element size other than this header's */
 } rec;
 
-static int on_pieces(void *ud, const fk_piece *p, size_t n)
+static int on_pieces(void *ud, const fk_piece *p, size_t n, size_t piece_size)
 {
     (void)p;
     ((rec *)ud)->pieces += (int)n;
+    if (piece_size != sizeof *p) ((rec *)ud)->odd_size = 1;
     return 0;
 }
 
@@ -86,7 +65,7 @@ static void on_done(void *ud, const fk_gen_stats *st, const fk_error *err)
 {
     rec *r = ud;
     r->dones++;
-    r->stats = *st;
+    fk_abi_copy(&r->stats, sizeof r->stats, st, st->struct_size);
     if (err) r->err_status = err->http_status;
 }
 
@@ -97,7 +76,7 @@ static void on_waiting(void *ud, const char *what)
     snprintf(r->what, sizeof r->what, "%s", what);
 }
 
-static const fk_gen_callbacks cbs = {on_pieces, on_done, on_waiting};
+static const fk_gen_callbacks cbs = {sizeof cbs, on_pieces, on_done, on_waiting};
 
 static double now_s(void)
 {
@@ -125,16 +104,17 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 
 static const fk_driver *drv;
 
-static fk_gen_request request(const fk_segment *segs, size_t n, int max_tokens)
+/* A raw-completion request; its sampling lives in *sp. */
+static fk_gen_request request(fk_sampling *sp, const fk_segment *segs, size_t n, int max_tokens)
 {
-    fk_gen_request r = {.struct_size = sizeof r,
-                        .mode = FK_GEN_COMPLETION,
-                        .request_id = "t",
-                        .segments = segs,
-                        .n_segments = n};
-    r.sampling.max_tokens = max_tokens;
-    r.sampling.top_p = 1;
-    return r;
+    *sp = (fk_sampling){.struct_size = sizeof *sp, .max_tokens = max_tokens, .top_p = 1};
+    return (fk_gen_request){.struct_size = sizeof(fk_gen_request),
+                            .mode = FK_GEN_COMPLETION,
+                            .request_id = "t",
+                            .segments = segs,
+                            .n_segments = n,
+                            .segment_size = sizeof *segs,
+                            .sampling = sp};
 }
 
 static fk_segment seg(fk_segment_kind kind, const char *text)
@@ -144,34 +124,11 @@ static fk_segment seg(fk_segment_kind kind, const char *text)
 
 static void *dl_handle; /* the driver's dlopen handle */
 
-static const fk_driver *load_driver(void)
-{
-    const char *dirs = getenv("FK_DRIVER_DIR");
-    char path[4096];
-    for (const char *p = dirs; p && *p;) {
-        const char *colon = strchr(p, ':');
-        size_t n = colon ? (size_t)(colon - p) : strlen(p);
-        snprintf(path, sizeof path, "%.*s/fk-driver-native.so", (int)n, p);
-        if (access(path, F_OK) == 0) {
-            dl_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-            if (!dl_handle) diag("dlopen: %s", dlerror());
-            void *sym = dl_handle ? dlsym(dl_handle, FK_DRIVER_INIT_SYMBOL) : NULL;
-            fk_driver_init_fn init;
-            memcpy(&init, &sym, sizeof init);
-            return sym ? init() : NULL;
-        }
-        if (!colon) break;
-        p = colon + 1;
-    }
-    diag("fk-driver-native.so not found in FK_DRIVER_DIR=%s", dirs ? dirs : "(unset)");
-    return NULL;
-}
-
 /* 1 when generate() refuses r; err is filled then (message never NULL). */
 static int refuse(fk_core *c, const fk_gen_request *r, fk_error *err)
 {
     static rec unused;
-    *err = (fk_error){.message = ""};
+    *err = (fk_error){.struct_size = sizeof *err, .message = ""};
     fk_gen *g = drv->generate(c, r, &cbs, &unused, err);
     if (!err->message) err->message = "";
     return g == NULL;
@@ -189,32 +146,57 @@ static void test_table(void)
 static void test_config_errors(const char *model_dir)
 {
     char err[512];
-    config = (const char *const[]){NULL};
-    ok(!drv->create(&host, err, sizeof err) && strstr(err, "VLLM_MODEL_CORE"),
+    const fk_host *h = host_with((const char *const[]){NULL}, err, sizeof err);
+    ok(h && !drv->create(h, err, sizeof err) && strstr(err, "VLLM_MODEL_CORE"),
        "no VLLM_MODEL_CORE: refused, naming it (%s)", err);
-    config = (const char *const[]){"VLLM_MODEL_CORE", "/nonexistent/model", NULL};
-    ok(!drv->create(&host, err, sizeof err) && strstr(err, "/nonexistent/model"),
+    h = host_with((const char *const[]){"VLLM_MODEL_CORE", "/nonexistent/model", NULL}, err,
+                  sizeof err);
+    ok(h && !drv->create(h, err, sizeof err) && strstr(err, "/nonexistent/model"),
        "missing directory: refused, naming it (%s)", err);
-    config = (const char *const[]){"VLLM_MODEL_CORE", model_dir, "FK_MAX_BATCH", "0", NULL};
-    ok(!drv->create(&host, err, sizeof err) && strstr(err, "FK_MAX_BATCH"),
-       "FK_MAX_BATCH=0: refused, naming it (%s)", err);
-    config =
-        (const char *const[]){"VLLM_MODEL_CORE", model_dir, "VLLM_MAX_MODEL_LEN", "lots", NULL};
-    ok(!drv->create(&host, err, sizeof err) && strstr(err, "VLLM_MAX_MODEL_LEN"),
-       "VLLM_MAX_MODEL_LEN=lots: refused (%s)", err);
+    h = host_with((const char *const[]){"VLLM_MODEL_CORE", model_dir, "FK_MAX_BATCH", "0", NULL},
+                  err, sizeof err);
+    ok(h && !drv->create(h, err, sizeof err) &&
+           strstr(err, "test.env:2: FK_MAX_BATCH: 0 is out of range [1, 256]"),
+       "FK_MAX_BATCH=0: refused through the host's getter, with FILE:LINE (%s)", err);
+    h = host_with((const char *const[]){"VLLM_MODEL_CORE", model_dir, "FK_THREADS", "4x", NULL},
+                  err, sizeof err);
+    ok(h && !drv->create(h, err, sizeof err) && strstr(err, "FK_THREADS: '4x' is not an integer"),
+       "FK_THREADS=4x: the host's integer rule (%s)", err);
+    h = host_with(
+        (const char *const[]){"VLLM_MODEL_CORE", model_dir, "VLLM_MAX_MODEL_LEN", "lots", NULL},
+        err, sizeof err);
+    ok(!h && strstr(err, "VLLM_MAX_MODEL_LEN: 'lots' is not an integer"),
+       "VLLM_MAX_MODEL_LEN=lots: the host refuses the shared key once (%s)", err);
+}
+
+/* A host whose table ends before the services the driver calls. */
+static void test_small_host(const char *model_dir)
+{
+    char err[512] = "";
+    const fk_host *h =
+        host_with((const char *const[]){"VLLM_MODEL_CORE", model_dir, NULL}, err, sizeof err);
+    if (!ok(h != NULL, "host for the size test")) return;
+    fk_host small = *h;
+    small.struct_size = (uint32_t)offsetof(fk_host, post);
+    fk_core *c = drv->create(&small, err, sizeof err);
+    ok(!c && strstr(err, "lacks") && strstr(err, "upgrade fk-gateway"),
+       "a host without post/timers is refused with a message (%s)", err);
+    if (c) drv->destroy(c);
 }
 
 static void test_broken_model(const char *empty_dir)
 {
     char err[512], detail[512];
-    config = (const char *const[]){"VLLM_MODEL_CORE", empty_dir, NULL};
-    fk_core *c = drv->create(&host, err, sizeof err);
+    fk_sampling sp;
+    const fk_host *h =
+        host_with((const char *const[]){"VLLM_MODEL_CORE", empty_dir, NULL}, err, sizeof err);
+    fk_core *c = h ? drv->create(h, err, sizeof err) : NULL;
     ok(c != NULL, "an empty directory is accepted at create (loading is in the background)");
     if (!c) return;
     fk_segment s = seg(FK_SEG_RAW, "hi");
-    fk_gen_request r = request(&s, 1, 4);
+    fk_gen_request r = request(&sp, &s, 1, 4);
     rec waiting = {0};
-    fk_error e;
+    fk_error e = {.struct_size = sizeof e};
     fk_gen *g = drv->generate(c, &r, &cbs, &waiting, &e);
     ok(g != NULL, "a request made while loading is taken");
     loop_until(&waiting.dones, 20);
@@ -222,7 +204,7 @@ static void test_broken_model(const char *empty_dir)
     is_int(waiting.err_status, 503, "with 503");
     is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_ERROR, "health: error");
     ok(strstr(detail, "config.json") != NULL, "the reason names what is missing (%s)", detail);
-    fk_error e2 = {0};
+    fk_error e2 = {.struct_size = sizeof e2};
     int refused = refuse(c, &r, &e2);
     ok(refused && e2.http_status == 503, "later requests are refused with 503 (%s)", e2.message);
     drv->destroy(c);
@@ -260,30 +242,26 @@ static void test_serving(const char *fixture, const char *held_dir)
     pthread_t writer;
     pthread_create(&writer, NULL, write_pipe, &w);
 
-    config = (const char *const[]){"VLLM_MODEL_CORE",
-                                   held_dir,
-                                   "VLLM_MAX_MODEL_LEN",
-                                   "64",
-                                   "FK_THREADS",
-                                   "1",
-                                   "FK_MAX_BATCH",
-                                   "2",
-                                   NULL};
-    fk_core *c = drv->create(&host, err, sizeof err);
+    fk_sampling sp;
+    const fk_host *h = host_with(
+        (const char *const[]){"VLLM_MODEL_CORE", held_dir, "VLLM_MAX_MODEL_LEN", "64", "FK_THREADS",
+                              "1", "FK_MAX_BATCH", "2", "FRONTEND_MAX_TOKENS", "16", NULL},
+        err, sizeof err);
+    fk_core *c = h ? drv->create(h, err, sizeof err) : NULL;
     if (!ok(c != NULL, "create over the held model (%s)", c ? "" : err)) return;
     is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_LOADING, "health: loading");
     ok(strncmp(detail, "Loading model: ", 15) == 0, "detail: %s", detail);
     fk_model_info info[2];
-    is_int((long long)drv->list_models(c, info, 2), 1, "one model");
+    is_int((long long)drv->list_models(c, info, 2, sizeof *info), 1, "one model");
     is_str(info[0].id, "held-model", "model id: the directory's basename");
 
     fk_segment prompt[] = {seg(FK_SEG_SPECIAL, "<|start|>"),   seg(FK_SEG_TEXT, "user"),
                            seg(FK_SEG_SPECIAL, "<|message|>"), seg(FK_SEG_TEXT, "Hi"),
                            seg(FK_SEG_SPECIAL, "<|end|>"),     seg(FK_SEG_SPECIAL, "<|start|>"),
                            seg(FK_SEG_TEXT, "assistant")};
-    fk_gen_request r = request(prompt, 7, 5);
+    fk_gen_request r = request(&sp, prompt, 7, 5);
     rec early = {0}, dropped = {0};
-    fk_error e;
+    fk_error e = {.struct_size = sizeof e};
     fk_gen *g1 = drv->generate(c, &r, &cbs, &early, &e);
     fk_gen *g2 = drv->generate(c, &r, &cbs, &dropped, &e);
     ok(g1 && g2, "requests made while loading are taken");
@@ -307,16 +285,17 @@ static void test_serving(const char *fixture, const char *held_dir)
     is_int(early.stats.completion_tokens, 5, "max_tokens 5");
     is_int(early.stats.prompt_tokens, 7, "specials by name: one token each");
     ok(early.pieces >= 5, "pieces arrived (%d)", early.pieces);
-    drv->list_models(c, info, 2);
+    ok(!early.odd_size, "pieces come with this header's element size");
+    drv->list_models(c, info, 2, sizeof *info);
     is_int(info[0].max_model_len, 64, "max_model_len as configured");
 
     /* the same characters as text are not special */
     fk_segment as_text = seg(FK_SEG_TEXT, "<|start|>");
     fk_segment as_raw = seg(FK_SEG_RAW, "<|start|>");
     rec t = {0}, raw = {0};
-    r = request(&as_text, 1, 1);
+    r = request(&sp, &as_text, 1, 1);
     drv->generate(c, &r, &cbs, &t, &e);
-    r = request(&as_raw, 1, 1);
+    r = request(&sp, &as_raw, 1, 1);
     drv->generate(c, &r, &cbs, &raw, &e);
     loop_until(&t.dones, 10);
     loop_until(&raw.dones, 10);
@@ -326,12 +305,12 @@ static void test_serving(const char *fixture, const char *held_dir)
 
     /* refusals */
     fk_segment bad_special = seg(FK_SEG_SPECIAL, "<|nope|>");
-    r = request(&bad_special, 1, 1);
+    r = request(&sp, &bad_special, 1, 1);
     int refused = refuse(c, &r, &e);
     ok(refused && e.http_status == 400 && strstr(e.message, "<|nope|>"),
        "unknown special: 400 (%s)", e.message);
     fk_segment bad_id = {FK_SEG_TOKEN, 1, NULL, 0, 201088};
-    r = request(&bad_id, 1, 1);
+    r = request(&sp, &bad_id, 1, 1);
     refused = refuse(c, &r, &e);
     ok(refused && e.http_status == 400 && strstr(e.message, "201088"),
        "token id out of range: 400 (%s)", e.message);
@@ -339,24 +318,24 @@ static void test_serving(const char *fixture, const char *held_dir)
     for (int i = 0; i < 100; i++) memcpy(long_text + 5 * i, " word", 5);
     long_text[500] = 0;
     fk_segment too_long = seg(FK_SEG_TEXT, long_text);
-    r = request(&too_long, 1, 1);
+    r = request(&sp, &too_long, 1, 1);
     refused = refuse(c, &r, &e);
     ok(refused && e.http_status == 400 && e.code &&
            strcmp(e.code, "context_length_exceeded") == 0 && strstr(e.message, "64") &&
            strstr(e.message, "100"),
        "too long: 400 context_length_exceeded with both numbers (%s)", e.message ? e.message : "");
-    r = request(prompt, 7, 1);
+    r = request(&sp, prompt, 7, 1);
     r.max_model_len = 7;
     refused = refuse(c, &r, &e);
     ok(refused && e.http_status == 400, "the request's own max_model_len applies (%s)", e.message);
-    r = request(prompt, 7, 0);
+    r = request(&sp, prompt, 7, 0);
     r.mode = FK_GEN_PASSTHROUGH;
     refused = refuse(c, &r, &e);
     ok(refused && e.http_status == 400, "pass-through: refused (%s)", e.message);
 
     /* a completion cut by the context: prompt 7, limit 10 -> 3 tokens */
     rec cut = {0};
-    r = request(prompt, 7, 50);
+    r = request(&sp, prompt, 7, 50);
     r.max_model_len = 10;
     drv->generate(c, &r, &cbs, &cut, &e);
     loop_until(&cut.dones, 10);
@@ -372,7 +351,7 @@ int main(void)
     struct event *beat = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
     struct timeval tv = {0, 10000};
     event_add(beat, &tv);
-    drv = load_driver();
+    drv = test_load_driver("native", &dl_handle);
     if (!ok(drv != NULL, "fk-driver-native.so loads")) return done_testing();
 
     const char *fx = getenv("FK_FIXTURES");
@@ -396,6 +375,7 @@ int main(void)
 
     test_table();
     test_config_errors(held);
+    test_small_host(held);
     test_broken_model(empty);
     test_serving(fixture, held);
 
@@ -408,6 +388,7 @@ int main(void)
     rmdir(held);
     rmdir(empty);
     rmdir(tmp);
+    test_host_close(&th);
     event_free(beat);
     event_base_free(base);
     dlclose(dl_handle);

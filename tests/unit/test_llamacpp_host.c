@@ -21,6 +21,7 @@
 
 #include "driver.h"
 #include "tests/tap.h"
+#include "tests/unit/test_host.h"
 
 static const fk_driver *drv;
 static struct event_base *base;
@@ -134,55 +135,23 @@ static int fake_connections(const fake *f)
     return n;
 }
 
-/* ---- the host ---------------------------------------------------------------------------- */
+/* ---- the host: the gateway's own (test_host.h) --------------------------------------------- */
 
-typedef struct host_ctx {
-    const char *keys[24]; /* configuration */
-    const char *vals[24];
-    int n;
-} host_ctx;
-
-static void host_log(const fk_host *h, int level, const char *fmt, ...)
+/* A core over this configuration ("KEY", "VALUE", ..., NULL) on a fresh host
+ * in *t; NULL with a diagnostic. Destroy the core, then test_host_close(t). */
+static fk_core *core_with(test_host *t, const char *const *kv)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("# [driver %d] ", level);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
+    char err[512] = "";
+    const fk_host *h = test_host_open(t, base, kv, err, sizeof err);
+    fk_core *core = h ? drv->create(h, err, sizeof err) : NULL;
+    if (!core) diag("create failed: %s", err);
+    return core;
 }
 
-static const char *host_config(const fk_host *h, const char *key)
+static void core_end(test_host *t, fk_core *core)
 {
-    const host_ctx *c = h->host_data;
-    for (int i = 0; i < c->n; i++) {
-        if (strcmp(c->keys[i], key) == 0) return c->vals[i];
-    }
-    return NULL;
-}
-
-static struct event_base *host_base(const fk_host *h)
-{
-    return base;
-}
-
-static int host_post(const fk_host *h, void (*fn)(void *), void *arg)
-{
-    return event_base_once(base, -1, EV_TIMEOUT, (event_callback_fn)(void (*)(void))fn, arg, NULL);
-}
-
-static void set(host_ctx *c, const char *k, const char *v)
-{
-    c->keys[c->n] = k;
-    c->vals[c->n] = v;
-    c->n++;
-}
-
-static fk_host make_host(host_ctx *c)
-{
-    fk_host h = {FK_DRIVER_ABI_VERSION, sizeof(fk_host), c,        host_log,
-                 host_config,           host_base,       host_post};
-    return h;
+    if (core) drv->destroy(core);
+    test_host_close(t);
 }
 
 /* ---- running the loop -------------------------------------------------------------------- */
@@ -227,6 +196,7 @@ typedef struct rec {
     int during_pause;    /* pieces delivered while paused (a bug) */
     int pieces_at_pause; /* pieces seen when we paused */
     int stop_loop;       /* on_done breaks the loop */
+    int odd_size;        /* on_pieces got an element size other than this header's */
 } rec;
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -236,10 +206,11 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     drv->resume(r->gen);
 }
 
-static int on_pieces(void *ud, const fk_piece *p, size_t n)
+static int on_pieces(void *ud, const fk_piece *p, size_t n, size_t piece_size)
 {
     rec *r = ud;
     r->n_calls++;
+    if (piece_size != sizeof *p) r->odd_size = 1;
     if (r->paused) r->during_pause += (int)n;
     for (size_t i = 0; i < n; i++) {
         if (r->len + p[i].len < sizeof r->text) {
@@ -272,7 +243,7 @@ static void on_done(void *ud, const fk_gen_stats *s, const fk_error *e)
     rec *r = ud;
     if (r->done) r->done_twice = 1;
     r->done = 1;
-    r->stats = *s;
+    fk_abi_copy(&r->stats, sizeof r->stats, s, s->struct_size);
     if (e) {
         r->err_status = e->http_status;
         snprintf(r->err_code, sizeof r->err_code, "%s", e->code ? e->code : "");
@@ -288,7 +259,7 @@ static void on_waiting(void *ud, const char *what)
     ((rec *)ud)->n_waiting++;
 }
 
-static const fk_gen_callbacks CBS = {on_pieces, on_done, on_waiting};
+static const fk_gen_callbacks CBS = {sizeof CBS, on_pieces, on_done, on_waiting};
 
 /* Wait for on_done (at most ms). */
 static int wait_done(rec *r, long ms)
@@ -297,10 +268,12 @@ static int wait_done(rec *r, long ms)
     return r->done;
 }
 
-/* A Harmony prompt as segments: "<|...|>" spellings are SPECIAL, the rest TEXT. */
+/* A Harmony prompt as segments: "<|...|>" spellings are SPECIAL, the rest
+ * TEXT; and the sampling a request over it points to. */
 typedef struct prompt {
-    fk_segment segs[64];
-    size_t n;
+    fk_segment segs[64];  /* the segments */
+    size_t n;             /* entries used */
+    fk_sampling sampling; /* harmony_req's request points here */
 } prompt;
 
 static void prompt_add(prompt *p, fk_segment_kind kind, const char *text)
@@ -320,24 +293,23 @@ static void harmony_prompt(prompt *p, const char *user_text)
     prompt_add(p, FK_SEG_TEXT, "assistant");
 }
 
-static fk_gen_request harmony_req(const prompt *p, int max_tokens)
+static fk_gen_request harmony_req(prompt *p, int max_tokens)
 {
-    fk_gen_request req = {0};
-    req.struct_size = sizeof req;
-    req.mode = FK_GEN_HARMONY;
-    req.request_id = "req-test";
-    req.model = "gpt-oss";
-    req.segments = p->segs;
-    req.n_segments = p->n;
-    req.sampling.max_tokens = max_tokens;
-    req.sampling.temperature = 0;
-    req.sampling.top_p = 1;
-    return req;
+    p->sampling = (fk_sampling){
+        .struct_size = sizeof p->sampling, .max_tokens = max_tokens, .temperature = 0, .top_p = 1};
+    return (fk_gen_request){.struct_size = sizeof(fk_gen_request),
+                            .mode = FK_GEN_HARMONY,
+                            .request_id = "req-test",
+                            .model = "gpt-oss",
+                            .segments = p->segs,
+                            .n_segments = p->n,
+                            .segment_size = sizeof *p->segs,
+                            .sampling = &p->sampling};
 }
 
 static fk_gen *start(fk_core *core, const fk_gen_request *req, rec *r)
 {
-    fk_error err = {0};
+    fk_error err = {.struct_size = sizeof err};
     r->gen = drv->generate(core, req, &CBS, r, &err);
     if (!r->gen) diag("generate refused: %d %s", err.http_status, err.message ? err.message : "");
     return r->gen;
@@ -356,23 +328,30 @@ static const char *DEFAULT_OUT = "<|channel|>analysis<|message|>Thinking.<|end|>
 
 /* ---- tests ----------------------------------------------------------------------------------- */
 
-static fk_core *make_core(host_ctx *c, fk_host *h, const char *url, int harmony, const char *wait_s)
+static fk_core *make_core(test_host *t, const char *url, int harmony, const char *wait_s)
 {
-    c->n = 0;
-    set(c, "FK_CORE_API_BASE", url);
-    set(c, "FRONTEND_USE_HARMONY", harmony ? "1" : "0");
-    set(c, "FRONTEND_VLLM_MODEL", "gpt-oss-20b-mxfp4.gguf");
-    set(c, "FK_LLAMA_HEALTH_INTERVAL_MS", "100");
-    set(c, "FK_LLAMA_HEALTH_READY_INTERVAL_MS", "500");
-    set(c, "FK_LLAMA_WAITING_NOTIFY_MS", "100");
-    set(c, "FK_LLAMA_WAIT_READY_S", wait_s);
-    set(c, "FK_LLAMA_IDLE_TIMEOUT_S", "1");
-    set(c, "FK_LLAMA_FIRST_BYTE_TIMEOUT_S", "2");
-    *h = make_host(c);
-    char err[512] = "";
-    fk_core *core = drv->create(h, err, sizeof err);
-    if (!core) diag("create failed: %s", err);
-    return core;
+    const char *kv[] = {"FK_CORE_KIND",
+                        "llama",
+                        "FK_CORE_API_BASE",
+                        url,
+                        "FRONTEND_USE_HARMONY",
+                        harmony ? "1" : "0",
+                        "FRONTEND_VLLM_MODEL",
+                        "gpt-oss-20b-mxfp4.gguf",
+                        "FK_LLAMA_HEALTH_INTERVAL_MS",
+                        "100",
+                        "FK_LLAMA_HEALTH_READY_INTERVAL_MS",
+                        "500",
+                        "FK_LLAMA_WAITING_NOTIFY_MS",
+                        "100",
+                        "FK_LLAMA_WAIT_READY_S",
+                        wait_s,
+                        "FK_LLAMA_IDLE_TIMEOUT_S",
+                        "1",
+                        "FK_LLAMA_FIRST_BYTE_TIMEOUT_S",
+                        "2",
+                        NULL};
+    return core_with(t, kv);
 }
 
 static void test_health_and_waiting(void)
@@ -381,9 +360,8 @@ static void test_health_and_waiting(void)
     if (!ok(fake_start(&f, "--loading-ms", "1500") == 0,
             "fake llama-server started (loading 1.5 s)"))
         return;
-    host_ctx c;
-    fk_host h;
-    fk_core *core = make_core(&c, &h, f.url, 1, "20");
+    test_host t;
+    fk_core *core = make_core(&t, f.url, 1, "20");
     ok(core != NULL, "core created");
     if (!core) return fake_stop(&f);
     run_ms(400);
@@ -411,11 +389,11 @@ static void test_health_and_waiting(void)
     is_str(r->text, DEFAULT_OUT, "the waited request got the whole answer");
     is_int(drv->health(core, NULL, 0), FK_HEALTH_READY, "200 from /health -> READY");
     fk_model_info mi[2];
-    is_int((long long)drv->list_models(core, mi, 2), 1, "one model listed");
+    is_int((long long)drv->list_models(core, mi, 2, sizeof *mi), 1, "one model listed");
     is_str(mi[0].id, "gpt-oss-20b-mxfp4.gguf", "model id from FRONTEND_VLLM_MODEL");
     is_int(mi[0].max_model_len, 4096, "max_model_len from upstream /props n_ctx");
     free(r);
-    drv->destroy(core);
+    core_end(&t, core);
     fake_stop(&f);
 }
 
@@ -430,9 +408,8 @@ static void test_unavailable(void)
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
     close(s);
-    host_ctx c;
-    fk_host h;
-    fk_core *core = make_core(&c, &h, url, 1, "1");
+    test_host t;
+    fk_core *core = make_core(&t, url, 1, "1");
     if (!ok(core != NULL, "core created against a closed port")) return;
     run_ms(300);
     char detail[160];
@@ -450,7 +427,7 @@ static void test_unavailable(void)
     ok(r->retry_after > 0, "... with Retry-After (%d s)", r->retry_after);
     ok(r->n_waiting >= 3, "on_waiting while waiting (%d)", r->n_waiting);
     free(r);
-    drv->destroy(core);
+    core_end(&t, core);
 }
 
 static void test_generate(fake *f, fk_core *core)
@@ -460,10 +437,10 @@ static void test_generate(fake *f, fk_core *core)
     harmony_prompt(&p, inject);
     fk_gen_request req = harmony_req(&p, 100);
     const char *stops[] = {"never-matches"};
-    req.sampling.stop = stops;
-    req.sampling.n_stop = 1;
-    req.sampling.has_seed = 1;
-    req.sampling.seed = 42;
+    p.sampling.stop = stops;
+    p.sampling.n_stop = 1;
+    p.sampling.has_seed = 1;
+    p.sampling.seed = 42;
     rec *r = calloc(1, sizeof *r);
     start(core, &req, r);
     ok(wait_done(r, 5000), "Harmony generation finished");
@@ -508,7 +485,7 @@ static void test_limits(fake *f, fk_core *core)
     harmony_prompt(&p, "Hi");
     fk_gen_request req = harmony_req(&p, 100);
     req.max_model_len = 5;
-    fk_error err = {0};
+    fk_error err = {.struct_size = sizeof err};
     rec *r = calloc(1, sizeof *r);
     fk_gen *g = drv->generate(core, &req, &CBS, r, &err);
     ok(g == NULL, "a prompt longer than max_model_len is refused");
@@ -517,8 +494,8 @@ static void test_limits(fake *f, fk_core *core)
     ok(err.message && strstr(err.message, " 5 tokens") && strstr(err.message, "7 tokens"),
        "... stating both numbers: %s", err.message ? err.message : "");
     req.max_model_len = 7 + 4;
-    req.sampling.logprobs = 1;
-    req.sampling.top_logprobs = 3;
+    p.sampling.logprobs = 1;
+    p.sampling.top_logprobs = 3;
     start(core, &req, r);
     wait_done(r, 5000);
     json_t *last = fake_last(f, "/completion");
@@ -532,8 +509,8 @@ static void test_limits(fake *f, fk_core *core)
     memset(r, 0, sizeof *r);
     req = harmony_req(&p, 100);
     const char *stops[] = {" world"};
-    req.sampling.stop = stops;
-    req.sampling.n_stop = 1;
+    p.sampling.stop = stops;
+    p.sampling.n_stop = 1;
     start(core, &req, r);
     wait_done(r, 5000);
     is_int(r->stats.finish, FK_FINISH_STOP_WORD, "stop_type word -> FK_FINISH_STOP_WORD");
@@ -730,9 +707,8 @@ static void test_restart(void)
 {
     fake f;
     if (!ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started (restart test)")) return;
-    host_ctx c;
-    fk_host h;
-    fk_core *core = make_core(&c, &h, f.url, 1, "20");
+    test_host t;
+    fk_core *core = make_core(&t, f.url, 1, "20");
     run_ms(300);
     is_int(drv->health(core, NULL, 0), FK_HEALTH_READY, "ready before the restart");
     char port[16];
@@ -752,21 +728,22 @@ static void test_restart(void)
     is_str(r->text, DEFAULT_OUT, "... with the whole answer");
     is_int(r->err_status, 0, "... and no error");
     free(r);
-    drv->destroy(core);
+    core_end(&t, core);
     fake_stop(&f);
 }
 
 static void test_passthrough(fake *f)
 {
-    host_ctx c;
-    fk_host h;
-    fk_core *core = make_core(&c, &h, f->url, 0, "0");
+    test_host t;
+    fk_core *core = make_core(&t, f->url, 0, "0");
     if (!ok(core != NULL, "pass-through core created")) return;
-    fk_gen_request req = {0};
-    req.struct_size = sizeof req;
-    req.mode = FK_GEN_PASSTHROUGH;
-    req.request_id = "req-pt";
-    req.passthrough_path = "/v1/chat/completions";
+    fk_sampling sp = {.struct_size = sizeof sp, .max_tokens = 50, .top_p = 1};
+    fk_gen_request req = {.struct_size = sizeof req,
+                          .mode = FK_GEN_PASSTHROUGH,
+                          .request_id = "req-pt",
+                          .model = "gpt-oss-routed",
+                          .sampling = &sp,
+                          .client_path = "/v1/chat/completions"};
     struct {
         const char *msg;  /* the last user message (fake script inside) */
         const char *want; /* marked pieces */
@@ -799,7 +776,8 @@ static void test_passthrough(fake *f)
                  "{\"model\":\"gpt-oss\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],"
                  "\"max_tokens\":50,\"stream\":false}",
                  cases[i].msg);
-        req.passthrough_body = body;
+        req.client_body = body;
+        req.client_body_len = strlen(body);
         memset(r, 0, sizeof *r);
         start(core, &req, r);
         ok(wait_done(r, 5000), "pass-through %s: done", cases[i].name);
@@ -813,6 +791,8 @@ static void test_passthrough(fake *f)
     ok(json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage")),
        "usage asked for");
     is_int(json_integer_value(json_object_get(body, "max_tokens")), 50, "the body is forwarded");
+    is_str(json_string_value(json_object_get(body, "model")), "gpt-oss-routed",
+           "the driver rewrites model to the routed name");
     json_decref(last);
 
     static const fault_case faults[] = {
@@ -832,8 +812,8 @@ static void test_passthrough(fake *f)
         const fault_case *fc = &faults[i];
         memset(r, 0, sizeof *r);
         fake_fault(f, fc->script);
-        req.passthrough_body =
-            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+        req.client_body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+        req.client_body_len = strlen(req.client_body);
         start(core, &req, r);
         ok(wait_done(r, 5000), "%s: ends", fc->name);
         is_int(r->err_status, fc->status, "%s: HTTP %d", fc->name, fc->status);
@@ -841,44 +821,58 @@ static void test_passthrough(fake *f)
         ok(strstr(r->err_msg, fc->needle) != NULL, "%s: message \"%s\"", fc->name, r->err_msg);
         ok(r->n_pieces >= fc->min_pieces, "%s: %d pieces first", fc->name, r->n_pieces);
     }
-    fk_error err = {0};
-    req.passthrough_body = "{not json";
+    fk_error err = {.struct_size = sizeof err};
+    req.client_body = "{not json";
+    req.client_body_len = strlen(req.client_body);
     ok(drv->generate(core, &req, &CBS, r, &err) == NULL && err.http_status == 400,
        "a body that is not JSON is refused with 400");
     free(r);
-    drv->destroy(core);
+    core_end(&t, core);
 }
 
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const char *dirs = getenv("FK_DRIVER_DIR");
-    char path[2048] = "";
     void *dl = NULL;
-    for (const char *d = dirs; d && *d && !dl;) {
-        const char *end = strchr(d, ':');
-        size_t n = end ? (size_t)(end - d) : strlen(d);
-        snprintf(path, sizeof path, "%.*s/fk-driver-llamacpp.so", (int)n, d);
-        dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        d = end ? end + 1 : d + n;
-    }
-    if (!ok(dl != NULL, "dlopen fk-driver-llamacpp.so from FK_DRIVER_DIR")) {
-        diag("%s", dlerror());
-        return done_testing();
-    }
-    fk_driver_init_fn init = (fk_driver_init_fn)dlsym(dl, FK_DRIVER_INIT_SYMBOL);
-    drv = init ? init() : NULL;
+    drv = test_load_driver("llamacpp", &dl);
+    if (!ok(drv != NULL, "dlopen fk-driver-llamacpp.so from FK_DRIVER_DIR")) return done_testing();
     ok(drv && drv->abi_version == FK_DRIVER_ABI_VERSION, "fk_driver_init returns an ABI %u table",
        FK_DRIVER_ABI_VERSION);
     is_str(drv ? drv->name : NULL, "llamacpp", "driver name");
     base = event_base_new();
 
-    host_ctx c = {0};
-    fk_host h = make_host(&c);
+    test_host t;
     char err[256] = "";
-    ok(drv->create(&h, err, sizeof err) == NULL && strstr(err, "FK_CORE_API_BASE"),
+    const fk_host *h = test_host_open(
+        &t, base, (const char *const[]){"FK_CORE_KIND", "llama", NULL}, err, sizeof err);
+    ok(h && drv->create(h, err, sizeof err) == NULL && strstr(err, "FK_CORE_API_BASE"),
        "create without FK_CORE_API_BASE fails: %s", err);
+    if (h) {
+        fk_host small = *h;
+        small.struct_size = (uint32_t)offsetof(fk_host, event_base);
+        ok(drv->create(&small, err, sizeof err) == NULL && strstr(err, "event_base") &&
+               strstr(err, "upgrade fk-gateway"),
+           "a host without event_base is refused with a message: %s", err);
+    }
+    test_host_close(&t);
+    ok(!test_host_open(&t, base,
+                       (const char *const[]){"FK_CORE_KIND", "llama", "FK_CORE_API_BASE",
+                                             "http://127.0.0.1:1", "FRONTEND_USE_HARMONY", "maybe",
+                                             NULL},
+                       err, sizeof err) &&
+           strstr(err, "FRONTEND_USE_HARMONY: 'maybe' is not a boolean"),
+       "FRONTEND_USE_HARMONY is parsed once, by the host: %s", err);
+    ok(test_host_open(&t, base,
+                      (const char *const[]){"FK_CORE_KIND", "llama", "FK_CORE_API_BASE",
+                                            "http://127.0.0.1:1", "FK_LLAMA_IDLE_TIMEOUT_S", "-1",
+                                            NULL},
+                      err, sizeof err) != NULL,
+       "host for a bad driver key");
+    ok(drv->create(&t.svc.table, err, sizeof err) == NULL &&
+           strstr(err, "test.env:3: FK_LLAMA_IDLE_TIMEOUT_S: -1 is out of range"),
+       "the driver's own keys go through the host's getters: %s", err);
+    test_host_close(&t);
 
     test_health_and_waiting();
     test_unavailable();
@@ -886,9 +880,8 @@ int main(void)
 
     fake f;
     if (ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started")) {
-        fk_host h2;
-        host_ctx c2;
-        fk_core *core = make_core(&c2, &h2, f.url, 1, "20");
+        test_host t2;
+        fk_core *core = make_core(&t2, f.url, 1, "20");
         run_ms(200);
         if (core) {
             test_generate(&f, core);
@@ -897,8 +890,8 @@ int main(void)
             test_pause(&f, core);
             test_faults(&f, core);
             test_reuse_and_concurrency(&f, core);
-            drv->destroy(core);
         }
+        core_end(&t2, core);
         test_passthrough(&f);
         fake_stop(&f);
     }

@@ -77,7 +77,7 @@ typedef struct rec {
     int calls_after_done; /* callbacks that came after on_done (must stay 0) */
 } rec;
 
-static int on_pieces(void *ud, const fk_piece *p, size_t n)
+static int on_pieces(void *ud, const fk_piece *p, size_t n, size_t piece_size)
 {
     rec *r = ud;
     if (r->dones) r->calls_after_done++;
@@ -113,7 +113,7 @@ static void on_done(void *ud, const fk_gen_stats *st, const fk_error *err)
     if (err) diag("on_done error: %s", err->message);
 }
 
-static const fk_gen_callbacks callbacks = {on_pieces, on_done, NULL};
+static const fk_gen_callbacks callbacks = {sizeof callbacks, on_pieces, on_done, NULL};
 
 /* ---- fixtures ------------------------------------------------------------------------ */
 

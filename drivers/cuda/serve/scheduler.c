@@ -4,6 +4,7 @@
 #include "stopstr.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,7 +606,7 @@ fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_c
     fk_seq *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->s = s;
-    q->cb = *cb;
+    fk_abi_copy(&q->cb, sizeof q->cb, cb, cb->struct_size);
     q->ud = ud;
     q->n_prompt = req->n_prompt;
     int room = s->cfg.max_model_len - req->n_prompt;
@@ -686,9 +687,13 @@ static void call_on_pieces(fk_seq *q)
     }
     for (size_t i = 0; i < q->deliv.n_p; i++) {
         const out_piece *o = &q->deliv.p[i];
-        q->pieces[i] = (fk_piece){q->deliv.bytes + o->off, o->len, o->token_id, o->is_special};
+        q->pieces[i] = (fk_piece){.text = q->deliv.bytes + o->off,
+                                  .len = o->len,
+                                  .token_id = o->token_id,
+                                  .is_special = o->is_special,
+                                  .logprob = NAN};
     }
-    int pause = q->cb.on_pieces(q->ud, q->pieces, q->deliv.n_p);
+    int pause = q->cb.on_pieces(q->ud, q->pieces, q->deliv.n_p, sizeof *q->pieces);
     q->deliv.n_p = q->deliv.n_bytes = 0;
     if (pause != 1) return;
     pthread_mutex_lock(&q->s->mu);
@@ -698,7 +703,7 @@ static void call_on_pieces(fk_seq *q)
 
 static void call_on_done(fk_seq *q)
 {
-    fk_gen_stats st = {0};
+    fk_gen_stats st = {.struct_size = sizeof st};
     st.prompt_tokens = q->n_prompt;
     st.completion_tokens = q->n_generated;
     st.finish = q->cancel ? FK_FINISH_CANCELLED : q->finish;
@@ -707,7 +712,7 @@ static void call_on_done(fk_seq *q)
     st.queue_ms = pre0 - q->t_submit;
     if (q->t_prefill_end) st.prefill_ms = q->t_prefill_end - q->t_prefill_start;
     if (q->n_generated) st.decode_ms = q->t_last - q->t_first;
-    fk_error e = {0};
+    fk_error e = {.struct_size = sizeof e};
     if (st.finish == FK_FINISH_ERROR) {
         e.http_status = q->err_status;
         e.type = q->err_status == 503 ? "unavailable_error" : "server_error";
