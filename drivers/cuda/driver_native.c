@@ -191,6 +191,22 @@ static fktok *load_tokenizer(const fk_core *c, char *err, size_t err_len)
 
 /* Ownership: on success the tokenizer, checkpoint and model move to the core
  * (the loop takes them at LOAD_DONE); on failure everything is freed here. */
+/* Every id the tokenizer can produce needs a row in the model's embedding:
+ * refuse a model with a smaller vocabulary at start-up rather than failing
+ * every request. 0, or -1 with err. */
+static int vocab_covers(const fktok *tok, const fk_model *m, char *err, size_t err_len)
+{
+    size_t tv = fktok_vocab_size(tok);
+    int mv = fk_model_config(m)->vocab_size;
+    if (tv <= (size_t)mv) return 0;
+    snprintf(err, err_len,
+             "the model's vocabulary (%d ids) does not cover the tokenizer's (%zu ids): prompts "
+             "would hold ids the model has no embedding for. Make the model with fk-mkmodel "
+             "--vocab %zu, or put its own tokenizer.json in VLLM_MODEL_CORE",
+             mv, tv, tv);
+    return -1;
+}
+
 static void on_loaded(void *arg);
 
 /* Hand the end of loading to the loop. */
@@ -214,7 +230,7 @@ static void *loader_main(void *arg)
     set_progress(c, 10);
     fk_checkpoint_prefault(ck, prefault_progress, c);
     m = fk_model_new(ck, c->n_threads, err, sizeof err);
-    if (!m) goto fail;
+    if (!m || vocab_covers(tok, m, err, sizeof err) != 0) goto fail;
     pthread_mutex_lock(&c->mu);
     c->tok = tok;
     c->ck = ck;

@@ -210,6 +210,34 @@ static void test_broken_model(const char *empty_dir)
     drv->destroy(c);
 }
 
+/* fk-mkmodel's defaults (a 1024-id vocabulary) under the bundled o200k
+ * tokenizer: refused at load with both numbers, not a failure per request. */
+static void test_small_vocab(const char *tmp)
+{
+    char dir[1200], cmd[2600], err[512], detail[1024] = "";
+    snprintf(dir, sizeof dir, "%s/small-vocab", tmp);
+    const char *b = getenv("FK_TOP_BUILDDIR");
+    snprintf(cmd, sizeof cmd, "'%s/drivers/cuda/tools/fk-mkmodel' --out '%s' >/dev/null",
+             b ? b : ".", dir);
+    if (!ok(system(cmd) == 0, "fk-mkmodel with its defaults")) return;
+    const fk_host *h =
+        host_with((const char *const[]){"VLLM_MODEL_CORE", dir, NULL}, err, sizeof err);
+    fk_core *c = h ? drv->create(h, err, sizeof err) : NULL;
+    if (!ok(c != NULL, "create (%s)", c ? "" : err)) return;
+    fk_health st = FK_HEALTH_LOADING;
+    for (int i = 0; i < 2000 && st == FK_HEALTH_LOADING; i++) {
+        event_base_loop(base, EVLOOP_ONCE);
+        st = drv->health(c, detail, sizeof detail);
+    }
+    is_int(st, FK_HEALTH_ERROR, "the model is refused at load");
+    ok(strstr(detail, "vocabulary (1024 ids)") && strstr(detail, "201088") &&
+           strstr(detail, "--vocab"),
+       "the reason names both vocabularies and the fix (%s)", detail);
+    drv->destroy(c);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) diag("cannot remove %s", dir);
+}
+
 /* Writes the real tokenizer into the pipe once `go` is set. */
 typedef struct pipe_writer {
     const char *src, *dst; /* tokenizer.json and the pipe */
@@ -377,6 +405,7 @@ int main(void)
     test_config_errors(held);
     test_small_host(held);
     test_broken_model(empty);
+    test_small_vocab(tmp);
     test_serving(fixture, held);
 
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
