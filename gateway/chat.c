@@ -14,6 +14,7 @@
 #include "job.h"
 #include "log.h"
 #include "request.h"
+#include "special_text.h"
 #include "sse.h"
 
 typedef struct chat_state {
@@ -178,6 +179,29 @@ static int render(fk_gateway *gw, const json_t *body, hm_prompt *prompt, fk_segm
     return 0;
 }
 
+/* Pass-through: the client's chat text must not spell special tokens (the
+ * core would parse them). Refused (400 naming the field), or escaped into
+ * *escaped (a new body text the caller frees; NULL when nothing changed).
+ * 0, or -1 with err. */
+static int passthrough_special_text(const fk_config *cfg, const json_t *body, char **escaped,
+                                    fk_api_error *err)
+{
+    char where[256];
+    *escaped = NULL;
+    if (!fk_special_text_find(body, where, sizeof where)) return 0;
+    if (cfg->special_text == FK_SPECIAL_TEXT_REJECT)
+        return fk_api_bad_request(err, "invalid_value", where,
+                                  "%s spells a special token such as <|end|>, which this "
+                                  "pass-through core (FRONTEND_USE_HARMONY=0) would parse as one; "
+                                  "remove it, or set FK_PASSTHROUGH_SPECIAL_TEXT=escape",
+                                  where);
+    json_t *copy = json_deep_copy(body);
+    if (copy && fk_special_text_escape(copy) >= 0) *escaped = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    if (!*escaped) return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    return 0;
+}
+
 void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
     fk_api_error err;
@@ -189,6 +213,7 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
     hm_prompt_init(&prompt);
     fk_segment *segs = NULL;
     char *tools = NULL;
+    char *escaped = NULL;
     const char *model = NULL;
     if (fk_read_json_body(gw, req, &body, &err) < 0 ||
         fk_parse_chat_request(body, &lim, &rp, &err) < 0)
@@ -221,6 +246,12 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
         if (render(gw, body, &prompt, &segs, &err) < 0) goto fail;
         gr.segments = segs;
         gr.n_segments = prompt.n;
+    } else {
+        if (passthrough_special_text(&gw->slot->cfg, body, &escaped, &err) < 0) goto fail;
+        if (escaped) {
+            gr.client_body = escaped;
+            gr.client_body_len = strlen(escaped);
+        }
     }
     chat_state *s = chat_state_new(&gw->slot->cfg);
     fk_job *j = s ? fk_job_new(gw, req, info, "chatcmpl-", rp.model ? rp.model : model, rp.stream,
@@ -235,6 +266,7 @@ void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_inf
 fail:
     fk_reply_error(gw, req, FK_EP_CHAT, &err);
 out:
+    free(escaped);
     free(tools);
     free(segs);
     hm_prompt_clear(&prompt);

@@ -19,11 +19,25 @@
 /* Keys the gateway itself understands (an FK_ key outside this list and the
  * driver list draws a warning). */
 static const char *const gateway_keys[] = {
-    "FK_CORE_KIND",        "FK_CORE_API_BASE",    "FK_LISTEN",       "FK_DRIVER_DIR",
-    "FK_DRIVER",           "FK_API_KEY",          "FK_CORS_ORIGINS", "FK_MAX_BODY_BYTES",
-    "FK_MAX_MESSAGES",     "FK_LOG_LEVEL",        "FK_CURRENT_DATE", "FK_REASONING_FIELDS",
-    "FK_SHUTDOWN_GRACE_S", "FK_STATS_INTERVAL_S", "FK_KEEPALIVE_S",  "FK_HTTP_TIMEOUT_S",
-    "FK_ACCEPT_ANY_MODEL", "FK_TEST_FIXED_IDS",
+    "FK_CORE_KIND",
+    "FK_CORE_API_BASE",
+    "FK_LISTEN",
+    "FK_DRIVER_DIR",
+    "FK_DRIVER",
+    "FK_API_KEY",
+    "FK_CORS_ORIGINS",
+    "FK_MAX_BODY_BYTES",
+    "FK_MAX_MESSAGES",
+    "FK_LOG_LEVEL",
+    "FK_CURRENT_DATE",
+    "FK_REASONING_FIELDS",
+    "FK_SHUTDOWN_GRACE_S",
+    "FK_STATS_INTERVAL_S",
+    "FK_KEEPALIVE_S",
+    "FK_HTTP_TIMEOUT_S",
+    "FK_ACCEPT_ANY_MODEL",
+    "FK_TEST_FIXED_IDS",
+    "FK_PASSTHROUGH_SPECIAL_TEXT",
 };
 
 /* Keys (or prefixes, ending in '*') that belong to drivers. */
@@ -304,6 +318,13 @@ static int check_enums(checker *ck)
             return bad(ck->cfg, "FK_REASONING_FIELDS", ck->err, ck->err_len,
                        "'%s' must be both, reasoning_content or reasoning", rf);
     }
+    const char *st = value(ck->cfg, "FK_PASSTHROUGH_SPECIAL_TEXT");
+    cfg->special_text = FK_SPECIAL_TEXT_REJECT;
+    if (st && strcmp(st, "escape") == 0)
+        cfg->special_text = FK_SPECIAL_TEXT_ESCAPE;
+    else if (st && strcmp(st, "reject") != 0)
+        return bad(ck->cfg, "FK_PASSTHROUGH_SPECIAL_TEXT", ck->err, ck->err_len,
+                   "'%s' must be reject or escape", st);
     return 0;
 }
 

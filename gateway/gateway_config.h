@@ -25,6 +25,8 @@
  *   FK_KEEPALIVE_S          SSE keep-alive comment interval before output    [10]
  *   FK_HTTP_TIMEOUT_S       idle connection / slow request timeout           [120]
  *   FK_ACCEPT_ANY_MODEL     1: any "model" is served by the core             [0]
+ *   FK_PASSTHROUGH_SPECIAL_TEXT  reject | escape: spelled-out special tokens in
+ *                           a pass-through chat (special_text.h)            [reject]
  *   FK_TEST_FIXED_IDS       1: fixed ids and created (tests only)            [0]
  *
  * A bad value stops start-up with "FILE:LINE: KEY: why"; an unknown FK_ key in
@@ -45,6 +47,11 @@ typedef enum fk_reasoning_fields {
     FK_REASONING_CONTENT = 1, /* reasoning_content only */
     FK_REASONING_ONLY = 2,    /* reasoning only */
 } fk_reasoning_fields;
+
+typedef enum fk_special_text_policy {
+    FK_SPECIAL_TEXT_REJECT = 0, /* 400 naming the field */
+    FK_SPECIAL_TEXT_ESCAPE = 1, /* a zero width space after the '<' */
+} fk_special_text_policy;
 
 typedef struct fk_config {
     fk_dotenv file; /* the .env entries (values already overridden by the environment) */
@@ -76,6 +83,7 @@ typedef struct fk_config {
     double keepalive_s;                   /* FK_KEEPALIVE_S; 0: off */
     int http_timeout_s;                   /* FK_HTTP_TIMEOUT_S */
     int accept_any_model;                 /* FK_ACCEPT_ANY_MODEL */
+    fk_special_text_policy special_text;  /* FK_PASSTHROUGH_SPECIAL_TEXT */
     int test_fixed_ids;                   /* FK_TEST_FIXED_IDS */
 } fk_config;
 

@@ -14,6 +14,7 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/utf8.h gateway/utf8.c \
 	gateway/openai_errors.h gateway/openai_errors.c \
 	gateway/request.h gateway/request.c \
+	gateway/special_text.h gateway/special_text.c \
 	gateway/sse.h gateway/sse.c \
 	gateway/metrics.h gateway/metrics.c \
 	gateway/server.h gateway/server.c \
@@ -66,7 +67,7 @@ tests_unit_test_gateway_config_LDADD = gateway/libfkgateway.la
 
 FUZZERS += tests/fuzz/fuzz_request tests/fuzz/fuzz_dotenv
 tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c gateway/request.c \
-	gateway/openai_errors.c gateway/utf8.c
+	gateway/openai_errors.c gateway/utf8.c gateway/special_text.c
 tests_fuzz_fuzz_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_request_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_request_LDADD = harmony/libfkharmony.la $(JANSSON_LIBS)

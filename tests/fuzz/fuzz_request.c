@@ -1,6 +1,8 @@
 /* fuzz_request.c: arbitrary bytes as a request body: JSON parse, chat and
  * completion validation, the Harmony mapping and rendering the gateway does,
- * and the error object it would send. Nothing may crash or leak. */
+ * and the error object it would send, and the pass-through check for spelled
+ * special tokens (after escaping, none may be left). Nothing may crash or
+ * leak. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 
 #include "gateway/openai_errors.h"
 #include "gateway/request.h"
+#include "gateway/special_text.h"
 #include "harmony/harmony.h"
 
 static void render(const json_t *body)
@@ -29,6 +32,16 @@ static void render(const json_t *body)
         hm_prompt_clear(&p);
     }
     hm_conversation_clear(&conv);
+}
+
+static void special_text(const json_t *body)
+{
+    char where[64];
+    int found = fk_special_text_find(body, where, sizeof where);
+    json_t *copy = json_deep_copy(body);
+    int n = copy ? fk_special_text_escape(copy) : -1;
+    if (n >= 0 && (found != (n > 0) || fk_special_text_find(copy, where, sizeof where))) abort();
+    json_decref(copy);
 }
 
 static void emit_error(const fk_api_error *e)
@@ -53,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         emit_error(&err);
     if (fk_parse_completion_request(body, &lim, &rp, &err) < 0) emit_error(&err);
+    special_text(body);
     json_decref(body);
     return 0;
 }

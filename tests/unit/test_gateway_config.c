@@ -102,6 +102,8 @@ static void test_errors(void)
            "my.env:1: FK_LOG_LEVEL: 'loud' must be error, warn, info or debug");
     expect("FK_REASONING_FIELDS=all\n",
            "my.env:1: FK_REASONING_FIELDS: 'all' must be both, reasoning_content or reasoning");
+    expect("FK_PASSTHROUGH_SPECIAL_TEXT=strip\n",
+           "my.env:1: FK_PASSTHROUGH_SPECIAL_TEXT: 'strip' must be reject or escape");
     expect("FK_CURRENT_DATE=2026-13-01\n",
            "my.env:1: FK_CURRENT_DATE: '2026-13-01' is not a YYYY-MM-DD date");
     expect("FK_CORE_API_BASE=llama-core:8080\n",
