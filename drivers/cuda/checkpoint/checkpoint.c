@@ -276,8 +276,10 @@ static int check_architecture(fk_checkpoint *ck, problems *p)
     if (ck->weights_unreadable) return 0; /* nothing to check against */
     if (ck->n_unavailable) qsort(ck->unavailable, ck->n_unavailable, sizeof(char *), cmp_str);
     fk_gptoss_config *c = &ck->cfg;
-    c->experts_mxfp4 = find_entry(ck, "model.layers.0.mlp.experts.gate_up_proj_blocks") != NULL ||
-                       find_entry(ck, "model.layers.0.mlp.experts.gate_up_proj") == NULL;
+    char blocks[128], bf16[128];
+    fk_gptoss_tensor_name(FK_T_GATE_UP_BLOCKS, 0, blocks, sizeof blocks);
+    fk_gptoss_tensor_name(FK_T_GATE_UP, 0, bf16, sizeof bf16);
+    c->experts_mxfp4 = find_entry(ck, blocks) != NULL || find_entry(ck, bf16) == NULL;
     if (c->experts_mxfp4 && (c->hidden_size % 32 || c->intermediate_size % 32))
         problem(p,
                 "config.json: MXFP4 experts need hidden_size (%d) and intermediate_size (%d) "

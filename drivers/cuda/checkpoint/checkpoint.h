@@ -142,6 +142,43 @@ typedef struct fk_tensor_spec {
     int64_t shape[4]; /* required shape */
 } fk_tensor_spec;
 
+/* The tensors of a gpt-oss checkpoint by role. Their names are spelled once,
+ * in gptoss_tensors.c; the loader's validation, fk-mkmodel and the model all
+ * go through these ids. Per-layer roles take a layer index. */
+typedef enum fk_gptoss_tensor {
+    FK_T_EMBED = 0,      /* model.embed_tokens.weight */
+    FK_T_NORM,           /* model.norm.weight */
+    FK_T_LM_HEAD,        /* lm_head.weight */
+    FK_T_LN1,            /* per layer from here: input_layernorm.weight */
+    FK_T_Q,              /* self_attn.q_proj.weight */
+    FK_T_Q_BIAS,         /* self_attn.q_proj.bias */
+    FK_T_K,              /* self_attn.k_proj.weight */
+    FK_T_K_BIAS,         /* self_attn.k_proj.bias */
+    FK_T_V,              /* self_attn.v_proj.weight */
+    FK_T_V_BIAS,         /* self_attn.v_proj.bias */
+    FK_T_O,              /* self_attn.o_proj.weight */
+    FK_T_O_BIAS,         /* self_attn.o_proj.bias */
+    FK_T_SINKS,          /* self_attn.sinks */
+    FK_T_LN2,            /* post_attention_layernorm.weight */
+    FK_T_ROUTER,         /* mlp.router.weight */
+    FK_T_ROUTER_BIAS,    /* mlp.router.bias */
+    FK_T_GATE_UP_BLOCKS, /* MXFP4 experts: mlp.experts.gate_up_proj_blocks */
+    FK_T_GATE_UP_SCALES, /* mlp.experts.gate_up_proj_scales */
+    FK_T_DOWN_BLOCKS,    /* mlp.experts.down_proj_blocks */
+    FK_T_DOWN_SCALES,    /* mlp.experts.down_proj_scales */
+    FK_T_GATE_UP,        /* BF16 experts: mlp.experts.gate_up_proj */
+    FK_T_DOWN,           /* mlp.experts.down_proj */
+    FK_T_GATE_UP_BIAS,   /* both forms: mlp.experts.gate_up_proj_bias */
+    FK_T_DOWN_BIAS,      /* mlp.experts.down_proj_bias */
+    FK_T_COUNT
+} fk_gptoss_tensor;
+
+/* The full name of a role ("model.layers.3.self_attn.q_proj.weight"); the
+ * layer is ignored for the model-wide ones. Always NUL-terminated. */
+void fk_gptoss_tensor_name(fk_gptoss_tensor t, int layer, char *buf, size_t len);
+/* The checkpoint's tensor for a role, or NULL. */
+const fk_tensor *fk_checkpoint_gptoss(const fk_checkpoint *ck, fk_gptoss_tensor t, int layer);
+
 /* Fill out[0..cap) with every tensor a gpt-oss checkpoint of this config holds,
  * with the experts in MXFP4 (mxfp4 = 1) or BF16 (mxfp4 = 0) form, in a stable
  * order (embedding, layers 0..L-1, final norm, lm_head). Returns the total
