@@ -1,6 +1,6 @@
 #!/bin/sh
 # golden.sh: fk-golden on both tiny checkpoints against the transformers
-# goldens, and proof that it notices a wrong answer: a goldens file with one
+# goldens (and once on the reference backend), and proof that it notices a wrong answer: a goldens file with one
 # logit changed, and a model whose config asks for the rounded YaRN range.
 # TAP; run by make check (FK_TOP_BUILDDIR, FK_FIXTURES).
 set -u
@@ -35,6 +35,12 @@ for form in bf16 mxfp4; do
     *) ok 1 "tiny-gptoss-$form: last line \"$last\"" ;;
     esac
 done
+
+# The whole model on the reference backend (plain loops): the backend table
+# carries everything the forward pass needs.
+run --model "$MODELS/tiny-gptoss-mxfp4" --goldens "$GOLD" --backend ref
+rc=$?
+ok $rc "tiny-gptoss-mxfp4 on the reference backend matches the goldens (exit $rc)"
 
 # One logit of harmony_chat.last_logits raised by 0.01 (well above the 1e-3
 # tolerance): find its bytes through the safetensors header.

@@ -2,7 +2,9 @@
  * gateway driver (FK_CORE_KIND=vllm).
  *
  *   create()    reads the configuration and starts a loader thread
- *   loader      tokenizer -> checkpoint (validated, prefaulted) -> model
+ *   loader      tokenizer -> checkpoint (validated, prefaulted) -> CPU
+ *               backend -> model -> KV cache pool (allocated here, off the
+ *               loop)
  *   on_loaded   (loop, posted by the loader) starts the scheduler; requests
  *               that arrived while loading are tokenized and submitted
  *   generate()  tokenizes the prompt segments and submits to the scheduler
@@ -18,7 +20,8 @@
  *   FRONTEND_VLLM_MODEL  served model id (default: the directory's basename)
  *   FK_THREADS           CPU threads for the model (default: all)
  *   FK_MAX_BATCH         sequences decoded together (default 8)
- *   FK_KV_CACHE_MB       KV cache budget over running sequences (default: no limit)
+ *   FK_KV_CACHE_MB       KV cache pool size (default: room for FK_MAX_BATCH sequences
+ *                        of VLLM_MAX_MODEL_LEN tokens)
  *   FK_PREFILL_CHUNK     prompt tokens prefilled per step (default 512)
  *
  * Threads: every fk_driver function and every host callback runs on the
@@ -45,6 +48,7 @@
 
 #define NATIVE_VERSION "0.1.0"
 #define WAITING_TICK_MS 2000 /* between keep-alive notes while loading */
+#define KV_BLOCK_TOKENS 16   /* positions per KV cache block (vLLM's default) */
 
 enum load_state {
     LOAD_RUNNING = 0, /* the loader thread is working */
@@ -61,7 +65,8 @@ struct fk_core {
     char *model_id;            /* served model name (owned) */
     int max_model_len;         /* configured, then capped by the model once loaded */
     int n_threads;             /* FK_THREADS; 0: all CPUs */
-    fk_sched_config sched_cfg; /* batch, KV budget, prefill chunk */
+    size_t kv_bytes;           /* FK_KV_CACHE_MB in bytes; 0: the default */
+    fk_sched_config sched_cfg; /* batch, prefill chunk */
 
     pthread_t loader;      /* the loader thread */
     pthread_mutex_t mu;    /* guards state, progress, error */
@@ -71,7 +76,9 @@ struct fk_core {
 
     fktok *tok;        /* tokenizer (written by the loader before LOAD_DONE) */
     fk_checkpoint *ck; /* mmapped weights (idem) */
+    fk_backend *be;    /* the CPU backend (idem) */
     fk_model *model;   /* the model (idem) */
+    fk_kv_pool *pool;  /* the KV cache (idem) */
     int vocab_size;    /* V, for FK_SEG_TOKEN range checks */
     fk_sched *sched;   /* loop: the running scheduler, from LOAD_READY on */
 
@@ -162,7 +169,7 @@ static int read_config(fk_core *c, char *err, size_t err_len)
     c->max_model_len = cc.max_model_len > 0 ? cc.max_model_len : 8192;
     c->n_threads = (int)threads;
     c->sched_cfg.max_batch = (int)batch;
-    c->sched_cfg.kv_budget_bytes = (size_t)kv_mb << 20;
+    c->kv_bytes = (size_t)kv_mb << 20;
     c->sched_cfg.prefill_chunk = (int)chunk;
     return 0;
 }
@@ -222,26 +229,44 @@ static void *loader_main(void *arg)
     char err[1024] = "";
     fktok *tok = load_tokenizer(c, err, sizeof err);
     fk_checkpoint *ck = NULL;
+    fk_backend *be = NULL;
     fk_model *m = NULL;
+    fk_kv_pool *pool = NULL;
     if (!tok) goto fail;
     set_progress(c, 5);
     ck = fk_checkpoint_open(c->model_dir, err, sizeof err);
     if (!ck) goto fail;
     set_progress(c, 10);
     fk_checkpoint_prefault(ck, prefault_progress, c);
-    m = fk_model_new(ck, c->n_threads, err, sizeof err);
+    be = fk_backend_cpu_new(c->n_threads);
+    if (!be) {
+        snprintf(err, sizeof err, "cannot start the CPU backend's threads");
+        goto fail;
+    }
+    m = fk_model_new(ck, be, err, sizeof err);
     if (!m || vocab_covers(tok, m, err, sizeof err) != 0) goto fail;
+    int len = c->max_model_len, positions = fk_model_config(m)->max_position_embeddings;
+    size_t kv_bytes = c->kv_bytes
+                          ? c->kv_bytes
+                          : fk_kv_pool_bytes_for(m, KV_BLOCK_TOKENS, c->sched_cfg.max_batch,
+                                                 len < positions ? len : positions, FK_RUN_ROWS);
+    pool = fk_kv_pool_new(m, kv_bytes, KV_BLOCK_TOKENS, err, sizeof err);
+    if (!pool) goto fail;
     pthread_mutex_lock(&c->mu);
     c->tok = tok;
     c->ck = ck;
+    c->be = be;
     c->model = m;
+    c->pool = pool;
     c->progress = 100;
     c->state = LOAD_DONE;
     pthread_mutex_unlock(&c->mu);
     post_loaded(c);
     return NULL;
 fail:
+    fk_kv_pool_free(pool);
     fk_model_free(m);
+    if (be) be->ops->free(be);
     fk_checkpoint_close(ck);
     fktok_free(tok);
     pthread_mutex_lock(&c->mu);
@@ -527,9 +552,10 @@ static void on_loaded(void *arg)
         sc.notify_ud = c;
         fk_sched_vocab v = {vocab_bytes, vocab_special, c->tok};
         char err[512];
-        c->sched = fk_sched_new(c->model, &v, &sc, err, sizeof err);
+        c->sched = fk_sched_new(c->model, c->pool, &v, &sc, err, sizeof err);
         pthread_mutex_lock(&c->mu);
         if (c->sched) {
+            c->max_model_len = fk_sched_max_model_len(c->sched); /* the pool may cap it */
             c->state = LOAD_READY;
         } else {
             c->state = LOAD_FAILED;
@@ -540,8 +566,12 @@ static void on_loaded(void *arg)
     char detail[1100];
     int progress;
     if (load_state(c, &progress) == LOAD_READY)
-        c->host->log(c->host, FK_LOG_INFO, "model %s ready (%s, max_model_len %d, max batch %d)",
-                     c->model_id, c->model_dir, c->max_model_len, c->sched_cfg.max_batch);
+        c->host->log(c->host, FK_LOG_INFO,
+                     "model %s ready (%s, max_model_len %d, max batch %d, KV cache %zu MiB: "
+                     "%zu blocks of %d positions)",
+                     c->model_id, c->model_dir, c->max_model_len, c->sched_cfg.max_batch,
+                     fk_kv_pool_blocks(c->pool) * fk_kv_block_bytes(c->pool) >> 20,
+                     fk_kv_pool_blocks(c->pool), KV_BLOCK_TOKENS);
     else {
         pthread_mutex_lock(&c->mu);
         snprintf(detail, sizeof detail, "%s", c->error);
@@ -563,7 +593,9 @@ static void core_free(fk_core *c)
     }
     if (c->t_pending) c->host->timer_free(c->t_pending);
     if (c->t_tick) c->host->timer_free(c->t_tick);
+    fk_kv_pool_free(c->pool);
     fk_model_free(c->model);
+    if (c->be) c->be->ops->free(c->be);
     fk_checkpoint_close(c->ck);
     fktok_free(c->tok);
     pthread_mutex_destroy(&c->mu);
@@ -637,15 +669,15 @@ static size_t native_list_models(fk_core *c, fk_model_info *out, size_t max, siz
     return 1;
 }
 
-/* Engine gauges: KV cache in use against FK_KV_CACHE_MB (when set), sequences. */
+/* Engine gauges: KV blocks held against the pool, sequences. */
 static void native_metrics(fk_core *c, fk_core_metrics *out)
 {
     if (FK_HAS_MEMBER(out, fk_core_metrics, backend)) out->backend = "cpu";
     if (!c->sched) return;
     fk_sched_stats st;
     fk_sched_get_stats(c->sched, &st);
-    if (FK_HAS_MEMBER(out, fk_core_metrics, kv_usage) && c->sched_cfg.kv_budget_bytes > 0)
-        out->kv_usage = (double)st.kv_bytes / (double)c->sched_cfg.kv_budget_bytes;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, kv_usage) && st.kv_blocks_total > 0)
+        out->kv_usage = (double)st.kv_blocks_used / (double)st.kv_blocks_total;
     if (FK_HAS_MEMBER(out, fk_core_metrics, running)) out->running = st.running;
     if (FK_HAS_MEMBER(out, fk_core_metrics, waiting)) out->waiting = st.waiting;
 }

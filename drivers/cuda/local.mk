@@ -4,6 +4,7 @@
 #   checkpoint/     safetensors shards, config.json, the gpt-oss tensor table
 #   model/          the forward pass, the backend table, RoPE, KV cache
 #   backends/cpu/   the CPU backend and its thread pool
+#   backends/ref/   the reference backend the fast kernels are tested against
 #   serve/          sampler, stop strings, scheduler (continuous batching)
 #   tools/          fk-golden, fk-mkmodel
 # and this folder holds the plugin on top: fk-driver-native.so, which

@@ -160,10 +160,11 @@ int main(int argc, char **argv)
     fk_checkpoint_prefault(ck, NULL, NULL);
     printf("model %s: %.2f GB mapped, prefault %.2f s\n", dir, fk_checkpoint_bytes(ck) / 1e9,
            now() - t);
-    fk_model *m = fk_model_new(ck, threads, err, sizeof err);
-    if (!m) {
-        fprintf(stderr, "bench_engine: %s\n", err);
-        fk_checkpoint_close(ck);
+    fk_backend *be = fk_backend_cpu_new(threads);
+    fk_model *m = be ? fk_model_new(ck, be, err, sizeof err) : NULL;
+    fk_run *run = m ? fk_run_new(m, err, sizeof err) : NULL;
+    if (!run) {
+        fprintf(stderr, "bench_engine: %s\n", be ? err : "cannot start the CPU backend");
         return 1;
     }
     const fk_gptoss_config *cfg = fk_model_config(m);
@@ -181,10 +182,16 @@ int main(int argc, char **argv)
     int maxb = 1;
     for (int i = 0; i < n_batches; i++) maxb = batches[i] > maxb ? batches[i] : maxb;
     int cap = prompt + steps + 2;
+    fk_kv_pool *kvp =
+        fk_kv_pool_new(m, fk_kv_pool_bytes_for(m, 16, maxb, cap, FK_RUN_ROWS), 16, err, sizeof err);
+    if (!kvp) {
+        fprintf(stderr, "bench_engine: %s\n", err);
+        return 1;
+    }
     fk_kv **kvs = calloc((size_t)maxb, sizeof *kvs);
     int32_t *toks = malloc((size_t)(prompt > maxb ? prompt : maxb) * sizeof *toks);
     float *lg = malloc((size_t)maxb * V * sizeof *lg);
-    for (int b = 0; kvs && b < maxb; b++) kvs[b] = fk_kv_new(m, cap);
+    for (int b = 0; kvs && b < maxb; b++) kvs[b] = fk_kv_new(kvp, cap);
     int ok = kvs && toks && lg;
     for (int b = 0; ok && b < maxb; b++) ok = kvs[b] != NULL;
     if (!ok) {
@@ -198,7 +205,10 @@ int main(int argc, char **argv)
     for (int it = 0; it < 3; it++) {
         fk_kv_reset(kvs[0]);
         t = now();
-        if (fk_model_forward(m, kvs[0], toks, prompt, lg, 0) != 0) return 1;
+        if (fk_model_forward(m, run, kvs[0], toks, prompt, lg, 0) != FK_OK) {
+            fprintf(stderr, "bench_engine: %s\n", fk_run_error(run));
+            return 1;
+        }
         t = now() - t;
         if (it > 0 && t < best) best = t;
     }
@@ -209,13 +219,16 @@ int main(int argc, char **argv)
         if (B < 1) continue;
         for (int b = 0; b < B; b++) {
             fk_kv_reset(kvs[b]);
-            fk_model_forward(m, kvs[b], toks, 8, lg, 0);
+            fk_model_forward(m, run, kvs[b], toks, 8, lg, 0);
         }
-        fk_model_decode(m, kvs, toks, B, lg); /* warm-up step */
+        fk_model_decode(m, run, kvs, toks, B, lg, NULL); /* warm-up step */
         double total = 0, best_step = 1e30;
         for (int s = 0; s < steps; s++) {
             t = now();
-            if (fk_model_decode(m, kvs, toks, B, lg) != 0) return 1;
+            if (fk_model_decode(m, run, kvs, toks, B, lg, NULL) != FK_OK) {
+                fprintf(stderr, "bench_engine: %s\n", fk_run_error(run));
+                return 1;
+            }
             t = now() - t;
             total += t;
             if (t < best_step) best_step = t;
@@ -230,12 +243,16 @@ int main(int argc, char **argv)
     }
     printf("RSS after decoding: %.1f MiB (the bandwidth buffer already freed), KV cache %.1f MiB "
            "per sequence of %d\n",
-           status_kib("VmRSS:") / 1024.0, fk_kv_bytes(kvs[0]) / 1048576.0, cap);
+           status_kib("VmRSS:") / 1024.0, fk_kv_held(kvs[0]) * fk_kv_block_bytes(kvp) / 1048576.0,
+           cap);
     for (int b = 0; b < maxb; b++) fk_kv_free(kvs[b]);
     free(kvs);
     free(toks);
     free(lg);
+    fk_kv_pool_free(kvp);
+    fk_run_free(run);
     fk_model_free(m);
+    be->ops->free(be);
     fk_checkpoint_close(ck);
     return 0;
 }

@@ -64,12 +64,13 @@ static double now_s(void)
 }
 
 /* Seconds to run n requests of `tokens` tokens with the given batch size. */
-static double run(fk_model *m, fktok *tok, int batch, int n, int tokens, uint64_t *generated)
+static double run(const fk_model *m, fk_kv_pool *pool, fktok *tok, int batch, int n, int tokens,
+                  uint64_t *generated)
 {
     fk_sched_vocab v = {vocab_bytes, vocab_special, tok};
     fk_sched_config c = {.max_batch = batch, .notify = notify};
     char err[256];
-    fk_sched *s = fk_sched_new(m, &v, &c, err, sizeof err);
+    fk_sched *s = fk_sched_new(m, pool, &v, &c, err, sizeof err);
     if (!s) {
         fprintf(stderr, "%s\n", err);
         exit(1);
@@ -108,19 +109,24 @@ int main(int argc, char **argv)
     fktok *tok = fktok_load_json(path, err, sizeof err);
     if (!tok) tok = fktok_load_default(err, sizeof err);
     fk_checkpoint *ck = tok ? fk_checkpoint_open(dir, err, sizeof err) : NULL;
-    fk_model *m = ck ? fk_model_new(ck, threads, err, sizeof err) : NULL;
-    if (!m) {
+    fk_backend *be = ck ? fk_backend_cpu_new(threads) : NULL;
+    fk_model *m = be ? fk_model_new(ck, be, err, sizeof err) : NULL;
+    size_t bytes = m ? fk_kv_pool_bytes_for(m, 16, n, tokens + 16, FK_RUN_ROWS) : 0;
+    fk_kv_pool *pool = m ? fk_kv_pool_new(m, bytes, 16, err, sizeof err) : NULL;
+    if (!pool) {
         fprintf(stderr, "bench_scheduler: %s\n", err);
         return 1;
     }
     printf("%s: %d requests x %d tokens\n", dir, n, tokens);
     for (int batch = 1; batch <= n; batch = batch == 1 ? n : n + 1) {
         uint64_t gen;
-        double secs = run(m, tok, batch, n, tokens, &gen);
+        double secs = run(m, pool, tok, batch, n, tokens, &gen);
         printf("max_batch %3d: %6llu tokens in %7.3f s = %8.1f tokens/s\n", batch,
                (unsigned long long)gen, secs, gen / secs);
     }
+    fk_kv_pool_free(pool);
     fk_model_free(m);
+    be->ops->free(be);
     fk_checkpoint_close(ck);
     fktok_free(tok);
     return 0;

@@ -1,7 +1,7 @@
-/* test_model_layers: the engine's kernels against small hand-computed cases
- * (YaRN, sink softmax, window masking, MXFP4 codes, router, clamped SwiGLU,
- * bf16, rmsnorm, rope) and the threaded matmuls against naive loops; then
- * the KV cache rules on the tiny fixture model. */
+/* test_model_layers: the kernels of both the reference and the CPU backend
+ * against small hand-computed cases (YaRN, sink softmax, window masking over
+ * paged blocks, MXFP4 codes, router, clamped SwiGLU, bf16, rmsnorm, rope);
+ * then the model and its paged KV cache on the tiny fixture model. */
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
@@ -76,6 +76,31 @@ static void test_yarn(void)
 
 /* ---- attention ------------------------------------------------------------------ */
 
+/* A paged cache of blocks of 2 positions, one layer slot, for hand-computed
+ * cases: the sequence's table is blocks 5, 2, 7, 0 (positions 0..7). */
+typedef struct hand_cache {
+    float mem[8 * 2 * 2 * 16]; /* 8 blocks of [1 slot][K, V][2 rows][width <= 16] */
+    fk_kv_cache c;             /* the view */
+    int32_t table[4];          /* the sequence's blocks */
+} hand_cache;
+
+static void hand_init(hand_cache *h, int width)
+{
+    memset(h->mem, 0, sizeof h->mem);
+    h->c = (fk_kv_cache){h->mem, 2, 1, width, (size_t)2 * 2 * width};
+    const int32_t t[4] = {5, 2, 7, 0};
+    memcpy(h->table, t, sizeof t);
+}
+
+/* Store rows of k, v as positions pos0.. of the sequence. */
+static void hand_store(fk_backend *be, hand_cache *h, const float *k, const float *v, int pos0,
+                       int n)
+{
+    fk_attn_seq s = {h->table, 4, pos0, n, 0};
+    is_int(be->ops->kv_store(be, &h->c, 0, k, v, &s, 1), FK_OK, "%s: store positions %d..%d",
+           be->ops->name, pos0, pos0 + n - 1);
+}
+
 /* Attention of one head (nh = nkv = 1, hd = 4) over 3 keys with scores
  * q.k/sqrt(4) = 1, 0, -1 and values 1, 2, 3 (dimension 0). By hand, with
  * sink 0: p = e, 1, 1/e over (e + 1 + 1/e + 1) = 0.534447, 0.196612,
@@ -89,22 +114,22 @@ static void test_sink_softmax(fk_backend *be)
     k[4] = 0.0f;
     k[8] = -1.0f;
     for (int t = 0; t < 3; t++) v[t * 4] = (float)(t + 1);
+    hand_cache h;
+    hand_init(&h, 4);
+    hand_store(be, &h, k, v, 0, 3);
     uint16_t sink = bf16_of(0.0f);
-    fk_attn_seq s = {NULL, NULL, 8, 0, 3, 0};
-    be->ops->attention(be, out, q, k, v, &s, 1, &sink, 1, 1, 4, 0);
+    fk_attn_seq s = {h.table, 4, 0, 3, 0};
+    be->ops->attention(be, out, q, &h.c, 0, &s, 1, &sink, 1, 1, 4, 0);
     near(out[8], 1.1446590, 2e-6, "sink 0: output of the 3-score example");
     near(out[9], 0.0, 0, "sink 0: other dimensions stay 0");
     near(out[0], 1.0 / (1.0 + 1.0), 1e-6, "position 0 sees itself and the sink: v0 / 2");
     sink = bf16_of(1.0f);
-    be->ops->attention(be, out, q, k, v, &s, 1, &sink, 1, 1, 4, 0);
+    be->ops->attention(be, out, q, &h.c, 0, &s, 1, &sink, 1, 1, 4, 0);
     near(out[8], 0.8556057, 2e-6, "sink 1: output of the 3-score example");
-    /* The same query as a decode step: keys 0, 1 from the cache ring. */
-    float kc[8 * 4] = {0}, vc[8 * 4] = {0};
-    memcpy(kc, k, sizeof(float) * 8);
-    memcpy(vc, v, sizeof(float) * 8);
-    fk_attn_seq d = {kc, vc, 8, 2, 1, 0};
-    be->ops->attention(be, out, q + 8, k + 8, v + 8, &d, 1, &sink, 1, 1, 4, 0);
-    near(out[0], 0.8556057, 2e-6, "sink 1, keys 0-1 from the cache");
+    /* The same query as a decode step at position 2. */
+    fk_attn_seq d = {h.table, 4, 2, 1, 0};
+    be->ops->attention(be, out, q + 8, &h.c, 0, &d, 1, &sink, 1, 1, 4, 0);
+    near(out[0], 0.8556057, 2e-6, "sink 1, the query at position 2 alone");
 }
 
 /* Scores all 0 and the sink at -100 (exp ~ 0): each visible position gets
@@ -116,11 +141,14 @@ static void test_window(fk_backend *be)
     float q[T * HD] = {0}, k[T * HD] = {0}, v[T * HD] = {0}, out[T * HD];
     for (int t = 0; t < T; t++) v[t * HD + t] = 1.0f;
     uint16_t sink = bf16_of(-100.0f);
+    hand_cache h;
+    hand_init(&h, HD);
+    hand_store(be, &h, k, v, 0, T);
     int windows[3] = {0, 1, 3};
     for (int wi = 0; wi < 3; wi++) {
         int w = windows[wi];
-        fk_attn_seq s = {NULL, NULL, 8, 0, T, 0};
-        be->ops->attention(be, out, q, k, v, &s, 1, &sink, 1, 1, HD, w);
+        fk_attn_seq s = {h.table, 4, 0, T, 0};
+        be->ops->attention(be, out, q, &h.c, 0, &s, 1, &sink, 1, 1, HD, w);
         int good = 1;
         for (int p = 0; p < T; p++) {
             int lo = w && p - w + 1 > 0 ? p - w + 1 : 0;
@@ -129,34 +157,33 @@ static void test_window(fk_backend *be)
                 if (fabs(out[p * HD + t] - want) > 1e-6) good = 0;
             }
         }
-        ok(good, "window %d: query p sees %s", w, w ? "p-window+1 .. p" : "0 .. p");
+        ok(good, "%s: window %d: query p sees %s", be->ops->name, w,
+           w ? "p-window+1 .. p" : "0 .. p");
     }
-    /* Decode through a ring of 3 slots (window 3): write positions 0..4 one at
-     * a time, query at 5 must see 3, 4, 5 only. */
-    float kc[3 * HD] = {0}, vc[3 * HD] = {0};
-    for (int p = 0; p < 5; p++) be->ops->kv_store(be, kc, vc, 3, k + p * HD, v + p * HD, p, 1, HD);
-    fk_attn_seq d = {kc, vc, 3, 5, 1, 0};
-    be->ops->attention(be, out, q, k + 5 * HD, v + 5 * HD, &d, 1, &sink, 1, 1, HD, 3);
+    /* A decode at position 5 with window 3 after block 0 (positions 0, 1)
+     * was given back: it sees 3, 4, 5 only. */
+    h.table[0] = -1;
+    fk_attn_seq d = {h.table, 4, 5, 1, 0};
+    is_int(be->ops->attention(be, out, q, &h.c, 0, &d, 1, &sink, 1, 1, HD, 3), FK_OK,
+           "%s: a decode step whose first block was given back", be->ops->name);
     ok(fabs(out[2]) < 1e-9 && fabs(out[3] - 1.0 / 3) < 1e-6 && fabs(out[4] - 1.0 / 3) < 1e-6 &&
            fabs(out[5] - 1.0 / 3) < 1e-6,
-       "ring of 3: position 5 sees 3, 4, 5 (%.3f %.3f %.3f %.3f)", out[2], out[3], out[4], out[5]);
-    /* A prefill of 5 into a 3-slot ring keeps the last 3. */
-    float kc2[3 * HD] = {0}, vc2[3 * HD] = {0};
-    be->ops->kv_store(be, kc2, vc2, 3, k, v, 0, 5, HD);
-    ok(vc2[0 * HD + 3] == 1.0f && vc2[1 * HD + 4] == 1.0f && vc2[2 * HD + 2] == 1.0f,
-       "kv_store of 5 rows into 3 slots keeps positions 2, 3, 4 at p %% 3");
+       "%s: position 5, window 3, sees 3, 4, 5 (%.3f %.3f %.3f %.3f)", be->ops->name, out[2],
+       out[3], out[4], out[5]);
     /* GQA: 4 query heads on 2 kv heads; head j reads kv head j / 2. */
     float q4[4 * HD] = {0}, k2[2 * HD] = {0}, v2[2 * HD], o4[4 * HD];
     for (int i = 0; i < HD; i++) {
         v2[i] = 1.0f;
         v2[HD + i] = 2.0f;
     }
-    fk_attn_seq g = {NULL, NULL, 4, 0, 1, 0};
-    be->ops->attention(be, o4, q4, k2, v2, &g, 1, (uint16_t[]){sink, sink, sink, sink}, 4, 2, HD,
+    hand_init(&h, 2 * HD);
+    hand_store(be, &h, k2, v2, 0, 1);
+    fk_attn_seq g = {h.table, 4, 0, 1, 0};
+    be->ops->attention(be, o4, q4, &h.c, 0, &g, 1, (uint16_t[]){sink, sink, sink, sink}, 4, 2, HD,
                        0);
     ok(fabs(o4[0] - 1) < 1e-6 && fabs(o4[HD] - 1) < 1e-6 && fabs(o4[2 * HD] - 2) < 1e-6 &&
            fabs(o4[3 * HD] - 2) < 1e-6,
-       "GQA: heads 0,1 read kv head 0, heads 2,3 kv head 1");
+       "%s: GQA: heads 0,1 read kv head 0, heads 2,3 kv head 1", be->ops->name);
 }
 
 /* ---- formats ------------------------------------------------------------------------ */
@@ -257,82 +284,6 @@ static void test_rmsnorm_rope(fk_backend *be)
        "rope rotates the half-split pairs (got %g %g %g %g)", h[0], h[1], h[2], h[3]);
 }
 
-/* ---- matmul against naive loops ------------------------------------------------------- */
-
-static uint64_t rng = 0x1234567;
-static float frand(void)
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng >> 40) / (double)(1 << 24)) - 0.5f;
-}
-
-/* W[n][k] as the kernel must read it, for each format. */
-static double ref_w(const fk_wmat *w, int n, int k)
-{
-    if (w->fmt == FK_W_BF16) return fk_bf16_f32(((const uint16_t *)w->data)[(size_t)n * w->k + k]);
-    if (w->fmt == FK_W_BF16_T)
-        return fk_bf16_f32(((const uint16_t *)w->data)[(size_t)k * w->n + n]);
-    const uint8_t *q = (const uint8_t *)w->data + (size_t)n * (w->k / 2);
-    uint8_t byte = q[k / 2];
-    int code = k % 2 ? byte >> 4 : byte & 15;
-    return fk_fp4_values[code] * ldexp(1.0, w->scales[(size_t)n * (w->k / 32) + k / 32] - 127);
-}
-
-static void test_matmul(fk_backend *one, fk_backend *many)
-{
-    static const char *names[] = {"bf16 [N,K]", "bf16 [K,N]", "mxfp4"};
-    const int shapes[][2] = {{67, 96}, {64, 100}, {130, 64}, {8, 2880}};
-    const int rows[] = {1, 3, 8, 37};
-    for (int f = 0; f < 3; f++)
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            int N = shapes[s][0], K = shapes[s][1];
-            if (f == FK_W_MXFP4 && K % 32) continue;
-            size_t nw = (size_t)N * K;
-            uint16_t *wb = malloc(nw * sizeof *wb);
-            uint8_t *wq = malloc(nw / 2), *sc = malloc(nw / 32 + 1);
-            uint16_t *bias = malloc((size_t)N * sizeof *bias);
-            for (size_t i = 0; i < nw; i++) wb[i] = bf16_of(frand());
-            for (size_t i = 0; i < nw / 2; i++) wq[i] = (uint8_t)(frand() * 256 + 128);
-            for (size_t i = 0; i < nw / 32; i++) sc[i] = (uint8_t)(120 + (i % 9));
-            for (int n = 0; n < N; n++) bias[n] = bf16_of(frand());
-            fk_wmat w = {(fk_wfmt)f, N, K, f == FK_W_MXFP4 ? (void *)wq : (void *)wb,
-                         f == FK_W_MXFP4 ? sc : NULL};
-            for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
-                int R = rows[ri];
-                float *x = malloc((size_t)R * K * sizeof *x);
-                float *y1 = malloc((size_t)R * N * sizeof *y1);
-                float *yn = malloc((size_t)R * N * sizeof *yn);
-                for (int i = 0; i < R * K; i++) x[i] = frand();
-                one->ops->matmul(one, y1, x, &w, bias, R);
-                many->ops->matmul(many, yn, x, &w, bias, R);
-                double worst = 0;
-                for (int b = 0; b < R; b++)
-                    for (int n = 0; n < N; n++) {
-                        double ref = fk_bf16_f32(bias[n]), mag = fabs(ref);
-                        for (int k = 0; k < K; k++) {
-                            double t = ref_w(&w, n, k) * x[(size_t)b * K + k];
-                            ref += t;
-                            mag += fabs(t);
-                        }
-                        double e = fabs(y1[(size_t)b * N + n] - ref) / (mag + 1e-30);
-                        if (e > worst) worst = e;
-                    }
-                ok(worst < 1e-6, "%s N=%d K=%d R=%d: within %.1e of a naive double loop", names[f],
-                   N, K, R, worst);
-                ok(memcmp(y1, yn, (size_t)R * N * sizeof *y1) == 0,
-                   "%s N=%d K=%d R=%d: %d threads give the 1-thread bits", names[f], N, K, R,
-                   fk_backend_cpu_threads(many));
-                free(x);
-                free(y1);
-                free(yn);
-            }
-            free(wb);
-            free(wq);
-            free(sc);
-            free(bias);
-        }
-}
-
 /* ---- thread pool --------------------------------------------------------------------- */
 
 static void count_task(void *ctx, int64_t b, int64_t e, int thread)
@@ -362,84 +313,144 @@ static void test_pool(void)
     fk_pool_free(p);
 }
 
-/* ---- the KV cache on the tiny model -------------------------------------------------- */
+/* ---- the model and its paged KV cache on the tiny model ------------------------------ */
 
-static void test_kv(void)
+static double max_diff(const float *a, const float *b, size_t n)
 {
-    const char *fx = getenv("FK_FIXTURES");
-    char dir[1024], err[2048];
-    snprintf(dir, sizeof dir, "%s/models/tiny-gptoss-mxfp4", fx ? fx : "tests/fixtures");
-    fk_checkpoint *ck = fk_checkpoint_open(dir, err, sizeof err);
-    ok(ck != NULL, "open %s%s%s", dir, ck ? "" : ": ", ck ? "" : err);
-    if (!ck) return;
-    fk_model *m = fk_model_new(ck, 2, err, sizeof err);
-    ok(m != NULL, "fk_model_new%s%s", m ? "" : ": ", m ? "" : err);
-    if (!m) {
-        fk_checkpoint_close(ck);
+    double e = 0;
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)a[i] - b[i]));
+    return e;
+}
+
+/* One model on one backend with a run and a pool of blocks of 4 positions. */
+typedef struct tiny {
+    fk_backend *be;   /* owned */
+    fk_model *m;      /* owned */
+    fk_run *run;      /* owned */
+    fk_kv_pool *pool; /* owned */
+} tiny;
+
+static int tiny_open(tiny *t, const fk_checkpoint *ck, fk_backend *be, size_t blocks)
+{
+    char err[512];
+    memset(t, 0, sizeof *t);
+    t->be = be;
+    t->m = fk_model_new(ck, be, err, sizeof err);
+    ok(t->m != NULL, "%s: fk_model_new%s%s", be->ops->name, t->m ? "" : ": ", t->m ? "" : err);
+    if (!t->m) return -1;
+    t->run = fk_run_new(t->m, err, sizeof err);
+    fk_kv_pool *probe = fk_kv_pool_new(t->m, 1 << 20, 4, err, sizeof err);
+    size_t block = probe ? fk_kv_block_bytes(probe) : 0;
+    fk_kv_pool_free(probe);
+    t->pool = block ? fk_kv_pool_new(t->m, blocks * block, 4, err, sizeof err) : NULL;
+    ok(t->run && t->pool, "%s: a run and a pool of %zu blocks%s%s", be->ops->name, blocks,
+       t->pool ? "" : ": ", t->pool ? "" : err);
+    return t->run && t->pool ? 0 : -1;
+}
+
+static void tiny_close(tiny *t)
+{
+    fk_kv_pool_free(t->pool);
+    fk_run_free(t->run);
+    fk_model_free(t->m);
+    if (t->be) t->be->ops->free(t->be);
+}
+
+static void test_kv(const fk_checkpoint *ck)
+{
+    enum { NB = 200 }; /* blocks in the pool */
+    tiny t;
+    if (tiny_open(&t, ck, fk_backend_cpu_new(2), NB) != 0) {
+        tiny_close(&t);
         return;
     }
-    const fk_gptoss_config *c = fk_model_config(m);
+    const fk_gptoss_config *c = fk_model_config(t.m);
     int V = c->vocab_size, width = c->n_kv_heads * c->head_dim;
-    fk_kv *kv = fk_kv_new(m, 20);
-    /* 2 sliding layers keep 8 rows, 2 full layers 20, keys and values in float. */
-    is_int((long long)fk_kv_bytes(kv), (long long)(2 * (8 + 20) * 2) * width * 4,
-           "sliding layers keep only their window");
+    /* 2 sliding layers (window 8) and 2 full ones: two groups of 2 slots. */
+    is_int((long long)fk_kv_block_bytes(t.pool), (long long)4 * 2 * 2 * width * 4,
+           "a block holds 4 positions of 2 layers, keys and values, in float");
+    is_int((long long)fk_kv_pool_blocks(t.pool), NB, "the pool has the blocks it was sized for");
+    fk_kv *kv = fk_kv_new(t.pool, 20);
     float *lg = malloc((size_t)3 * V * sizeof *lg), *one = malloc((size_t)V * sizeof *one);
     int32_t toks[12] = {200006, 17360, 200008, 12, 500, 9, 77, 1000, 3, 44, 5, 6};
-    is_int(fk_model_forward(m, kv, toks, 12, one, 0), 0, "prefill 12 tokens");
+    is_int(fk_model_forward(t.m, t.run, kv, toks, 12, one, 0), FK_OK, "prefill 12 tokens");
     is_int(fk_kv_len(kv), 12, "kv length 12");
-    /* Decoding the rest one at a time equals a prefill of everything. */
-    fk_kv *kv2 = fk_kv_new(m, 20);
+    is_int((long long)fk_kv_held(kv), 6, "12 positions: 3 blocks per group");
+    /* Decoding the rest one at a time equals a prefill of everything, bit for bit. */
+    fk_kv *kv2 = fk_kv_new(t.pool, 20);
     int32_t all[14] = {0};
     memcpy(all, toks, sizeof toks);
     all[12] = 42;
     all[13] = 4242;
     float *full = malloc((size_t)14 * V * sizeof *full);
-    fk_model_forward(m, kv2, all, 14, full, 1);
-    fk_model_decode(m, &kv, &all[12], 1, lg);
-    fk_model_decode(m, &kv, &all[13], 1, lg + V);
-    double e = 0;
-    for (int i = 0; i < V; i++) {
-        double d1 = fabs(lg[i] - full[(size_t)12 * V + i]),
-               d2 = fabs(lg[V + i] - full[(size_t)13 * V + i]);
-        e = d1 > e ? d1 : e;
-        e = d2 > e ? d2 : e;
-    }
-    ok(e < 1e-4, "prefill + decode through the ring = one prefill (max diff %.2e)", e);
-    /* Batched decode equals one-at-a-time. */
-    fk_kv *a = fk_kv_new(m, 20), *b = fk_kv_new(m, 20), *a1 = fk_kv_new(m, 20);
-    fk_model_forward(m, a, toks, 5, one, 0);
-    fk_model_forward(m, b, toks + 5, 7, one, 0);
-    fk_model_forward(m, a1, toks, 5, one, 0);
+    fk_model_forward(t.m, t.run, kv2, all, 14, full, 1);
+    int32_t greedy[2];
+    is_int(fk_model_decode(t.m, t.run, &kv, &all[12], 1, lg, greedy), FK_OK, "decode one token");
+    /* Position 12: the sliding layers' window (8) now starts at 5: block 0 went back. */
+    is_int((long long)fk_kv_held(kv), 7, "at position 12 the sliding group gave block 0 back");
+    fk_model_decode(t.m, t.run, &kv, &all[13], 1, lg + V, greedy + 1);
+    ok(memcmp(lg, full + (size_t)12 * V, (size_t)2 * V * sizeof *lg) == 0,
+       "prefill + decode through paged blocks = one prefill, bit for bit");
+    int32_t am = 0;
+    for (int i = 1; i < V; i++)
+        if (lg[V + i] > lg[V + am]) am = i;
+    is_int(greedy[1], am, "the greedy id is the argmax of the logits");
+    /* Batched decode equals one-at-a-time, bit for bit. */
+    fk_kv *a = fk_kv_new(t.pool, 20), *b = fk_kv_new(t.pool, 20), *a1 = fk_kv_new(t.pool, 20);
+    fk_model_forward(t.m, t.run, a, toks, 5, one, 0);
+    fk_model_forward(t.m, t.run, b, toks + 5, 7, one, 0);
+    fk_model_forward(t.m, t.run, a1, toks, 5, one, 0);
     fk_kv *pair[2] = {a, b};
     int32_t next[2] = {99, 100};
-    is_int(fk_model_decode(m, pair, next, 2, lg), 0, "decode a batch of 2");
-    fk_model_decode(m, &a1, next, 1, lg + 2 * V);
-    e = 0;
-    for (int i = 0; i < V; i++) e = fmax(e, fabs(lg[i] - lg[2 * V + i]));
-    ok(e < 1e-5, "batch row 0 = the same sequence alone (max diff %.2e)", e);
+    is_int(fk_model_decode(t.m, t.run, pair, next, 2, lg, NULL), FK_OK, "decode a batch of 2");
+    fk_model_decode(t.m, t.run, &a1, next, 1, lg + 2 * V, NULL);
+    ok(memcmp(lg, lg + 2 * V, (size_t)V * sizeof *lg) == 0,
+       "batch row 0 = the same sequence alone, bit for bit");
     /* NULL logits: the cache advances the same way. */
-    fk_kv *c1 = fk_kv_new(m, 20), *c2 = fk_kv_new(m, 20);
-    fk_model_forward(m, c1, toks, 6, NULL, 0);
-    fk_model_forward(m, c1, toks + 6, 6, one, 0);
-    fk_model_forward(m, c2, toks, 12, lg, 0);
-    e = 0;
-    for (int i = 0; i < V; i++) e = fmax(e, fabs(one[i] - lg[i]));
-    ok(fk_kv_len(c1) == 12 && e < 1e-5,
-       "a prefill chunk without logits, then one with: same logits (max diff %.2e)", e);
+    fk_kv *c1 = fk_kv_new(t.pool, 20), *c2 = fk_kv_new(t.pool, 20);
+    fk_model_forward(t.m, t.run, c1, toks, 6, NULL, 0);
+    fk_model_forward(t.m, t.run, c1, toks + 6, 6, one, 0);
+    fk_model_forward(t.m, t.run, c2, toks, 12, lg, 0);
+    ok(fk_kv_len(c1) == 12 && memcmp(one, lg, (size_t)V * sizeof *lg) == 0,
+       "a prefill chunk without logits, then one with: the same bits");
     fk_kv_free(c1);
     fk_kv_free(c2);
     /* Capacity: 20 positions, 14 used in kv2. */
-    is_int(fk_model_forward(m, kv2, toks, 7, one, 0), -1, "prefill past capacity is refused");
+    is_int(fk_model_forward(t.m, t.run, kv2, toks, 7, one, 0), FK_ERR_KV_FULL,
+           "prefill past the sequence's capacity: FK_ERR_KV_FULL");
     is_int(fk_kv_len(kv2), 14, "a refused prefill leaves the cache as it was");
+    size_t free_before = fk_kv_pool_free_blocks(t.pool);
     fk_kv_reset(kv2);
-    is_int(fk_kv_len(kv2), 0, "reset empties the cache");
+    ok(fk_kv_len(kv2) == 0 && fk_kv_held(kv2) == 0 &&
+           fk_kv_pool_free_blocks(t.pool) == free_before + 8,
+       "reset empties the sequence and gives its 8 blocks back");
     int32_t bad = V;
-    is_int(fk_model_forward(m, kv2, &bad, 1, one, 0), -1,
-           "a token outside the vocabulary is refused");
-    ok(fk_model_bytes_per_token(m) > (uint64_t)V * c->hidden_size * 2,
+    is_int(fk_model_forward(t.m, t.run, kv2, &bad, 1, one, 0), FK_ERR_TOKEN,
+           "a token outside the vocabulary: FK_ERR_TOKEN, not a full cache");
+    ok(strstr(fk_run_error(t.run), "outside the vocabulary") != NULL, "and the error says so: %s",
+       fk_run_error(t.run));
+    ok(fk_model_bytes_per_token(t.m) > (uint64_t)V * c->hidden_size * 2,
        "bytes per token counts lm_head and more (%llu)",
-       (unsigned long long)fk_model_bytes_per_token(m));
+       (unsigned long long)fk_model_bytes_per_token(t.m));
+    /* The pool running dry: a long sequence takes every free block. */
+    fk_kv *big = fk_kv_new(t.pool, 4096);
+    int32_t *many = malloc(4096 * sizeof *many);
+    for (int i = 0; i < 4096; i++) many[i] = 1000 + i;
+    is_int(fk_model_forward(t.m, t.run, big, many, 4096, NULL, 0), FK_ERR_KV_FULL,
+           "a prefill larger than the free blocks: FK_ERR_KV_FULL");
+    ok(strstr(fk_run_error(t.run), "model.c:") && strstr(fk_run_error(t.run), "KV"),
+       "the error names the file, line and the KV cache: %s", fk_run_error(t.run));
+    ok(fk_kv_len(big) > 0 && fk_kv_len(big) % FK_RUN_ROWS == 0,
+       "the chunks before the full one stay (%d positions)", fk_kv_len(big));
+    fk_kv_free(big);
+    free(many);
+    /* Sizing: 20 positions at chunks of 4 need 5 full blocks, and on the
+     * sliding layers the window before a chunk and the chunk, 8 - 1 + 4 = 11
+     * positions, which straddle up to ceil(11 / 4) + 1 = 4 blocks. */
+    is_int((long long)fk_kv_blocks_needed(t.pool, 20, 4), 5 + 4, "blocks needed for 20 positions");
+    ok(fk_kv_blocks_needed(t.pool, fk_kv_pool_max_tokens(t.pool, 4), 4) <= NB &&
+           fk_kv_blocks_needed(t.pool, fk_kv_pool_max_tokens(t.pool, 4) + 1, 4) > NB,
+       "max tokens (%d) is the most that fits in %d blocks", fk_kv_pool_max_tokens(t.pool, 4), NB);
     free(full);
     free(lg);
     free(one);
@@ -448,29 +459,64 @@ static void test_kv(void)
     fk_kv_free(a1);
     fk_kv_free(kv);
     fk_kv_free(kv2);
-    fk_model_free(m);
-    fk_checkpoint_close(ck);
+    is_int((long long)fk_kv_pool_free_blocks(t.pool), NB, "every block is back in the pool");
+    tiny_close(&t);
+}
+
+/* The whole model on the reference backend agrees with the CPU backend. */
+static void test_ref_model(const fk_checkpoint *ck)
+{
+    tiny a, b;
+    int ok_a = tiny_open(&a, ck, fk_backend_cpu_new(2), 16) == 0;
+    int ok_b = tiny_open(&b, ck, fk_backend_ref_new(), 16) == 0;
+    if (ok_a && ok_b) {
+        int V = fk_model_config(a.m)->vocab_size;
+        float *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+        int32_t toks[9] = {200006, 17360, 200008, 12, 500, 9, 77, 1000, 3};
+        fk_kv *ka = fk_kv_new(a.pool, 16), *kb = fk_kv_new(b.pool, 16);
+        fk_status sa = fk_model_forward(a.m, a.run, ka, toks, 9, la, 0);
+        fk_status sb = fk_model_forward(b.m, b.run, kb, toks, 9, lb, 0);
+        ok(sa == FK_OK && sb == FK_OK, "9 tokens on both backends");
+        double e = max_diff(la, lb, (size_t)V);
+        ok(e < 1e-4, "the CPU backend's logits are within %.1e of the reference backend's", e);
+        fk_kv_free(ka);
+        fk_kv_free(kb);
+        free(la);
+        free(lb);
+    }
+    tiny_close(&a);
+    tiny_close(&b);
 }
 
 int main(void)
 {
-    fk_backend *one = fk_backend_cpu_new(1), *many = fk_backend_cpu_new(3);
-    if (!one || !many) {
-        ok(0, "start the CPU backends");
+    fk_backend *backends[2] = {fk_backend_ref_new(), fk_backend_cpu_new(3)};
+    if (!backends[0] || !backends[1]) {
+        ok(0, "start the backends");
         return done_testing();
     }
     test_yarn();
     test_bf16();
-    test_sink_softmax(one);
-    test_window(many);
-    test_mxfp4(one);
-    test_router(one);
-    test_swiglu(one);
-    test_rmsnorm_rope(one);
-    test_matmul(one, many);
+    for (int i = 0; i < 2; i++) {
+        test_sink_softmax(backends[i]);
+        test_window(backends[i]);
+        test_mxfp4(backends[i]);
+        test_router(backends[i]);
+        test_swiglu(backends[i]);
+        test_rmsnorm_rope(backends[i]);
+    }
     test_pool();
-    test_kv();
-    one->ops->free(one);
-    many->ops->free(many);
+    const char *fx = getenv("FK_FIXTURES");
+    char dir[1024], err[2048];
+    snprintf(dir, sizeof dir, "%s/models/tiny-gptoss-mxfp4", fx ? fx : "tests/fixtures");
+    fk_checkpoint *ck = fk_checkpoint_open(dir, err, sizeof err);
+    ok(ck != NULL, "open %s%s%s", dir, ck ? "" : ": ", ck ? "" : err);
+    if (ck) {
+        test_kv(ck);
+        test_ref_model(ck);
+        fk_checkpoint_close(ck);
+    }
+    backends[0]->ops->free(backends[0]);
+    backends[1]->ops->free(backends[1]);
     return done_testing();
 }

@@ -119,7 +119,10 @@ static const fk_gen_callbacks callbacks = {sizeof callbacks, on_pieces, on_done,
 
 static fktok *tok;
 static fk_checkpoint *ck;
+static fk_backend *backend;
 static fk_model *model;
+static fk_kv_pool *kv_pool; /* the normal pool: room for 8 sequences of 256 */
+static fk_kv_pool *kv_tiny; /* room for one short sequence at a time */
 
 static const char *vocab_bytes(const void *ud, int32_t id, size_t *len)
 {
@@ -145,7 +148,7 @@ static const char *forged_bytes(const void *ud, int32_t id, size_t *len)
     return FORGED;
 }
 
-static size_t kv_budget; /* kv_budget_bytes for the next sched_new */
+static fk_kv_pool *use_pool; /* the pool for the next sched_new (NULL: kv_pool) */
 
 static fk_sched *sched_new_vocab(const fk_sched_vocab *v, int max_batch, int max_model_len)
 {
@@ -153,10 +156,9 @@ static fk_sched *sched_new_vocab(const fk_sched_vocab *v, int max_batch, int max
                          .max_model_len = max_model_len,
                          .prefill_chunk = 16,
                          .max_buffered = 4,
-                         .kv_budget_bytes = kv_budget,
                          .notify = notify};
     char err[256];
-    fk_sched *s = fk_sched_new(model, v, &c, err, sizeof err);
+    fk_sched *s = fk_sched_new(model, use_pool ? use_pool : kv_pool, v, &c, err, sizeof err);
     if (!s) diag("fk_sched_new: %s", err);
     return s;
 }
@@ -225,7 +227,7 @@ static void test_batching_keeps_results(void)
     is_int(st.generated_tokens, 24 + 18, "stats: generated tokens counted");
     is_int(st.prompt_tokens, 11 + 15, "stats: prompt tokens counted");
     is_int(st.running, 0, "stats: nothing running at the end");
-    is_int((long long)st.kv_bytes, 0, "stats: every KV cache returned");
+    is_int((long long)st.kv_blocks_used, 0, "stats: every KV block returned");
     ok(a2.n_ids == a1.n_ids && memcmp(a1.ids, a2.ids, sizeof(int32_t) * a1.n_ids) == 0,
        "greedy A batched == A alone");
     ok(b2.n_ids == b1.n_ids && memcmp(b1.ids, b2.ids, sizeof(int32_t) * b1.n_ids) == 0,
@@ -402,9 +404,9 @@ static void test_limits(void)
 static void test_kv_budget(void)
 {
     static rec a, b;
-    kv_budget = 1; /* room for none: one sequence still runs at a time */
+    use_pool = kv_tiny; /* room for one of them at a time */
     fk_sched *s = sched_new(4, 0);
-    kv_budget = 0;
+    use_pool = NULL;
     fk_sched_request ra = greedy(prompt_a, 11, 6), rb = greedy(prompt_b, 15, 6);
     a.seq = fk_sched_submit(s, &ra, &callbacks, &a);
     b.seq = fk_sched_submit(s, &rb, &callbacks, &b);
@@ -445,7 +447,7 @@ static void test_many_requests(void)
     fk_sched_stats st;
     fk_sched_get_stats(s, &st);
     ok(st.max_batch_seen <= 8, "never more than max_batch in a step (%d)", st.max_batch_seen);
-    is_int((long long)st.kv_bytes, 0, "every KV cache returned");
+    is_int((long long)st.kv_blocks_used, 0, "every KV block returned");
     fk_sched_free(s);
 }
 
@@ -460,9 +462,17 @@ int main(void)
     if (!tok) diag("tokenizer: %s", err);
     ck = tok ? fk_checkpoint_open(dir, err, sizeof err) : NULL;
     if (tok && !ck) diag("checkpoint: %s", err);
-    model = ck ? fk_model_new(ck, 1, err, sizeof err) : NULL;
+    backend = ck ? fk_backend_cpu_new(1) : NULL;
+    model = backend ? fk_model_new(ck, backend, err, sizeof err) : NULL;
     if (ck && !model) diag("model: %s", err);
-    if (!ok(model != NULL, "tiny model loads")) return done_testing();
+    if (model) {
+        kv_pool =
+            fk_kv_pool_new(model, fk_kv_pool_bytes_for(model, 16, 8, 256, 16), 16, err, sizeof err);
+        /* One sequence of up to 32 positions (prompt 15 + 6 fit; two do not). */
+        kv_tiny =
+            fk_kv_pool_new(model, fk_kv_pool_bytes_for(model, 16, 1, 32, 16), 16, err, sizeof err);
+    }
+    if (!ok(model && kv_pool && kv_tiny, "tiny model and KV pools load")) return done_testing();
 
     test_batching_keeps_results();
     test_seeded_batched();
@@ -474,7 +484,10 @@ int main(void)
     test_kv_budget();
     test_many_requests();
 
+    fk_kv_pool_free(kv_pool);
+    fk_kv_pool_free(kv_tiny);
     fk_model_free(model);
+    backend->ops->free(backend);
     fk_checkpoint_close(ck);
     fktok_free(tok);
     return done_testing();

@@ -4,7 +4,10 @@
  * Every call runs "rows": one row per token, from one sequence (prefill) or
  * many (batched decode, one row each). All rows go through each weight
  * together, so a decode step reads every weight once whatever B is. Long
- * inputs are cut into chunks of FK_CHUNK rows. */
+ * inputs are cut into chunks of FK_RUN_ROWS rows.
+ *
+ * Every op's status is checked (OP / FK_TRY below): a failure stops the call
+ * and fk_run_error() names the op, this file and the line. */
 #include "model.h"
 
 #include "backend.h"
@@ -16,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FK_CHUNK 128     /* rows per pass through the layers */
 #define FK_LOGIT_ROWS 32 /* rows per lm_head call (logits scratch) */
 
 /* One expert matrix family of a layer, all experts packed ([E, ...]). */
@@ -28,7 +30,7 @@ typedef struct fk_expert_mats {
     const uint16_t *bias;  /* bf16 [E, n] */
 } fk_expert_mats;
 
-/* One decoder layer's weights (pointers into the checkpoint). */
+/* One decoder layer's weights (mapped onto the backend). */
 typedef struct fk_layer {
     const uint16_t *ln1, *ln2;         /* [H] input / post-attention norms */
     fk_wmat wq, wk, wv, wo;            /* attention projections */
@@ -41,49 +43,119 @@ typedef struct fk_layer {
     int window;                        /* sliding window, 0 for full attention */
 } fk_layer;
 
+/* Immutable after fk_model_new. */
 struct fk_model {
     const fk_checkpoint *ck;  /* borrowed weights */
     fk_gptoss_config cfg;     /* copy of the blueprint */
-    fk_backend *be;           /* owned */
+    fk_backend *be;           /* borrowed */
     fk_rope rope;             /* YaRN tables */
     const uint16_t *embed;    /* [V, H] */
     const uint16_t *norm;     /* [H] final norm */
     fk_wmat lm_head;          /* [V, H] */
     fk_layer *layers;         /* [n_layers] */
     uint64_t bytes_per_token; /* weights one decode step reads */
-    /* scratch, backend memory, FK_CHUNK rows each */
-    float *x;       /* [R, H] residual stream */
-    float *h;       /* [R, H] normed */
-    float *q;       /* [R, nh*hd] */
-    float *kk;      /* [R, nkv*hd] */
-    float *vv;      /* [R, nkv*hd] */
-    float *att;     /* [R, nh*hd] */
-    float *tmp;     /* [R, H] projection output */
-    float *rlogits; /* [R, E] router logits */
-    float *cos_sin; /* [R, hd] */
-    float *ex_in;   /* [R, H] rows routed to one expert */
-    float *ex_gu;   /* [R, 2I] */
-    float *ex_act;  /* [R, I] */
-    float *ex_out;  /* [R, H] */
-    float *logits;  /* [FK_LOGIT_ROWS, V], allocated on first use */
-    /* host scratch */
+    const void **mapped;      /* every pointer map_weights gave, for unmap */
+    size_t n_mapped;          /* entries in mapped */
+};
+
+/* Scratch for one caller. Backend memory unless marked host. */
+struct fk_run {
+    const fk_model *m; /* the model it runs */
+    fk_backend *be;    /* m->be */
+    float *x;          /* [R, H] residual stream */
+    float *h;          /* [R, H] normed */
+    float *q;          /* [R, nh*hd] */
+    float *kk;         /* [R, nkv*hd] */
+    float *vv;         /* [R, nkv*hd] */
+    float *att;        /* [R, nh*hd] */
+    float *tmp;        /* [R, H] projection output */
+    float *rlogits;    /* [R, E] router logits */
+    float *cos_sin;    /* [R, hd] */
+    float *ex_in;      /* [R, H] rows routed to one expert */
+    float *ex_gu;      /* [R, 2I] */
+    float *ex_act;     /* [R, I] */
+    float *ex_out;     /* [R, H] */
+    float *logits;     /* [FK_LOGIT_ROWS, V] */
+    int32_t *tokens;   /* [R] token ids */
+    /* host */
     float *cos_sin_host; /* [R, hd] */
     int32_t *route_idx;  /* [R, k] */
     float *route_w;      /* [R, k] */
     int32_t *ex_rows;    /* [R] */
     float *ex_scale;     /* [R] */
     fk_attn_seq *seqs;   /* [R] */
+    fk_kv **seq_kv;      /* [R] the cache of each entry of seqs */
     int32_t *logit_rows; /* [R] */
+    char err[256];       /* the last failure, "FILE:LINE: op: why" */
 };
+
+/* ---- status checks ------------------------------------------------------------ */
+
+const char *fk_status_str(fk_status st)
+{
+    switch (st) {
+    case FK_OK:
+        return "ok";
+    case FK_ERR_OOM:
+        return "out of memory";
+    case FK_ERR_SHAPE:
+        return "unsupported shape";
+    case FK_ERR_ARG:
+        return "invalid argument";
+    case FK_ERR_DEVICE:
+        return "device error";
+    case FK_ERR_TOKEN:
+        return "token id outside the vocabulary";
+    case FK_ERR_KV_FULL:
+        return "no room in the KV cache";
+    }
+    return "unknown status";
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Record where a call failed; returns st. */
+static fk_status run_fail(fk_run *r, fk_status st, const char *file, int line, const char *what)
+{
+    snprintf(r->err, sizeof r->err, "%s:%d: %s: %s", base_name(file), line, what,
+             fk_status_str(st));
+    return st;
+}
+
+/* Return from the calling function when `call` fails, naming it. */
+#define FK_TRY(r, what, call)                                                                      \
+    do {                                                                                           \
+        fk_status st_ = (call);                                                                    \
+        if (st_ != FK_OK) return run_fail(r, st_, __FILE__, __LINE__, what);                       \
+    } while (0)
+
+/* One backend op on the run's backend, checked. */
+#define OP(r, op, ...) FK_TRY(r, #op, (r)->be->ops->op((r)->be, __VA_ARGS__))
 
 /* ---- building ------------------------------------------------------------------ */
 
-static const void *tensor(const fk_model *m, const char *fmt, int layer)
+/* The mapped data of a role's tensor, or NULL (missing, or map failed: err says). */
+static const void *map(fk_model *m, fk_gptoss_tensor role, int layer, char *err, size_t err_len)
 {
-    char name[256];
-    snprintf(name, sizeof name, fmt, layer);
-    const fk_tensor *t = fk_checkpoint_get(m->ck, name);
-    return t ? t->data : NULL;
+    const fk_tensor *t = fk_checkpoint_gptoss(m->ck, role, layer);
+    char name[128];
+    fk_gptoss_tensor_name(role, layer, name, sizeof name);
+    if (!t) {
+        snprintf(err, err_len, "%s is missing from the checkpoint", name);
+        return NULL;
+    }
+    const void *out = NULL;
+    fk_status st = m->be->ops->map_weights(m->be, &out, t->data, t->nbytes);
+    if (st != FK_OK) {
+        snprintf(err, err_len, "%s: %s backend: %s", name, m->be->ops->name, fk_status_str(st));
+        return NULL;
+    }
+    m->mapped[m->n_mapped++] = out;
+    return out;
 }
 
 static fk_wmat bf16_mat(const void *data, int n, int k)
@@ -92,59 +164,55 @@ static fk_wmat bf16_mat(const void *data, int n, int k)
     return w;
 }
 
-/* Point a layer at its tensors; -1 when one is missing. */
+/* Map a layer's tensors; -1 with err when one cannot be. */
 static int bind_layer(fk_model *m, int l, char *err, size_t err_len)
 {
     const fk_gptoss_config *c = &m->cfg;
     fk_layer *L = &m->layers[l];
     int H = c->hidden_size, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
     int I = c->intermediate_size;
-#define P "model.layers.%d."
-    L->ln1 = tensor(m, P "input_layernorm.weight", l);
-    L->ln2 = tensor(m, P "post_attention_layernorm.weight", l);
-    L->wq = bf16_mat(tensor(m, P "self_attn.q_proj.weight", l), qd, H);
-    L->wk = bf16_mat(tensor(m, P "self_attn.k_proj.weight", l), kvd, H);
-    L->wv = bf16_mat(tensor(m, P "self_attn.v_proj.weight", l), kvd, H);
-    L->wo = bf16_mat(tensor(m, P "self_attn.o_proj.weight", l), H, qd);
-    L->bq = tensor(m, P "self_attn.q_proj.bias", l);
-    L->bk = tensor(m, P "self_attn.k_proj.bias", l);
-    L->bv = tensor(m, P "self_attn.v_proj.bias", l);
-    L->bo = tensor(m, P "self_attn.o_proj.bias", l);
-    L->sinks = tensor(m, P "self_attn.sinks", l);
-    L->router = bf16_mat(tensor(m, P "mlp.router.weight", l), c->n_experts, H);
-    L->router_bias = tensor(m, P "mlp.router.bias", l);
+#define MAP(role) map(m, role, l, err, err_len)
+#define NEED(lhs, role)                                                                            \
+    if (!(lhs = MAP(role))) return -1
+    const void *w;
+    NEED(L->ln1, FK_T_LN1);
+    NEED(L->ln2, FK_T_LN2);
+    NEED(w, FK_T_Q);
+    L->wq = bf16_mat(w, qd, H);
+    NEED(w, FK_T_K);
+    L->wk = bf16_mat(w, kvd, H);
+    NEED(w, FK_T_V);
+    L->wv = bf16_mat(w, kvd, H);
+    NEED(w, FK_T_O);
+    L->wo = bf16_mat(w, H, qd);
+    NEED(L->bq, FK_T_Q_BIAS);
+    NEED(L->bk, FK_T_K_BIAS);
+    NEED(L->bv, FK_T_V_BIAS);
+    NEED(L->bo, FK_T_O_BIAS);
+    NEED(L->sinks, FK_T_SINKS);
+    NEED(w, FK_T_ROUTER);
+    L->router = bf16_mat(w, c->n_experts, H);
+    NEED(L->router_bias, FK_T_ROUTER_BIAS);
     L->gate_up.n = 2 * I;
     L->gate_up.k = H;
-    L->gate_up.bias = tensor(m, P "mlp.experts.gate_up_proj_bias", l);
+    NEED(L->gate_up.bias, FK_T_GATE_UP_BIAS);
     L->down.n = H;
     L->down.k = I;
-    L->down.bias = tensor(m, P "mlp.experts.down_proj_bias", l);
+    NEED(L->down.bias, FK_T_DOWN_BIAS);
     if (c->experts_mxfp4) {
         L->gate_up.fmt = L->down.fmt = FK_W_MXFP4;
-        L->gate_up.data = tensor(m, P "mlp.experts.gate_up_proj_blocks", l);
-        L->gate_up.scales = tensor(m, P "mlp.experts.gate_up_proj_scales", l);
-        L->down.data = tensor(m, P "mlp.experts.down_proj_blocks", l);
-        L->down.scales = tensor(m, P "mlp.experts.down_proj_scales", l);
+        NEED(L->gate_up.data, FK_T_GATE_UP_BLOCKS);
+        NEED(L->gate_up.scales, FK_T_GATE_UP_SCALES);
+        NEED(L->down.data, FK_T_DOWN_BLOCKS);
+        NEED(L->down.scales, FK_T_DOWN_SCALES);
     } else {
         L->gate_up.fmt = L->down.fmt = FK_W_BF16_T;
-        L->gate_up.data = tensor(m, P "mlp.experts.gate_up_proj", l);
-        L->down.data = tensor(m, P "mlp.experts.down_proj", l);
+        NEED(L->gate_up.data, FK_T_GATE_UP);
+        NEED(L->down.data, FK_T_DOWN);
     }
-#undef P
+#undef NEED
+#undef MAP
     L->window = c->layer_sliding[l] ? c->sliding_window : 0;
-    const void *need[] = {
-        L->ln1,         L->ln2,          L->wq.data,   L->wk.data,      L->wv.data,  L->wo.data,
-        L->bq,          L->bk,           L->bv,        L->bo,           L->sinks,    L->router.data,
-        L->router_bias, L->gate_up.bias, L->down.bias, L->gate_up.data, L->down.data};
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (!need[i]) {
-            snprintf(err, err_len, "layer %d: a required tensor is missing from the checkpoint", l);
-            return -1;
-        }
-    if (c->experts_mxfp4 && (!L->gate_up.scales || !L->down.scales)) {
-        snprintf(err, err_len, "layer %d: MXFP4 expert scales missing", l);
-        return -1;
-    }
     return 0;
 }
 
@@ -172,47 +240,22 @@ static uint64_t compute_bytes_per_token(const fk_model *m)
     return per_layer * (uint64_t)c->n_layers + head;
 }
 
-static int alloc_scratch(fk_model *m)
+/* The shapes this engine runs; -1 with err otherwise. */
+static int check_shape(const fk_gptoss_config *c, char *err, size_t err_len)
 {
-    const fk_gptoss_config *c = &m->cfg;
-    fk_backend *be = m->be;
-    size_t R = FK_CHUNK, H = (size_t)c->hidden_size, qd = (size_t)c->n_heads * c->head_dim;
-    size_t kvd = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate_size;
-    struct {
-        float **p;
-        size_t n;
-    } bufs[] = {{&m->x, R * H},
-                {&m->h, R * H},
-                {&m->q, R * qd},
-                {&m->kk, R * kvd},
-                {&m->vv, R * kvd},
-                {&m->att, R * qd},
-                {&m->tmp, R * H},
-                {&m->rlogits, R * c->n_experts},
-                {&m->cos_sin, R * c->head_dim},
-                {&m->ex_in, R * H},
-                {&m->ex_gu, R * 2 * I},
-                {&m->ex_act, R * I},
-                {&m->ex_out, R * H}};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        *bufs[i].p = be->ops->alloc(be, bufs[i].n);
-        if (!*bufs[i].p) return -1;
-    }
-    size_t k = (size_t)c->experts_per_token;
-    m->cos_sin_host = calloc(R * c->head_dim, sizeof(float));
-    m->route_idx = calloc(R * k, sizeof(int32_t));
-    m->route_w = calloc(R * k, sizeof(float));
-    m->ex_rows = calloc(R, sizeof(int32_t));
-    m->ex_scale = calloc(R, sizeof(float));
-    m->seqs = calloc(R, sizeof(fk_attn_seq));
-    m->logit_rows = calloc(R, sizeof(int32_t));
-    if (!m->cos_sin_host || !m->route_idx || !m->route_w || !m->ex_rows || !m->ex_scale ||
-        !m->seqs || !m->logit_rows)
+    if (c->n_heads <= 0 || c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads ||
+        c->experts_per_token <= 0 || c->experts_per_token > c->n_experts ||
+        (c->experts_mxfp4 && (c->hidden_size % FK_MXFP4_BLOCK_VALUES ||
+                              c->intermediate_size % FK_MXFP4_BLOCK_VALUES))) {
+        snprintf(err, err_len,
+                 "unsupported model shape (heads %d/%d, experts %d of %d, head_dim %d)", c->n_heads,
+                 c->n_kv_heads, c->experts_per_token, c->n_experts, c->head_dim);
         return -1;
+    }
     return 0;
 }
 
-fk_model *fk_model_new(const fk_checkpoint *ck, int n_threads, char *err, size_t err_len)
+fk_model *fk_model_new(const fk_checkpoint *ck, fk_backend *be, char *err, size_t err_len)
 {
     fk_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -220,45 +263,29 @@ fk_model *fk_model_new(const fk_checkpoint *ck, int n_threads, char *err, size_t
         return NULL;
     }
     m->ck = ck;
+    m->be = be;
     m->cfg = *fk_checkpoint_config(ck);
     const fk_gptoss_config *c = &m->cfg;
-    if (c->n_heads <= 0 || c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads ||
-        c->experts_per_token <= 0 || c->experts_per_token > c->n_experts || c->head_dim > 1024 ||
-        (c->experts_mxfp4 && (c->hidden_size % FK_MXFP4_BLOCK_VALUES ||
-                              c->intermediate_size % FK_MXFP4_BLOCK_VALUES))) {
-        snprintf(err, err_len,
-                 "unsupported model shape (heads %d/%d, experts %d of %d, head_dim %d)", c->n_heads,
-                 c->n_kv_heads, c->experts_per_token, c->n_experts, c->head_dim);
-        goto fail;
-    }
+    if (check_shape(c, err, err_len) != 0) goto fail;
     if (fk_rope_init(&m->rope, c) != 0) {
         snprintf(err, err_len, "unsupported head_dim %d for rope", c->head_dim);
         goto fail;
     }
-    m->be = fk_backend_cpu_new(n_threads);
-    if (!m->be) {
-        snprintf(err, err_len, "cannot start the CPU backend's threads");
-        goto fail;
-    }
-    m->embed = tensor(m, "model.embed_tokens.weight", 0);
-    m->norm = tensor(m, "model.norm.weight", 0);
-    m->lm_head = bf16_mat(tensor(m, "lm_head.weight", 0), c->vocab_size, c->hidden_size);
-    if (!m->embed || !m->norm || !m->lm_head.data) {
-        snprintf(err, err_len, "embed_tokens, norm or lm_head missing from the checkpoint");
-        goto fail;
-    }
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
-    if (!m->layers) {
+    m->mapped = calloc(3 + (size_t)c->n_layers * FK_T_COUNT, sizeof *m->mapped);
+    if (!m->layers || !m->mapped) {
         snprintf(err, err_len, "out of memory");
         goto fail;
     }
+    const void *lm;
+    if (!(m->embed = map(m, FK_T_EMBED, 0, err, err_len)) ||
+        !(m->norm = map(m, FK_T_NORM, 0, err, err_len)) ||
+        !(lm = map(m, FK_T_LM_HEAD, 0, err, err_len)))
+        goto fail;
+    m->lm_head = bf16_mat(lm, c->vocab_size, c->hidden_size);
     for (int l = 0; l < c->n_layers; l++)
         if (bind_layer(m, l, err, err_len) != 0) goto fail;
     m->bytes_per_token = compute_bytes_per_token(m);
-    if (alloc_scratch(m) != 0) {
-        snprintf(err, err_len, "out of memory for activations");
-        goto fail;
-    }
     return m;
 fail:
     fk_model_free(m);
@@ -268,21 +295,8 @@ fail:
 void fk_model_free(fk_model *m)
 {
     if (!m) return;
-    if (m->be) {
-        float *bufs[] = {m->x,     m->h,      m->q,       m->kk,      m->vv,
-                         m->att,   m->tmp,    m->rlogits, m->cos_sin, m->ex_in,
-                         m->ex_gu, m->ex_act, m->ex_out,  m->logits};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-            m->be->ops->release(m->be, bufs[i]);
-        m->be->ops->free(m->be);
-    }
-    free(m->cos_sin_host);
-    free(m->route_idx);
-    free(m->route_w);
-    free(m->ex_rows);
-    free(m->ex_scale);
-    free(m->seqs);
-    free(m->logit_rows);
+    for (size_t i = 0; i < m->n_mapped; i++) m->be->ops->unmap_weights(m->be, m->mapped[i]);
+    free(m->mapped);
     free(m->layers);
     free(m);
 }
@@ -300,6 +314,82 @@ fk_backend *fk_model_backend(const fk_model *m)
 uint64_t fk_model_bytes_per_token(const fk_model *m)
 {
     return m->bytes_per_token;
+}
+
+/* ---- run state ------------------------------------------------------------------ */
+
+fk_run *fk_run_new(const fk_model *m, char *err, size_t err_len)
+{
+    fk_run *r = calloc(1, sizeof *r);
+    if (!r) goto oom;
+    r->m = m;
+    r->be = m->be;
+    const fk_gptoss_config *c = &m->cfg;
+    size_t R = FK_RUN_ROWS, H = (size_t)c->hidden_size, qd = (size_t)c->n_heads * c->head_dim;
+    size_t kvd = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate_size;
+    struct {
+        void *p;
+        size_t bytes;
+    } bufs[] = {{&r->x, R * H * 4},
+                {&r->h, R * H * 4},
+                {&r->q, R * qd * 4},
+                {&r->kk, R * kvd * 4},
+                {&r->vv, R * kvd * 4},
+                {&r->att, R * qd * 4},
+                {&r->tmp, R * H * 4},
+                {&r->rlogits, R * c->n_experts * 4},
+                {&r->cos_sin, R * c->head_dim * 4},
+                {&r->ex_in, R * H * 4},
+                {&r->ex_gu, R * 2 * I * 4},
+                {&r->ex_act, R * I * 4},
+                {&r->ex_out, R * H * 4},
+                {&r->logits, (size_t)FK_LOGIT_ROWS * c->vocab_size * 4},
+                {&r->tokens, R * sizeof(int32_t)}};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        void **p = bufs[i].p;
+        *p = r->be->ops->alloc(r->be, bufs[i].bytes);
+        if (!*p) goto oom;
+    }
+    size_t k = (size_t)c->experts_per_token;
+    r->cos_sin_host = calloc(R * c->head_dim, sizeof(float));
+    r->route_idx = calloc(R * k, sizeof(int32_t));
+    r->route_w = calloc(R * k, sizeof(float));
+    r->ex_rows = calloc(R, sizeof(int32_t));
+    r->ex_scale = calloc(R, sizeof(float));
+    r->seqs = calloc(R, sizeof(fk_attn_seq));
+    r->seq_kv = calloc(R, sizeof(fk_kv *));
+    r->logit_rows = calloc(R, sizeof(int32_t));
+    if (!r->cos_sin_host || !r->route_idx || !r->route_w || !r->ex_rows || !r->ex_scale ||
+        !r->seqs || !r->seq_kv || !r->logit_rows)
+        goto oom;
+    return r;
+oom:
+    snprintf(err, err_len, "out of memory for the run state");
+    fk_run_free(r);
+    return NULL;
+}
+
+void fk_run_free(fk_run *r)
+{
+    if (!r) return;
+    void *bufs[] = {r->x,     r->h,      r->q,       r->kk,      r->vv,
+                    r->att,   r->tmp,    r->rlogits, r->cos_sin, r->ex_in,
+                    r->ex_gu, r->ex_act, r->ex_out,  r->logits,  r->tokens};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) r->be->ops->release(r->be, bufs[i]);
+    free(r->cos_sin_host);
+    free(r->route_idx);
+    free(r->route_w);
+    free(r->ex_rows);
+    free(r->ex_scale);
+    free(r->seqs);
+    free(r->seq_kv);
+    free(r->logit_rows);
+    free(r);
+}
+
+const char *fk_run_error(const fk_run *r)
+{
+    return r->err;
 }
 
 /* ---- the forward pass ------------------------------------------------------------ */
@@ -320,156 +410,181 @@ static fk_wmat expert_mat(const fk_expert_mats *e, int expert)
 
 /* x += sum over chosen experts of w_e * (Wd[e] swiglu(Wgu[e] h + bgu[e]) + bd[e]),
  * the rows routed to each expert going through it together. h, x [R, H]. */
-static void moe(fk_model *m, const fk_layer *L, int R)
+static fk_status moe(fk_run *r, const fk_layer *L, int R)
 {
-    const fk_gptoss_config *c = &m->cfg;
-    fk_backend *be = m->be;
+    const fk_gptoss_config *c = &r->m->cfg;
     int H = c->hidden_size, E = c->n_experts, k = c->experts_per_token;
-    be->ops->matmul(be, m->rlogits, m->h, &L->router, L->router_bias, R);
-    be->ops->route(be, m->route_idx, m->route_w, m->rlogits, R, E, k);
+    OP(r, matmul, r->rlogits, r->h, &L->router, L->router_bias, R);
+    OP(r, route, r->route_idx, r->route_w, r->rlogits, R, E, k);
     for (int e = 0; e < E; e++) {
         int n = 0;
-        for (int r = 0; r < R; r++)
+        for (int row = 0; row < R; row++)
             for (int j = 0; j < k; j++)
-                if (m->route_idx[r * k + j] == e) {
-                    m->ex_rows[n] = r;
-                    m->ex_scale[n++] = m->route_w[r * k + j];
+                if (r->route_idx[row * k + j] == e) {
+                    r->ex_rows[n] = row;
+                    r->ex_scale[n++] = r->route_w[row * k + j];
                 }
         if (n == 0) continue;
         fk_wmat gu = expert_mat(&L->gate_up, e), dn = expert_mat(&L->down, e);
-        be->ops->gather(be, m->ex_in, m->h, m->ex_rows, n, H);
-        be->ops->matmul(be, m->ex_gu, m->ex_in, &gu, L->gate_up.bias + (size_t)e * gu.n, n);
-        be->ops->swiglu(be, m->ex_act, m->ex_gu, n, c->intermediate_size, (float)c->swiglu_limit,
-                        (float)c->swiglu_alpha);
-        be->ops->matmul(be, m->ex_out, m->ex_act, &dn, L->down.bias + (size_t)e * dn.n, n);
-        be->ops->scatter_add(be, m->x, m->ex_out, m->ex_rows, m->ex_scale, n, H);
+        OP(r, gather, r->ex_in, r->h, r->ex_rows, n, H);
+        OP(r, matmul, r->ex_gu, r->ex_in, &gu, L->gate_up.bias + (size_t)e * gu.n, n);
+        OP(r, swiglu, r->ex_act, r->ex_gu, n, c->intermediate_size, (float)c->swiglu_limit,
+           (float)c->swiglu_alpha);
+        OP(r, matmul, r->ex_out, r->ex_act, &dn, L->down.bias + (size_t)e * dn.n, n);
+        OP(r, scatter_add, r->x, r->ex_out, r->ex_rows, r->ex_scale, n, H);
     }
+    return FK_OK;
 }
 
-/* Attention block for all rows: x += Wo attention(rope(Wq h), rope(Wk h), Wv h) + bo. */
-static void attention_block(fk_model *m, int l, fk_kv *const *kvs, int n_seqs, int R)
+/* Attention block for all rows: x += Wo attention(rope(Wq h), rope(Wk h), Wv h) + bo,
+ * the new keys and values stored in the cache first. */
+static fk_status attention_block(fk_run *r, int l, int n_seqs, int R)
 {
+    const fk_model *m = r->m;
     const fk_gptoss_config *c = &m->cfg;
     const fk_layer *L = &m->layers[l];
-    fk_backend *be = m->be;
-    int hd = c->head_dim, kvd = c->n_kv_heads * hd;
-    be->ops->rmsnorm(be, m->h, m->x, L->ln1, R, c->hidden_size, (float)c->rms_norm_eps);
-    be->ops->matmul(be, m->q, m->h, &L->wq, L->bq, R);
-    be->ops->matmul(be, m->kk, m->h, &L->wk, L->bk, R);
-    be->ops->matmul(be, m->vv, m->h, &L->wv, L->bv, R);
-    be->ops->rope(be, m->q, m->cos_sin, R, c->n_heads, hd);
-    be->ops->rope(be, m->kk, m->cos_sin, R, c->n_kv_heads, hd);
-    for (int s = 0; s < n_seqs; s++) {
-        m->seqs[s].k_cache = kvs[s]->k[l];
-        m->seqs[s].v_cache = kvs[s]->v[l];
-        m->seqs[s].slots = kvs[s]->slots[l];
-    }
-    be->ops->attention(be, m->att, m->q, m->kk, m->vv, m->seqs, n_seqs, L->sinks, c->n_heads,
-                       c->n_kv_heads, hd, L->window);
-    for (int s = 0; s < n_seqs; s++) {
-        const fk_attn_seq *q = &m->seqs[s];
-        be->ops->kv_store(be, kvs[s]->k[l], kvs[s]->v[l], q->slots, m->kk + (size_t)q->row0 * kvd,
-                          m->vv + (size_t)q->row0 * kvd, q->pos0, q->n_new, kvd);
-    }
-    be->ops->matmul(be, m->tmp, m->att, &L->wo, L->bo, R);
-    be->ops->add(be, m->x, m->tmp, (size_t)R * c->hidden_size);
+    const fk_kv_pool *pool = r->seq_kv[0]->pool;
+    int hd = c->head_dim, g = pool->layer_group[l], slot = pool->layer_slot[l];
+    for (int s = 0; s < n_seqs; s++) r->seqs[s].blocks = r->seq_kv[s]->table[g];
+    OP(r, rmsnorm, r->h, r->x, L->ln1, R, c->hidden_size, (float)c->rms_norm_eps);
+    OP(r, matmul, r->q, r->h, &L->wq, L->bq, R);
+    OP(r, matmul, r->kk, r->h, &L->wk, L->bk, R);
+    OP(r, matmul, r->vv, r->h, &L->wv, L->bv, R);
+    OP(r, rope, r->q, r->cos_sin, R, c->n_heads, hd);
+    OP(r, rope, r->kk, r->cos_sin, R, c->n_kv_heads, hd);
+    OP(r, kv_store, &pool->cache, slot, r->kk, r->vv, r->seqs, n_seqs);
+    OP(r, attention, r->att, r->q, &pool->cache, slot, r->seqs, n_seqs, L->sinks, c->n_heads,
+       c->n_kv_heads, hd, L->window);
+    OP(r, matmul, r->tmp, r->att, &L->wo, L->bo, R);
+    OP(r, add, r->x, r->tmp, (size_t)R * c->hidden_size);
+    return FK_OK;
 }
 
-/* lm_head over the chosen rows of x: logits [n_rows, V] on the host. */
-static int head(fk_model *m, const int32_t *rows, int n_rows, float *logits)
+/* Where the logits of a call's chosen rows go (host); either may be NULL. */
+typedef struct logits_out {
+    float *logits;   /* [n_rows, V] */
+    int32_t *argmax; /* [n_rows] */
+} logits_out;
+
+/* lm_head over the chosen rows of x. */
+static fk_status head(fk_run *r, const int32_t *rows, int n_rows, logits_out out)
 {
+    const fk_model *m = r->m;
     const fk_gptoss_config *c = &m->cfg;
-    fk_backend *be = m->be;
     size_t V = (size_t)c->vocab_size;
-    if (!m->logits) {
-        m->logits = be->ops->alloc(be, (size_t)FK_LOGIT_ROWS * V);
-        if (!m->logits) return -1;
-    }
     for (int i = 0; i < n_rows; i += FK_LOGIT_ROWS) {
         int n = n_rows - i < FK_LOGIT_ROWS ? n_rows - i : FK_LOGIT_ROWS;
-        be->ops->gather(be, m->h, m->x, rows + i, n, c->hidden_size);
-        be->ops->rmsnorm(be, m->h, m->h, m->norm, n, c->hidden_size, (float)c->rms_norm_eps);
-        be->ops->matmul(be, m->logits, m->h, &m->lm_head, NULL, n);
-        be->ops->download(be, logits + (size_t)i * V, m->logits, (size_t)n * V);
+        OP(r, gather, r->h, r->x, rows + i, n, c->hidden_size);
+        OP(r, rmsnorm, r->h, r->h, m->norm, n, c->hidden_size, (float)c->rms_norm_eps);
+        OP(r, matmul, r->logits, r->h, &m->lm_head, NULL, n);
+        if (out.argmax) OP(r, argmax, out.argmax + i, r->logits, n, (int)V);
+        if (out.logits)
+            OP(r, download, out.logits + (size_t)i * V, r->logits, (size_t)n * V * sizeof(float));
     }
-    return 0;
+    return FK_OK;
 }
 
-/* Run R <= FK_CHUNK rows: sequence s owns rows seqs[s].row0 .. + n_new, at
- * positions kvs[s]->len ..; afterwards every cache has grown by its n_new.
- * The logits of `rows` go to `logits` [n_rows, V]. */
-static int run_rows(fk_model *m, fk_kv *const *kvs, const int *n_new, int n_seqs,
-                    const int32_t *tokens, int R, const int32_t *rows, int n_rows, float *logits)
+/* Run R <= FK_RUN_ROWS rows: sequence s (cache seq_kv[s], blocks reserved)
+ * owns rows seqs[s].row0 .. + n_new, at positions from its length on;
+ * afterwards every cache has grown by its n_new. The chosen rows' logits go
+ * to `out`. */
+static fk_status run_rows(fk_run *r, int n_seqs, const int32_t *tokens, int R, const int32_t *rows,
+                          int n_rows, logits_out out)
 {
+    const fk_model *m = r->m;
     const fk_gptoss_config *c = &m->cfg;
-    fk_backend *be = m->be;
     int hd = c->head_dim, row = 0;
     for (int s = 0; s < n_seqs; s++) {
-        m->seqs[s].pos0 = kvs[s]->len;
-        m->seqs[s].n_new = n_new[s];
-        m->seqs[s].row0 = row;
-        for (int i = 0; i < n_new[s]; i++, row++) {
-            float *cs = m->cos_sin_host + (size_t)row * hd;
-            fk_rope_cos_sin(&m->rope, kvs[s]->len + i, cs, cs + hd / 2);
+        fk_kv *kv = r->seq_kv[s];
+        fk_attn_seq *q = &r->seqs[s];
+        q->pos0 = kv->len;
+        q->row0 = row;
+        q->n_blocks = kv->n_table;
+        for (int i = 0; i < q->n_new; i++, row++) {
+            float *cs = r->cos_sin_host + (size_t)row * hd;
+            fk_rope_cos_sin(&m->rope, kv->len + i, cs, cs + hd / 2);
         }
     }
-    /* The CPU backend's memory is the host's: upload is a copy. */
-    memcpy(m->cos_sin, m->cos_sin_host, (size_t)R * hd * sizeof(float));
-    be->ops->embed(be, m->x, m->embed, tokens, R, c->hidden_size);
+    OP(r, upload, r->cos_sin, r->cos_sin_host, (size_t)R * hd * sizeof(float));
+    OP(r, upload, r->tokens, tokens, (size_t)R * sizeof(int32_t));
+    OP(r, embed, r->x, m->embed, r->tokens, R, c->hidden_size, c->vocab_size);
     for (int l = 0; l < c->n_layers; l++) {
-        attention_block(m, l, kvs, n_seqs, R);
-        be->ops->rmsnorm(be, m->h, m->x, m->layers[l].ln2, R, c->hidden_size,
-                         (float)c->rms_norm_eps);
-        moe(m, &m->layers[l], R);
+        fk_status st = attention_block(r, l, n_seqs, R);
+        if (st != FK_OK) return st;
+        OP(r, rmsnorm, r->h, r->x, m->layers[l].ln2, R, c->hidden_size, (float)c->rms_norm_eps);
+        st = moe(r, &m->layers[l], R);
+        if (st != FK_OK) return st;
     }
-    for (int s = 0; s < n_seqs; s++) kvs[s]->len += n_new[s];
-    return n_rows > 0 ? head(m, rows, n_rows, logits) : 0;
+    for (int s = 0; s < n_seqs; s++) r->seq_kv[s]->len += r->seqs[s].n_new;
+    if (n_rows > 0) return head(r, rows, n_rows, out);
+    FK_TRY(r, "synchronize", r->be->ops->synchronize(r->be));
+    return FK_OK;
 }
 
-/* 0 when every token is a vocabulary id. */
-static int tokens_valid(const fk_model *m, const int32_t *tokens, int n)
+/* FK_OK when every token is a vocabulary id. */
+static fk_status check_tokens(fk_run *r, const int32_t *tokens, int n)
 {
     for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size) return 0;
-    return 1;
+        if (tokens[i] < 0 || tokens[i] >= r->m->cfg.vocab_size) {
+            snprintf(r->err, sizeof r->err, "token %d (id %ld) is outside the vocabulary of %d", i,
+                     (long)tokens[i], r->m->cfg.vocab_size);
+            return FK_ERR_TOKEN;
+        }
+    return FK_OK;
 }
 
-int fk_model_forward(fk_model *m, fk_kv *kv, const int32_t *tokens, int n, float *logits,
-                     int all_logits)
+fk_status fk_model_forward(const fk_model *m, fk_run *r, fk_kv *kv, const int32_t *tokens, int n,
+                           float *logits, int all_logits)
 {
-    if (n <= 0 || kv->len + n > kv->capacity || !tokens_valid(m, tokens, n)) return -1;
+    r->err[0] = 0;
+    if (r->m != m || n <= 0) return run_fail(r, FK_ERR_ARG, __FILE__, __LINE__, "forward");
+    fk_status st = check_tokens(r, tokens, n);
+    if (st != FK_OK) return st;
     size_t V = (size_t)m->cfg.vocab_size;
     for (int done = 0; done < n;) {
-        int R = n - done < FK_CHUNK ? n - done : FK_CHUNK;
+        int R = n - done < FK_RUN_ROWS ? n - done : FK_RUN_ROWS;
+        FK_TRY(r, "reserve KV blocks", fk_kv_reserve(kv, R));
         int n_rows = 0;
         if (!logits) {
             n_rows = 0; /* nobody reads them: skip the final norm and lm_head */
         } else if (all_logits) {
-            for (int r = 0; r < R; r++) m->logit_rows[n_rows++] = r;
+            for (int i = 0; i < R; i++) r->logit_rows[n_rows++] = i;
         } else if (done + R == n) {
-            m->logit_rows[n_rows++] = R - 1;
+            r->logit_rows[n_rows++] = R - 1;
         }
-        float *out = logits && all_logits ? logits + (size_t)done * V : logits;
-        if (run_rows(m, &kv, &R, 1, tokens + done, R, m->logit_rows, n_rows, out) != 0) return -1;
+        logits_out out = {logits && all_logits ? logits + (size_t)done * V : logits, NULL};
+        r->seq_kv[0] = kv;
+        r->seqs[0].n_new = R;
+        st = run_rows(r, 1, tokens + done, R, r->logit_rows, n_rows, out);
+        if (st != FK_OK) return st;
         done += R;
     }
-    return 0;
+    return FK_OK;
 }
 
-int fk_model_decode(fk_model *m, fk_kv *const *kvs, const int32_t *tokens, int B, float *logits)
+fk_status fk_model_decode(const fk_model *m, fk_run *r, fk_kv *const *kvs, const int32_t *tokens,
+                          int B, float *logits, int32_t *greedy)
 {
-    if (B <= 0 || !tokens_valid(m, tokens, B)) return -1;
-    for (int b = 0; b < B; b++)
-        if (kvs[b]->len + 1 > kvs[b]->capacity) return -1;
-    static const int one[FK_CHUNK] = {[0 ... FK_CHUNK - 1] = 1};
+    r->err[0] = 0;
+    if (r->m != m || B <= 0) return run_fail(r, FK_ERR_ARG, __FILE__, __LINE__, "decode");
+    fk_status st = check_tokens(r, tokens, B);
+    if (st != FK_OK) return st;
+    for (int b = 1; b < B; b++)
+        if (kvs[b]->pool != kvs[0]->pool)
+            return run_fail(r, FK_ERR_ARG, __FILE__, __LINE__, "decode: caches of two pools");
+    for (int b = 0; b < B; b++) FK_TRY(r, "reserve KV blocks", fk_kv_reserve(kvs[b], 1));
     size_t V = (size_t)m->cfg.vocab_size;
     for (int done = 0; done < B;) {
-        int R = B - done < FK_CHUNK ? B - done : FK_CHUNK;
-        for (int r = 0; r < R; r++) m->logit_rows[r] = r;
-        if (run_rows(m, kvs + done, one, R, tokens + done, R, m->logit_rows, R,
-                     logits + (size_t)done * V) != 0)
-            return -1;
+        int R = B - done < FK_RUN_ROWS ? B - done : FK_RUN_ROWS;
+        for (int i = 0; i < R; i++) {
+            r->logit_rows[i] = i;
+            r->seq_kv[i] = kvs[done + i];
+            r->seqs[i].n_new = 1;
+        }
+        logits_out out = {logits ? logits + (size_t)done * V : NULL, greedy ? greedy + done : NULL};
+        st = run_rows(r, R, tokens + done, R, r->logit_rows, R, out);
+        if (st != FK_OK) return st;
         done += R;
     }
-    return 0;
+    return FK_OK;
 }

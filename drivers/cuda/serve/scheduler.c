@@ -109,7 +109,7 @@ struct fk_seq {
     held_token *held;    /* tokens with bytes held by `stop` */
     size_t n_held, cap_held;
     fk_kv *kv;       /* the KV cache while admitted */
-    size_t kv_bytes; /* its size, counted against the budget */
+    size_t kv_need;  /* blocks it may hold at most, promised at admission */
     int n_prefilled; /* prompt tokens already in kv */
     int32_t pending; /* next token to feed the model */
     int n_generated; /* completion tokens sampled */
@@ -134,7 +134,10 @@ struct fk_seq {
 };
 
 struct fk_sched {
-    fk_model *m;                /* borrowed; the worker is its only caller */
+    const fk_model *m;          /* borrowed */
+    fk_kv_pool *pool;           /* borrowed; the worker is its only user */
+    fk_run *run;                /* owned; the worker is its only user */
+    int kv_chunk;               /* most positions one model call reserves */
     fk_sched_vocab vocab;       /* token spelling */
     fk_sched_config cfg;        /* limits (defaults filled in) */
     int vocab_size;             /* V */
@@ -149,7 +152,7 @@ struct fk_sched {
     pthread_cond_t wake;   /* signalled on submit, cancel, resume, stop */
     int stop;              /* 1: the worker should exit */
     fk_seq *seqs;          /* every live sequence, submission order */
-    size_t kv_used;        /* bytes of KV held by admitted sequences */
+    size_t kv_promised;    /* blocks promised to admitted sequences (kv_need) */
     fk_sched_stats stats;  /* counters published at each step end (under mu) */
     fk_sched_stats wstats; /* worker only: the same counters as they run */
 };
@@ -226,6 +229,14 @@ static void seq_fail(fk_seq *q, int status, const char *msg)
     snprintf(q->err_msg, sizeof q->err_msg, "%s", msg);
 }
 
+/* The model failed on this sequence: a prompt token outside the vocabulary
+ * is the client's error (400), anything else the engine's (500), and the
+ * message is the model's own ("model.c:412: attention: unsupported shape"). */
+static void seq_fail_model(fk_sched *s, fk_seq *q, fk_status st)
+{
+    seq_fail(q, st == FK_ERR_TOKEN ? 400 : 500, fk_run_error(s->run));
+}
+
 /* Text token: through the stop matcher when there is one. Sets q->finish on a match. */
 static int emit_text(fk_seq *q, int32_t tok, const char *bytes, size_t len)
 {
@@ -285,21 +296,6 @@ static void take_token(fk_sched *s, fk_seq *q, int32_t tok)
 
 /* ---- the step (worker) --------------------------------------------------------------- */
 
-/* Bytes the KV cache of a `tokens`-position sequence will take (fp32 K and V;
- * sliding layers keep their window). An estimate for admission. */
-static size_t kv_estimate(const fk_gptoss_config *c, int tokens)
-{
-    size_t per_pos = 2u * (size_t)c->n_kv_heads * (size_t)c->head_dim * sizeof(float);
-    size_t total = 0;
-    for (int l = 0; l < c->n_layers; l++) {
-        int n = tokens;
-        if (c->layer_sliding[l] && c->sliding_window > 0 && c->sliding_window < n)
-            n = c->sliding_window;
-        total += per_pos * (size_t)n;
-    }
-    return total;
-}
-
 static int n_active(const fk_sched *s)
 {
     int n = 0;
@@ -318,8 +314,8 @@ static int blocked(const fk_sched *s, const fk_seq *q)
 static int fits_locked(const fk_sched *s, const fk_seq *q, int active)
 {
     if (active >= s->cfg.max_batch) return 0;
-    if (!s->cfg.kv_budget_bytes || active == 0) return 1; /* one always runs */
-    return s->kv_used + kv_estimate(s->mc, q->n_prompt + q->max_new) <= s->cfg.kv_budget_bytes;
+    size_t need = fk_kv_blocks_needed(s->pool, q->n_prompt + q->max_new, s->kv_chunk);
+    return s->kv_promised + need <= fk_kv_pool_blocks(s->pool);
 }
 
 /* Under mu: the first waiting sequence not cancelled (first come, first served). */
@@ -347,7 +343,7 @@ static int has_work(const fk_sched *s)
 static void finish_locked(fk_sched *s, fk_seq *q)
 {
     if (q->kv) {
-        s->kv_used -= q->kv_bytes;
+        s->kv_promised -= q->kv_need;
         fk_kv_free(q->kv);
         q->kv = NULL;
     }
@@ -360,15 +356,15 @@ static int admit_locked(fk_sched *s)
 {
     int failed = 0, active = n_active(s);
     for (fk_seq *q; (q = first_waiting_locked(s)) && fits_locked(s, q, active);) {
-        q->kv = fk_kv_new(s->m, q->n_prompt + q->max_new);
+        q->kv = fk_kv_new(s->pool, q->n_prompt + q->max_new);
         if (!q->kv) {
             seq_fail(q, 503, "out of memory for the KV cache");
             finish_locked(s, q);
             failed = 1;
             continue;
         }
-        q->kv_bytes = fk_kv_bytes(q->kv);
-        s->kv_used += q->kv_bytes;
+        q->kv_need = fk_kv_blocks_needed(s->pool, q->n_prompt + q->max_new, s->kv_chunk);
+        s->kv_promised += q->kv_need;
         q->state = SEQ_PREFILL;
         q->t_prefill_start = now_ms();
         active++;
@@ -387,8 +383,10 @@ static void prefill_step(fk_sched *s, fk_seq **list, int n)
         /* Only the chunk that ends the prompt needs logits: the others skip
          * the final norm and the lm_head pass (over 1 GB for 20b). */
         float *logits = q->n_prefilled + todo == q->n_prompt ? s->logits : NULL;
-        if (fk_model_forward(s->m, q->kv, q->prompt + q->n_prefilled, todo, logits, 0) != 0) {
-            seq_fail(q, 500, "the KV cache is full during prefill");
+        fk_status st =
+            fk_model_forward(s->m, s->run, q->kv, q->prompt + q->n_prefilled, todo, logits, 0);
+        if (st != FK_OK) {
+            seq_fail_model(s, q, st);
             continue;
         }
         q->n_prefilled += todo;
@@ -424,9 +422,9 @@ static void decode_step(fk_sched *s, fk_seq **list, int n)
     s->wstats.decode_calls++;
     s->wstats.decode_rows += (uint64_t)B;
     if (B > s->wstats.max_batch_seen) s->wstats.max_batch_seen = B;
-    if (fk_model_decode(s->m, s->kvs, s->tokens, B, s->logits) != 0) {
-        for (int b = 0; b < B; b++)
-            seq_fail(s->batch[b], 500, "the KV cache is full during decode");
+    fk_status st = fk_model_decode(s->m, s->run, s->kvs, s->tokens, B, s->logits, NULL);
+    if (st != FK_OK) {
+        for (int b = 0; b < B; b++) seq_fail_model(s, s->batch[b], st);
         return;
     }
     for (int b = 0; b < B; b++)
@@ -520,17 +518,19 @@ static void *worker_main(void *arg)
 
 /* ---- the loop-thread side ------------------------------------------------------------ */
 
-fk_sched *fk_sched_new(fk_model *m, const fk_sched_vocab *vocab, const fk_sched_config *cfg,
-                       char *err, size_t err_len)
+fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab *vocab,
+                       const fk_sched_config *cfg, char *err, size_t err_len)
 {
-    if (!m || !vocab || !vocab->token_bytes || !vocab->is_special || !cfg || !cfg->notify) {
+    if (!m || !pool || !vocab || !vocab->token_bytes || !vocab->is_special || !cfg ||
+        !cfg->notify) {
         snprintf(err, err_len,
-                 "scheduler: a model, a vocabulary and a notify callback are required");
+                 "scheduler: a model, a KV pool, a vocabulary and a notify callback are required");
         return NULL;
     }
     fk_sched *s = calloc(1, sizeof *s);
     if (!s) goto oom;
     s->m = m;
+    s->pool = pool;
     s->vocab = *vocab;
     s->cfg = *cfg;
     s->mc = fk_model_config(m);
@@ -541,6 +541,21 @@ fk_sched *fk_sched_new(fk_model *m, const fk_sched_vocab *vocab, const fk_sched_
     int model_len = s->mc->max_position_embeddings;
     if (s->cfg.max_model_len <= 0 || s->cfg.max_model_len > model_len)
         s->cfg.max_model_len = model_len;
+    /* A sequence the pool cannot hold alone could never finish. */
+    s->kv_chunk = s->cfg.prefill_chunk < FK_RUN_ROWS ? s->cfg.prefill_chunk : FK_RUN_ROWS;
+    int pool_len = fk_kv_pool_max_tokens(pool, s->kv_chunk);
+    if (s->cfg.max_model_len > pool_len) s->cfg.max_model_len = pool_len;
+    if (s->cfg.max_model_len < 2) {
+        snprintf(err, err_len, "scheduler: the KV cache holds %zu blocks, not even 2 positions",
+                 fk_kv_pool_blocks(pool));
+        free(s);
+        return NULL;
+    }
+    s->run = fk_run_new(m, err, err_len);
+    if (!s->run) {
+        free(s);
+        return NULL;
+    }
     size_t B = (size_t)s->cfg.max_batch;
     s->logits = malloc(B * (size_t)s->vocab_size * sizeof *s->logits);
     s->kvs = calloc(B, sizeof *s->kvs);
@@ -561,6 +576,7 @@ oom:
     snprintf(err, err_len, "scheduler: out of memory");
 fail:
     if (s) {
+        fk_run_free(s->run);
         free(s->logits);
         free(s->kvs);
         free(s->tokens);
@@ -585,6 +601,7 @@ void fk_sched_free(fk_sched *s)
     }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->wake);
+    fk_run_free(s->run);
     free(s->logits);
     free(s->kvs);
     free(s->tokens);
@@ -670,7 +687,8 @@ void fk_sched_get_stats(fk_sched *s, fk_sched_stats *out)
         out->waiting += q->state == SEQ_WAITING;
         out->running += q->state == SEQ_PREFILL || q->state == SEQ_RUNNING;
     }
-    out->kv_bytes = s->kv_used;
+    out->kv_blocks_used = fk_kv_pool_blocks(s->pool) - fk_kv_pool_free_blocks(s->pool);
+    out->kv_blocks_total = fk_kv_pool_blocks(s->pool);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -715,7 +733,9 @@ static void call_on_done(fk_seq *q)
     fk_error e = {.struct_size = sizeof e};
     if (st.finish == FK_FINISH_ERROR) {
         e.http_status = q->err_status;
-        e.type = q->err_status == 503 ? "unavailable_error" : "server_error";
+        e.type = q->err_status == 503   ? "unavailable_error"
+                 : q->err_status == 400 ? "invalid_request_error"
+                                        : "server_error";
         e.message = q->err_msg;
     }
     q->cb.on_done(q->ud, &st, st.finish == FK_FINISH_ERROR ? &e : NULL);

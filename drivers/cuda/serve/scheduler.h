@@ -57,11 +57,11 @@ typedef struct fk_sched_vocab {
 } fk_sched_vocab;
 
 typedef struct fk_sched_config {
-    int max_batch;          /* sequences running at once (FK_MAX_BATCH); <= 0: 8 */
-    int max_model_len;      /* prompt + completion limit in tokens; <= 0: the model's */
-    size_t kv_budget_bytes; /* KV cache bytes of all running sequences; 0: no limit */
-    int prefill_chunk;      /* prompt tokens prefilled per step; <= 0: 512 */
-    int max_buffered;       /* pieces a paused sequence may hold; <= 0: 64 */
+    int max_batch;     /* sequences running at once (FK_MAX_BATCH); <= 0: 8 */
+    int max_model_len; /* prompt + completion limit in tokens; <= 0: the model's
+                        * (capped by what the KV pool holds for one sequence) */
+    int prefill_chunk; /* prompt tokens prefilled per step; <= 0: 512 */
+    int max_buffered;  /* pieces a paused sequence may hold; <= 0: 64 */
     /* Called on the worker (with no lock held) after a step that produced
      * output or finished a sequence: arrange for fk_sched_deliver() to run on
      * the loop thread (event_active on an event of the loop). Required. */
@@ -85,7 +85,8 @@ typedef struct fk_sched_request {
 typedef struct fk_sched_stats {
     int waiting;               /* requests queued, not yet admitted */
     int running;               /* admitted: prefilling or decoding */
-    size_t kv_bytes;           /* KV cache bytes held by running sequences */
+    size_t kv_blocks_used;     /* KV blocks held by sequences */
+    size_t kv_blocks_total;    /* KV blocks in the pool */
     uint64_t steps;            /* worker steps done */
     uint64_t decode_calls;     /* fk_model_decode calls */
     uint64_t decode_rows;      /* sequences summed over those calls */
@@ -97,10 +98,11 @@ typedef struct fk_sched_stats {
 typedef struct fk_sched fk_sched;
 typedef struct fk_seq fk_seq; /* one submitted request */
 
-/* Start the worker over `m` (borrowed: must outlive the scheduler; only the
- * worker calls into it from now on). NULL with err on failure. */
-fk_sched *fk_sched_new(fk_model *m, const fk_sched_vocab *vocab, const fk_sched_config *cfg,
-                       char *err, size_t err_len);
+/* Start the worker over `m` and `pool` (borrowed: both must outlive the
+ * scheduler; from now on only the worker uses the pool and the model's
+ * backend). NULL with err on failure. */
+fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab *vocab,
+                       const fk_sched_config *cfg, char *err, size_t err_len);
 
 /* Stop the worker and free every sequence without calling callbacks (the
  * owner has had every on_done first, or does not want them). */

@@ -1,6 +1,7 @@
 /* fk-golden: check the native engine against reference outputs.
  *
- *   fk-golden --model DIR --goldens FILE [--threads N] [--verbose]
+ *   fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref]
+ *             [--verbose]
  *
  * FILE is a safetensors file holding, for each prompt P (found by its
  * `P.ids` tensor):
@@ -17,8 +18,11 @@
  *     trade places only when their golden logits differ by less than TOL;
  *   - the golden top-K logits at every position within TOL;
  *   - greedy decoding (fk_model_decode, one token per step, fed the golden
- *     tokens) picks P.greedy_ids wherever the golden margin exceeds TOL, once
- *     per prompt at batch 1 and once with all prompts in one batch.
+ *     tokens, the pick made by the backend's argmax op) picks P.greedy_ids
+ *     wherever the golden margin exceeds TOL, once per prompt at batch 1 and
+ *     once with all prompts in one batch.
+ * --backend ref runs everything on the reference backend (plain loops). If
+ * the engine refuses (an error status), the line says why.
  * Prints one line per prompt and then "N passed, M failed"; exits 0 only when
  * nothing failed, 1 on a failed check, 2 on a usage or file error. */
 #include "drivers/cuda/checkpoint/checkpoint.h"
@@ -30,7 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOL 1e-3 /* absolute logit tolerance against float64 goldens */
+#define TOL 1e-3        /* absolute logit tolerance against float64 goldens */
+#define BLOCK_TOKENS 16 /* KV cache block size */
+
+/* The engine under test: weights, one run, one KV pool. */
+typedef struct engine {
+    fk_model *m;      /* the model */
+    fk_run *run;      /* its run state */
+    fk_kv_pool *pool; /* room for every prompt at once */
+} engine;
 
 /* One prompt's reference tensors (views into the goldens file). */
 typedef struct golden {
@@ -163,23 +175,33 @@ typedef struct verdict {
     int topk_bad;       /* positions whose top-K disagrees */
     int greedy_bad;     /* greedy steps (margin > TOL) whose pick differs */
     int greedy_checked; /* greedy steps with margin > TOL */
-    int error;          /* the engine refused (cache full, bad input) */
+    char error[256];    /* why the engine refused, "" when it did not */
 } verdict;
 
+/* Record the engine's refusal once. */
+static void refused(verdict *v, const engine *e, fk_status st)
+{
+    if (!v->error[0])
+        snprintf(v->error, sizeof v->error, "%s",
+                 st == FK_ERR_OOM && !fk_run_error(e->run)[0] ? "out of memory"
+                                                              : fk_run_error(e->run));
+}
+
 /* Prefill P with all-position logits and compare (fills v). */
-static void check_prompt(fk_model *m, const golden *g, int V, int verbose, verdict *v)
+static void check_prompt(const engine *eng, const golden *g, int V, int verbose, verdict *v)
 {
     float *lg = malloc((size_t)g->T * V * sizeof *lg);
     int32_t *ids = malloc((size_t)g->T * sizeof *ids);
     int32_t *mine = malloc((size_t)g->K * sizeof *mine);
-    fk_kv *kv = fk_kv_new(m, g->T + g->G + 1);
+    fk_kv *kv = fk_kv_new(eng->pool, g->T + g->G + 1);
     if (!lg || !ids || !mine || !kv) {
-        v->error = 1;
+        refused(v, eng, FK_ERR_OOM);
         goto out;
     }
     for (int t = 0; t < g->T; t++) ids[t] = (int32_t)g->ids[t];
-    if (fk_model_forward(m, kv, ids, g->T, lg, 1) != 0) {
-        v->error = 1;
+    fk_status st = fk_model_forward(eng->m, eng->run, kv, ids, g->T, lg, 1);
+    if (st != FK_OK) {
+        refused(v, eng, st);
         goto out;
     }
     const float *last = lg + (size_t)(g->T - 1) * V;
@@ -218,23 +240,23 @@ out:
  * (B = 1: one at a time; B = n: all together). Each step feeds the golden
  * token so sequences stay aligned; the pick is checked where the golden
  * margin exceeds TOL. Adds to v[i]. */
-static void check_greedy(fk_model *m, const golden *gs, int n, int B, int V, int verbose,
+static void check_greedy(const engine *e, const golden *gs, int n, int B, int V, int verbose,
                          verdict *v)
 {
     for (int first = 0; first < n; first += B) {
         int nb = n - first < B ? n - first : B;
         fk_kv **kvs = calloc((size_t)nb, sizeof *kvs);
-        int32_t *tok = calloc((size_t)nb, sizeof *tok);
-        float *lg = malloc((size_t)nb * V * sizeof *lg);
-        int max_g = 0, ok = kvs && tok && lg;
+        int32_t *tok = calloc((size_t)nb, sizeof *tok), *pick = calloc((size_t)nb, sizeof *pick);
+        int max_g = 0, ok = kvs && tok && pick;
+        fk_status st = ok ? FK_OK : FK_ERR_OOM;
         for (int b = 0; ok && b < nb; b++) {
             const golden *g = &gs[first + b];
-            kvs[b] = fk_kv_new(m, g->T + g->G + 1);
+            kvs[b] = fk_kv_new(e->pool, g->T + g->G + 1);
             int32_t *ids = malloc((size_t)g->T * sizeof *ids);
             float *last = malloc((size_t)V * sizeof *last);
             ok = kvs[b] && ids && last;
             for (int t = 0; ok && t < g->T; t++) ids[t] = (int32_t)g->ids[t];
-            if (ok) ok = fk_model_forward(m, kvs[b], ids, g->T, last, 0) == 0;
+            if (ok) ok = (st = fk_model_forward(e->m, e->run, kvs[b], ids, g->T, last, 0)) == FK_OK;
             if (ok && g->G > 0) {
                 v[first + b].greedy_checked += g->margins[0] > TOL;
                 if (g->margins[0] > TOL && argmax(last, V) != g->greedy[0])
@@ -256,7 +278,8 @@ static void check_greedy(fk_model *m, const golden *gs, int n, int B, int V, int
                 tok[live] = (int32_t)g->greedy[s - 1];
                 owner[live++] = b;
             }
-            if (fk_model_decode(m, step_kv, tok, live, lg) != 0) {
+            st = fk_model_decode(e->m, e->run, step_kv, tok, live, NULL, pick);
+            if (st != FK_OK) {
                 ok = 0;
                 break;
             }
@@ -265,41 +288,63 @@ static void check_greedy(fk_model *m, const golden *gs, int n, int B, int V, int
                 verdict *vv = &v[first + owner[i]];
                 if (g->margins[s] <= TOL) continue;
                 vv->greedy_checked++;
-                int pick = argmax(lg + (size_t)i * V, V);
-                if (pick != g->greedy[s]) {
+                if (pick[i] != g->greedy[s]) {
                     if (verbose)
                         printf("#   %s greedy step %d (batch %d): picked %d, golden %lld\n",
-                               g->name, s, B, pick, (long long)g->greedy[s]);
+                               g->name, s, B, pick[i], (long long)g->greedy[s]);
                     vv->greedy_bad++;
                 }
             }
         }
         if (!ok)
-            for (int b = 0; b < nb; b++) v[first + b].error = 1;
+            for (int b = 0; b < nb; b++) refused(&v[first + b], e, st);
         for (int b = 0; kvs && b < nb; b++) fk_kv_free(kvs[b]);
         free(kvs);
         free(tok);
-        free(lg);
+        free(pick);
     }
 }
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+/* A run and a pool with room for every prompt's full sequence at once.
+ * 0, or 2 with the reason on stderr. */
+static int engine_start(engine *e, const golden *gs, int n)
+{
+    char err[512];
+    int longest = 1;
+    for (int i = 0; i < n; i++)
+        if (gs[i].T + gs[i].G + 1 > longest) longest = gs[i].T + gs[i].G + 1;
+    e->run = fk_run_new(e->m, err, sizeof err);
+    if (e->run) {
+        size_t bytes = fk_kv_pool_bytes_for(e->m, BLOCK_TOKENS, n, longest, FK_RUN_ROWS);
+        e->pool = fk_kv_pool_new(e->m, bytes, BLOCK_TOKENS, err, sizeof err);
+    }
+    if (e->pool) return 0;
+    fprintf(stderr, "fk-golden: %s\n", err);
+    return 2;
+}
+
 static void usage(FILE *f)
 {
-    fputs("usage: fk-golden --model DIR --goldens FILE [--threads N] [--verbose]\n", f);
+    fputs("usage: fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref] "
+          "[--verbose]\n",
+          f);
 }
 
 int main(int argc, char **argv)
 {
-    const char *model_dir = NULL, *gold_path = NULL;
+    const char *model_dir = NULL, *gold_path = NULL, *backend = "cpu";
     int verbose = 0, threads = 0;
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},   {"goldens", required_argument, NULL, 'g'},
-        {"threads", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"goldens", required_argument, NULL, 'g'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"backend", required_argument, NULL, 'b'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "m:g:t:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:g:t:b:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             model_dir = optarg;
@@ -309,6 +354,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             threads = atoi(optarg);
+            break;
+        case 'b':
+            backend = optarg;
             break;
         case 'v':
             verbose = 1;
@@ -321,7 +369,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!model_dir || !gold_path || optind != argc) {
+    if (!model_dir || !gold_path || optind != argc ||
+        (strcmp(backend, "cpu") != 0 && strcmp(backend, "ref") != 0)) {
         usage(stderr);
         return 2;
     }
@@ -337,14 +386,18 @@ int main(int argc, char **argv)
         fk_checkpoint_close(ck);
         return 2;
     }
-    fk_model *m = fk_model_new(ck, threads, err, sizeof err);
-    if (!m) {
-        fprintf(stderr, "fk-golden: %s\n", err);
+    fk_backend *be =
+        strcmp(backend, "ref") == 0 ? fk_backend_ref_new() : fk_backend_cpu_new(threads);
+    engine e = {0};
+    if (be) e.m = fk_model_new(ck, be, err, sizeof err);
+    if (!e.m) {
+        fprintf(stderr, "fk-golden: %s\n", be ? err : "cannot start the backend");
+        if (be) be->ops->free(be);
         fk_st_close(gf);
         fk_checkpoint_close(ck);
         return 2;
     }
-    int V = fk_model_config(m)->vocab_size;
+    int V = fk_model_config(e.m)->vocab_size;
     size_t n_t = fk_st_count(gf);
     golden *gs = calloc(n_t ? n_t : 1, sizeof *gs);
     verdict *vs = calloc(n_t ? n_t : 1, sizeof *vs);
@@ -368,20 +421,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "fk-golden: %s holds no prompts (no *.ids tensor)\n", gold_path);
         rc = 2;
     }
+    if (rc == 0) rc = engine_start(&e, gs, n);
     if (rc == 0) {
-        for (int i = 0; i < n; i++) check_prompt(m, &gs[i], V, verbose, &vs[i]);
-        check_greedy(m, gs, n, 1, V, verbose, vs);
-        check_greedy(m, gs, n, n, V, verbose, vs);
+        for (int i = 0; i < n; i++) check_prompt(&e, &gs[i], V, verbose, &vs[i]);
+        check_greedy(&e, gs, n, 1, V, verbose, vs);
+        check_greedy(&e, gs, n, n, V, verbose, vs);
         int passed = 0, failed = 0;
         for (int i = 0; i < n; i++) {
             const verdict *v = &vs[i];
-            int ok = !v->error && v->last_err <= TOL && v->topk_err <= TOL && v->topk_bad == 0 &&
+            int ok = !v->error[0] && v->last_err <= TOL && v->topk_err <= TOL && v->topk_bad == 0 &&
                      v->greedy_bad == 0;
             printf("%s %s: T=%d max|logit-golden| last %.2e top-%d %.2e; top-%d mismatches %d; "
-                   "greedy %d/%d%s\n",
+                   "greedy %d/%d%s%s\n",
                    ok ? "PASS" : "FAIL", gs[i].name, gs[i].T, v->last_err, gs[i].K, v->topk_err,
                    gs[i].K, v->topk_bad, v->greedy_checked - v->greedy_bad, v->greedy_checked,
-                   v->error ? "; engine error" : "");
+                   v->error[0] ? "; engine error: " : "", v->error);
             ok ? passed++ : failed++;
         }
         printf("%d passed, %d failed\n", passed, failed);
@@ -389,7 +443,10 @@ int main(int argc, char **argv)
     }
     free(gs);
     free(vs);
-    fk_model_free(m);
+    fk_kv_pool_free(e.pool);
+    fk_run_free(e.run);
+    fk_model_free(e.m);
+    be->ops->free(be);
     fk_st_close(gf);
     fk_checkpoint_close(ck);
     return rc;

@@ -1,5 +1,6 @@
-/* backend_cpu.c: the reference CPU kernels behind backend.h, threaded with
- * threadpool.h.
+/* backend_cpu.c: the fast CPU kernels behind backend.h, threaded with
+ * threadpool.h (the plain ones they are tested against are in
+ * backends/ref/).
  *
  * Vectorisation. The matmul tiles are written with GCC/clang vector
  * extensions (8-lane float vectors: one AVX2 register): bf16 is widened in
@@ -116,27 +117,50 @@ static ALWAYS_INLINE float hsum8(v8f v)
 
 /* ---- memory ---------------------------------------------------------------- */
 
-static float *cpu_alloc(fk_backend *be, size_t n_floats)
+/* Host memory, not touched: a large block (the KV pool) is committed by the
+ * OS page by page as it is first written. */
+static void *cpu_alloc(fk_backend *be, size_t bytes)
 {
     (void)be;
     void *p = NULL;
-    size_t bytes = (n_floats ? n_floats : 1) * sizeof(float);
-    bytes = (bytes + 63) & ~(size_t)63;
+    bytes = ((bytes ? bytes : 1) + 63) & ~(size_t)63;
     if (posix_memalign(&p, 64, bytes) != 0) return NULL;
-    memset(p, 0, bytes);
     return p;
 }
 
-static void cpu_release(fk_backend *be, float *p)
+static void cpu_release(fk_backend *be, void *p)
 {
     (void)be;
     free(p);
 }
 
-static void cpu_download(fk_backend *be, float *host, const float *src, size_t n)
+/* The checkpoint's mapping is host memory the kernels read in place. */
+static fk_status cpu_map_weights(fk_backend *be, const void **out, const void *host, size_t bytes)
 {
     (void)be;
-    if (host != src) memcpy(host, src, n * sizeof(float));
+    (void)bytes;
+    *out = host;
+    return FK_OK;
+}
+
+static void cpu_unmap_weights(fk_backend *be, const void *mapped)
+{
+    (void)be;
+    (void)mapped;
+}
+
+static fk_status cpu_copy(fk_backend *be, void *dst, const void *src, size_t bytes)
+{
+    (void)be;
+    if (dst != src && bytes) memcpy(dst, src, bytes);
+    return FK_OK;
+}
+
+/* Every op has finished when it returns. */
+static fk_status cpu_synchronize(fk_backend *be)
+{
+    (void)be;
+    return FK_OK;
 }
 
 /* ---- bf16 [N, K] tiles ------------------------------------------------------- */
@@ -394,36 +418,42 @@ static void mmt_scalar(const mm_job *j)
         }
 }
 
-static void cpu_matmul(fk_backend *be, float *y, const float *x, const fk_wmat *w,
-                       const uint16_t *bias, int R)
+static fk_status cpu_matmul(fk_backend *be, float *y, const float *x, const fk_wmat *w,
+                            const uint16_t *bias, int R)
 {
-    if (R <= 0) return;
+    if (R < 0 || w->n <= 0 || w->k <= 0) return FK_ERR_ARG;
+    if (w->fmt == FK_W_MXFP4 && w->k % FK_MXFP4_BLOCK) return FK_ERR_SHAPE;
+    if (R == 0) return FK_OK;
     mm_job j = {y, x, w, bias, R};
     fk_pool *p = pool_of(be);
     if (w->fmt == FK_W_BF16_T) {
         if (w->n % 8) {
             mmt_scalar(&j);
-            return;
+            return FK_OK;
         }
         int64_t chunks = (w->n + TCOLS - 1) / TCOLS;
         fk_pool_for(p, chunks, grain_for(p, chunks, 1, 1), mmt_task, &j);
-        return;
+        return FK_OK;
     }
     /* Chunks start at multiples of every tile width, so each output is
      * computed by the same tile whatever the thread count (same bits). */
     fk_pool_for(p, w->n, grain_for(p, w->n, 24, 24), mm_task, &j);
+    return FK_OK;
 }
 
 /* ---- elementwise and per-row ops -------------------------------------------- */
 
-static void cpu_embed(fk_backend *be, float *x, const uint16_t *embed, const int32_t *tokens, int R,
-                      int H)
+static fk_status cpu_embed(fk_backend *be, float *x, const uint16_t *embed, const int32_t *tokens,
+                           int R, int H, int V)
 {
     (void)be;
+    for (int r = 0; r < R; r++)
+        if (tokens[r] < 0 || tokens[r] >= V) return FK_ERR_ARG;
     for (int r = 0; r < R; r++) {
         const uint16_t *e = embed + (size_t)tokens[r] * H;
         for (int i = 0; i < H; i++) x[(size_t)r * H + i] = fk_bf16_f32(e[i]);
     }
+    return FK_OK;
 }
 
 /* One rmsnorm call shared by the threads. */
@@ -449,16 +479,20 @@ static void norm_task(void *ctx, int64_t r0, int64_t r1, int thread)
     }
 }
 
-static void cpu_rmsnorm(fk_backend *be, float *y, const float *x, const uint16_t *w, int R, int H,
-                        float eps)
+static fk_status cpu_rmsnorm(fk_backend *be, float *y, const float *x, const uint16_t *w, int R,
+                             int H, float eps)
 {
+    if (R < 0 || H <= 0) return FK_ERR_ARG;
     norm_job j = {y, x, w, H, eps};
     fk_pool_for(pool_of(be), R, 8, norm_task, &j);
+    return FK_OK;
 }
 
-static void cpu_rope(fk_backend *be, float *x, const float *cos_sin, int R, int n_heads, int hd)
+static fk_status cpu_rope(fk_backend *be, float *x, const float *cos_sin, int R, int n_heads,
+                          int hd)
 {
     (void)be;
+    if (hd % 2) return FK_ERR_SHAPE;
     int half = hd / 2;
     for (int r = 0; r < R; r++) {
         const float *c = cos_sin + (size_t)r * hd;
@@ -473,17 +507,21 @@ static void cpu_rope(fk_backend *be, float *x, const float *cos_sin, int R, int 
             }
         }
     }
+    return FK_OK;
 }
 
 /* ---- attention --------------------------------------------------------------- */
+
+#define ATTN_MAX_HD 1024 /* per-thread accumulator size */
 
 /* One attention call shared by the threads: tasks are (row, head) pairs. */
 typedef struct attn_job {
     float *out;              /* [R, nh*hd] */
     const float *q;          /* [R, nh*hd] */
-    const float *k, *v;      /* [R, nkv*hd] new tokens */
-    const fk_attn_seq *seqs; /* per sequence */
-    const int *row_seq;      /* [R]: the sequence of each row */
+    const fk_kv_cache *kv;   /* the paged cache */
+    int slot;                /* the layer's slot in the blocks */
+    const fk_attn_seq *seqs; /* per sequence, increasing row0 */
+    int n_seqs;              /* entries in seqs */
     const uint16_t *sinks;   /* [nh] bf16 */
     int nh, nkv, hd, window; /* shapes; window 0 = full */
     float scale;             /* 1/sqrt(hd) */
@@ -499,33 +537,48 @@ static float dot(const float *restrict a, const float *restrict b, int n)
     return s;
 }
 
+/* The sequence owning a row (seqs sorted by row0). */
+static const fk_attn_seq *seq_of_row(const fk_attn_seq *seqs, int n_seqs, int row)
+{
+    int lo = 0, hi = n_seqs - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (seqs[mid].row0 <= row)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return &seqs[lo];
+}
+
+/* Key row of position t, layer slot, kv head h (the value row follows
+ * block_tokens * width floats later). */
+static const float *kv_key(const fk_kv_cache *c, int slot, const int32_t *blocks, int t, int h,
+                           int hd)
+{
+    size_t b = (size_t)blocks[t / c->block_tokens];
+    size_t row = (size_t)slot * 2 * c->block_tokens + (size_t)(t % c->block_tokens);
+    return c->base + b * c->block_floats + row * c->width + (size_t)h * hd;
+}
+
 /* One query head at one row: an online softmax over the visible keys whose
  * running denominator starts with the sink's term exp(sink - m). */
 static void attn_one(const attn_job *j, int row, int h, float *acc)
 {
-    const fk_attn_seq *s = &j->seqs[j->row_seq[row]];
-    int hd = j->hd, kvw = j->nkv * hd;
+    const fk_attn_seq *s = seq_of_row(j->seqs, j->n_seqs, row);
+    int hd = j->hd;
     int kvh = h / (j->nh / j->nkv);
     int p = s->pos0 + (row - s->row0);
     int lo = j->window > 0 && p - j->window + 1 > 0 ? p - j->window + 1 : 0;
+    size_t v_off = (size_t)j->kv->block_tokens * j->kv->width;
     const float *q = j->q + ((size_t)row * j->nh + h) * hd;
     float m = fk_bf16_f32(j->sinks[h]);
     float den = 1.0f;
     for (int i = 0; i < hd; i++) acc[i] = 0.0f;
     for (int t = lo; t <= p; t++) {
-        size_t off;
-        const float *kb, *vb;
-        if (t >= s->pos0) {
-            off = (size_t)(s->row0 + t - s->pos0) * kvw + (size_t)kvh * hd;
-            kb = j->k;
-            vb = j->v;
-        } else {
-            off = (size_t)(t % s->slots) * kvw + (size_t)kvh * hd;
-            kb = s->k_cache;
-            vb = s->v_cache;
-        }
-        float sc = dot(q, kb + off, hd) * j->scale;
-        const float *vt = vb + off;
+        const float *kt = kv_key(j->kv, j->slot, s->blocks, t, kvh, hd);
+        const float *vt = kt + v_off;
+        float sc = dot(q, kt, hd) * j->scale;
         if (sc > m) {
             float r = expf(m - sc);
             den *= r;
@@ -544,46 +597,75 @@ static void attn_task(void *ctx, int64_t i0, int64_t i1, int thread)
 {
     (void)thread;
     const attn_job *j = ctx;
-    float acc[1024];
+    float acc[ATTN_MAX_HD];
     for (int64_t i = i0; i < i1; i++) attn_one(j, (int)(i / j->nh), (int)(i % j->nh), acc);
 }
 
-static void cpu_attention(fk_backend *be, float *out, const float *q, const float *k,
-                          const float *v, const fk_attn_seq *seqs, int n_seqs,
-                          const uint16_t *sinks, int nh, int nkv, int hd, int window)
+/* Shapes and block tables an attention or kv_store call may use. */
+static fk_status check_seqs(const fk_kv_cache *c, int slot, const fk_attn_seq *seqs, int n_seqs,
+                            int *rows)
 {
-    int R = 0;
-    for (int s = 0; s < n_seqs; s++)
-        if (seqs[s].row0 + seqs[s].n_new > R) R = seqs[s].row0 + seqs[s].n_new;
-    if (R == 0 || hd > 1024) return;
-    int *row_seq = malloc((size_t)R * sizeof *row_seq);
-    if (!row_seq) return;
-    for (int s = 0; s < n_seqs; s++)
-        for (int i = 0; i < seqs[s].n_new; i++) row_seq[seqs[s].row0 + i] = s;
-    attn_job j = {out, q, k, v, seqs, row_seq, sinks, nh, nkv, hd, window, 1.0f / sqrtf((float)hd)};
+    if (slot < 0 || slot >= c->slots || n_seqs < 0) return FK_ERR_ARG;
+    int row = 0;
+    for (int i = 0; i < n_seqs; i++) {
+        const fk_attn_seq *s = &seqs[i];
+        int last = s->pos0 + s->n_new - 1;
+        if (s->row0 != row || s->n_new < 0 || s->pos0 < 0 ||
+            (s->n_new > 0 && last / c->block_tokens >= s->n_blocks))
+            return FK_ERR_ARG;
+        row += s->n_new;
+    }
+    *rows = row;
+    return FK_OK;
+}
+
+static fk_status cpu_attention(fk_backend *be, float *out, const float *q, const fk_kv_cache *kv,
+                               int slot, const fk_attn_seq *seqs, int n_seqs, const uint16_t *sinks,
+                               int nh, int nkv, int hd, int window)
+{
+    if (hd > ATTN_MAX_HD) return FK_ERR_SHAPE;
+    if (nh <= 0 || nkv <= 0 || nh % nkv || hd <= 0 || nkv * hd != kv->width) return FK_ERR_ARG;
+    int R;
+    fk_status st = check_seqs(kv, slot, seqs, n_seqs, &R);
+    if (st != FK_OK || R == 0) return st;
+    attn_job j = {out,   q,  kv,  slot, seqs,   n_seqs,
+                  sinks, nh, nkv, hd,   window, 1.0f / sqrtf((float)hd)};
     fk_pool *p = pool_of(be);
     int64_t n = (int64_t)R * nh;
     fk_pool_for(p, n, grain_for(p, n, 1, 4), attn_task, &j);
-    free(row_seq);
+    return FK_OK;
 }
 
-static void cpu_kv_store(fk_backend *be, float *k_cache, float *v_cache, int slots, const float *k,
-                         const float *v, int pos0, int n, int width)
+static fk_status cpu_kv_store(fk_backend *be, const fk_kv_cache *kv, int slot, const float *k,
+                              const float *v, const fk_attn_seq *seqs, int n_seqs)
 {
     (void)be;
-    for (int i = n > slots ? n - slots : 0; i < n; i++) {
-        size_t dst = (size_t)((pos0 + i) % slots) * width;
-        memcpy(k_cache + dst, k + (size_t)i * width, (size_t)width * sizeof(float));
-        memcpy(v_cache + dst, v + (size_t)i * width, (size_t)width * sizeof(float));
+    int R;
+    fk_status st = check_seqs(kv, slot, seqs, n_seqs, &R);
+    if (st != FK_OK) return st;
+    size_t w = (size_t)kv->width, v_off = (size_t)kv->block_tokens * w;
+    for (int i = 0; i < n_seqs; i++)
+        for (int t = 0; t < seqs[i].n_new; t++)
+            if (seqs[i].blocks[(seqs[i].pos0 + t) / kv->block_tokens] < 0) return FK_ERR_ARG;
+    for (int i = 0; i < n_seqs; i++) {
+        const fk_attn_seq *s = &seqs[i];
+        for (int t = 0; t < s->n_new; t++) {
+            int p = s->pos0 + t;
+            float *dst = (float *)kv_key(kv, slot, s->blocks, p, 0, 0);
+            memcpy(dst, k + (size_t)(s->row0 + t) * w, w * sizeof(float));
+            memcpy(dst + v_off, v + (size_t)(s->row0 + t) * w, w * sizeof(float));
+        }
     }
+    return FK_OK;
 }
 
 /* ---- mixture of experts ------------------------------------------------------- */
 
-static void cpu_route(fk_backend *be, int32_t *idx, float *weight, const float *logits, int R,
-                      int E, int k)
+static fk_status cpu_route(fk_backend *be, int32_t *idx, float *weight, const float *logits, int R,
+                           int E, int k)
 {
     (void)be;
+    if (k <= 0 || k > E) return FK_ERR_ARG;
     for (int r = 0; r < R; r++) {
         const float *lg = logits + (size_t)r * E;
         int32_t *ix = idx + (size_t)r * k;
@@ -604,10 +686,11 @@ static void cpu_route(fk_backend *be, int32_t *idx, float *weight, const float *
         }
         for (int c = 0; c < k; c++) w[c] /= sum;
     }
+    return FK_OK;
 }
 
-static void cpu_swiglu(fk_backend *be, float *y, const float *gu, int R, int I, float limit,
-                       float alpha)
+static fk_status cpu_swiglu(fk_backend *be, float *y, const float *gu, int R, int I, float limit,
+                            float alpha)
 {
     (void)be;
     for (size_t i = 0; i < (size_t)R * I; i++) {
@@ -616,17 +699,20 @@ static void cpu_swiglu(fk_backend *be, float *y, const float *gu, int R, int I, 
         u = u > limit ? limit : u < -limit ? -limit : u;
         y[i] = (u + 1.0f) * g / (1.0f + expf(-alpha * g));
     }
+    return FK_OK;
 }
 
-static void cpu_gather(fk_backend *be, float *y, const float *x, const int32_t *rows, int n, int W)
+static fk_status cpu_gather(fk_backend *be, float *y, const float *x, const int32_t *rows, int n,
+                            int W)
 {
     (void)be;
     for (int i = 0; i < n; i++)
         memcpy(y + (size_t)i * W, x + (size_t)rows[i] * W, (size_t)W * sizeof(float));
+    return FK_OK;
 }
 
-static void cpu_scatter_add(fk_backend *be, float *y, const float *x, const int32_t *rows,
-                            const float *scale, int n, int W)
+static fk_status cpu_scatter_add(fk_backend *be, float *y, const float *x, const int32_t *rows,
+                                 const float *scale, int n, int W)
 {
     (void)be;
     for (int i = 0; i < n; i++) {
@@ -634,12 +720,42 @@ static void cpu_scatter_add(fk_backend *be, float *y, const float *x, const int3
         const float *xr = x + (size_t)i * W;
         for (int c = 0; c < W; c++) yr[c] += scale[i] * xr[c];
     }
+    return FK_OK;
 }
 
-static void cpu_add(fk_backend *be, float *y, const float *x, size_t n)
+static fk_status cpu_add(fk_backend *be, float *y, const float *x, size_t n)
 {
     (void)be;
     for (size_t i = 0; i < n; i++) y[i] += x[i];
+    return FK_OK;
+}
+
+/* ---- sampling ----------------------------------------------------------------- */
+
+/* The lowest index of the largest value: the maximum over eight independent
+ * lanes (vectorises), then its first position. NaN is never the maximum; a
+ * row of NaNs gives 0. The sampler's greedy rule (sampler.h). */
+static int32_t argmax_row(const float *x, int V)
+{
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = -INFINITY;
+    int i = 0;
+    for (; i + 8 <= V; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    float mx = -INFINITY;
+    for (; i < V; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int j = 0; j < 8; j++) mx = lane[j] > mx ? lane[j] : mx;
+    for (i = 0; i < V; i++)
+        if (x[i] == mx) return i;
+    return 0;
+}
+
+static fk_status cpu_argmax(fk_backend *be, int32_t *idx, const float *logits, int R, int V)
+{
+    (void)be;
+    if (R < 0 || V <= 0) return FK_ERR_ARG;
+    for (int r = 0; r < R; r++) idx[r] = argmax_row(logits + (size_t)r * V, V);
+    return FK_OK;
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -656,7 +772,11 @@ static const fk_backend_ops cpu_ops = {
     .free = cpu_free,
     .alloc = cpu_alloc,
     .release = cpu_release,
-    .download = cpu_download,
+    .map_weights = cpu_map_weights,
+    .unmap_weights = cpu_unmap_weights,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .synchronize = cpu_synchronize,
     .embed = cpu_embed,
     .rmsnorm = cpu_rmsnorm,
     .matmul = cpu_matmul,
@@ -668,6 +788,7 @@ static const fk_backend_ops cpu_ops = {
     .gather = cpu_gather,
     .scatter_add = cpu_scatter_add,
     .add = cpu_add,
+    .argmax = cpu_argmax,
 };
 
 fk_backend *fk_backend_cpu_new(int n_threads)
