@@ -161,12 +161,36 @@ static const fk_piece *host_pieces(fk_job *j, const fk_piece *p, size_t n, size_
     return j->scratch;
 }
 
+/* max_tokens, whatever the core does: a piece that carries a token id is one
+ * completion token (a piece without one continues a token's text, or comes
+ * from a core that counts for itself). Returns how many of the n pieces fit
+ * the budget; once one does not, the generation is cancelled and ends as
+ * "length" (on_done). */
+static size_t within_budget(fk_job *j, const fk_piece *p, size_t n)
+{
+    if (j->length_cut) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].token_id < 0) continue;
+        if (j->max_tokens > 0 && j->n_tokens == j->max_tokens) {
+            fk_debug("%s: max_tokens (%d) reached; the core went on: cancelling", j->request_id,
+                     j->max_tokens);
+            j->length_cut = 1;
+            job_cancel(j);
+            return i;
+        }
+        j->n_tokens++;
+    }
+    return n;
+}
+
 static int on_pieces(void *ud, const fk_piece *driver_pieces, size_t n, size_t piece_size)
 {
     fk_job *j = ud;
     if (j->client_gone || j->gen_done || n == 0) return 0;
     const fk_piece *pieces = host_pieces(j, driver_pieces, n, piece_size);
     if (!pieces) return 0; /* out of memory: these pieces are lost, the reply goes on */
+    n = within_budget(j, pieces, n);
+    if (n == 0) return 0;
     observe_pieces(j, n);
     if (!j->stream) {
         j->ops->pieces(j, pieces, n, NULL);
@@ -248,6 +272,11 @@ static void on_done(void *ud, const fk_gen_stats *stats, const fk_error *err)
     fk_job *j = ud;
     fk_gen_stats copy;
     fk_abi_copy(&copy, sizeof copy, stats, stats ? stats->struct_size : 0);
+    if (j->length_cut) { /* we stopped it at max_tokens: the client got exactly that */
+        copy.finish = FK_FINISH_LENGTH;
+        copy.completion_tokens = j->n_tokens;
+        err = NULL;
+    }
     const fk_gen_stats *st = &copy;
     j->gen_done = 1;
     j->gen = NULL;
@@ -369,6 +398,7 @@ void fk_job_start(fk_job *j, const fk_gen_request *gr)
     fk_gateway *gw = j->gw;
     job_link(j);
     fk_error derr = {.struct_size = sizeof derr};
+    j->max_tokens = gr->sampling->max_tokens;
     j->in_generate = 1;
     fk_gen *gen =
         j->slot->router.driver.table->generate(j->slot->router.core, gr, &job_callbacks, j, &derr);

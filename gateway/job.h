@@ -10,6 +10,9 @@
  *                        is over FK_JOB_HIGH_WATER; resume(gen) once it drains
  *   streaming         -> ": keep-alive" comments every FK_KEEPALIVE_S while
  *                        nothing else was sent, and on the driver's on_waiting
+ *   max_tokens        -> pieces with a token id are counted; one past the
+ *                        budget is dropped with everything after it, the
+ *                        generation cancelled, and the reply ends "length"
  *
  * The endpoint supplies an fk_job_ops table that turns pieces into output. */
 #ifndef FK_GATEWAY_JOB_H
@@ -63,6 +66,9 @@ struct fk_job {
     int wrote_since_tick;            /* output sent since the last keep-alive tick */
     int produced;                    /* at least one piece arrived */
     int n_pieces;                    /* pieces received */
+    int max_tokens;                  /* the request's completion budget (0: none) */
+    int n_tokens;                    /* pieces with a token id passed on (completion tokens) */
+    int length_cut;                  /* 1: max_tokens reached, the rest dropped, gen cancelled */
     fk_piece *scratch;               /* pieces copied from a driver of another piece size */
     size_t scratch_cap;              /* entries allocated in scratch */
     struct event *keepalive;         /* periodic keep-alive timer (streams) */

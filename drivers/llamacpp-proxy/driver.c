@@ -120,25 +120,6 @@ static int load_tokenizer(fk_core *core, char *err, size_t err_len)
 
 /* ---- pieces --------------------------------------------------------------------------- */
 
-/* The Harmony special tokens a driver writes itself (pass-through). */
-static const struct {
-    const char *text; /* spelling */
-    int32_t id;       /* o200k_harmony id */
-} SPECIALS[] = {
-    {"<|return|>", 200002}, {"<|constrain|>", 200003}, {"<|channel|>", 200005},
-    {"<|start|>", 200006},  {"<|end|>", 200007},       {"<|message|>", 200008},
-    {"<|call|>", 200012},   {"<|endoftext|>", 199999}, {"<|startoftext|>", 199998},
-};
-
-static int32_t special_id(const char *text, size_t len)
-{
-    for (size_t i = 0; i < sizeof SPECIALS / sizeof SPECIALS[0]; i++) {
-        if (strlen(SPECIALS[i].text) == len && memcmp(SPECIALS[i].text, text, len) == 0)
-            return SPECIALS[i].id;
-    }
-    return -1;
-}
-
 int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_special)
 {
     piece_buf *b = &g->out;
@@ -171,16 +152,13 @@ int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_specia
 
 int gen_special(fk_gen *g, const char *spelling)
 {
-    size_t len = strlen(spelling);
-    return gen_piece(g, spelling, len, special_id(spelling, len), 1);
+    return gen_piece(g, spelling, strlen(spelling), -1, 1);
 }
 
 void gen_scanned_piece(void *ud, const char *text, size_t len, int is_special)
 {
     fk_gen *g = ud;
-    int32_t id = is_special ? special_id(text, len) : -1;
-    if (is_special && g->core->tok) id = fktok_special_id(g->core->tok, text, len);
-    if (gen_piece(g, text, len, id, is_special) != 0)
+    if (gen_piece(g, text, len, -1, is_special) != 0)
         gen_fail(g, 500, "server_error", "out_of_memory",
                  "out of memory while reading the upstream");
 }
@@ -323,8 +301,10 @@ static int gen_requeue(fk_gen *g, const fk_xfer_end *end)
 static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
 {
     fk_gen *g = owner;
-    /* The mode's finish also flushes held text when the sink itself stopped on an error. */
-    if (!g->cancelled && (!end->aborted || g->err.set) && !gen_requeue(g, end)) {
+    /* The mode's finish also flushes held text when the sink itself stopped on
+     * an error or at the completion budget. */
+    if (!g->cancelled && (!end->aborted || g->err.set || g->limit_reached) &&
+        !gen_requeue(g, end)) {
         if (g->mode == FK_GEN_PASSTHROUGH)
             passthrough_finish(g, end);
         else

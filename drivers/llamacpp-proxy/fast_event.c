@@ -179,7 +179,7 @@ int fast_event_parse(const char *s, size_t n, fast_event *ev)
 {
     reader r = {s, s + n};
     ev->content_len = 0;
-    ev->has_content = ev->has_tokens = 0;
+    ev->has_content = ev->has_tokens = ev->has_tokens_predicted = 0;
     ev->n_tokens = 0;
     if (ev->content) ev->content[0] = '\0';
     skip_ws(&r);
@@ -199,9 +199,12 @@ int fast_event_parse(const char *s, size_t n, fast_event *ev)
         int is_content = klen == 7 && memcmp(key, "content", 7) == 0;
         int is_tokens = klen == 6 && memcmp(key, "tokens", 6) == 0;
         int is_stop = klen == 4 && memcmp(key, "stop", 4) == 0;
+        int is_predicted = klen == 16 && memcmp(key, "tokens_predicted", 16) == 0;
         if (klen == 5 && memcmp(key, "error", 5) == 0) return 0;
         /* A repeated key: jansson keeps the last; keep it simple and defer. */
-        if ((is_content && ev->has_content) || (is_tokens && ev->has_tokens)) return 0;
+        if ((is_content && ev->has_content) || (is_tokens && ev->has_tokens) ||
+            (is_predicted && ev->has_tokens_predicted))
+            return 0;
         skip_ws(&r);
         if (r.p >= r.end || *r.p++ != ':') return 0;
         skip_ws(&r);
@@ -223,6 +226,10 @@ int fast_event_parse(const char *s, size_t n, fast_event *ev)
         } else {
             int64_t v;
             if (integer(&r, &v) != 0) return 0;
+            if (is_predicted) {
+                ev->tokens_predicted = v;
+                ev->has_tokens_predicted = 1;
+            }
         }
         if ((is_content && !ev->has_content) || (is_tokens && !ev->has_tokens)) return 0;
         skip_ws(&r);

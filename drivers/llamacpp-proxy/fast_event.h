@@ -25,6 +25,8 @@ typedef struct fast_event {
     int64_t tokens[FAST_EVENT_MAX_TOKENS]; /* "tokens" */
     size_t n_tokens;                       /* ids in tokens */
     int has_tokens;                        /* "tokens" was an array */
+    int64_t tokens_predicted;              /* "tokens_predicted": tokens generated so far */
+    int has_tokens_predicted;              /* "tokens_predicted" was an integer */
 } fast_event;
 
 /* 1: `s` is an ordinary non-final, non-error event and `ev` holds it;

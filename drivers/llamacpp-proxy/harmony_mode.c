@@ -235,6 +235,29 @@ static void read_final(fk_gen *g, const json_t *ev)
     }
 }
 
+/* max_tokens against an upstream that ignores n_predict. The upstream's
+ * count after an event is its tokens_predicted, else one per id (one per
+ * event with text when it sends no ids). 1 when the event goes past
+ * n_predict: the generation stops before the event's output, as llama-server
+ * itself would have, with finish "length". */
+static int past_budget(fk_gen *g, int has_predicted, int64_t predicted, size_t nt, size_t clen)
+{
+    long after = has_predicted && predicted > 0 ? (long)predicted
+                 : nt                           ? g->n_generated + (long)nt
+                                                : g->n_generated + (clen > 0);
+    if (g->n_predict <= 0 || after <= g->n_predict) {
+        if (after > g->n_generated) g->n_generated = after;
+        return 0;
+    }
+    g->limit_reached = 1;
+    g->stats.finish = FK_FINISH_LENGTH;
+    g->stats.completion_tokens = (int)g->n_generated;
+    proxy_log(g->core, FK_LOG_WARN,
+              "request %s: llama-server went on past n_predict (%d tokens); stopped there",
+              g->request_id, g->n_predict);
+    return 1;
+}
+
 /* One parsed /completion event (streamed, or the whole non-stream answer). */
 static int take_event(fk_gen *g, const json_t *ev)
 {
@@ -247,6 +270,10 @@ static int take_event(fk_gen *g, const json_t *ev)
     size_t clen = content ? json_string_length(json_object_get(ev, "content")) : 0;
     json_t *tokens = json_object_get(ev, "tokens");
     size_t nt = json_array_size(tokens);
+    json_t *predicted = json_object_get(ev, "tokens_predicted");
+    if (!json_is_true(json_object_get(ev, "stop")) &&
+        past_budget(g, json_is_integer(predicted), json_integer_value(predicted), nt, clen))
+        return -1;
     int64_t *ids = nt ? malloc(nt * sizeof *ids) : NULL;
     for (size_t i = 0; ids && i < nt; i++) {
         json_t *t = json_array_get(tokens, i);
@@ -266,6 +293,9 @@ int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
 {
     fast_event *fe = &g->fast;
     if (strcmp(field, "data") == 0 && fast_event_parse(value, len, fe)) {
+        if (past_budget(g, fe->has_tokens_predicted, fe->tokens_predicted,
+                        fe->has_tokens ? fe->n_tokens : 0, fe->has_content ? fe->content_len : 0))
+            return -1;
         take_output(g, fe->has_content ? fe->content : "", fe->has_content ? fe->content_len : 0,
                     fe->tokens, fe->has_tokens ? fe->n_tokens : 0);
         if (g->err.set) return -1;
@@ -287,7 +317,7 @@ int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
 
 void harmony_finish(fk_gen *g, const fk_xfer_end *end)
 {
-    if (!g->err.set) {
+    if (!g->err.set && !g->limit_reached) {
         if (end->curl_code != CURLE_OK || end->timeout) {
             errors_from_transport(g, end);
         } else if (end->status >= 400 || end->status < 200) {

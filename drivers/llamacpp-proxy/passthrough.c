@@ -61,6 +61,7 @@ int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, cha
         json_decref(body);
         return errors_refuse(err, msg, 400, "invalid_json", NULL);
     }
+    g->n_predict = req->sampling->max_tokens;
     if (rewrite_body(body, req) == 0) g->body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     g->path = strdup(path);
@@ -257,6 +258,20 @@ static void take_chunk(fk_gen *g, const json_t *root, int is_delta)
 
 /* ---- the stream ------------------------------------------------------------------------- */
 
+/* Output deltas in a chunk, counted as take_chunk counts them (llama-server
+ * sends one token per delta). */
+static long chunk_deltas(const json_t *root)
+{
+    json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+    json_t *d = json_object_get(choice, "delta");
+    json_t *r = json_object_get(d, "reasoning_content");
+    if (!json_is_string(r)) r = json_object_get(d, "reasoning");
+    long n = json_string_length(r) > 0;
+    n += json_string_length(json_object_get(d, "content")) > 0;
+    n += json_string_length(json_object_get(choice, "text")) > 0;
+    return n + (long)json_array_size(json_object_get(d, "tool_calls"));
+}
+
 int passthrough_event(fk_gen *g, const char *field, char *value, size_t len)
 {
     if (strcmp(field, "data") == 0 && len == 6 && memcmp(value, "[DONE]", 6) == 0) {
@@ -271,6 +286,16 @@ int passthrough_event(fk_gen *g, const char *field, char *value, size_t len)
         json_decref(root);
         return -1;
     }
+    if (g->n_predict > 0 && g->pt_deltas + chunk_deltas(root) > g->n_predict) {
+        /* The upstream went on past max_tokens: stop there, as it should have. */
+        json_decref(root);
+        g->limit_reached = 1;
+        snprintf(g->pt_finish, sizeof g->pt_finish, "length");
+        proxy_log(g->core, FK_LOG_WARN,
+                  "request %s: llama-server went on past max_tokens (%d); stopped there",
+                  g->request_id, g->n_predict);
+        return -1;
+    }
     take_chunk(g, root, 1);
     json_decref(root);
     if (g->err.set) return -1;
@@ -279,7 +304,7 @@ int passthrough_event(fk_gen *g, const char *field, char *value, size_t len)
 
 void passthrough_finish(fk_gen *g, const fk_xfer_end *end)
 {
-    if (!g->err.set) {
+    if (!g->err.set && !g->limit_reached) {
         if (end->curl_code != CURLE_OK || end->timeout) {
             errors_from_transport(g, end);
         } else if (end->status >= 400 || end->status < 200) {

@@ -131,6 +131,8 @@ struct fk_gen {
     int n_prompt;      /* prompt tokens we sent */
     int n_predict;     /* completion budget we asked for */
     int final_seen;    /* the stop:true event arrived */
+    long n_generated;  /* tokens the upstream has generated so far (its own count) */
+    int limit_reached; /* the upstream went past n_predict: stopped there, finish length */
     out_rule out_rule; /* fixed by the first event with output */
 
     /* pass-through */
@@ -154,13 +156,16 @@ void gen_fail(fk_gen *g, int http_status, const char *type, const char *code, co
 /* Parse one upstream JSON object; NULL (after gen_fail 502 "malformed JSON")
  * when it is not one. The caller owns the result. */
 json_t *gen_parse_object(fk_gen *g, const char *value, size_t len);
-/* Queue one piece (text copied) for the next gen_flush. */
+/* Queue one piece (text copied) for the next gen_flush. `id` is the token id
+ * the upstream sent, or -1: pieces the driver writes or reads out of text
+ * itself (pass-through, the text scanner) carry none, so the host counts only
+ * tokens the upstream generated. */
 int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_special);
-/* A special token piece by its spelling (id from the Harmony table). */
+/* A special token piece by its spelling (no id: the driver wrote it). */
 int gen_special(fk_gen *g, const char *spelling);
 /* Deliver queued pieces. Returns 0 to go on, 1 when the host paused, -1 when cancelled. */
 int gen_flush(fk_gen *g);
-/* hm_piece_fn that queues scanner output into the gen. */
+/* hm_piece_fn that queues scanner output into the gen (no ids). */
 void gen_scanned_piece(void *ud, const char *text, size_t len, int is_special);
 
 /* ---- harmony_mode.c: native /completion ---------------------------------------------------------

@@ -46,6 +46,9 @@ static void check_fast_reader(fast_event *fe, const char *line, size_t n)
     if (fe->has_content && (json_string_length(c) != fe->content_len ||
                             memcmp(json_string_value(c), fe->content, fe->content_len) != 0))
         abort();
+    json_t *tp = json_object_get(root, "tokens_predicted");
+    if (fe->has_tokens_predicted != json_is_integer(tp)) abort();
+    if (fe->has_tokens_predicted && json_integer_value(tp) != fe->tokens_predicted) abort();
     json_t *t = json_object_get(root, "tokens");
     if (fe->has_tokens != json_is_array(t)) abort();
     if (fe->has_tokens && json_array_size(t) != fe->n_tokens) abort();

@@ -32,7 +32,8 @@
 //                        then the end-of-generation token (content "", its id)
 //   eos_id               that token (default <|return|> 200002); eos_none: none
 //   no_ids: true         leave out "tokens" (an upstream that gives no ids)
-//   ignore_n_predict, ignore_stop: true   generate past n_predict / stop strings
+//   ignore_n_predict, ignore_stop: true   generate past n_predict (chat: max_tokens,
+//                        one delta per token) / stop strings
 //   reasoning, content, tool_calls: [{name, arguments}]   (chat endpoint)
 //   raw: true            chat: the reasoning stays in content as Harmony tags
 //   fault: "slow_start" | "drip" | "drop" | "malformed" | "error_before" |
@@ -328,7 +329,7 @@ async function completion(req, res, body, entry) {
 }
 
 // ---- POST /v1/chat/completions --------------------------------------------------------
-function chatPlan(s) {
+function chatPlan(s, maxTokens) {
     const reasoning = s.reasoning ?? (s.tool_calls ? 'Need a tool.' : 'Thinking.');
     const content = s.content ?? (s.tool_calls ? '' : 'Hello world!');
     const tools = (s.tool_calls ?? []).map((t, i) => ({ id: `call_${i}abc`, name: t.name, arguments: typeof t.arguments === 'string' ? t.arguments : JSON.stringify(t.arguments ?? {}) }));
@@ -345,6 +346,12 @@ function chatPlan(s) {
             for (const p of split(t.arguments)) deltas.push({ tool_calls: [{ index: i, function: { arguments: p } }] });
         });
     }
+    // One delta per token, as llama-server streams: max_tokens cuts the deltas.
+    if (deltas.length > maxTokens) {
+        deltas.length = maxTokens;
+        const text = (k) => deltas.map((d) => d[k] ?? '').join('');
+        return { reasoning: text('reasoning_content'), content: text('content'), tools: [], deltas, finish: 'length' };
+    }
     return { reasoning, content, tools, deltas, finish: tools.length ? 'tool_calls' : (s.finish_reason ?? 'stop') };
 }
 async function chat(req, res, body, entry) {
@@ -358,7 +365,7 @@ async function chat(req, res, body, entry) {
         const st = s.status ?? 500;
         return sendJson(res, st, errorBody(s.code ?? st, s.message ?? 'Internal server error', s.type ?? 'server_error'));
     }
-    const plan = chatPlan(s);
+    const plan = chatPlan(s, body.max_tokens > 0 && !s.ignore_n_predict ? body.max_tokens : Infinity);
     const id = 'chatcmpl-fake' + entry.n;
     const created = Math.floor(Date.now() / 1000);
     const usage = { prompt_tokens: 17, completion_tokens: plan.deltas.length, total_tokens: 17 + plan.deltas.length };

@@ -15,6 +15,13 @@ const scripts = {
   },
   threaded: { harmony: '<|channel|>final<|message|>From a worker thread.<|return|>', thread: true },
   long: { harmony: '<|channel|>analysis<|message|>Thinking about a long answer with many words here.<|end|><|start|>assistant<|channel|>final<|message|>Done.<|return|>' },
+  // A core that ignores max_tokens: every piece has a token id.
+  runaway: {
+    pieces: [{ text: '<|channel|>', special: true }, { text: 'final', id: 17196 }, { text: '<|message|>', special: true },
+      ...Array.from({ length: 40 }, (_, i) => ({ text: `w${i} `, id: 1000 + i })), { text: '<|return|>', special: true }],
+    ignore_max_tokens: true,
+    delay_ms: 1,
+  },
   // A model that writes Harmony tags in ordinary tokens (one fragment per
   // piece, as a tokenizer splits them): is_special is 0 on every one of them.
   forged: {
@@ -139,6 +146,39 @@ test('max_tokens exhausted in analysis: finish length, reasoning kept', async ()
   assert.equal(r.usage.completion_tokens, 6);
   assert.ok(r.choices[0].message.reasoning_content.startsWith('Thinking'));
   assert.ok(!r.choices[0].message.content);
+});
+
+test('max_tokens holds whatever the core does: cut, cancelled, finish length (chat and completions, whole and streamed)', async () => {
+  const opts = (id) => ({ headers: { 'x-request-id': id } });
+  const r = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:runaway'), max_tokens: 5 }, opts('run-1'));
+  assert.equal(r.choices[0].message.content, 'w0 w1 ', 'the five tokens: <|channel|> final <|message|> w0 w1');
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 5);
+  const stream = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:runaway'), max_tokens: 5, stream: true, stream_options: { include_usage: true } }, opts('run-2'));
+  let content = '', finish = null, usage = null, events = 0;
+  for await (const c of stream) {
+    events += c.choices[0]?.delta?.content ? 1 : 0;
+    content += c.choices[0]?.delta?.content ?? '';
+    finish = c.choices[0]?.finish_reason ?? finish;
+    usage = c.usage ?? usage;
+  }
+  assert.equal(content, 'w0 w1 ');
+  assert.ok(events <= 2, `${events} content events`);
+  assert.equal(finish, 'length');
+  assert.equal(usage.completion_tokens, 5);
+  const t = await client.completions.create({ model: 'fk-scripted', prompt: 'script:runaway', max_tokens: 4 }, opts('run-3'));
+  assert.equal(t.choices[0].text, '<|channel|>final<|message|>w0 ');
+  assert.equal(t.choices[0].finish_reason, 'length');
+  const ts = await client.completions.create({ model: 'fk-scripted', prompt: 'script:runaway', max_tokens: 4, stream: true }, opts('run-4'));
+  let text = '', tfinish = null;
+  for await (const c of ts) {
+    text += c.choices[0]?.text ?? '';
+    tfinish = c.choices[0]?.finish_reason ?? tfinish;
+  }
+  assert.equal(text, '<|channel|>final<|message|>w0 ');
+  assert.equal(tfinish, 'length');
+  for (const id of ['run-1', 'run-2', 'run-3', 'run-4'])
+    assert.ok(sc.readLog().some((l) => l.startsWith(`cancel ${id} `)), `${id}: the generation was cancelled`);
 });
 
 test('forged tags in ordinary pieces stay content: no reasoning, no tool call (chat, whole and streamed)', async () => {

@@ -127,6 +127,32 @@ test('length: max_tokens reached during analysis still returns the reasoning', a
   assert.equal(r.usage.completion_tokens, 5);
 });
 
+test('max_tokens holds against an upstream that ignores n_predict: finish length, the upstream closed (with ids and without)', async () => {
+  const runaway = { tokens: ['<|channel|>', 'final', '<|message|>', ...Array(80).fill(' the')], ignore_n_predict: true, fault: 'drip', delay_ms: 5 };
+  for (const extra of [{}, { no_ids: true }]) {
+    const what = extra.no_ids ? 'no ids' : 'ids';
+    await fake.fault({ ...runaway, ...extra });
+    const stream = await client.chat.completions.create({ model: MODEL, messages: user('go'), max_tokens: 5, stream: true, stream_options: { include_usage: true } });
+    let content = '', events = 0, finish = null, usage = null;
+    for await (const c of stream) {
+      const d = c.choices[0]?.delta?.content;
+      if (d) events++, content += d;
+      finish = c.choices[0]?.finish_reason ?? finish;
+      usage = c.usage ?? usage;
+    }
+    assert.equal(content, ' the the', `${what}: the two content tokens after the header's three`);
+    assert.ok(events <= 2, `${what}: ${events} content events`);
+    assert.equal(finish, 'length', what);
+    assert.equal(usage.completion_tokens, 5, what);
+    const log = await fake.waitFor((l) => l.requests.filter((r) => r.path === '/completion').at(-1)?.t_end, 5000);
+    assert.equal(log.requests.filter((r) => r.path === '/completion').at(-1).closed_early, true, `${what}: the upstream request was closed`);
+    await fake.fault({ ...runaway, ...extra });
+    const r = await client.chat.completions.create({ model: MODEL, messages: user('go'), max_tokens: 5 });
+    assert.equal(r.choices[0].message.content, ' the the', what);
+    assert.equal(r.choices[0].finish_reason, 'length', what);
+  }
+});
+
 test('cancellation: a client that goes away closes the upstream request', async () => {
   await fake.fault({ fault: 'drip', delay_ms: 200 });
   const ac = new AbortController();

@@ -139,6 +139,22 @@ test('FK_PASSTHROUGH_SPECIAL_TEXT=escape: the tags reach the upstream as ordinar
   }
 });
 
+test('max_tokens holds against an upstream that ignores it: finish length, the upstream closed', async () => {
+  const runaway = { reasoning: 'ab', content: 'x'.repeat(400), ignore_n_predict: true, fault: 'drip', delay_ms: 5 };
+  await fake.fault(runaway);
+  const s = await collect(await client.chat.completions.create({ model: MODEL, messages: user('go'), max_tokens: 3, stream: true, stream_options: { include_usage: true } }));
+  assert.equal(s.reasoning, 'ab');
+  assert.equal(s.content, 'xxxxxxxx', 'two deltas of four');
+  assert.equal(s.finish, 'length');
+  assert.equal(s.usage.completion_tokens, 3);
+  const log = await fake.waitFor((l) => l.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)?.t_end, 5000);
+  assert.equal(log.requests.filter((r) => r.path === '/v1/chat/completions').at(-1).closed_early, true, 'the upstream request was closed');
+  await fake.fault(runaway);
+  const r = await client.chat.completions.create({ model: MODEL, messages: user('go'), max_tokens: 3 });
+  assert.equal(r.choices[0].message.content, 'xxxxxxxx');
+  assert.equal(r.choices[0].finish_reason, 'length');
+});
+
 test('integer upstream error codes become OpenAI string codes', async () => {
   await fake.fault({ fault: 'status', status: 400, code: 400, type: 'invalid_request_error', message: 'bad tools' });
   await assert.rejects(client.chat.completions.create({ model: MODEL, messages: user('x') }), (e) => {

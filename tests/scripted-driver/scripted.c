@@ -28,6 +28,8 @@
  *                             status, type, code, param, message, retry_after_s)
  *       "refuse": {...},      generate() refuses with this error
  *       "stall": false,       after the pieces, wait for cancel forever
+ *       "ignore_max_tokens": false,  play every piece whatever max_tokens says
+ *                             (a core that overruns: the gateway must stop it)
  *       "thread": false}}}    start playback from a worker thread through
  *                             fk_host.post (exercises the cross-thread path)
  *
@@ -79,21 +81,22 @@ typedef struct sc_error {
 } sc_error;
 
 typedef struct sc_script {
-    char *name;         /* owned */
-    sc_piece *pieces;   /* owned array */
-    size_t n_pieces;    /* entries */
-    int repeat;         /* plays of the piece list */
-    int delay_ms;       /* default delay between pieces */
-    int first_delay_ms; /* before the first piece */
-    int waiting;        /* call on_waiting before the first piece */
-    int prompt_tokens;  /* -1: estimate */
-    fk_finish finish;   /* how a complete play ends */
-    int has_error;      /* end with `error` */
-    sc_error error;     /* the error at the end */
-    int has_refuse;     /* generate() refuses with `refuse` */
-    sc_error refuse;    /* the refusal */
-    int stall;          /* never finish on its own */
-    int thread;         /* start from a worker thread via fk_host.post */
+    char *name;            /* owned */
+    sc_piece *pieces;      /* owned array */
+    size_t n_pieces;       /* entries */
+    int repeat;            /* plays of the piece list */
+    int delay_ms;          /* default delay between pieces */
+    int first_delay_ms;    /* before the first piece */
+    int waiting;           /* call on_waiting before the first piece */
+    int prompt_tokens;     /* -1: estimate */
+    fk_finish finish;      /* how a complete play ends */
+    int has_error;         /* end with `error` */
+    sc_error error;        /* the error at the end */
+    int has_refuse;        /* generate() refuses with `refuse` */
+    sc_error refuse;       /* the refusal */
+    int stall;             /* never finish on its own */
+    int ignore_max_tokens; /* play past max_tokens */
+    int thread;            /* start from a worker thread via fk_host.post */
 } sc_script;
 
 static const struct {
@@ -200,6 +203,7 @@ static int load_script(sc_script *s, const char *name, const json_t *o, char *er
     s->waiting = json_is_true(json_object_get(o, "waiting"));
     s->prompt_tokens = int_or(o, "prompt_tokens", -1);
     s->stall = json_is_true(json_object_get(o, "stall"));
+    s->ignore_max_tokens = json_is_true(json_object_get(o, "ignore_max_tokens"));
     s->thread = json_is_true(json_object_get(o, "thread"));
     const char *fin = json_string_value(json_object_get(o, "finish"));
     s->finish = !fin || strcmp(fin, "stop") == 0 ? FK_FINISH_STOP
@@ -713,6 +717,7 @@ static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *reques
     g->max_tokens = sp.max_tokens > 0 ? sp.max_tokens : 1 << 30;
     if (req->max_model_len > 0 && g->max_tokens > req->max_model_len - prompt)
         g->max_tokens = req->max_model_len - prompt;
+    if (s->ignore_max_tokens) g->max_tokens = 1 << 30;
     g->prompt_tokens = prompt;
     g->t_start = now_s();
     g->timer = c->host->timer_new(c->host, step, g);
