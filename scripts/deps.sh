@@ -2,11 +2,12 @@
 # Installs the Debian packages Forgekeeper builds and tests with. Idempotent:
 # apt-get runs only when something is missing. Usage: scripts/deps.sh [--test]
 #   (no flag)  what building and running the gateway needs
-#   --test     also the test tools: clang + sanitizer runtimes, curl, Node.js
+#   --test     also the test tools: clang + sanitizer runtimes, curl, Node.js,
+#              and cmake + git for scripts/llama-server.sh
 set -eu
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libevent-dev libjansson-dev libcurl4-openssl-dev libpcre2-dev"
-test_pkgs="clang libclang-rt-14-dev clang-format curl xz-utils"
+test_pkgs="clang libclang-rt-14-dev clang-format curl xz-utils cmake git"
 
 want=$build_pkgs
 [ "${1:-}" = "--test" ] && want="$want $test_pkgs"

@@ -5,7 +5,10 @@
 #
 # The build is cached outside the checkout, keyed by commit:
 #     ${FK_LLAMA_CACHE:-${XDG_CACHE_HOME:-~/.cache}/forgekeeper}/llama.cpp-COMMIT/bin/
-# A second run prints the cached path at once. About 8 minutes on 2 cores.
+# A second run prints the cached path at once. About 9 minutes on 2 cores.
+# The binaries are built for this CPU (GGML_NATIVE): a cached build that does
+# not run here (a cache shared with another machine) is rebuilt. Concurrent
+# runs wait for one build (flock) instead of building twice.
 #   scripts/llama-server.sh            build if needed, print .../bin/llama-server
 #   scripts/llama-server.sh --bench    print .../bin/llama-bench instead
 #   scripts/llama-server.sh --cached   print the path only if already built (exit 1 if not)
@@ -25,7 +28,13 @@ for a in "$@"; do
     esac
 done
 
-if [ -x "$dest/bin/llama-server" ] && [ -x "$dest/bin/llama-bench" ]; then
+# A usable build: both programs present, and they run on this CPU.
+built() {
+    [ -x "$dest/bin/llama-server" ] && [ -x "$dest/bin/llama-bench" ] &&
+        "$dest/bin/llama-server" --version >/dev/null 2>&1
+}
+
+if built; then
     echo "$dest/bin/$tool"
     exit 0
 fi
@@ -35,9 +44,18 @@ for t in git cmake g++ npm tar; do
     command -v $t >/dev/null 2>&1 || { echo "llama-server.sh: needs $t (scripts/deps.sh --test installs it)" >&2; exit 1; }
 done
 mkdir -p "$cache"
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$cache/llama.cpp.lock"
+    flock 9
+    if built; then # another run finished the build while this one waited
+        echo "$dest/bin/$tool"
+        exit 0
+    fi
+fi
 work=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 {
+    echo "llama-server.sh: building llama.cpp $commit into $dest (about 9 minutes on 2 cores)"
     cd "$work"
     npm pack --silent "$pkg" >/dev/null
     tar xzf node-llama-cpp-*.tgz package/llama/gitRelease.bundle
