@@ -6,7 +6,7 @@
 #   backends/cpu/   the CPU backend and its thread pool
 #   backends/ref/   the reference backend the fast kernels are tested against
 #   serve/          sampler, stop strings, scheduler (continuous batching)
-#   tools/          fk-golden, fk-mkmodel
+#   tools/          fk-golden, fk-mkmodel, fk-gguf
 # and this folder holds the plugin on top: fk-driver-native.so, which
 # fk-gateway loads for FK_CORE_KIND=vllm.
 noinst_LTLIBRARIES += drivers/cuda/libfkengine.la
