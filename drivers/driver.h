@@ -56,7 +56,14 @@
  *     cb->on_done(...)     exactly once; after it returns `gen` is gone
  * driver->cancel(gen) may be called any time before on_done; the driver then
  * stops work and calls on_done (finish FK_FINISH_CANCELLED) later, from the
- * loop, never from inside cancel() itself. The host never frees a gen. */
+ * loop, never from inside cancel() itself. The host never frees a gen.
+ *
+ * Readiness is the host's to wait for: it calls generate() only while
+ * health() says FK_HEALTH_READY, holds requests while it says LOADING, and
+ * answers UNAVAILABLE and ERROR with 503 at once (the detail is shown to the
+ * client). A driver that finds itself not ready after all (a race, or an
+ * upstream answering "loading") refuses, or ends before any piece, with
+ * err->not_ready set; the host then waits again and resubmits. */
 #ifndef FK_DRIVER_H
 #define FK_DRIVER_H
 
@@ -338,8 +345,8 @@ typedef struct fk_gen fk_gen;   /* one generation in flight (opaque to the host)
 
 typedef enum fk_health {
     FK_HEALTH_READY = 0,
-    FK_HEALTH_LOADING = 1,     /* weights loading, upstream starting: try later */
-    FK_HEALTH_UNAVAILABLE = 2, /* upstream unreachable */
+    FK_HEALTH_LOADING = 1,     /* weights loading, upstream starting: the host holds requests */
+    FK_HEALTH_UNAVAILABLE = 2, /* upstream unreachable: the host answers 503 at once */
     FK_HEALTH_ERROR = 3,       /* failed for good: detail says why */
 } fk_health;
 

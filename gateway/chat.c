@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "endpoint.h"
 #include "harmony/harmony.h"
-#include "job.h"
 #include "log.h"
 #include "request.h"
 #include "special_text.h"
@@ -145,23 +145,22 @@ static const fk_job_ops chat_ops = {chat_pieces, chat_finish, chat_state_free};
 
 /* ---- request -> prompt ------------------------------------------------------------ */
 
-/* Render the Harmony prompt into segments (owned by `prompt`, viewed by `segs`). */
-static int render(fk_gateway *gw, const json_t *body, hm_prompt *prompt, fk_segment **segs,
-                  fk_api_error *err)
+/* Render the Harmony prompt into in->prompt and view it as in->segs. */
+static int render(fk_gateway *gw, fk_job_input *in, fk_api_error *err)
 {
     hm_openai_options ho = {.current_date = gw->slot->cfg.current_date, .default_effort = NULL};
     hm_conversation conv;
     hm_conversation_init(&conv);
     hm_openai_error he;
     memset(&he, 0, sizeof he);
-    if (hm_openai_chat_to_conversation(body, &ho, &conv, &he) < 0) {
+    if (hm_openai_chat_to_conversation(in->body, &ho, &conv, &he) < 0) {
         hm_conversation_clear(&conv);
         return fk_api_bad_request(err, he.code[0] ? he.code : "invalid_value",
                                   he.param[0] ? he.param : NULL, "%s",
                                   he.message[0] ? he.message : "invalid messages");
     }
     char *rerr = NULL;
-    int rc = hm_render(&conv, HM_RENDER_COMPLETION, 1, prompt, &rerr);
+    int rc = hm_render(&conv, HM_RENDER_COMPLETION, 1, &in->prompt, &rerr);
     hm_conversation_clear(&conv);
     if (rc < 0) {
         fk_api_bad_request(err, "invalid_value", "messages", "%s",
@@ -169,13 +168,15 @@ static int render(fk_gateway *gw, const json_t *body, hm_prompt *prompt, fk_segm
         free(rerr);
         return -1;
     }
-    *segs = calloc(prompt->n ? prompt->n : 1, sizeof **segs);
-    if (!*segs) return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
-    for (size_t i = 0; i < prompt->n; i++) {
-        const hm_segment *h = &prompt->segs[i];
-        (*segs)[i] = (fk_segment){h->is_special ? FK_SEG_SPECIAL : FK_SEG_TEXT, h->untrusted,
-                                  h->text, h->len, -1};
+    const hm_prompt *p = &in->prompt;
+    in->segs = calloc(p->n ? p->n : 1, sizeof *in->segs);
+    if (!in->segs) return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    for (size_t i = 0; i < p->n; i++) {
+        const hm_segment *h = &p->segs[i];
+        in->segs[i] = (fk_segment){h->is_special ? FK_SEG_SPECIAL : FK_SEG_TEXT, h->untrusted,
+                                   h->text, h->len, -1};
     }
+    in->n_segs = p->n;
     return 0;
 }
 
@@ -202,73 +203,28 @@ static int passthrough_special_text(const fk_config *cfg, const json_t *body, ch
     return 0;
 }
 
+/* Harmony: the rendered prompt; pass-through: the body as received (or with
+ * special-token spellings escaped). The tools go along as JSON text either way. */
+static int chat_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk_api_error *err)
+{
+    const json_t *tools = json_object_get(in->body, "tools");
+    if (json_array_size(tools) > 0 && !(in->tools = json_dumps(tools, JSON_COMPACT)))
+        return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    in->mode = gw->slot->cfg.use_harmony ? FK_GEN_HARMONY : FK_GEN_PASSTHROUGH;
+    if (in->mode == FK_GEN_HARMONY && render(gw, in, err) < 0) return -1;
+    if (in->mode == FK_GEN_PASSTHROUGH &&
+        passthrough_special_text(&gw->slot->cfg, in->body, &in->body_text, err) < 0)
+        return -1;
+    if (!(*state = chat_state_new(&gw->slot->cfg)))
+        return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    return 0;
+}
+
+static const fk_endpoint_spec chat_spec = {FK_EP_CHAT,   "/v1/chat/completions",
+                                           "chatcmpl-",  fk_parse_chat_request,
+                                           chat_prepare, &chat_ops};
+
 void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
-    fk_api_error err;
-    json_t *body = NULL;
-    fk_request_params rp;
-    fk_limits lim = {gw->slot->cfg.default_max_tokens, gw->slot->cfg.max_model_len,
-                     gw->slot->cfg.max_messages};
-    hm_prompt prompt;
-    hm_prompt_init(&prompt);
-    fk_segment *segs = NULL;
-    char *tools = NULL;
-    char *escaped = NULL;
-    const char *model = NULL;
-    if (fk_read_json_body(gw, req, &body, &err) < 0 ||
-        fk_parse_chat_request(body, &lim, &rp, &err) < 0)
-        goto fail;
-    model = fk_router_resolve(&gw->slot->router, rp.model);
-    if (!model) {
-        fk_api_error_set(&err, 404, "invalid_request_error", "model_not_found", "model",
-                         "The model '%s' does not exist or is not served here.", rp.model);
-        goto fail;
-    }
-    if (fk_core_ready(gw, &err) < 0) goto fail;
-    const json_t *tool_list = json_object_get(body, "tools");
-    if (json_array_size(tool_list) > 0 && !(tools = json_dumps(tool_list, JSON_COMPACT))) {
-        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
-        goto fail;
-    }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    fk_gen_request gr = {.struct_size = sizeof gr,
-                         .mode = gw->slot->cfg.use_harmony ? FK_GEN_HARMONY : FK_GEN_PASSTHROUGH,
-                         .request_id = info->request_id,
-                         .model = model,
-                         .segment_size = sizeof *segs,
-                         .sampling = &rp.sampling,
-                         .max_model_len = gw->slot->cfg.max_model_len,
-                         .client_path = "/v1/chat/completions",
-                         .client_body = (const char *)evbuffer_pullup(in, -1),
-                         .client_body_len = evbuffer_get_length(in),
-                         .tools_json = tools};
-    if (gr.mode == FK_GEN_HARMONY) {
-        if (render(gw, body, &prompt, &segs, &err) < 0) goto fail;
-        gr.segments = segs;
-        gr.n_segments = prompt.n;
-    } else {
-        if (passthrough_special_text(&gw->slot->cfg, body, &escaped, &err) < 0) goto fail;
-        if (escaped) {
-            gr.client_body = escaped;
-            gr.client_body_len = strlen(escaped);
-        }
-    }
-    chat_state *s = chat_state_new(&gw->slot->cfg);
-    fk_job *j = s ? fk_job_new(gw, req, info, "chatcmpl-", rp.model ? rp.model : model, rp.stream,
-                               rp.include_usage, &chat_ops, s)
-                  : NULL;
-    if (!j) {
-        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
-        goto fail;
-    }
-    fk_job_start(j, &gr);
-    goto out;
-fail:
-    fk_reply_error(gw, req, FK_EP_CHAT, &err);
-out:
-    free(escaped);
-    free(tools);
-    free(segs);
-    hm_prompt_clear(&prompt);
-    json_decref(body);
+    fk_handle_generation(gw, req, info, &chat_spec);
 }

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "job.h"
-#include "request.h"
+#include "endpoint.h"
 #include "sse.h"
 #include "utf8.h"
 
@@ -111,77 +110,41 @@ static json_t *completion_finish(fk_job *j, const fk_gen_stats *st, struct evbuf
 static const fk_job_ops completion_ops = {completion_pieces, completion_finish,
                                           completion_state_free};
 
-/* The prompt as segments (borrowing the body's strings). */
-static fk_segment *prompt_segments(const json_t *prompt, size_t *n)
+/* The prompt as segments in in->segs (borrowing the body's strings): a
+ * string is operator text, an array holds ids. */
+static int completion_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk_api_error *err)
 {
+    const json_t *prompt = in->rp.prompt;
     const json_t *text = json_is_string(prompt)                      ? prompt
                          : json_is_string(json_array_get(prompt, 0)) ? json_array_get(prompt, 0)
                                                                      : NULL;
     size_t count = text ? 1 : json_array_size(prompt);
-    fk_segment *segs = calloc(count, sizeof *segs);
-    if (!segs) return NULL;
+    completion_state *s = calloc(1, sizeof *s);
+    in->segs = calloc(count, sizeof *in->segs);
+    if (!s || !in->segs) {
+        free(s);
+        return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
     if (text) {
-        segs[0] =
+        in->segs[0] =
             (fk_segment){FK_SEG_RAW, 0, json_string_value(text), json_string_length(text), -1};
     } else {
         for (size_t i = 0; i < count; i++)
-            segs[i] = (fk_segment){FK_SEG_TOKEN, 1, NULL, 0,
-                                   (int32_t)json_integer_value(json_array_get(prompt, i))};
+            in->segs[i] = (fk_segment){FK_SEG_TOKEN, 1, NULL, 0,
+                                       (int32_t)json_integer_value(json_array_get(prompt, i))};
     }
-    *n = count;
-    return segs;
+    in->n_segs = count;
+    in->mode = FK_GEN_COMPLETION;
+    s->skip_special = in->rp.skip_special_tokens;
+    *state = s;
+    return 0;
 }
+
+static const fk_endpoint_spec completion_spec = {
+    FK_EP_COMPLETIONS,           "/v1/completions",  "cmpl-",
+    fk_parse_completion_request, completion_prepare, &completion_ops};
 
 void fk_handle_completions(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {
-    fk_api_error err;
-    json_t *body = NULL;
-    fk_request_params rp;
-    fk_limits lim = {gw->slot->cfg.default_max_tokens, gw->slot->cfg.max_model_len,
-                     gw->slot->cfg.max_messages};
-    fk_segment *segs = NULL;
-    const char *model;
-    if (fk_read_json_body(gw, req, &body, &err) < 0 ||
-        fk_parse_completion_request(body, &lim, &rp, &err) < 0)
-        goto fail;
-    if (!(model = fk_router_resolve(&gw->slot->router, rp.model))) {
-        fk_api_error_set(&err, 404, "invalid_request_error", "model_not_found", "model",
-                         "The model '%s' does not exist or is not served here.", rp.model);
-        goto fail;
-    }
-    if (fk_core_ready(gw, &err) < 0) goto fail;
-    size_t n = 0;
-    completion_state *s = calloc(1, sizeof *s);
-    if (!s || !(segs = prompt_segments(rp.prompt, &n))) {
-        free(s);
-        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
-        goto fail;
-    }
-    s->skip_special = rp.skip_special_tokens;
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    fk_gen_request gr = {.struct_size = sizeof gr,
-                         .mode = FK_GEN_COMPLETION,
-                         .request_id = info->request_id,
-                         .model = model,
-                         .segments = segs,
-                         .n_segments = n,
-                         .segment_size = sizeof *segs,
-                         .sampling = &rp.sampling,
-                         .max_model_len = gw->slot->cfg.max_model_len,
-                         .client_path = "/v1/completions",
-                         .client_body = (const char *)evbuffer_pullup(in, -1),
-                         .client_body_len = evbuffer_get_length(in)};
-    fk_job *j = fk_job_new(gw, req, info, "cmpl-", rp.model ? rp.model : model, rp.stream,
-                           rp.include_usage, &completion_ops, s);
-    if (!j) {
-        fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
-        goto fail;
-    }
-    fk_job_start(j, &gr);
-    goto out;
-fail:
-    fk_reply_error(gw, req, FK_EP_COMPLETIONS, &err);
-out:
-    free(segs);
-    json_decref(body);
+    fk_handle_generation(gw, req, info, &completion_spec);
 }

@@ -38,6 +38,7 @@ static const char *const gateway_keys[] = {
     "FK_ACCEPT_ANY_MODEL",
     "FK_TEST_FIXED_IDS",
     "FK_PASSTHROUGH_SPECIAL_TEXT",
+    "FK_WAIT_READY_S",
 };
 
 /* Keys (or prefixes, ending in '*') that belong to drivers. */
@@ -347,6 +348,7 @@ static int check_numbers(checker *ck)
     if (get_double(ck, "FK_SHUTDOWN_GRACE_S", 0, 86400, 30, &cfg->shutdown_grace_s) < 0) return -1;
     if (get_double(ck, "FK_STATS_INTERVAL_S", 0, 86400, 5, &cfg->stats_interval_s) < 0) return -1;
     if (get_double(ck, "FK_KEEPALIVE_S", 0, 3600, 10, &cfg->keepalive_s) < 0) return -1;
+    if (get_double(ck, "FK_WAIT_READY_S", 0, 86400, 60, &cfg->wait_ready_s) < 0) return -1;
     if (get_int(ck, "FK_HTTP_TIMEOUT_S", 1, 86400, 120, &cfg->http_timeout_s) < 0) return -1;
     if (get_bool(ck, "FK_ACCEPT_ANY_MODEL", 0, &cfg->accept_any_model) < 0) return -1;
     if (get_bool(ck, "FK_TEST_FIXED_IDS", 0, &cfg->test_fixed_ids) < 0) return -1;

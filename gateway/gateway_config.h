@@ -23,6 +23,7 @@
  *   FK_SHUTDOWN_GRACE_S     seconds in-flight requests get on SIGTERM        [30]
  *   FK_STATS_INTERVAL_S     seconds between throughput log lines; 0: off     [5]
  *   FK_KEEPALIVE_S          SSE keep-alive comment interval before output    [10]
+ *   FK_WAIT_READY_S         how long a request waits for a loading core      [60]
  *   FK_HTTP_TIMEOUT_S       idle connection / slow request timeout           [120]
  *   FK_ACCEPT_ANY_MODEL     1: any "model" is served by the core             [0]
  *   FK_PASSTHROUGH_SPECIAL_TEXT  reject | escape: spelled-out special tokens in
@@ -81,6 +82,8 @@ typedef struct fk_config {
     double shutdown_grace_s;              /* FK_SHUTDOWN_GRACE_S */
     double stats_interval_s;              /* FK_STATS_INTERVAL_S; 0: off */
     double keepalive_s;                   /* FK_KEEPALIVE_S; 0: off */
+    double wait_ready_s;                  /* FK_WAIT_READY_S: a request waits this long for a
+                                             loading core, then 503 */
     int http_timeout_s;                   /* FK_HTTP_TIMEOUT_S */
     int accept_any_model;                 /* FK_ACCEPT_ANY_MODEL */
     fk_special_text_policy special_text;  /* FK_PASSTHROUGH_SPECIAL_TEXT */

@@ -1,4 +1,4 @@
-/* health.c: GET /health, GET /metrics, and the readiness check requests go through.
+/* health.c: GET /health and GET /metrics.
  *
  *   200 {"status":"ok","core":KIND,"model":NAME}
  *   503 {"status":"loading"|"error","detail":"...","core":KIND,"model":NAME} */
@@ -8,21 +8,6 @@
 
 #include "server.h"
 #include "utf8.h"
-
-int fk_core_ready(fk_gateway *gw, fk_api_error *err)
-{
-    char detail[256] = "";
-    fk_health h =
-        gw->slot->router.driver.table->health(gw->slot->router.core, detail, sizeof detail);
-    /* A loading or unreachable core still gets the request: the drivers hold
-     * it until they are ready (keeping SSE alive through on_waiting) and
-     * refuse with 503 + Retry-After when their wait runs out. Only a core
-     * that failed for good is refused here. */
-    if (h != FK_HEALTH_ERROR) return 0;
-    fk_api_error_set(err, 503, "unavailable_error", "core_unavailable", NULL, "the core failed: %s",
-                     detail[0] ? detail : "no detail");
-    return -1;
-}
 
 void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info)
 {

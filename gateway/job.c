@@ -1,4 +1,5 @@
-/* job.c: the lifecycle of one generation: start, stream, pause, cancel, end. */
+/* job.c: the lifecycle of one generation: wait for the core, start, stream,
+ * pause, cancel, end. */
 #include "job.h"
 
 #include <errno.h>
@@ -15,15 +16,20 @@
 #include "sse.h"
 
 static void job_free(fk_job *j);
+static void wake_now(fk_job *j);
 
 /* ---- client side: disconnects ---------------------------------------------------- */
 
+/* A running generation is cancelled (on_done follows); a waiting job ends
+ * from its timer. */
 static void job_cancel(fk_job *j)
 {
-    if (j->gen && !j->gen_done && !j->cancelled) {
-        j->cancelled = 1;
+    if (j->gen_done || j->cancelled) return;
+    j->cancelled = 1;
+    if (j->gen)
         j->slot->router.driver.table->cancel(j->gen);
-    }
+    else
+        wake_now(j);
 }
 
 static void stop_watching(fk_job *j)
@@ -231,12 +237,12 @@ static void count_done(fk_job *j, const fk_gen_stats *st)
 }
 
 /* End the HTTP side: an error (as JSON or as a last SSE event) or success. */
-static void end_reply(fk_job *j, const fk_gen_stats *st, const fk_error *derr)
+static void end_reply(fk_job *j, const fk_gen_stats *st, const fk_api_error *err)
 {
     fk_api_error e;
     int failed = st->finish == FK_FINISH_ERROR || st->finish == FK_FINISH_CANCELLED;
     if (st->finish == FK_FINISH_ERROR)
-        fk_api_error_from_driver(&e, derr);
+        e = *err;
     else if (st->finish == FK_FINISH_CANCELLED)
         fk_api_error_set(&e, 503, "unavailable_error", "server_shutting_down", NULL,
                          "the generation was cancelled: the server is shutting down");
@@ -267,26 +273,20 @@ static void end_reply(fk_job *j, const fk_gen_stats *st, const fk_error *derr)
     evhttp_send_reply_end(j->req);
 }
 
-static void on_done(void *ud, const fk_gen_stats *stats, const fk_error *err)
+/* End both sides: the reply (with `e` when the generation failed) and the
+ * job. `ran`: a generation ran (it counts in the metrics); else the job
+ * never got one (refused, or it waited in vain). */
+static void job_end(fk_job *j, const fk_gen_stats *st, const fk_api_error *e, int ran)
 {
-    fk_job *j = ud;
-    fk_gen_stats copy;
-    fk_abi_copy(&copy, sizeof copy, stats, stats ? stats->struct_size : 0);
-    if (j->length_cut) { /* we stopped it at max_tokens: the client got exactly that */
-        copy.finish = FK_FINISH_LENGTH;
-        copy.completion_tokens = j->n_tokens;
-        err = NULL;
-    }
-    const fk_gen_stats *st = &copy;
     j->gen_done = 1;
     j->gen = NULL;
-    count_done(j, st);
+    if (ran)
+        count_done(j, st);
+    else
+        j->gw->metrics.waiting--;
     stop_watching(j);
     if (j->evcon) evhttp_connection_set_closecb(j->evcon, NULL, NULL);
     j->evcon = NULL;
-    if (st->finish == FK_FINISH_ERROR)
-        fk_warn("%s: generation failed: %s", j->request_id,
-                err && err->message ? err->message : "(no message)");
     if (j->client_gone) {
         /* a detached request is freed by libevent when we end it, without
          * its completion callback */
@@ -298,10 +298,40 @@ static void on_done(void *ud, const fk_gen_stats *stats, const fk_error *err)
             evhttp_send_reply(j->req, 499, "Client Closed Request", NULL);
         fk_count_reply(j->gw, j->endpoint, 499);
     } else {
-        end_reply(j, st, err);
+        end_reply(j, st, e);
     }
     j->req = NULL;
     if (!j->in_generate) job_free(j);
+}
+
+static void wait_ready(fk_job *j);
+
+static void on_done(void *ud, const fk_gen_stats *stats, const fk_error *err)
+{
+    fk_job *j = ud;
+    fk_gen_stats st;
+    fk_abi_copy(&st, sizeof st, stats, stats ? stats->struct_size : 0);
+    if (j->length_cut) { /* we stopped it at max_tokens: the client got exactly that */
+        st.finish = FK_FINISH_LENGTH;
+        st.completion_tokens = j->n_tokens;
+        err = NULL;
+    }
+    fk_error de; /* as far as the driver wrote it */
+    fk_abi_copy(&de, sizeof de, err, err ? err->struct_size : 0);
+    if (st.finish == FK_FINISH_ERROR && de.not_ready && !j->produced && !j->cancelled) {
+        fk_debug("%s: the core is not ready after all; waiting again", j->request_id);
+        j->gen = NULL;
+        j->requeued = 1;
+        wait_ready(j);
+        return;
+    }
+    fk_api_error e = {0};
+    if (st.finish == FK_FINISH_ERROR) {
+        fk_warn("%s: generation failed: %s", j->request_id,
+                de.message ? de.message : "(no message)");
+        fk_api_error_from_driver(&e, err);
+    }
+    job_end(j, &st, &e, 1);
 }
 
 /* The reply was written out (shutdown waits for these). */
@@ -316,14 +346,34 @@ static const fk_gen_callbacks job_callbacks = {sizeof job_callbacks, on_pieces, 
 
 /* ---- lifecycle ----------------------------------------------------------------- */
 
+fk_job_input *fk_job_input_new(void)
+{
+    fk_job_input *in = calloc(1, sizeof *in);
+    if (in) hm_prompt_init(&in->prompt);
+    return in;
+}
+
+void fk_job_input_free(fk_job_input *in)
+{
+    if (!in) return;
+    json_decref(in->body);
+    free(in->model);
+    hm_prompt_clear(&in->prompt);
+    free(in->segs);
+    free(in->tools);
+    free(in->body_text);
+    free(in);
+}
+
 fk_job *fk_job_new(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info,
                    const char *id_prefix, const char *model, int stream, int include_usage,
-                   const fk_job_ops *ops, void *state)
+                   const fk_job_ops *ops, void *state, fk_job_input *in)
 {
     fk_job *j = calloc(1, sizeof *j);
     if (!j || !(j->model = strdup(model ? model : ""))) {
         free(j);
         ops->free(state);
+        fk_job_input_free(in);
         return NULL;
     }
     j->gw = gw;
@@ -335,6 +385,7 @@ fk_job *fk_job_new(fk_gateway *gw, struct evhttp_request *req, const fk_req_info
     j->created = fk_created(gw);
     j->ops = ops;
     j->state = state;
+    j->in = in;
     j->stream = stream;
     j->include_usage = include_usage;
     j->t_start = j->t_last = fk_now();
@@ -364,7 +415,9 @@ static void job_free(fk_job *j)
     if (j->next) j->next->prev = j->prev;
     gw->n_jobs--;
     stop_watching(j);
+    if (j->wait_timer) event_free(j->wait_timer);
     j->ops->free(j->state);
+    fk_job_input_free(j->in);
     free(j->model);
     free(j->scratch);
     fk_slot *slot = j->slot;
@@ -393,31 +446,130 @@ static void watch_client(fk_job *j)
     }
 }
 
-void fk_job_start(fk_job *j, const fk_gen_request *gr)
+/* ---- waiting for the core, then starting ---------------------------------------- */
+
+/* The request as the driver gets it, built from the job's input. */
+static void build_request(const fk_job *j, fk_gen_request *gr)
 {
-    fk_gateway *gw = j->gw;
-    job_link(j);
+    const fk_job_input *in = j->in;
+    struct evbuffer *body = evhttp_request_get_input_buffer(j->req);
+    *gr = (fk_gen_request){
+        .struct_size = sizeof *gr,
+        .mode = in->mode,
+        .request_id = j->request_id,
+        .model = in->model,
+        .segments = in->segs,
+        .n_segments = in->n_segs,
+        .segment_size = sizeof *in->segs,
+        .sampling = &in->rp.sampling,
+        .max_model_len = j->slot->cfg.max_model_len,
+        .client_path = in->path,
+        .client_body = in->body_text ? in->body_text : (const char *)evbuffer_pullup(body, -1),
+        .client_body_len = in->body_text ? strlen(in->body_text) : evbuffer_get_length(body),
+        .tools_json = in->tools};
+}
+
+/* End a job that has no generation running, with `e` (NULL: cancelled). */
+static void end_unstarted(fk_job *j, const fk_api_error *e)
+{
+    fk_gen_stats st = {.struct_size = sizeof st,
+                       .finish = e ? FK_FINISH_ERROR : FK_FINISH_CANCELLED};
+    job_end(j, &st, e, 0);
+}
+
+static void start_generate(fk_job *j)
+{
+    fk_gen_request gr;
+    build_request(j, &gr);
     fk_error derr = {.struct_size = sizeof derr};
-    j->max_tokens = gr->sampling->max_tokens;
+    j->max_tokens = gr.sampling->max_tokens;
     j->in_generate = 1;
     fk_gen *gen =
-        j->slot->router.driver.table->generate(j->slot->router.core, gr, &job_callbacks, j, &derr);
+        j->slot->router.driver.table->generate(j->slot->router.core, &gr, &job_callbacks, j, &derr);
     j->in_generate = 0;
     if (j->gen_done) { /* the driver finished inside generate() */
         job_free(j);
         return;
     }
-    if (!gen) {
-        fk_api_error e;
-        fk_api_error_from_driver(&e, &derr);
-        gw->metrics.waiting--;
-        fk_reply_error(gw, j->req, j->endpoint, &e);
-        j->req = NULL;
-        job_free(j);
+    if (j->requeued) { /* ... or sent the job back to waiting */
+        j->requeued = 0;
         return;
     }
-    j->gen = gen;
+    if (gen) {
+        j->gen = gen;
+        return;
+    }
+    if (derr.not_ready && fk_now() < j->t_start + j->slot->cfg.wait_ready_s) {
+        wait_ready(j);
+        return;
+    }
+    fk_api_error e;
+    fk_api_error_from_driver(&e, &derr);
+    end_unstarted(j, &e);
+}
+
+/* Start if the core is ready, wait while it loads, answer 503 otherwise. */
+static void try_start(fk_job *j)
+{
+    if (j->cancelled) {
+        end_unstarted(j, NULL);
+        return;
+    }
+    char detail[512] = "";
+    fk_health h = j->slot->router.driver.table->health(j->slot->router.core, detail, sizeof detail);
+    if (!detail[0]) snprintf(detail, sizeof detail, "no detail");
+    double wait_s = j->slot->cfg.wait_ready_s;
+    if (h == FK_HEALTH_READY) {
+        start_generate(j);
+        return;
+    }
+    if (h == FK_HEALTH_LOADING && fk_now() < j->t_start + wait_s) {
+        wait_ready(j);
+        return;
+    }
+    fk_api_error e;
+    if (h == FK_HEALTH_LOADING)
+        fk_api_error_set(&e, 503, "unavailable_error", "model_not_ready", NULL,
+                         "the core is still loading after %g s (FK_WAIT_READY_S): %s", wait_s,
+                         detail);
+    else if (h == FK_HEALTH_UNAVAILABLE)
+        fk_api_error_set(&e, 503, "unavailable_error", "core_unavailable", NULL,
+                         "the core is unavailable: %s", detail);
+    else
+        fk_api_error_set(&e, 503, "unavailable_error", "core_unavailable", NULL,
+                         "the core failed: %s", detail);
+    if (h != FK_HEALTH_ERROR) e.retry_after_s = 5;
+    end_unstarted(j, &e);
+}
+
+static void on_wait_tick(evutil_socket_t fd, short what, void *arg)
+{
+    try_start(arg);
+}
+
+/* Look at the core again in `ms`. */
+static void wait_after(fk_job *j, long ms)
+{
+    if (!j->wait_timer) j->wait_timer = evtimer_new(j->gw->base, on_wait_tick, j);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    if (j->wait_timer) evtimer_add(j->wait_timer, &tv);
+}
+
+static void wait_ready(fk_job *j)
+{
+    wait_after(j, FK_JOB_READY_POLL_MS);
+}
+
+static void wake_now(fk_job *j)
+{
+    wait_after(j, 0);
+}
+
+void fk_job_submit(fk_job *j)
+{
+    job_link(j);
     watch_client(j);
+    try_start(j);
 }
 
 void fk_jobs_cancel_all(fk_gateway *gw)

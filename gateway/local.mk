@@ -18,7 +18,7 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/sse.h gateway/sse.c \
 	gateway/metrics.h gateway/metrics.c \
 	gateway/server.h gateway/server.c \
-	gateway/job.h gateway/job.c \
+	gateway/job.h gateway/job.c gateway/endpoint.h gateway/endpoint.c \
 	gateway/chat.c gateway/completions.c gateway/models.c gateway/health.c \
 	gateway/statslog.c gateway/shutdown.c gateway/slot.c gateway/version.c
 gateway_libfkgateway_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)

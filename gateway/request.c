@@ -188,16 +188,7 @@ int fk_parse_chat_request(const json_t *body, const fk_limits *lim, fk_request_p
         check_tools(body, err) < 0)
         return -1;
     out->sampling.top_logprobs = (int)top_logprobs;
-    const json_t *re = field(body, "reasoning_effort");
-    if (re) {
-        if (!json_is_string(re)) return want_type(err, "reasoning_effort", "a string");
-        const char *v = json_string_value(re);
-        if (strcmp(v, "low") != 0 && strcmp(v, "medium") != 0 && strcmp(v, "high") != 0)
-            return fk_api_bad_request(err, "invalid_value", "reasoning_effort",
-                                      "'reasoning_effort' must be low, medium or high");
-        out->reasoning_effort = v;
-    }
-    return 0;
+    return 0; /* reasoning_effort: harmony/openai_request.c validates it where it is used */
 }
 
 static int check_prompt(const json_t *p, fk_api_error *err)

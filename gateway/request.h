@@ -25,7 +25,6 @@ typedef struct fk_request_params {
     int include_usage;             /* stream_options.include_usage */
     fk_sampling sampling;          /* max_tokens resolved; stop points into `stop` */
     const char *stop[FK_MAX_STOP]; /* borrowed from the body */
-    const char *reasoning_effort;  /* borrowed; NULL when absent */
     int skip_special_tokens;       /* completions: drop special tokens from text */
     const json_t *prompt;          /* completions: the prompt (string or id array), borrowed */
 } fk_request_params;

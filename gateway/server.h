@@ -56,10 +56,6 @@ void fk_make_id(fk_gateway *gw, const char *prefix, char *buf, size_t len);
 /* Unix time for "created" (fixed with FK_TEST_FIXED_IDS). */
 long long fk_created(const fk_gateway *gw);
 
-/* 0 unless the core failed for good (then a 503 error); loading and
- * unreachable cores get the request and wait in the driver. */
-int fk_core_ready(fk_gateway *gw, fk_api_error *err);
-
 /* Endpoint handlers (one file each). */
 void fk_handle_chat(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_completions(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);

@@ -5,9 +5,10 @@
  *   loader      tokenizer -> checkpoint (validated, prefaulted) -> CPU
  *               backend -> model -> KV cache pool (allocated here, off the
  *               loop)
- *   on_loaded   (loop, posted by the loader) starts the scheduler; requests
- *               that arrived while loading are tokenized and submitted
- *   generate()  tokenizes the prompt segments and submits to the scheduler
+ *   on_loaded   (loop, posted by the loader) starts the scheduler
+ *   generate()  tokenizes the prompt segments and submits to the scheduler;
+ *               before the model is ready it refuses with err->not_ready
+ *               (the host holds requests while health() says LOADING)
  *   output      the scheduler's worker posts on_output (at most one in
  *               flight); it runs fk_sched_deliver on the loop, which calls
  *               the host
@@ -27,7 +28,7 @@
  * Threads: every fk_driver function and every host callback runs on the
  * loop thread. The loader thread only writes the load state under `mu` and
  * posts on_loaded; the scheduler's worker only posts on_output. The driver
- * uses the host's post and timers, never libevent itself. */
+ * uses the host's post, never libevent itself. */
 #include "driver.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
@@ -47,8 +48,7 @@
 #include <sys/stat.h>
 
 #define NATIVE_VERSION "0.1.0"
-#define WAITING_TICK_MS 2000 /* between keep-alive notes while loading */
-#define KV_BLOCK_TOKENS 16   /* positions per KV cache block (vLLM's default) */
+#define KV_BLOCK_TOKENS 16 /* positions per KV cache block (vLLM's default) */
 
 enum load_state {
     LOAD_RUNNING = 0, /* the loader thread is working */
@@ -83,9 +83,6 @@ struct fk_core {
     fk_sched *sched;   /* loop: the running scheduler, from LOAD_READY on */
 
     atomic_int output_posted; /* worker: an on_output is queued (post) and has not run */
-    fk_timer *t_pending;      /* loop: look at the pending list again */
-    fk_timer *t_tick;         /* loop: keep-alive notes while loading */
-    fk_gen *pending;          /* loop: requests that arrived while loading */
     char errbuf[1100];        /* loop: message text of the last refusal */
 };
 
@@ -93,20 +90,10 @@ struct fk_core {
  * host's on_done returns. */
 struct fk_gen {
     fk_core *core;       /* owner */
-    fk_gen *next;        /* next in core->pending */
     fk_gen_callbacks cb; /* the host's callbacks (copied; absent ones NULL) */
     void *ud;            /* their user data */
-    fk_seq *seq;         /* the scheduler's sequence once submitted */
-    int cancelled;       /* cancel() while still pending */
-    int announced;       /* on_waiting was called while pending */
-    /* a copy of the request, kept only while pending */
-    fk_segment *segs;      /* segments (this header's size); text points into seg_text */
-    size_t n_segs;         /* count */
-    char *seg_text;        /* every segment's text, concatenated (owned) */
-    fk_sampling sampling;  /* stop points at stop_copy */
-    char **stop_copy;      /* copied stop strings (n = sampling.n_stop) */
-    int req_max_model_len; /* the request's limit (0: the core's) */
-    fk_gen_mode mode;      /* Harmony or raw completion (names the field at fault) */
+    fk_seq *seq;         /* the scheduler's sequence */
+    fk_gen_mode mode;    /* Harmony or raw completion (names the field at fault) */
 };
 
 /* ---- configuration ------------------------------------------------------------------ */
@@ -124,11 +111,11 @@ static char *basename_of(const char *dir)
 /* The host members this driver calls: a host older than these is refused. */
 static int host_usable(const fk_host *h, char *err, size_t err_len)
 {
-    if (FK_HAS_MEMBER(h, fk_host, timer_free)) return 0;
+    if (FK_HAS_MEMBER(h, fk_host, post)) return 0;
     snprintf(err, err_len,
-             "the host's fk_host (%u bytes) lacks config_int, core_config, post or the timers "
-             "(needs %zu bytes): upgrade fk-gateway",
-             h->struct_size, offsetof(fk_host, timer_free) + sizeof h->timer_free);
+             "the host's fk_host (%u bytes) lacks config_int, core_config or post (needs %zu "
+             "bytes): upgrade fk-gateway",
+             h->struct_size, offsetof(fk_host, post) + sizeof h->post);
     return -1;
 }
 
@@ -306,11 +293,6 @@ static int tokenize(fk_core *c, const fk_segment *segs, size_t n, size_t seg_siz
 
 static void gen_free(fk_gen *g)
 {
-    if (!g) return;
-    free(g->segs);
-    free(g->seg_text);
-    for (size_t i = 0; g->stop_copy && i < g->sampling.n_stop; i++) free(g->stop_copy[i]);
-    free(g->stop_copy);
     free(g);
 }
 
@@ -394,44 +376,6 @@ static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs, 
     return 0;
 }
 
-/* Keep a copy of the request (its segments in this header's size) while
- * the model loads. 0, or -1 on OOM. */
-static int gen_keep_request(fk_gen *g, const fk_gen_request *req, const fk_sampling *sp)
-{
-    size_t total = 0, n = req->n_segments;
-    g->segs = calloc(n ? n : 1, sizeof *g->segs);
-    if (!g->segs) return -1;
-    for (size_t i = 0; i < n; i++) {
-        fk_abi_copy(&g->segs[i], sizeof *g->segs, FK_AT(req->segments, i, req->segment_size),
-                    req->segment_size);
-        total += g->segs[i].text ? g->segs[i].len : 0;
-    }
-    g->seg_text = malloc(total ? total : 1);
-    if (!g->seg_text) return -1;
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!g->segs[i].text) continue;
-        if (g->segs[i].len) memcpy(g->seg_text + off, g->segs[i].text, g->segs[i].len);
-        g->segs[i].text = g->seg_text + off;
-        off += g->segs[i].len;
-    }
-    g->n_segs = n;
-    g->sampling = *sp;
-    g->sampling.stop = NULL;
-    g->sampling.n_stop = 0;
-    if (sp->n_stop) {
-        g->stop_copy = calloc(sp->n_stop, sizeof *g->stop_copy);
-        if (!g->stop_copy) return -1;
-        for (size_t i = 0; i < sp->n_stop; i++) {
-            g->sampling.n_stop = i + 1;
-            const char *stop = sp->stop[i] ? sp->stop[i] : "";
-            if (!(g->stop_copy[i] = strdup(stop))) return -1;
-        }
-        g->sampling.stop = (const char *const *)g->stop_copy;
-    }
-    return 0;
-}
-
 /* ---- events (loop thread) ---------------------------------------------------------------- */
 
 static enum load_state load_state(fk_core *c, int *progress)
@@ -441,72 +385,6 @@ static enum load_state load_state(fk_core *c, int *progress)
     if (progress) *progress = c->progress;
     pthread_mutex_unlock(&c->mu);
     return s;
-}
-
-static void finish_with_error(fk_gen *g, const fk_error *err)
-{
-    fk_gen_stats st = {.struct_size = sizeof st, .finish = FK_FINISH_ERROR};
-    g->cb.on_done(g->ud, &st, err);
-    gen_free(g);
-}
-
-/* Settle what can be settled in the pending list: cancelled requests end,
- * and once loading is over the rest are submitted or fail. Callbacks may call
- * back into the driver, so the list is detached while it is walked. */
-static void process_pending(fk_core *c)
-{
-    int progress;
-    enum load_state st = load_state(c, &progress);
-    fk_gen *list = c->pending, *kept = NULL, **keep = &kept;
-    c->pending = NULL;
-    while (list) {
-        fk_gen *g = list;
-        list = g->next;
-        g->next = NULL;
-        if (g->cancelled) {
-            fk_gen_stats stats = {.struct_size = sizeof stats, .finish = FK_FINISH_CANCELLED};
-            g->cb.on_done(g->ud, &stats, NULL);
-            gen_free(g);
-        } else if (st == LOAD_FAILED) {
-            fk_error err = {.struct_size = sizeof err};
-            pthread_mutex_lock(&c->mu);
-            snprintf(c->errbuf, sizeof c->errbuf, "%s", c->error);
-            pthread_mutex_unlock(&c->mu);
-            set_error(c, &err, 503, "unavailable_error", "model_load_failed", NULL);
-            finish_with_error(g, &err);
-        } else if (st == LOAD_READY) {
-            fk_error err = {.struct_size = sizeof err};
-            if (submit(c, g, g->segs, g->n_segs, sizeof *g->segs, &g->sampling,
-                       g->req_max_model_len, &err) != 0)
-                finish_with_error(g, &err);
-        } else {
-            if (!g->announced && g->cb.on_waiting) {
-                char what[64];
-                snprintf(what, sizeof what, "Loading model: %d%%", progress);
-                g->announced = 1;
-                g->cb.on_waiting(g->ud, what);
-            }
-            *keep = g;
-            keep = &g->next;
-        }
-    }
-    *keep = c->pending; /* requests made from inside the callbacks come after */
-    c->pending = kept;
-    if (!c->pending) c->host->timer_stop(c->t_tick);
-}
-
-static void on_pending(void *arg)
-{
-    process_pending(arg);
-}
-
-/* Every WAITING_TICK_MS while requests wait for the model: a keep-alive note. */
-static void on_tick(void *arg)
-{
-    fk_core *c = arg;
-    for (fk_gen *g = c->pending; g; g = g->next) g->announced = 0;
-    process_pending(c);
-    if (c->pending) c->host->timer_arm(c->t_tick, WAITING_TICK_MS);
 }
 
 /* Loop: deliver what the worker published. */
@@ -578,7 +456,6 @@ static void on_loaded(void *arg)
         pthread_mutex_unlock(&c->mu);
         c->host->log(c->host, FK_LOG_ERROR, "%s", detail);
     }
-    process_pending(c);
 }
 
 /* ---- the driver table ------------------------------------------------------------------- */
@@ -586,13 +463,6 @@ static void on_loaded(void *arg)
 static void core_free(fk_core *c)
 {
     fk_sched_free(c->sched);
-    while (c->pending) {
-        fk_gen *g = c->pending;
-        c->pending = g->next;
-        gen_free(g);
-    }
-    if (c->t_pending) c->host->timer_free(c->t_pending);
-    if (c->t_tick) c->host->timer_free(c->t_tick);
     fk_kv_pool_free(c->pool);
     fk_model_free(c->model);
     if (c->be) c->be->ops->free(c->be);
@@ -615,13 +485,6 @@ static fk_core *native_create(const fk_host *host, char *err, size_t err_len)
     c->host = host;
     pthread_mutex_init(&c->mu, NULL);
     if (read_config(c, err, err_len) != 0) {
-        core_free(c);
-        return NULL;
-    }
-    c->t_pending = host->timer_new(host, on_pending, c);
-    c->t_tick = host->timer_new(host, on_tick, c);
-    if (!c->t_pending || !c->t_tick) {
-        snprintf(err, err_len, "cannot create loop timers");
         core_free(c);
         return NULL;
     }
@@ -704,52 +567,41 @@ static fk_gen *native_generate(fk_core *c, const fk_gen_request *request,
         set_error(c, err, 503, "unavailable_error", "model_load_failed", NULL);
         return NULL;
     }
-    int req_len = req->max_model_len;
+    if (st != LOAD_READY) {
+        int progress;
+        load_state(c, &progress);
+        snprintf(c->errbuf, sizeof c->errbuf, "the model is still loading (%d%%)", progress);
+        set_error(c, err, 503, "unavailable_error", "model_not_ready", NULL);
+        if (FK_HAS_MEMBER(err, fk_error, retry_after_s)) err->retry_after_s = 5;
+        if (FK_HAS_MEMBER(err, fk_error, not_ready)) err->not_ready = 1;
+        return NULL;
+    }
     fk_gen *g = calloc(1, sizeof *g);
-    if (!g) goto oom;
+    if (!g) {
+        snprintf(c->errbuf, sizeof c->errbuf, "out of memory");
+        set_error(c, err, 500, "server_error", NULL, NULL);
+        return NULL;
+    }
     g->core = c;
     fk_abi_copy(&g->cb, sizeof g->cb, cb, cb->struct_size);
     g->ud = ud;
-    g->req_max_model_len = req_len;
     g->mode = req->mode;
-    if (st == LOAD_READY) {
-        if (submit(c, g, req->segments, req->n_segments, req->segment_size, &sp, req_len, err) !=
-            0) {
-            gen_free(g);
-            return NULL;
-        }
-        return g;
-    }
-    /* Still loading (or the loop has not yet taken the loaded model): wait. */
-    if (gen_keep_request(g, req, &sp) != 0) {
+    if (submit(c, g, req->segments, req->n_segments, req->segment_size, &sp, req->max_model_len,
+               err) != 0) {
         gen_free(g);
-        goto oom;
+        return NULL;
     }
-    fk_gen **tail = &c->pending;
-    while (*tail) tail = &(*tail)->next;
-    *tail = g;
-    if (g == c->pending) c->host->timer_arm(c->t_tick, WAITING_TICK_MS);
-    c->host->timer_arm(c->t_pending, 0);
     return g;
-oom:
-    snprintf(c->errbuf, sizeof c->errbuf, "out of memory");
-    set_error(c, err, 500, "server_error", NULL, NULL);
-    return NULL;
 }
 
 static void native_cancel(fk_gen *g)
 {
-    if (g->seq) {
-        fk_sched_cancel(g->seq);
-        return;
-    }
-    g->cancelled = 1;
-    g->core->host->timer_arm(g->core->t_pending, 0);
+    fk_sched_cancel(g->seq);
 }
 
 static void native_resume(fk_gen *g)
 {
-    if (g->seq) fk_sched_resume(g->seq);
+    fk_sched_resume(g->seq);
 }
 
 static const fk_driver native_driver = {

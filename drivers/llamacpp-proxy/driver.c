@@ -88,7 +88,6 @@ static int config_load(proxy_config *c, const fk_host *host, char *err, size_t e
     } nums[] = {
         {"FK_LLAMA_HEALTH_INTERVAL_MS", 1000, 10, 1, &c->health_interval_ms},
         {"FK_LLAMA_HEALTH_READY_INTERVAL_MS", 10000, 10, 1, &c->health_ready_ms},
-        {"FK_LLAMA_WAIT_READY_S", 60, 0, 1000, &c->wait_ready_ms},
         {"FK_LLAMA_WAITING_NOTIFY_MS", 1000, 10, 1, &c->waiting_notify_ms},
         {"FK_LLAMA_CONNECT_TIMEOUT_MS", 3000, 0, 1, &c->connect_timeout_ms},
         {"FK_LLAMA_FIRST_BYTE_TIMEOUT_S", 600, 0, 1000, &c->first_byte_ms},
@@ -258,6 +257,7 @@ static void gen_finish(fk_gen *g)
         e.code = g->err.code[0] ? g->err.code : NULL;
         e.message = g->err.message;
         e.retry_after_s = g->err.retry_after_s;
+        e.not_ready = g->err.not_ready;
         proxy_log(g->core, FK_LOG_WARN, "request %s failed: %d %s: %s", g->request_id,
                   e.http_status, e.code ? e.code : "-", e.message);
     }
@@ -279,23 +279,25 @@ static void gen_sink_first_byte(void *owner)
     g->t_first_byte_ms = proxy_now_ms();
 }
 
-/* The upstream never answered or said 503: go back to waiting for /health. */
-static int gen_requeue(fk_gen *g, const fk_xfer_end *end)
+/* Before any output the upstream refused the connection or answered 503
+ * (loading): the health state says so at once and /health is polled now.
+ * A loading answer is marked not_ready, so the host holds the request until
+ * health() says READY and submits it again; a refused connection stays a
+ * 503 with Retry-After (errors_from_transport). */
+static void note_not_ready(fk_gen *g, const fk_xfer_end *end)
 {
     int refused = end->curl_code == CURLE_COULDNT_CONNECT;
     int loading = end->curl_code == CURLE_OK && end->status == 503;
-    if (g->cancelled || g->pieces_sent > 0 || !(refused || loading)) return 0;
-    if (proxy_now_ms() >= g->deadline_ms) return 0;
+    if (g->cancelled || g->pieces_sent > 0 || !(refused || loading)) return;
     fk_core *core = g->core;
     core->health = refused ? FK_HEALTH_UNAVAILABLE : FK_HEALTH_LOADING;
-    snprintf(core->health_detail, sizeof core->health_detail, "%s",
-             refused ? "connection refused" : "Loading model");
-    memset(&g->err, 0, sizeof g->err);
-    g->state = GEN_WAITING;
-    struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
-    evtimer_add(g->notify, &tv);
+    if (refused)
+        health_unreachable_detail(core, end->curl_code, end->curl_error, core->health_detail,
+                                  sizeof core->health_detail);
+    else
+        snprintf(core->health_detail, sizeof core->health_detail, "Loading model");
+    g->err.not_ready = loading;
     health_poke(core);
-    return 1;
 }
 
 static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
@@ -303,26 +305,23 @@ static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
     fk_gen *g = owner;
     /* The mode's finish also flushes held text when the sink itself stopped on
      * an error or at the completion budget. */
-    if (!g->cancelled && (!end->aborted || g->err.set || g->limit_reached) &&
-        !gen_requeue(g, end)) {
+    if (!g->cancelled && (!end->aborted || g->err.set || g->limit_reached)) {
         if (g->mode == FK_GEN_PASSTHROUGH)
             passthrough_finish(g, end);
         else
             harmony_finish(g, end);
+        note_not_ready(g, end);
     } else if (!g->cancelled && end->aborted && !g->err.set) {
         gen_fail(g, 502, "server_error", "upstream_error", "the upstream stream was abandoned");
     }
     g->xfer = NULL;
     fk_xfer_free(x);
-    if (g->state == GEN_WAITING) return;
-    if (!g->err.set && !g->cancelled && end->curl_code == CURLE_COULDNT_CONNECT)
-        health_poke(g->core);
     gen_finish(g);
 }
 
 static const fk_xfer_sink GEN_SINK = {gen_sink_event, gen_sink_done, gen_sink_first_byte};
 
-void gen_start(fk_gen *g)
+static void gen_start(fk_gen *g)
 {
     fk_core *core = g->core;
     char url[2048];
@@ -347,49 +346,23 @@ void gen_start(fk_gen *g)
     evtimer_add(g->notify, &tv);
 }
 
-/* Zero-delay work: a cancelled or failed generation ends; a waiting one starts. */
+/* Zero-delay work: a cancelled or failed generation that has no transfer ends. */
 static void gen_on_wake(evutil_socket_t fd, short what, void *arg)
 {
     fk_gen *g = arg;
-    if (g->state == GEN_DONE) return;
-    if (g->state == GEN_RUNNING && g->xfer) return; /* the transfer reports by itself */
-    if (g->cancelled || g->err.set) {
-        gen_finish(g);
-        return;
-    }
-    if (g->state == GEN_WAITING && g->core->health == FK_HEALTH_READY) gen_start(g);
+    if (g->state == GEN_DONE || g->xfer) return; /* the transfer reports by itself */
+    if (g->cancelled || g->err.set) gen_finish(g);
 }
 
-/* Periodic: keep the client informed while nothing comes; give up waiting
- * for readiness at the deadline. */
+/* Periodic until the first piece: keep the client informed (long prompt processing). */
 static void gen_on_notify(evutil_socket_t fd, short what, void *arg)
 {
     fk_gen *g = arg;
-    fk_core *core = g->core;
-    if (g->state == GEN_WAITING && proxy_now_ms() >= g->deadline_ms) {
-        long waited = (long)((core->cfg.wait_ready_ms + 999) / 1000);
-        gen_fail(g, 503, "unavailable_error", "model_not_ready",
-                 "the llama.cpp core at %s is not ready after %ld s (%s)", core->cfg.api_base,
-                 waited, core->health_detail[0] ? core->health_detail : "no answer");
-        g->err.retry_after_s = 5;
-        gen_finish(g);
-        return;
-    }
     if (g->pieces_sent > 0) return;
-    if (g->cb.on_waiting) {
-        g->cb.on_waiting(g->ud,
-                         g->state == GEN_WAITING ? core->health_detail : "prompt processing");
-    }
+    if (g->cb.on_waiting) g->cb.on_waiting(g->ud, "prompt processing");
     if (g->state == GEN_DONE) return;
-    struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
+    struct timeval tv = tv_ms(g->core->cfg.waiting_notify_ms);
     evtimer_add(g->notify, &tv);
-}
-
-void gens_wake_ready(fk_core *core)
-{
-    for (fk_gen *g = core->gens; g; g = g->next) {
-        if (g->state == GEN_WAITING && !g->cancelled) event_active(g->wake, 0, 0);
-    }
 }
 
 /* ---- the table's functions --------------------------------------------------------------------
@@ -492,6 +465,18 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
         errors_refuse(err, refusal_msg, 500, "internal_error", NULL);
         return NULL;
     }
+    if (core->health != FK_HEALTH_READY) { /* the host asks again once health() says READY */
+        snprintf(refusal_msg, sizeof refusal_msg, "llama-server at %s is not ready: %s",
+                 core->cfg.api_base, core->health_detail);
+        errors_refuse(err, refusal_msg, 503,
+                      core->health == FK_HEALTH_LOADING ? "model_not_ready" : "core_unavailable",
+                      NULL);
+        if (FK_HAS_MEMBER(err, fk_error, retry_after_s)) err->retry_after_s = 5;
+        if (FK_HAS_MEMBER(err, fk_error, not_ready))
+            err->not_ready = core->health == FK_HEALTH_LOADING;
+        health_poke(core);
+        return NULL;
+    }
     fk_gen *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(refusal_msg, sizeof refusal_msg, "out of memory");
@@ -504,7 +489,6 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
     g->stats.struct_size = sizeof g->stats;
     g->mode = req->mode;
     g->t_created_ms = proxy_now_ms();
-    g->deadline_ms = g->t_created_ms + (double)core->cfg.wait_ready_ms;
     snprintf(g->request_id, sizeof g->request_id, "%s", req->request_id ? req->request_id : "");
     int rc;
     if (req->mode == FK_GEN_PASSTHROUGH) {
@@ -541,14 +525,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
     g->next = core->gens;
     if (core->gens) core->gens->prev = g;
     core->gens = g;
-    if (core->health == FK_HEALTH_READY) {
-        gen_start(g);
-    } else {
-        g->state = GEN_WAITING;
-        struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
-        evtimer_add(g->notify, &tv);
-        health_poke(core);
-    }
+    gen_start(g);
     return g;
 }
 

@@ -118,9 +118,11 @@ void errors_from_transport(fk_gen *g, const fk_xfer_end *end)
         gen_fail(g, 504, "server_error", "upstream_timeout",
                  "cannot connect to llama-server at %s within %ld ms (FK_LLAMA_CONNECT_TIMEOUT_MS)",
                  core->cfg.api_base, core->cfg.connect_timeout_ms);
-    } else if (end->curl_code == CURLE_COULDNT_CONNECT) {
-        gen_fail(g, 503, "unavailable_error", "model_not_ready",
-                 "llama-server at %s refused the connection", core->cfg.api_base);
+    } else if (end->curl_code == CURLE_COULDNT_CONNECT ||
+               end->curl_code == CURLE_COULDNT_RESOLVE_HOST) {
+        char why[400];
+        health_unreachable_detail(core, end->curl_code, end->curl_error, why, sizeof why);
+        gen_fail(g, 503, "unavailable_error", "core_unavailable", "%s", why);
         g->err.retry_after_s = 5;
     } else if (end->curl_code != CURLE_OK) {
         gen_fail(g, 502, "server_error", "upstream_error",
@@ -136,10 +138,11 @@ void errors_from_transport(fk_gen *g, const fk_xfer_end *end)
 int errors_refuse(fk_error *err, const char *msg, int status, const char *code, const char *param)
 {
     err->http_status = status;
-    err->type = status >= 500 ? "server_error" : "invalid_request_error";
+    err->type = status == 503   ? "unavailable_error"
+                : status >= 500 ? "server_error"
+                                : "invalid_request_error";
     err->code = code;
     err->param = param;
     err->message = msg;
-    err->retry_after_s = 0;
     return -1;
 }

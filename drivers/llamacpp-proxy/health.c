@@ -1,9 +1,10 @@
 /* health.c: readiness of the llama-server upstream, from polling /health.
  *
- * 200 -> READY, 503 -> LOADING (the model is loading), a refused or failed
- * connection -> UNAVAILABLE. Polls every health_interval_ms while not ready
- * and every health_ready_ms once ready. On becoming ready it reads /props
- * once (context size, model path) and starts the waiting generations. */
+ * 200 -> READY, 503 -> LOADING (the model is loading), a refused connection
+ * or an unresolvable host -> UNAVAILABLE with a hint (the host answers 503
+ * at once then; it waits only for LOADING). Polls every health_interval_ms
+ * while not ready and every health_ready_ms once ready. On becoming ready it
+ * reads /props once (context size, model path). */
 #include "proxy.h"
 
 #include <event2/event.h>
@@ -56,6 +57,25 @@ static void read_props(fk_core *core, const char *body, size_t len)
     json_decref(root);
 }
 
+void health_unreachable_detail(const fk_core *core, CURLcode code, const char *curl_error,
+                               char *out, size_t out_len)
+{
+    const char *base = core->cfg.api_base;
+    if (code == CURLE_COULDNT_CONNECT)
+        snprintf(out, out_len,
+                 "nothing accepts connections at %s (connection refused): start llama-server "
+                 "there, or set FK_CORE_API_BASE to where it listens",
+                 base);
+    else if (code == CURLE_COULDNT_RESOLVE_HOST)
+        snprintf(out, out_len,
+                 "cannot resolve the host of %s (%s): set FK_CORE_API_BASE to where "
+                 "llama-server listens, e.g. http://127.0.0.1:8080 (llama-core is the docker "
+                 "compose service name, known only inside compose)",
+                 base, curl_error);
+    else
+        snprintf(out, out_len, "cannot reach llama-server at %s: %s", base, curl_error);
+}
+
 /* "Loading model" from llama-server's {"error":{"message":...}} */
 static void loading_detail(const char *body, size_t len, char *out, size_t out_len)
 {
@@ -73,7 +93,7 @@ static void on_health_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
     fk_core *core = owner;
     int was_props = core->health_xfer_is_props;
     core->health_xfer = NULL;
-    char detail[160];
+    char detail[sizeof core->health_detail];
     if (was_props) {
         if (end->curl_code == CURLE_OK && end->status == 200)
             read_props(core, end->body, end->body_len);
@@ -83,8 +103,7 @@ static void on_health_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
         return;
     }
     if (end->curl_code != CURLE_OK) {
-        snprintf(detail, sizeof detail, "%s: %s", core->cfg.api_base,
-                 end->curl_code == CURLE_COULDNT_CONNECT ? "connection refused" : end->curl_error);
+        health_unreachable_detail(core, end->curl_code, end->curl_error, detail, sizeof detail);
         set_state(core, FK_HEALTH_UNAVAILABLE, detail);
     } else if (end->status == 200) {
         set_state(core, FK_HEALTH_READY, "");
@@ -97,12 +116,9 @@ static void on_health_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
         set_state(core, FK_HEALTH_UNAVAILABLE, detail);
     }
     fk_xfer_free(x);
-    if (core->health == FK_HEALTH_READY) {
-        gens_wake_ready(core);
-        if (!core->props_done) {
-            poll_now(core);
-            return;
-        }
+    if (core->health == FK_HEALTH_READY && !core->props_done) {
+        poll_now(core);
+        return;
     }
     schedule(core, core->health == FK_HEALTH_READY ? core->cfg.health_ready_ms
                                                    : core->cfg.health_interval_ms);

@@ -28,7 +28,6 @@ typedef struct proxy_config {
     char *tokenizer_path; /* FK_TOKENIZER (resolved path), or NULL for the bundled o200k_harmony */
     long health_interval_ms; /* FK_LLAMA_HEALTH_INTERVAL_MS while not ready */
     long health_ready_ms;    /* FK_LLAMA_HEALTH_READY_INTERVAL_MS once ready */
-    long wait_ready_ms;      /* FK_LLAMA_WAIT_READY_S, in ms */
     long waiting_notify_ms;  /* FK_LLAMA_WAITING_NOTIFY_MS: on_waiting period */
     long connect_timeout_ms; /* FK_LLAMA_CONNECT_TIMEOUT_MS */
     long first_byte_ms;      /* FK_LLAMA_FIRST_BYTE_TIMEOUT_S, in ms */
@@ -47,7 +46,7 @@ struct fk_core {
     fktok *tok;              /* tokenizer for Harmony prompts (lazy when not in Harmony mode) */
 
     fk_health health;           /* last /health verdict */
-    char health_detail[160];    /* why not ready */
+    char health_detail[400];    /* why not ready (with a hint for the operator) */
     fk_xfer *health_xfer;       /* /health or /props request in flight */
     int health_xfer_is_props;   /* the request in flight is /props */
     struct event *health_timer; /* next poll */
@@ -62,9 +61,8 @@ struct fk_core {
 /* ---- a generation ------------------------------------------------------------------------ */
 
 typedef enum gen_state {
-    GEN_WAITING = 0, /* upstream not ready: parked until health says READY */
-    GEN_RUNNING = 1, /* the upstream request is in flight */
-    GEN_DONE = 2,    /* on_done delivered (or about to be) */
+    GEN_RUNNING = 0, /* the upstream request is in flight (or about to fail) */
+    GEN_DONE = 1,    /* on_done delivered (or about to be) */
 } gen_state;
 
 /* An error kept until on_done (fk_error with owned storage). */
@@ -75,6 +73,7 @@ typedef struct gen_error {
     char code[48];     /* OpenAI string code, "" for none */
     char message[512]; /* states the numbers involved */
     int retry_after_s; /* > 0: Retry-After */
+    int not_ready;     /* the upstream said it is loading before any output (fk_error.not_ready) */
 } gen_error;
 
 /* Output pieces collected for one on_pieces call; texts live in `arena`. */
@@ -118,7 +117,6 @@ struct fk_gen {
     struct event *notify;   /* periodic on_waiting until the first piece */
     double t_created_ms;    /* monotonic ms at generate() */
     double t_first_byte_ms; /* monotonic ms of the upstream's first byte, 0 before */
-    double deadline_ms;     /* give up waiting for readiness at this time */
     int cancelled;          /* cancel() was called */
     int pieces_sent;        /* pieces delivered to the host */
     gen_error err;          /* the error for on_done */
@@ -206,13 +204,8 @@ int health_start(fk_core *core);
 void health_stop(fk_core *core);
 /* Poll now (e.g. after a refused connection). */
 void health_poke(fk_core *core);
-/* Readiness changed to READY: start every waiting generation (driver.c). */
-void gens_wake_ready(fk_core *core);
-
-/* ---- driver.c: generation lifecycle used by health.c
- * --------------------------------------------- */
-
-/* Start the upstream request of a waiting generation. */
-void gen_start(fk_gen *g);
+/* Why the upstream cannot be reached, with what to do about it. */
+void health_unreachable_detail(const fk_core *core, CURLcode code, const char *curl_error,
+                               char *out, size_t out_len);
 
 #endif

@@ -111,7 +111,9 @@ test('huge bodies: 413 as an OpenAI error (or libevent\'s own above the hard cap
 });
 
 test('unknown model: 404 model_not_found; unknown path 404; wrong method 405', async () => {
-  assertError(await send('/v1/chat/completions', JSON.stringify({ model: 'gpt-5', messages: msgs })), 404, 'model', 'model_not_found');
+  const unknown = await send('/v1/chat/completions', JSON.stringify({ model: 'gpt-5', messages: msgs }));
+  assertError(unknown, 404, 'model', 'model_not_found');
+  assert.equal(unknown.json.error.message, "The model 'gpt-5' does not exist or is not served here; served: 'fk-scripted'.", 'the 404 names what is served');
   assertError(await send('/v1/completions', JSON.stringify({ model: 'gpt-5', prompt: 'x' })), 404, 'model', 'model_not_found');
   assertError(await send('/v1/nothing', '{}'), 404, null, 'unknown_url');
   const r = await fetch(gw.baseURL + '/v1/chat/completions');

@@ -72,9 +72,9 @@ test('driver loading errors are clear', async () => {
   assert.match(kind.stderr, /driver 'llamacpp' not found: no fk-driver-llamacpp\.so in \/nonexistent/);
 });
 
-test('/health: 503 loading, then 200 ok; requests meanwhile get 503 with Retry-After', async () => {
+test('/health: 503 loading, then 200 ok; requests meanwhile wait for the core', async () => {
   const sc = scriptedEnv(hello);
-  const gw = await startGateway({ env: { ...sc.env, FK_SCRIPT_LOAD_MS: '700' } });
+  const gw = await startGateway({ env: { ...sc.env, FK_SCRIPT_LOAD_MS: '700', FK_KEEPALIVE_S: '0.1' } });
   try {
     const h = await fetch(gw.baseURL + '/health');
     assert.equal(h.status, 503);
@@ -82,16 +82,18 @@ test('/health: 503 loading, then 200 ok; requests meanwhile get 503 with Retry-A
     assert.equal(body.status, 'loading');
     assert.match(body.detail, /Loading model: \d+%/);
     assert.equal(body.core, 'vllm');
-    const c = await fetch(gw.baseURL + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }) });
-    assert.equal(c.status, 503);
-    assert.equal(c.headers.get('retry-after'), '5');
-    assert.equal((await c.json()).error.code, 'model_loading');
-    let ok;
-    for (let i = 0; i < 50; i++) {
-      ok = await fetch(gw.baseURL + '/health');
-      if (ok.status === 200) break;
-      await sleep(50);
-    }
+    const t0 = Date.now();
+    const whole = fetch(gw.baseURL + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }) });
+    const streamed = await fetch(gw.baseURL + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }], stream: true }) });
+    const c = await whole;
+    assert.equal(c.status, 200, 'a request made while loading is answered once the core is ready');
+    assert.equal((await c.json()).choices[0].message.content, 'Hi there');
+    assert.ok(Date.now() - t0 >= 400, 'it waited for the load');
+    const text = await streamed.text();
+    assert.match(text, /^(: keep-alive\n\n)+data: /, 'the stream was kept alive while it waited');
+    assert.match(text, /"content":"Hi there"/);
+    assert.equal(sc.readLog().filter((l) => l.startsWith('generate ')).length, 2, 'generate() ran only once ready');
+    const ok = await fetch(gw.baseURL + '/health');
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { status: 'ok', core: 'vllm', model: 'fk-scripted' });
   } finally {
@@ -99,6 +101,31 @@ test('/health: 503 loading, then 200 ok; requests meanwhile get 503 with Retry-A
   }
 });
 
+test('a core still loading after FK_WAIT_READY_S: 503 model_not_ready with Retry-After', async () => {
+  const sc = scriptedEnv(hello);
+  const gw = await startGateway({ env: { ...sc.env, FK_SCRIPT_LOAD_MS: '5000', FK_WAIT_READY_S: '0.3' } });
+  try {
+    const t0 = Date.now();
+    const c = await fetch(gw.baseURL + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal(c.status, 503);
+    assert.equal(c.headers.get('retry-after'), '5');
+    const e = (await c.json()).error;
+    assert.equal(e.code, 'model_not_ready');
+    assert.match(e.message, /still loading after 0\.3 s \(FK_WAIT_READY_S\): Loading model: \d+%/);
+    assert.ok(Date.now() - t0 >= 250, 'it waited FK_WAIT_READY_S first');
+    const gone = new AbortController();
+    const pending = fetch(gw.baseURL + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }), signal: gone.signal }).catch(() => null);
+    await sleep(100);
+    gone.abort();
+    await pending;
+    await sleep(300);
+    const m = await (await fetch(gw.baseURL + '/metrics')).text();
+    assert.match(m, /^vllm:num_requests_waiting\{model_name="fk-scripted"\} 0$/m, 'a client that left while waiting is gone');
+    assert.equal(sc.readLog().filter((l) => l.startsWith('generate ')).length, 0, 'generate() never ran');
+  } finally {
+    assert.equal((await gw.stop()).code, 0);
+  }
+});
 test('/metrics after traffic, and the throughput log line', async () => {
   const sc = scriptedEnv(hello);
   const gw = await startGateway({ env: { ...sc.env, FK_STATS_INTERVAL_S: '0.3' } });

@@ -247,7 +247,8 @@ test('errors are the client\'s typed errors with string codes', async () => {
   await assert.rejects(client.chat.completions.create({ model: 'fk-scripted', messages: user('x'), temperature: 'hot' }),
     (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'temperature' && e.code === 'invalid_type');
   await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: user('x') }),
-    (e) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found' && e.param === 'model');
+    (e) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found' && e.param === 'model' &&
+      /served: 'fk-scripted', 'gpt-oss-20b'\.$/.test(e.message));
   await assert.rejects(client.chat.completions.create({ model: 'fk-scripted', messages: user('script:nonesuch') }),
     (e) => e instanceof OpenAI.BadRequestError && e.code === 'unknown_script');
 });

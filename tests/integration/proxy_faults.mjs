@@ -84,19 +84,37 @@ test('loading upstream: /health says so, and a request made meanwhile waits for 
   assert.equal(r.choices[0].message.content, 'Hello world!');
 });
 
-test('upstream down: requests fail with 503 and /health says unavailable', async () => {
-  const gw2 = await startGateway({ env: llamaEnv({ url: 'http://127.0.0.1:9' }, { FK_LLAMA_WAIT_READY_S: '1' }) });
+test('upstream down: requests fail with 503 at once (no waiting), with Retry-After and a hint', async () => {
+  const gw2 = await startGateway({ env: llamaEnv({ url: 'http://127.0.0.1:9' }) });
   try {
     await new Promise((r) => setTimeout(r, 400));
     const h = await fetch(gw2.baseURL + '/health');
     assert.equal(h.status, 503);
-    assert.equal((await h.json()).status, 'unavailable');
-    await assert.rejects(openaiClient(gw2).chat.completions.create({ model: MODEL, messages: user('hi') }), (e) => {
-      assert.equal(e.status, 503);
-      return true;
+    const hb = await h.json();
+    assert.equal(hb.status, 'unavailable');
+    assert.match(hb.detail, /http:\/\/127\.0\.0\.1:9 \(connection refused\): start llama-server there, or set FK_CORE_API_BASE/);
+    const t0 = Date.now();
+    const res = await fetch(gw2.baseURL + '/v1/chat/completions', {
+      method: 'POST', headers: { authorization: 'Bearer sk-test' }, body: JSON.stringify({ model: MODEL, messages: user('hi') }),
     });
+    const ms = Date.now() - t0;
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '5');
+    const e = (await res.json()).error;
+    assert.equal(e.code, 'core_unavailable');
+    assert.match(e.message, /connection refused.*FK_CORE_API_BASE/);
+    assert.ok(ms < 2000, `answered in ${ms} ms, not after FK_WAIT_READY_S (60 s)`);
   } finally {
     const r = await gw2.stop();
     assert.equal(r.code, 0, r.stderr);
   }
+});
+
+test('an upstream that answers 503 (loading) before any output: the request waits and then succeeds', async () => {
+  await waitReady(gw, 10000);
+  await fake.fault({ fault: 'status', status: 503, code: 503, type: 'unavailable_error', message: 'Loading model' });
+  const r = await client.chat.completions.create({ model: MODEL, messages: user('hi') });
+  assert.equal(r.choices[0].message.content, 'Hello world!');
+  const log = await fake.log();
+  assert.ok(log.requests.filter((q) => q.path === '/completion').length >= 2, 'sent again after the 503');
 });

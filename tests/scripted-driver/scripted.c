@@ -674,8 +674,9 @@ static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *reques
     fk_abi_copy(&sp, sizeof sp, r.sampling, r.sampling ? r.sampling->struct_size : 0);
     r.sampling = &sp;
     const fk_gen_request *req = &r;
-    if (now_s() < c->load_until) {
+    if (now_s() < c->load_until) { /* the host waits for health() READY first */
         refuse(err, 503, "model_loading", NULL, "the scripted model is still loading");
+        if (FK_HAS_MEMBER(err, fk_error, not_ready)) err->not_ready = 1;
         return NULL;
     }
     char name[64] = "";

@@ -1,11 +1,11 @@
 /* test_driver_native: fk-driver-native.so loaded with dlopen, as the gateway
  * does, behind the gateway's own host services (test_host.h) on a libevent
- * loop of the test's: configuration through the host's parsers, post and
- * timers (the driver uses no libevent of its own).
+ * loop of the test's: configuration through the host's parsers, post (the
+ * driver uses no libevent of its own).
  *
- * Configuration errors, a model directory that cannot load, a request that
- * arrives while loading (it waits, gets keep-alive notes, then runs), a
- * cancel while loading, prompt segments (text never becomes specials; unknown
+ * Configuration errors, a model directory that cannot load, a model whose
+ * vocabulary is too small, a request that arrives while loading (refused as
+ * not ready, for the host to hold), prompt segments (text never becomes specials; unknown
  * specials and out-of-range ids are 400s), the context-length refusal, and
  * the pass-through refusal. Loading is held on a named pipe standing in for
  * tokenizer.json until the test writes it. */
@@ -195,18 +195,17 @@ static void test_broken_model(const char *empty_dir)
     if (!c) return;
     fk_segment s = seg(FK_SEG_RAW, "hi");
     fk_gen_request r = request(&sp, &s, 1, 4);
-    rec waiting = {0};
-    fk_error e = {.struct_size = sizeof e};
-    fk_gen *g = drv->generate(c, &r, &cbs, &waiting, &e);
-    ok(g != NULL, "a request made while loading is taken");
-    loop_until(&waiting.dones, 20);
-    is_int(waiting.stats.finish, FK_FINISH_ERROR, "it fails once loading fails");
-    is_int(waiting.err_status, 503, "with 503");
-    is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_ERROR, "health: error");
+    fk_health st = FK_HEALTH_LOADING;
+    for (int i = 0; i < 2000 && st == FK_HEALTH_LOADING; i++) {
+        event_base_loop(base, EVLOOP_ONCE);
+        st = drv->health(c, detail, sizeof detail);
+    }
+    is_int(st, FK_HEALTH_ERROR, "health: error once loading fails");
     ok(strstr(detail, "config.json") != NULL, "the reason names what is missing (%s)", detail);
-    fk_error e2 = {.struct_size = sizeof e2};
-    int refused = refuse(c, &r, &e2);
-    ok(refused && e2.http_status == 503, "later requests are refused with 503 (%s)", e2.message);
+    fk_error e = {.struct_size = sizeof e};
+    int refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 503 && !e.not_ready,
+       "requests are refused with 503, not as 'not ready' (%s)", e.message);
     drv->destroy(c);
 }
 
@@ -288,28 +287,28 @@ static void test_serving(const char *fixture, const char *held_dir)
                            seg(FK_SEG_SPECIAL, "<|end|>"),     seg(FK_SEG_SPECIAL, "<|start|>"),
                            seg(FK_SEG_TEXT, "assistant")};
     fk_gen_request r = request(&sp, prompt, 7, 5);
-    rec early = {0}, dropped = {0};
+    rec early = {0};
     fk_error e = {.struct_size = sizeof e};
-    fk_gen *g1 = drv->generate(c, &r, &cbs, &early, &e);
-    fk_gen *g2 = drv->generate(c, &r, &cbs, &dropped, &e);
-    ok(g1 && g2, "requests made while loading are taken");
-    loop_until(&early.waits, 5);
-    ok(early.waits >= 1 && strncmp(early.what, "Loading model: ", 15) == 0,
-       "on_waiting while loading: \"%s\"", early.what);
-    drv->cancel(g2);
-    ok(dropped.dones == 0, "cancel while loading: on_done not inside cancel()");
-    loop_until(&dropped.dones, 5);
-    is_int(dropped.stats.finish, FK_FINISH_CANCELLED, "cancel while loading: CANCELLED");
-    is_int(early.dones, 0, "the other still waits for the model");
+    int refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 503 && e.not_ready && e.retry_after_s > 0 &&
+           strstr(e.message, "still loading"),
+       "a request while loading is refused as not ready, for the host to hold (%s)", e.message);
 
     pthread_mutex_lock(&w.mu);
     w.go = 1;
     pthread_cond_signal(&w.cv);
     pthread_mutex_unlock(&w.mu);
-    loop_until(&early.dones, 30);
+    fk_health st = FK_HEALTH_LOADING;
+    for (int i = 0; i < 30000 && st == FK_HEALTH_LOADING; i++) {
+        event_base_loop(base, EVLOOP_ONCE);
+        st = drv->health(c, detail, sizeof detail);
+    }
     pthread_join(writer, NULL);
-    is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_READY, "health: ready");
-    is_int(early.stats.finish, FK_FINISH_LENGTH, "the waiting request ran once ready");
+    is_int(st, FK_HEALTH_READY, "health: ready");
+    e = (fk_error){.struct_size = sizeof e};
+    ok(drv->generate(c, &r, &cbs, &early, &e) != NULL, "the same request is taken once ready");
+    loop_until(&early.dones, 30);
+    is_int(early.stats.finish, FK_FINISH_LENGTH, "it runs");
     is_int(early.stats.completion_tokens, 5, "max_tokens 5");
     is_int(early.stats.prompt_tokens, 7, "specials by name: one token each");
     ok(early.pieces >= 5, "pieces arrived (%d)", early.pieces);
@@ -334,7 +333,7 @@ static void test_serving(const char *fixture, const char *held_dir)
     /* refusals */
     fk_segment bad_special = seg(FK_SEG_SPECIAL, "<|nope|>");
     r = request(&sp, &bad_special, 1, 1);
-    int refused = refuse(c, &r, &e);
+    refused = refuse(c, &r, &e);
     ok(refused && e.http_status == 400 && strstr(e.message, "<|nope|>"),
        "unknown special: 400 (%s)", e.message);
     fk_segment bad_id = {FK_SEG_TOKEN, 1, NULL, 0, 201088};

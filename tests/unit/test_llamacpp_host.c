@@ -1,9 +1,11 @@
 /* test_llamacpp_host.c: drives fk-driver-llamacpp.so directly, as the
- * gateway would (dlopen, a host table, its own event_base), against the fake
+ * gateway would (dlopen, the gateway's host services, its own event_base), against the fake
  * llama-server (tests/integration/fake-llama-server.mjs, spawned with node):
  * Harmony generation (pieces, ids, stats, the prompt ids upstream saw),
- * context limits, stop words, cancel, pause/resume, health states and
- * waiting, every injected fault, pass-through mode, connection reuse. */
+ * context limits, stop words, cancel, pause/resume, health states (refusals
+ * while not ready: LOADING marked not_ready for the host to hold, UNAVAILABLE
+ * at once with a hint), every injected fault, pass-through mode, connection
+ * reuse. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -190,6 +192,7 @@ typedef struct rec {
     char err_type[64];
     char err_msg[512];
     int retry_after;
+    int not_ready;       /* the error said not_ready */
     int cancel_after;    /* cancel from inside on_pieces after this many pieces */
     int pause_on_call;   /* return 1 on this on_pieces call */
     int paused;          /* we paused and have not resumed yet */
@@ -250,6 +253,7 @@ static void on_done(void *ud, const fk_gen_stats *s, const fk_error *e)
         snprintf(r->err_type, sizeof r->err_type, "%s", e->type ? e->type : "");
         snprintf(r->err_msg, sizeof r->err_msg, "%s", e->message ? e->message : "");
         r->retry_after = e->retry_after_s;
+        r->not_ready = FK_HAS_MEMBER(e, fk_error, not_ready) && e->not_ready;
     }
     if (!r->stop_loop) event_base_loopbreak(base);
 }
@@ -328,7 +332,7 @@ static const char *DEFAULT_OUT = "<|channel|>analysis<|message|>Thinking.<|end|>
 
 /* ---- tests ----------------------------------------------------------------------------------- */
 
-static fk_core *make_core(test_host *t, const char *url, int harmony, const char *wait_s)
+static fk_core *make_core(test_host *t, const char *url, int harmony)
 {
     const char *kv[] = {"FK_CORE_KIND",
                         "llama",
@@ -344,8 +348,6 @@ static fk_core *make_core(test_host *t, const char *url, int harmony, const char
                         "500",
                         "FK_LLAMA_WAITING_NOTIFY_MS",
                         "100",
-                        "FK_LLAMA_WAIT_READY_S",
-                        wait_s,
                         "FK_LLAMA_IDLE_TIMEOUT_S",
                         "1",
                         "FK_LLAMA_FIRST_BYTE_TIMEOUT_S",
@@ -354,18 +356,30 @@ static fk_core *make_core(test_host *t, const char *url, int harmony, const char
     return core_with(t, kv);
 }
 
-static void test_health_and_waiting(void)
+/* Run the loop until health() says READY (at most ms). */
+static int until_ready(fk_core *core, long ms)
+{
+    for (long waited = 0; waited < ms; waited += 50) {
+        if (drv->health(core, NULL, 0) == FK_HEALTH_READY) return 1;
+        run_ms(50);
+    }
+    return drv->health(core, NULL, 0) == FK_HEALTH_READY;
+}
+
+/* A loading upstream: the driver refuses as not ready (the host holds the
+ * request), and so does a 503 from the upstream before any output. */
+static void test_health_loading(void)
 {
     fake f;
     if (!ok(fake_start(&f, "--loading-ms", "1500") == 0,
             "fake llama-server started (loading 1.5 s)"))
         return;
     test_host t;
-    fk_core *core = make_core(&t, f.url, 1, "20");
+    fk_core *core = make_core(&t, f.url, 1);
     ok(core != NULL, "core created");
     if (!core) return fake_stop(&f);
     run_ms(400);
-    char detail[160];
+    char detail[400];
     fk_health st = drv->health(core, detail, sizeof detail);
     is_int(st, FK_HEALTH_LOADING, "503 from /health -> LOADING");
     ok(strstr(detail, "Loading model") != NULL, "detail says why: \"%s\"", detail);
@@ -373,25 +387,27 @@ static void test_health_and_waiting(void)
     harmony_prompt(&p, "Hi");
     fk_gen_request req = harmony_req(&p, 100);
     rec *r = calloc(1, sizeof *r);
-    ok(start(core, &req, r) != NULL, "a request while loading is accepted (it waits)");
-    rec *gone = calloc(1, sizeof *gone);
-    gone->stop_loop = 1;
-    start(core, &req, gone);
-    run_ms(150);
-    drv->cancel(gone->gen);
-    ok(!gone->done, "cancel of a waiting request: no on_done inside cancel()");
-    run_ms(50);
-    ok(gone->done && gone->stats.finish == FK_FINISH_CANCELLED,
-       "... then on_done with FK_FINISH_CANCELLED, still before the upstream is ready");
-    free(gone);
-    ok(wait_done(r, 8000), "it completes once the upstream is ready");
-    ok(r->n_waiting >= 3, "on_waiting kept the client informed (%d calls)", r->n_waiting);
-    is_str(r->text, DEFAULT_OUT, "the waited request got the whole answer");
-    is_int(drv->health(core, NULL, 0), FK_HEALTH_READY, "200 from /health -> READY");
+    fk_error err = {.struct_size = sizeof err};
+    ok(drv->generate(core, &req, &CBS, r, &err) == NULL && err.http_status == 503 &&
+           err.not_ready && err.retry_after_s == 5,
+       "a request while loading is refused as not ready (%s)", err.message ? err.message : "");
+    ok(until_ready(core, 8000), "200 from /health -> READY");
+    start(core, &req, r);
+    ok(wait_done(r, 5000), "the request runs once ready");
+    is_str(r->text, DEFAULT_OUT, "... with the whole answer");
     fk_model_info mi[2];
     is_int((long long)drv->list_models(core, mi, 2, sizeof *mi), 1, "one model listed");
     is_str(mi[0].id, "gpt-oss-20b-mxfp4.gguf", "model id from FRONTEND_VLLM_MODEL");
     is_int(mi[0].max_model_len, 4096, "max_model_len from upstream /props n_ctx");
+    memset(r, 0, sizeof *r);
+    fake_fault(&f, "{\"fault\":\"status\",\"status\":503,\"code\":503,"
+                   "\"type\":\"unavailable_error\",\"message\":\"Loading model\"}");
+    start(core, &req, r);
+    ok(wait_done(r, 5000), "a 503 from the upstream before any output ends the generation");
+    ok(r->err_status == 503 && r->not_ready && r->n_pieces == 0,
+       "... as not ready (%d, not_ready %d), so the host waits again", r->err_status, r->not_ready);
+    is_int(drv->health(core, NULL, 0), FK_HEALTH_LOADING, "... and health says LOADING at once");
+    ok(until_ready(core, 5000), "the next /health poll makes it READY again");
     free(r);
     core_end(&t, core);
     fake_stop(&f);
@@ -409,23 +425,24 @@ static void test_unavailable(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
     close(s);
     test_host t;
-    fk_core *core = make_core(&t, url, 1, "1");
+    fk_core *core = make_core(&t, url, 1);
     if (!ok(core != NULL, "core created against a closed port")) return;
     run_ms(300);
-    char detail[160];
+    char detail[400];
     is_int(drv->health(core, detail, sizeof detail), FK_HEALTH_UNAVAILABLE,
            "refused connection -> UNAVAILABLE");
-    ok(strstr(detail, "refused") != NULL, "detail: \"%s\"", detail);
+    ok(strstr(detail, "connection refused") && strstr(detail, "FK_CORE_API_BASE") &&
+           strstr(detail, url),
+       "detail names the address and what to do: \"%s\"", detail);
     prompt p;
     harmony_prompt(&p, "Hi");
     fk_gen_request req = harmony_req(&p, 10);
     rec *r = calloc(1, sizeof *r);
-    start(core, &req, r);
-    ok(wait_done(r, 4000), "a request to a down upstream ends");
-    is_int(r->stats.finish, FK_FINISH_ERROR, "... with an error");
-    is_int(r->err_status, 503, "... 503");
-    ok(r->retry_after > 0, "... with Retry-After (%d s)", r->retry_after);
-    ok(r->n_waiting >= 3, "on_waiting while waiting (%d)", r->n_waiting);
+    fk_error err = {.struct_size = sizeof err};
+    ok(drv->generate(core, &req, &CBS, r, &err) == NULL && err.http_status == 503 &&
+           !err.not_ready && err.retry_after_s == 5 && strcmp(err.code, "core_unavailable") == 0,
+       "a request is refused at once: 503 core_unavailable, Retry-After, not 'wait' (%s)",
+       err.message ? err.message : "");
     free(r);
     core_end(&t, core);
 }
@@ -702,15 +719,14 @@ static void test_reuse_and_concurrency(fake *f, fk_core *core)
 }
 
 /* The upstream goes away and comes back on the same port: a request made
- * meanwhile waits (refused connection = not ready) and then completes. */
+ * meanwhile fails at once (503 with Retry-After), later ones work again. */
 static void test_restart(void)
 {
     fake f;
     if (!ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started (restart test)")) return;
     test_host t;
-    fk_core *core = make_core(&t, f.url, 1, "20");
-    run_ms(300);
-    is_int(drv->health(core, NULL, 0), FK_HEALTH_READY, "ready before the restart");
+    fk_core *core = make_core(&t, f.url, 1);
+    ok(until_ready(core, 3000), "ready before the restart");
     char port[16];
     snprintf(port, sizeof port, "%d", f.port);
     fake_stop(&f);
@@ -719,12 +735,17 @@ static void test_restart(void)
     fk_gen_request req = harmony_req(&p, 100);
     rec *r = calloc(1, sizeof *r);
     start(core, &req, r);
-    run_ms(300);
-    ok(!r->done, "a request to the stopped upstream is held, not failed");
+    ok(wait_done(r, 3000), "a request to the stopped upstream ends");
+    ok(r->err_status == 503 && r->retry_after == 5 && !r->not_ready &&
+           strstr(r->err_msg, "connection refused"),
+       "... with 503, Retry-After and the reason (%s)", r->err_msg);
     is_int(drv->health(core, NULL, 0), FK_HEALTH_UNAVAILABLE,
            "the refused connection marks it UNAVAILABLE");
     ok(fake_start(&f, "--port", port) == 0, "the upstream comes back on port %s", port);
-    ok(wait_done(r, 8000), "the held request completes");
+    ok(until_ready(core, 5000), "READY again");
+    memset(r, 0, sizeof *r);
+    start(core, &req, r);
+    ok(wait_done(r, 5000), "a new request completes");
     is_str(r->text, DEFAULT_OUT, "... with the whole answer");
     is_int(r->err_status, 0, "... and no error");
     free(r);
@@ -735,7 +756,8 @@ static void test_restart(void)
 static void test_passthrough(fake *f)
 {
     test_host t;
-    fk_core *core = make_core(&t, f->url, 0, "0");
+    fk_core *core = make_core(&t, f->url, 0);
+    until_ready(core, 3000);
     if (!ok(core != NULL, "pass-through core created")) return;
     fk_sampling sp = {.struct_size = sizeof sp, .max_tokens = 50, .top_p = 1};
     fk_gen_request req = {.struct_size = sizeof req,
@@ -821,6 +843,7 @@ static void test_passthrough(fake *f)
         ok(strstr(r->err_msg, fc->needle) != NULL, "%s: message \"%s\"", fc->name, r->err_msg);
         ok(r->n_pieces >= fc->min_pieces, "%s: %d pieces first", fc->name, r->n_pieces);
     }
+    ok(until_ready(core, 5000), "ready again after the 503");
     fk_error err = {.struct_size = sizeof err};
     req.client_body = "{not json";
     req.client_body_len = strlen(req.client_body);
@@ -874,15 +897,15 @@ int main(void)
        "the driver's own keys go through the host's getters: %s", err);
     test_host_close(&t);
 
-    test_health_and_waiting();
+    test_health_loading();
     test_unavailable();
     test_restart();
 
     fake f;
     if (ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started")) {
         test_host t2;
-        fk_core *core = make_core(&t2, f.url, 1, "20");
-        run_ms(200);
+        fk_core *core = make_core(&t2, f.url, 1);
+        until_ready(core, 3000);
         if (core) {
             test_generate(&f, core);
             test_limits(&f, core);
