@@ -58,12 +58,15 @@ TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.m
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
 	tests/integration/gateway_stress.mjs tests/integration/gateway_abi.mjs tests/gateway_sse.sh
 
-check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config
-TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config
+check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy
+TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy
 tests_unit_test_dotenv_SOURCES = tests/unit/test_dotenv.c
 tests_unit_test_dotenv_LDADD = gateway/libfkgateway.la
 tests_unit_test_gateway_config_SOURCES = tests/unit/test_gateway_config.c
 tests_unit_test_gateway_config_LDADD = gateway/libfkgateway.la
+tests_unit_test_lossy_SOURCES = tests/unit/test_lossy.c
+tests_unit_test_lossy_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_lossy_LDADD = gateway/libfkgateway.la $(JANSSON_LIBS)
 
 FUZZERS += tests/fuzz/fuzz_request tests/fuzz/fuzz_dotenv
 tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c gateway/request.c \

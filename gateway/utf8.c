@@ -1,10 +1,11 @@
-/* utf8.c: UTF-8 validation with replacement, and partial-character hold-back. */
+/* utf8.c: UTF-8 repair for JSON strings, and partial-character hold-back.
+ * Both use the one rule (common/utf8.h, Harmony's hm_utf8_append_lossy), so
+ * the chat and completions endpoints replace invalid bytes the same way. */
 #include "utf8.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/utf8.h"
+#include "harmony/strbuf.h"
+#include "harmony/utf8.h"
 
 size_t fk_utf8_complete_prefix(const char *s, size_t n)
 {
@@ -18,22 +19,10 @@ size_t fk_utf8_complete_prefix(const char *s, size_t n)
 
 json_t *fk_json_lossy_string(const char *s, size_t n)
 {
-    char *buf = malloc(n * 3 + 1);
-    if (!buf) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        int len = fk_utf8_classify((const unsigned char *)s + i, n - i);
-        if (len <= 0 || s[i] == '\0') {
-            memcpy(buf + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(buf + o, s + i, (size_t)len);
-            o += (size_t)len;
-            i += (size_t)len;
-        }
-    }
-    json_t *j = json_stringn(buf, o);
-    free(buf);
+    strbuf b;
+    strbuf_init(&b);
+    json_t *j =
+        hm_utf8_append_lossy(&b, s, n) == 0 ? json_stringn(b.data ? b.data : "", b.len) : NULL;
+    strbuf_clear(&b);
     return j;
 }
