@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/json_type.h"
+
 /* The member, or NULL when absent or null. */
 static const json_t *field(const json_t *body, const char *name)
 {
@@ -11,9 +13,10 @@ static const json_t *field(const json_t *body, const char *name)
     return v && !json_is_null(v) ? v : NULL;
 }
 
-static int want_type(fk_api_error *err, const char *name, const char *what)
+static int want_type(fk_api_error *err, const char *name, const char *what, const json_t *got)
 {
-    return fk_api_bad_request(err, "invalid_type", name, "'%s' must be %s", name, what);
+    return fk_api_bad_request(err, "invalid_type", name, "'%s' must be %s, got %s", name, what,
+                              fk_json_type_name(got));
 }
 
 static int get_bool(const json_t *body, const char *name, int def, int *out, fk_api_error *err)
@@ -21,7 +24,7 @@ static int get_bool(const json_t *body, const char *name, int def, int *out, fk_
     const json_t *v = field(body, name);
     *out = def;
     if (!v) return 0;
-    if (!json_is_boolean(v)) return want_type(err, name, "a boolean");
+    if (!json_is_boolean(v)) return want_type(err, name, "a boolean", v);
     *out = json_is_true(v);
     return 0;
 }
@@ -32,7 +35,7 @@ static int get_number(const json_t *body, const char *name, double lo, double hi
     const json_t *v = field(body, name);
     *out = def;
     if (!v) return 0;
-    if (!json_is_number(v)) return want_type(err, name, "a number");
+    if (!json_is_number(v)) return want_type(err, name, "a number", v);
     double x = json_number_value(v);
     if (!isfinite(x) || x < lo || x > hi)
         return fk_api_bad_request(err, "invalid_value", name,
@@ -53,7 +56,7 @@ static int get_integer(const json_t *body, const char *name, long long lo, long 
     } else if (json_is_integer(v)) {
         *out = json_integer_value(v);
     } else {
-        return want_type(err, name, "an integer");
+        return want_type(err, name, "an integer", v);
     }
     if (*out < lo || *out > hi)
         return fk_api_bad_request(err, "invalid_value", name,
@@ -85,7 +88,7 @@ static int get_stop(const json_t *body, fk_request_params *out, fk_api_error *er
         out->sampling.n_stop = json_string_length(v) ? 1 : 0;
         return 0;
     }
-    if (!json_is_array(v)) return want_type(err, "stop", "a string or an array of strings");
+    if (!json_is_array(v)) return want_type(err, "stop", "a string or an array of strings", v);
     if (json_array_size(v) > FK_MAX_STOP)
         return fk_api_bad_request(err, "invalid_value", "stop",
                                   "'stop' may hold at most %d strings, got %zu", FK_MAX_STOP,
@@ -94,7 +97,7 @@ static int get_stop(const json_t *body, fk_request_params *out, fk_api_error *er
     const json_t *s;
     json_array_foreach(v, i, s)
     {
-        if (!json_is_string(s)) return want_type(err, "stop", "a string or an array of strings");
+        if (!json_is_string(s)) return want_type(err, "stop", "an array of strings", s);
         if (json_string_length(s) == 0) continue;
         out->stop[out->sampling.n_stop++] = json_string_value(s);
     }
@@ -107,10 +110,10 @@ static int get_stream(const json_t *body, fk_request_params *out, fk_api_error *
     const json_t *so = field(body, "stream_options");
     out->include_usage = 0;
     if (!so) return 0;
-    if (!json_is_object(so)) return want_type(err, "stream_options", "an object");
+    if (!json_is_object(so)) return want_type(err, "stream_options", "an object", so);
     const json_t *iu = field(so, "include_usage");
     if (iu && !json_is_boolean(iu))
-        return want_type(err, "stream_options.include_usage", "a boolean");
+        return want_type(err, "stream_options.include_usage", "a boolean", iu);
     out->include_usage = iu && json_is_true(iu);
     return 0;
 }
@@ -124,7 +127,7 @@ static int parse_common(const json_t *body, const fk_limits *lim, fk_request_par
         return fk_api_bad_request(err, "invalid_type", NULL,
                                   "the request body must be a JSON object");
     const json_t *model = field(body, "model");
-    if (model && !json_is_string(model)) return want_type(err, "model", "a string");
+    if (model && !json_is_string(model)) return want_type(err, "model", "a string", model);
     out->model = model ? json_string_value(model) : NULL;
     if (out->model && !out->model[0])
         return fk_api_bad_request(err, "invalid_value", "model", "'model' must not be empty");
@@ -153,7 +156,7 @@ static int parse_common(const json_t *body, const fk_limits *lim, fk_request_par
 static int check_tools(const json_t *body, fk_api_error *err)
 {
     const json_t *tools = field(body, "tools");
-    if (tools && !json_is_array(tools)) return want_type(err, "tools", "an array");
+    if (tools && !json_is_array(tools)) return want_type(err, "tools", "an array", tools);
     const json_t *tc = field(body, "tool_choice");
     if (!tc) return 0;
     if (json_is_string(tc)) {
@@ -163,7 +166,7 @@ static int check_tools(const json_t *body, fk_api_error *err)
                                       "'tool_choice' must be auto, none, required or an object");
         return 0;
     }
-    if (!json_is_object(tc)) return want_type(err, "tool_choice", "a string or an object");
+    if (!json_is_object(tc)) return want_type(err, "tool_choice", "a string or an object", tc);
     return 0;
 }
 
@@ -175,7 +178,7 @@ int fk_parse_chat_request(const json_t *body, const fk_limits *lim, fk_request_p
     if (!msgs || json_is_null(msgs))
         return fk_api_bad_request(err, "missing_required_parameter", "messages",
                                   "'messages' is required");
-    if (!json_is_array(msgs)) return want_type(err, "messages", "an array");
+    if (!json_is_array(msgs)) return want_type(err, "messages", "an array", msgs);
     if (json_array_size(msgs) == 0)
         return fk_api_bad_request(err, "invalid_value", "messages", "'messages' must not be empty");
     if (json_array_size(msgs) > (size_t)lim->max_messages)
@@ -195,7 +198,7 @@ static int check_prompt(const json_t *p, fk_api_error *err)
 {
     if (json_is_string(p)) return 0;
     if (!json_is_array(p) || json_array_size(p) == 0)
-        return want_type(err, "prompt", "a string or a non-empty array of token ids");
+        return want_type(err, "prompt", "a string or a non-empty array of token ids", p);
     /* one prompt given as ["text"] */
     if (json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) return 0;
     size_t i;

@@ -21,6 +21,7 @@
  */
 #include "harmony/harmony.h"
 #include "harmony/strbuf.h"
+#include "common/json_type.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,27 +30,6 @@
 #include <time.h>
 
 /* ==== errors ================================================================== */
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "an unknown value";
-}
 
 /* Fills e (param, code, "param: message") and returns -1. */
 __attribute__((format(printf, 4, 5))) static int req_fail(hm_openai_error *e, const char *code,
@@ -82,7 +62,7 @@ static int missing(hm_openai_error *e, const char *param)
 
 static int wrong_type(hm_openai_error *e, const char *param, const char *want, const json_t *got)
 {
-    return req_fail(e, "invalid_type", param, "expected %s, got %s", want, type_name(got));
+    return req_fail(e, "invalid_type", param, "expected %s, got %s", want, fk_json_type_name(got));
 }
 
 /* ==== field readers =========================================================== */

@@ -68,6 +68,10 @@ test('wrong types name the field', async () => {
     const body = JSON.stringify({ model: 'fk-scripted', messages: msgs, ...extra });
     assertError(await send('/v1/chat/completions', body), 400, param);
   }
+  const t = await send('/v1/chat/completions', JSON.stringify({ messages: msgs, temperature: 'hot' }));
+  assert.equal(t.json.error.message, "'temperature' must be a number, got a string", 'the message says what came');
+  const m = await send('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 5 }] }));
+  assert.match(m.json.error.message, /expected a string or an array of content parts, got an integer$/, 'the same type names in the Harmony mapper');
 });
 
 test('out-of-range values name the field', async () => {

@@ -70,7 +70,7 @@ static void test_broken_images(void)
            strstr(err, "header length 4351 runs past the end of the file"),
        "header length past the end rejected");
     expect_error("{\"a\":{\"dtype\":\"BF16\",", 0, "header is not valid JSON", "cut JSON");
-    expect_error("[1,2]", 0, "header is a JSON array, expected an object", "array header");
+    expect_error("[1,2]", 0, "header is an array, expected an object", "array header");
     expect_error("{\"a\":{\"dtype\":\"F8_E9\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
                  "a: unknown dtype \"F8_E9\"", "unknown dtype");
     expect_error("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
@@ -94,8 +94,8 @@ static void test_broken_images(void)
                  "missing data_offsets");
     expect_error("{\"a\":{\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
                  "a: \"dtype\" is missing, expected a string", "missing dtype");
-    expect_error("{\"a\":[1]}", 0, "a: entry is a JSON array, expected an object", "entry array");
-    expect_error("{\"__metadata__\":{\"n\":1}}", 0, "__metadata__ key \"n\" is a JSON integer",
+    expect_error("{\"a\":[1]}", 0, "a: entry is an array, expected an object", "entry array");
+    expect_error("{\"__metadata__\":{\"n\":1}}", 0, "__metadata__ key \"n\" is an integer",
                  "non-string metadata");
     expect_error("{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}",
                  1, "9 dimensions", "too many dimensions");

@@ -10,6 +10,7 @@
  * As with any mmap, a file truncated by someone else while mapped raises
  * SIGBUS on access: model files must not be rewritten in place while served. */
 #include "checkpoint.h"
+#include "common/json_type.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,27 +46,6 @@ __attribute__((format(printf, 3, 4))) static int st_fail(char *err, size_t err_l
     return -1;
 }
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return "real";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    default:
-        return "null";
-    }
-}
-
 static void free_tensors(fk_tensor *t, size_t n)
 {
     if (!t) return;
@@ -88,7 +68,7 @@ static int parse_shape(const char *label, const char *name, const json_t *shape,
 {
     if (!json_is_array(shape))
         return st_fail(err, err_len, "%s: %s: \"shape\" is %s, expected an array of integers",
-                       label, name, shape ? json_kind(shape) : "missing");
+                       label, name, fk_json_type_name(shape));
     size_t nd = json_array_size(shape);
     if (nd > FK_MAX_DIMS)
         return st_fail(err, err_len, "%s: %s: shape has %zu dimensions, at most %d supported",
@@ -114,12 +94,12 @@ static int parse_entry(const char *label, const char *name, const json_t *e, con
                        uint64_t data_len, fk_tensor *t, char *err, size_t err_len)
 {
     if (!json_is_object(e))
-        return st_fail(err, err_len, "%s: %s: entry is a JSON %s, expected an object", label, name,
-                       json_kind(e));
+        return st_fail(err, err_len, "%s: %s: entry is %s, expected an object", label, name,
+                       fk_json_type_name(e));
     const json_t *dt = json_object_get(e, "dtype");
     if (!json_is_string(dt))
         return st_fail(err, err_len, "%s: %s: \"dtype\" is %s, expected a string", label, name,
-                       dt ? json_kind(dt) : "missing");
+                       fk_json_type_name(dt));
     if (fk_dtype_parse(json_string_value(dt), &t->dtype) != 0)
         return st_fail(err, err_len,
                        "%s: %s: unknown dtype \"%s\" (expected one of BOOL, U8, I8, I16, U16, "
@@ -131,7 +111,7 @@ static int parse_entry(const char *label, const char *name, const json_t *e, con
     if (!json_is_array(off) || json_array_size(off) != 2)
         return st_fail(err, err_len,
                        "%s: %s: \"data_offsets\" is %s, expected an array [begin, end]", label,
-                       name, off ? json_kind(off) : "missing");
+                       name, fk_json_type_name(off));
     int64_t begin = json_nonneg(json_array_get(off, 0));
     int64_t end = json_nonneg(json_array_get(off, 1));
     if (begin < 0 || end < 0)
@@ -205,16 +185,15 @@ static int check_overlaps(const char *label, fk_tensor *t, size_t n, const uint8
 static int check_metadata(const char *label, const json_t *meta, char *err, size_t err_len)
 {
     if (!json_is_object(meta))
-        return st_fail(err, err_len, "%s: __metadata__ is a JSON %s, expected an object", label,
-                       json_kind(meta));
+        return st_fail(err, err_len, "%s: __metadata__ is %s, expected an object", label,
+                       fk_json_type_name(meta));
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)meta, k, v)
     {
         if (!json_is_string(v))
-            return st_fail(err, err_len,
-                           "%s: __metadata__ key \"%s\" is a JSON %s, expected a string", label, k,
-                           json_kind(v));
+            return st_fail(err, err_len, "%s: __metadata__ key \"%s\" is %s, expected a string",
+                           label, k, fk_json_type_name(v));
     }
     return 0;
 }
@@ -246,8 +225,8 @@ static int st_parse(const uint8_t *buf, size_t len, const char *label, fk_tensor
         return st_fail(err, err_len, "%s: header is not valid JSON: %s (at byte %d of the header)",
                        label, jerr.text, jerr.position);
     if (!json_is_object(root)) {
-        st_fail(err, err_len, "%s: header is a JSON %s, expected an object", label,
-                json_kind(root));
+        st_fail(err, err_len, "%s: header is %s, expected an object", label,
+                fk_json_type_name(root));
         json_decref(root);
         return -1;
     }
