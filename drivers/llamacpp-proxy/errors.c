@@ -135,6 +135,23 @@ void errors_from_transport(fk_gen *g, const fk_xfer_end *end)
     }
 }
 
+json_t *errors_from_end(fk_gen *g, const fk_xfer_end *end)
+{
+    if (g->err.set || g->limit_reached) return NULL;
+    if (end->curl_code != CURLE_OK || end->timeout)
+        errors_from_transport(g, end);
+    else if (end->status >= 400 || end->status < 200)
+        errors_from_upstream(g, end->status, end->body, end->body_len);
+    else if (end->body)
+        return gen_parse_object(g, end->body, end->body_len);
+    return NULL;
+}
+
+void errors_if_cut(fk_gen *g, const fk_xfer_end *end, int complete)
+{
+    if (!g->err.set && !g->limit_reached && !complete) errors_from_transport(g, end);
+}
+
 int errors_refuse(fk_error *err, const char *msg, int status, const char *code, const char *param)
 {
     err->http_status = status;

@@ -317,19 +317,10 @@ int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
 
 void harmony_finish(fk_gen *g, const fk_xfer_end *end)
 {
-    if (!g->err.set && !g->limit_reached) {
-        if (end->curl_code != CURLE_OK || end->timeout) {
-            errors_from_transport(g, end);
-        } else if (end->status >= 400 || end->status < 200) {
-            errors_from_upstream(g, end->status, end->body, end->body_len);
-        } else if (end->body) {
-            /* A 2xx answer that was not an event stream: one whole response. */
-            json_t *root = gen_parse_object(g, end->body, end->body_len);
-            if (root) take_event(g, root);
-            json_decref(root);
-        }
-        if (!g->err.set && !g->final_seen) errors_from_transport(g, end);
-    }
+    json_t *whole = errors_from_end(g, end);
+    if (whole) take_event(g, whole); /* a 2xx answer that was not an event stream */
+    json_decref(whole);
+    errors_if_cut(g, end, g->final_seen);
     hm_scanner_finish(g->scanner, gen_scanned_piece, g);
     gen_flush(g);
 }

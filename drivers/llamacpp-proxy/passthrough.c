@@ -304,23 +304,15 @@ int passthrough_event(fk_gen *g, const char *field, char *value, size_t len)
 
 void passthrough_finish(fk_gen *g, const fk_xfer_end *end)
 {
-    if (!g->err.set && !g->limit_reached) {
-        if (end->curl_code != CURLE_OK || end->timeout) {
-            errors_from_transport(g, end);
-        } else if (end->status >= 400 || end->status < 200) {
-            errors_from_upstream(g, end->status, end->body, end->body_len);
-        } else if (end->body) {
-            json_t *root = gen_parse_object(g, end->body, end->body_len);
-            json_t *error = json_object_get(root, "error");
-            if (error)
-                errors_from_json(g, 500, error);
-            else if (root)
-                take_chunk(g, root, 0);
-            g->pt_done_seen = root != NULL;
-            json_decref(root);
-        }
-        if (!g->err.set && !g->pt_finish_seen && !g->pt_done_seen) errors_from_transport(g, end);
-    }
+    json_t *whole = errors_from_end(g, end); /* a 2xx answer that was not an event stream */
+    json_t *error = json_object_get(whole, "error");
+    if (error)
+        errors_from_json(g, 500, error);
+    else if (whole)
+        take_chunk(g, whole, 0);
+    g->pt_done_seen |= whole != NULL;
+    json_decref(whole);
+    errors_if_cut(g, end, g->pt_finish_seen || g->pt_done_seen);
     /* Whatever the scanner still holds is output too. */
     if (g->pt == PT_RAW)
         hm_scanner_finish(g->scanner, gen_scanned_piece, g);

@@ -196,6 +196,16 @@ void errors_from_json(fk_gen *g, long http_status, const json_t *error);
 int errors_refuse(fk_error *err, const char *msg, int status, const char *code, const char *param);
 /* Transport failures: connect, timeouts, upstream gone mid-stream. */
 void errors_from_transport(fk_gen *g, const fk_xfer_end *end);
+/* How a transfer ended, classified once for both modes: a transport
+ * failure or an error status is recorded in g (NULL returned); a 2xx answer
+ * that was not an event stream is returned parsed (owned; NULL after
+ * recording 502 when it is not a JSON object) for the mode to read as its
+ * one answer; a finished stream gives NULL. Nothing when g already failed or
+ * stopped at its budget. */
+json_t *errors_from_end(fk_gen *g, const fk_xfer_end *end);
+/* After the mode read the end: a stream whose last event never came
+ * (`complete` 0) is a transport failure. */
+void errors_if_cut(fk_gen *g, const fk_xfer_end *end, int complete);
 
 /* ---- health.c
  * ------------------------------------------------------------------------------------ */
