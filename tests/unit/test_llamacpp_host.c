@@ -345,7 +345,7 @@ static fk_core *make_core(test_host *t, const char *url, int harmony)
                         "FK_LLAMA_HEALTH_INTERVAL_MS",
                         "100",
                         "FK_LLAMA_HEALTH_READY_INTERVAL_MS",
-                        "500",
+                        "60000", /* no poll overlaps the connection-reuse count */
                         "FK_LLAMA_WAITING_NOTIFY_MS",
                         "100",
                         "FK_LLAMA_IDLE_TIMEOUT_S",
