@@ -15,7 +15,7 @@
  *
  * Configuration: the shared keys from fk_host.core_config (VLLM_MODEL_CORE
  * as model_path, VLLM_MAX_MODEL_LEN, FRONTEND_VLLM_MODEL), this driver's own
- * through fk_host.config_int:
+ * through fk_host.config_int (FK_CPU_KERNELS through config_get):
  *   VLLM_MODEL_CORE      model directory (required)
  *   VLLM_MAX_MODEL_LEN   prompt + completion limit (0/unset: 8192, capped by the model)
  *   FRONTEND_VLLM_MODEL  served model id (default: the directory's basename)
@@ -24,12 +24,15 @@
  *   FK_KV_CACHE_MB       KV cache pool size (default: room for FK_MAX_BATCH sequences
  *                        of VLLM_MAX_MODEL_LEN tokens)
  *   FK_PREFILL_CHUNK     prompt tokens prefilled per step (default 512)
+ *   FK_CPU_KERNELS       CPU matmul kernels: auto (default: the best this CPU
+ *                        runs), amx, avx512 or generic (cpu_features.h)
  *
  * Threads: every fk_driver function and every host callback runs on the
  * loop thread. The loader thread only writes the load state under `mu` and
  * posts on_loaded; the scheduler's worker only posts on_output. The driver
  * uses the host's post, never libevent itself. */
 #include "driver.h"
+#include "drivers/cuda/backends/cpu/cpu_features.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
 #include "drivers/cuda/serve/scheduler.h"
@@ -145,7 +148,8 @@ static int read_config(fk_core *c, char *err, size_t err_len)
     if (h->config_int(h, "FK_THREADS", 0, 0, 1024, &threads, err, err_len) ||
         h->config_int(h, "FK_MAX_BATCH", 8, 1, 256, &batch, err, err_len) ||
         h->config_int(h, "FK_KV_CACHE_MB", 0, 0, LLONG_MAX / (1 << 20), &kv_mb, err, err_len) ||
-        h->config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len))
+        h->config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len) ||
+        fk_cpu_kernels_choose(h->config_get(h, "FK_CPU_KERNELS"), err, err_len))
         return -1;
     c->model_dir = strdup(dir);
     c->model_id = cc.model_id && *cc.model_id ? strdup(cc.model_id) : basename_of(dir);

@@ -2,7 +2,7 @@
  * bandwidth.
  *
  *   bench_engine --model DIR [--prompt N] [--steps N] [--batch B]...
- *                [--threads N] [--bw-mib N]
+ *                [--threads N] [--bw-mib N] [--kernels LEVEL]
  *
  * Reports: memory read bandwidth (a streaming read over a buffer much larger
  * than the caches, on the engine's own thread pool, best of 5), prefill
@@ -11,10 +11,12 @@
  * bandwidth / fk_model_bytes_per_token (at batch B the fraction is of one
  * step's weight bytes at batch 1; batching then shows as tokens/s above the
  * batch-1 limit). Token ids are arbitrary (the
- * weights are random); the work does not depend on them. */
+ * weights are random); the work does not depend on them. --kernels picks
+ * the CPU matmul kernels (FK_CPU_KERNELS: auto, amx, avx512, generic). */
+#include "drivers/cuda/backends/cpu/cpu_features.h"
+#include "drivers/cuda/backends/cpu/threadpool.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
-#include "drivers/cuda/backends/cpu/threadpool.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -99,22 +101,27 @@ static long status_kib(const char *key)
 static void usage(FILE *f)
 {
     fputs("usage: bench_engine --model DIR [--prompt N] [--steps N] [--batch B]... "
-          "[--threads N] [--bw-mib N]\n",
+          "[--threads N] [--bw-mib N] [--kernels LEVEL]\n"
+          "  LEVEL: the CPU matmul kernels: auto (default), amx, avx512, generic\n",
           f);
 }
 
 int main(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *kernels = NULL;
     int prompt = 128, steps = 16, threads = 0, n_batches = 0, batches[MAX_BATCHES];
     size_t bw_mib = 2048;
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},   {"prompt", required_argument, NULL, 'p'},
-        {"steps", required_argument, NULL, 's'},   {"batch", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'}, {"bw-mib", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"prompt", required_argument, NULL, 'p'},
+                                         {"steps", required_argument, NULL, 's'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"bw-mib", required_argument, NULL, 'w'},
+                                         {"kernels", required_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "m:p:s:b:t:w:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:p:s:b:t:w:k:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             dir = optarg;
@@ -134,6 +141,9 @@ int main(int argc, char **argv)
         case 'w':
             bw_mib = (size_t)atol(optarg);
             break;
+        case 'k':
+            kernels = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -151,6 +161,10 @@ int main(int argc, char **argv)
         batches[n_batches++] = 8;
     }
     char err[4096];
+    if (fk_cpu_kernels_choose(kernels, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_engine: %s\n", err);
+        return 2;
+    }
     fk_checkpoint *ck = fk_checkpoint_open(dir, err, sizeof err);
     if (!ck) {
         fprintf(stderr, "bench_engine: %s\n", err);
@@ -176,8 +190,8 @@ int main(int argc, char **argv)
     fk_pool_free(pool);
     double bpt = (double)fk_model_bytes_per_token(m);
     printf("memory read bandwidth: %.1f GB/s (%zu MiB buffer, best of 5)\n", bw / 1e9, bw_mib);
-    printf("bytes per decoded token: %.3f GB -> limit %.1f tokens/s at batch 1\n", bpt / 1e9,
-           bw / bpt);
+    printf("bytes per decoded token: %.3f GB -> limit %.1f tokens/s at batch 1; kernels %s\n",
+           bpt / 1e9, bw / bpt, fk_cpu_level_name(fk_cpu_kernels()));
 
     int maxb = 1;
     for (int i = 0; i < n_batches; i++) maxb = batches[i] > maxb ? batches[i] : maxb;

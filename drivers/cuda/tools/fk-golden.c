@@ -1,6 +1,7 @@
 /* fk-golden: check the native engine against reference outputs.
  *
  *   fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref]
+ *             [--kernels LEVEL] [--verbose]
  *             [--verbose]
  *
  * FILE is a safetensors file holding, for each prompt P (found by its
@@ -21,10 +22,13 @@
  *     tokens, the pick made by the backend's argmax op) picks P.greedy_ids
  *     wherever the golden margin exceeds TOL, once per prompt at batch 1 and
  *     once with all prompts in one batch.
- * --backend ref runs everything on the reference backend (plain loops). If
+ * --backend ref runs everything on the reference backend (plain loops);
+ * --kernels picks the CPU backend's matmul kernels (FK_CPU_KERNELS: auto,
+ * amx, avx512, generic; cpu_features.h). If
  * the engine refuses (an error status), the line says why.
  * Prints one line per prompt and then "N passed, M failed"; exits 0 only when
  * nothing failed, 1 on a failed check, 2 on a usage or file error. */
+#include "drivers/cuda/backends/cpu/cpu_features.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
 
@@ -328,23 +332,22 @@ static int engine_start(engine *e, const golden *gs, int n)
 static void usage(FILE *f)
 {
     fputs("usage: fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref] "
-          "[--verbose]\n",
+          "[--kernels LEVEL] [--verbose]\n"
+          "  LEVEL: the CPU matmul kernels: auto (default), amx, avx512, generic\n",
           f);
 }
 
 int main(int argc, char **argv)
 {
-    const char *model_dir = NULL, *gold_path = NULL, *backend = "cpu";
+    const char *model_dir = NULL, *gold_path = NULL, *backend = "cpu", *kernels = NULL;
     int verbose = 0, threads = 0;
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"goldens", required_argument, NULL, 'g'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"backend", required_argument, NULL, 'b'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},   {"goldens", required_argument, NULL, 'g'},
+        {"threads", required_argument, NULL, 't'}, {"backend", required_argument, NULL, 'b'},
+        {"kernels", required_argument, NULL, 'k'}, {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "m:g:t:b:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:g:t:b:k:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             model_dir = optarg;
@@ -357,6 +360,9 @@ int main(int argc, char **argv)
             break;
         case 'b':
             backend = optarg;
+            break;
+        case 'k':
+            kernels = optarg;
             break;
         case 'v':
             verbose = 1;
@@ -375,6 +381,10 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[4096];
+    if (fk_cpu_kernels_choose(kernels, err, sizeof err) != 0) {
+        fprintf(stderr, "fk-golden: %s\n", err);
+        return 2;
+    }
     fk_checkpoint *ck = fk_checkpoint_open(model_dir, err, sizeof err);
     if (!ck) {
         fprintf(stderr, "fk-golden: %s\n", err);

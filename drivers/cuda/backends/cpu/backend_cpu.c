@@ -17,9 +17,17 @@
  *
  * Batching: a matmul splits the N outputs across threads; each thread runs
  * all x rows against one small tile of weight rows while that tile sits in
- * L1/L2, so every weight byte comes from memory once per call whatever R is. */
+ * L1/L2, so every weight byte comes from memory once per call whatever R is.
+ *
+ * These tiles are the "generic" kernel level. A backend takes the level
+ * chosen in cpu_features.h when it starts (FK_CPU_KERNELS; by default the
+ * best the CPU runs) and sends each [N, K] matmul to that level's kernels
+ * (matmul_avx512.c, matmul_amx.c) when the matrix's shape fits them, else
+ * here. The choice depends on the matrix, never on R (batch invariance). */
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
+#include "cpu_features.h"
+#include "matmul_kernels.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -56,8 +64,13 @@ typedef uint16_t v8h __attribute__((vector_size(16)));
 typedef uint8_t v8b __attribute__((vector_size(8)));
 
 typedef struct cpu_backend {
-    fk_backend base; /* ops table; must be first */
-    fk_pool *pool;   /* the worker threads */
+    fk_backend base;      /* ops table; must be first */
+    fk_pool *pool;        /* the worker threads */
+    fk_cpu_level level;   /* the matmul kernels it uses (cpu_features.h) */
+    void *xp;             /* prepared activations of the current matmul (owned) */
+    size_t xp_bytes;      /* xp's size */
+    void **scratch;       /* [threads] per-thread kernel scratch (owned) */
+    size_t scratch_bytes; /* each scratch[i]'s size */
 } cpu_backend;
 
 static fk_pool *pool_of(fk_backend *be)
@@ -418,12 +431,83 @@ static void mmt_scalar(const mm_job *j)
         }
 }
 
+/* ---- matmul through the avx512 and amx kernels (matmul_kernels.h) -------------- */
+
+/* Grow a 64-byte aligned buffer to at least `bytes` (contents not kept); -1
+ * when out of memory, the old buffer kept. */
+static int reserve(void **buf, size_t *have, size_t bytes)
+{
+    if (bytes <= *have) return 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (bytes + 63) & ~(size_t)63) != 0) return -1;
+    free(*buf);
+    *buf = p;
+    *have = bytes;
+    return 0;
+}
+
+static int reserve_scratch(cpu_backend *c, size_t bytes)
+{
+    if (bytes <= c->scratch_bytes) return 0;
+    for (int t = 0; t < fk_pool_size(c->pool); t++) {
+        size_t have = c->scratch_bytes;
+        if (reserve(&c->scratch[t], &have, bytes) != 0) return -1;
+    }
+    c->scratch_bytes = bytes;
+    return 0;
+}
+
+/* One level matmul shared by the threads; tasks are units of `granule` rows. */
+typedef struct level_job {
+    fk_mm_job mm;       /* the call */
+    fk_cpu_level level; /* FK_CPU_AVX512 or FK_CPU_AMX */
+    int granule;        /* output rows per task index */
+} level_job;
+
+static void level_task(void *ctx, int64_t u0, int64_t u1, int thread)
+{
+    const level_job *l = ctx;
+    int N = l->mm.w->n;
+    int n0 = (int)u0 * l->granule;
+    int n1 = u1 * l->granule < N ? (int)u1 * l->granule : N;
+    if (l->level == FK_CPU_AMX)
+        fk_mmamx_rows(&l->mm, n0, n1, thread);
+    else
+        fk_mm512_rows(&l->mm, n0, n1);
+}
+
+/* Run the matmul on the best kernels the backend's level and the matrix
+ * allow. 0 when none applies or their buffers cannot be had: the generic
+ * tiles then run it (they need no memory). */
+static int matmul_level(cpu_backend *c, float *y, const float *x, const fk_wmat *w,
+                        const uint16_t *bias, int R)
+{
+    fk_cpu_level lv = c->level;
+    if (lv >= FK_CPU_AMX && !fk_mmamx_fits(w)) lv = FK_CPU_AVX512;
+    if (lv >= FK_CPU_AVX512 && !fk_mm512_fits(w)) lv = FK_CPU_GENERIC;
+    if (lv == FK_CPU_GENERIC) return 0;
+    int amx = lv == FK_CPU_AMX;
+    size_t xb = amx ? fk_mmamx_prep_bytes(w, R) : fk_mm512_prep_bytes(w, R);
+    size_t tb = amx ? fk_mmamx_thread_bytes(w, R) : 0;
+    if (reserve(&c->xp, &c->xp_bytes, xb) != 0 || reserve_scratch(c, tb) != 0) return 0;
+    if (amx)
+        fk_mmamx_prep(c->xp, x, w, R);
+    else
+        fk_mm512_prep(c->xp, x, w, R);
+    level_job l = {
+        {y, x, w, bias, R, c->xp, c->scratch}, lv, amx ? FK_MMAMX_GRANULE : FK_MM512_GRANULE};
+    int64_t units = (w->n + l.granule - 1) / l.granule;
+    fk_pool_for(c->pool, units, grain_for(c->pool, units, 1, 1), level_task, &l);
+    return 1;
+}
+
 static fk_status cpu_matmul(fk_backend *be, float *y, const float *x, const fk_wmat *w,
                             const uint16_t *bias, int R)
 {
     if (R < 0 || w->n <= 0 || w->k <= 0) return FK_ERR_ARG;
     if (w->fmt == FK_W_MXFP4 && w->k % FK_MXFP4_BLOCK) return FK_ERR_SHAPE;
     if (R == 0) return FK_OK;
+    if (matmul_level((cpu_backend *)be, y, x, w, bias, R)) return FK_OK;
     mm_job j = {y, x, w, bias, R};
     fk_pool *p = pool_of(be);
     if (w->fmt == FK_W_BF16_T) {
@@ -763,8 +847,12 @@ static fk_status cpu_argmax(fk_backend *be, int32_t *idx, const float *logits, i
 static void cpu_free(fk_backend *be)
 {
     if (!be) return;
-    fk_pool_free(pool_of(be));
-    free(be);
+    cpu_backend *c = (cpu_backend *)be;
+    for (int t = 0; c->scratch && t < fk_pool_size(c->pool); t++) free(c->scratch[t]);
+    free(c->scratch);
+    free(c->xp);
+    fk_pool_free(c->pool);
+    free(c);
 }
 
 static const fk_backend_ops cpu_ops = {
@@ -801,6 +889,12 @@ fk_backend *fk_backend_cpu_new(int n_threads)
         return NULL;
     }
     c->base.ops = &cpu_ops;
+    c->level = fk_cpu_kernels();
+    c->scratch = calloc((size_t)fk_pool_size(c->pool), sizeof *c->scratch);
+    if (!c->scratch) {
+        cpu_free(&c->base);
+        return NULL;
+    }
     return &c->base;
 }
 
