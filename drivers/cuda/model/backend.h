@@ -108,6 +108,24 @@ typedef struct fk_attn_seq {
     int row0;              /* first row of this sequence in the call */
 } fk_attn_seq;
 
+/* All experts of one layer for the fused moe op: two matrix families, each
+ * expert's matrix stored one after the other (expert-major), as the
+ * checkpoint holds them. */
+typedef struct fk_experts {
+    fk_wfmt fmt;                   /* FK_W_MXFP4 or FK_W_BF16_T (both families) */
+    int n_experts;                 /* E */
+    int hidden;                    /* H: gate_up inputs, down outputs */
+    int inter;                     /* I: down inputs; gate_up has 2I outputs */
+    const void *gate_up;           /* codes [E, 2I, H/32, 16] or bf16 [E, H, 2I] */
+    const uint8_t *gate_up_scales; /* e8m0 [E, 2I, H/32]; NULL for bf16 */
+    const uint16_t *gate_up_bias;  /* bf16 [E, 2I] (gate, up interleaved) */
+    const void *down;              /* codes [E, H, I/32, 16] or bf16 [E, I, H] */
+    const uint8_t *down_scales;    /* e8m0 [E, H, I/32]; NULL for bf16 */
+    const uint16_t *down_bias;     /* bf16 [E, H] */
+    float limit;                   /* SwiGLU clamp (swiglu op) */
+    float alpha;                   /* SwiGLU sigmoid slope */
+} fk_experts;
+
 typedef struct fk_backend fk_backend;
 
 typedef struct fk_backend_ops {
@@ -191,6 +209,17 @@ typedef struct fk_backend_ops {
                              const float *scale, int n, int W);
     /* y += x, n floats. */
     fk_status (*add)(fk_backend *be, float *y, const float *x, size_t n);
+    /* OPTIONAL (NULL: the model runs route, then gather, matmul, swiglu,
+     * matmul and scatter_add per expert). The whole mixture of experts with
+     * no host round trip, which a device needs for speed and for capturing
+     * a decode step: route each row of logits [R, E] as the route op does
+     * (top k, ties to the lower index, softmax over the k in float32), then
+     *     x[r] += sum over the k chosen experts e, in increasing e, of
+     *             w_e * (Wd[e] swiglu(Wgu[e] h[r] + bgu[e]) + bd[e])
+     * with swiglu as the swiglu op. x, h [R, H]; logits [R, E]. The same
+     * function as the unfused ops, within the matmul tolerance. */
+    fk_status (*moe)(fk_backend *be, float *x, const float *h, const float *logits,
+                     const fk_experts *w, int R, int k);
 
     /* ---- sampling -------------------------------------------------------------- */
     /* idx[r] = the index of the largest of logits[r] (ties: the lowest

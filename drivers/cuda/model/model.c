@@ -40,6 +40,7 @@ typedef struct fk_layer {
     const uint16_t *router_bias;       /* [E] */
     fk_expert_mats gate_up;            /* [E]: 2I outputs (interleaved), H inputs */
     fk_expert_mats down;               /* [E]: H outputs, I inputs */
+    fk_experts experts;                /* both families again, for the fused moe op */
     int window;                        /* sliding window, 0 for full attention */
 } fk_layer;
 
@@ -212,6 +213,18 @@ static int bind_layer(fk_model *m, int l, char *err, size_t err_len)
     }
 #undef NEED
 #undef MAP
+    L->experts = (fk_experts){L->gate_up.fmt,
+                              c->n_experts,
+                              H,
+                              I,
+                              L->gate_up.data,
+                              L->gate_up.scales,
+                              L->gate_up.bias,
+                              L->down.data,
+                              L->down.scales,
+                              L->down.bias,
+                              (float)c->swiglu_limit,
+                              (float)c->swiglu_alpha};
     L->window = c->layer_sliding[l] ? c->sliding_window : 0;
     return 0;
 }
@@ -415,6 +428,10 @@ static fk_status moe(fk_run *r, const fk_layer *L, int R)
     const fk_gptoss_config *c = &r->m->cfg;
     int H = c->hidden_size, E = c->n_experts, k = c->experts_per_token;
     OP(r, matmul, r->rlogits, r->h, &L->router, L->router_bias, R);
+    if (r->be->ops->moe) {
+        OP(r, moe, r->x, r->h, r->rlogits, &L->experts, R, k);
+        return FK_OK;
+    }
     OP(r, route, r->route_idx, r->route_w, r->rlogits, R, E, k);
     for (int e = 0; e < E; e++) {
         int n = 0;
