@@ -53,6 +53,14 @@ static int mentions_context(const char *type, const char *message)
             strcasestr(message, "context window"));
 }
 
+int errors_output_parser_failed(const json_t *error)
+{
+    const char *message = json_is_string(error)
+                              ? json_string_value(error)
+                              : json_string_value(json_object_get(error, "message"));
+    return message && strstr(message, "does not match the expected") != NULL;
+}
+
 void errors_from_json(fk_gen *g, long http_status, const json_t *error)
 {
     long status = http_status;

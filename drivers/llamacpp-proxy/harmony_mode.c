@@ -26,18 +26,34 @@ static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_id
     return 0;
 }
 
+/* llama-server runs its chat-output parser over /completion output too
+ * (server-task.cpp, update_chat_msg, with the "Content-only" format when the
+ * request names none): common_chat_peg_parse matches content(rest()) + end()
+ * code point by code point, and a byte sequence that is not UTF-8 (a lead byte
+ * followed by a non-continuation byte, a stray continuation byte: byte tokens
+ * a sampled model can emit in any order) fails `any`, so end() fails and the
+ * request dies with HTTP 500 "The model produced output that does not match
+ * the expected Content-only format", streamed or not. This driver reads the
+ * output itself, so it hands llama-server a parser that accepts everything
+ * and extracts nothing (the request field "chat_parser": one epsilon). */
+#define NO_OUTPUT_PARSER "{\"parsers\":[{\"type\":\"epsilon\"}],\"rules\":{},\"root\":0}"
+
+/* Sampling as the client asked, with llama-server's own truncations off
+ * (its defaults are top_k 40 and min_p 0.05): temperature and top_p alone,
+ * as OpenAI and the native core sample. */
 static json_t *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *ids)
 {
     json_t *prompt = json_array();
     for (size_t i = 0; prompt && i < ids->n; i++)
         json_array_append_new(prompt, json_integer(ids->ids[i]));
-    json_t *b = json_pack("{s:o,s:b,s:i,s:f,s:f,s:b,s:b}", "prompt", prompt, "stream", 1,
-                          "n_predict", g->n_predict, "temperature", s->temperature, "top_p",
-                          s->top_p > 0 ? s->top_p : 1.0, "cache_prompt", 1, "return_tokens", 1);
+    json_t *b =
+        json_pack("{s:o,s:b,s:i,s:f,s:f,s:i,s:f,s:b,s:b,s:s}", "prompt", prompt, "stream", 1,
+                  "n_predict", g->n_predict, "temperature", s->temperature, "top_p",
+                  s->top_p > 0 ? s->top_p : 1.0, "top_k", s->top_k > 0 ? s->top_k : 0, "min_p", 0.0,
+                  "cache_prompt", 1, "return_tokens", 1, "chat_parser", NO_OUTPUT_PARSER);
     if (!b) return NULL;
     if (s->has_seed)
         json_object_set_new(b, "seed", json_integer((json_int_t)(s->seed & 0xffffffffu)));
-    if (s->top_k > 0) json_object_set_new(b, "top_k", json_integer(s->top_k));
     if (s->presence_penalty != 0)
         json_object_set_new(b, "presence_penalty", json_real(s->presence_penalty));
     if (s->frequency_penalty != 0)
@@ -258,14 +274,33 @@ static int past_budget(fk_gen *g, int has_predicted, int64_t predicted, size_t n
     return 1;
 }
 
+/* An upstream error event. llama-server's own output parser cannot fail on
+ * this driver's requests (NO_OUTPUT_PARSER); should another llama-server
+ * still fail there, the output so far is what the model generated: it is
+ * delivered, with finish length, and the log says why. -1 either way. */
+static int take_error(fk_gen *g, const json_t *error)
+{
+    if (!errors_output_parser_failed(error)) {
+        errors_from_json(g, 500, error);
+        return -1;
+    }
+    g->limit_reached = 1;
+    g->stats.finish = FK_FINISH_LENGTH;
+    g->stats.completion_tokens = (int)g->n_generated;
+    proxy_log(g->core, FK_LOG_WARN,
+              "request %s: llama-server's own output parser rejected the output after %ld "
+              "tokens (%s); delivered what was generated, finish_reason length",
+              g->request_id, g->n_generated,
+              json_is_string(error) ? json_string_value(error)
+                                    : json_string_value(json_object_get(error, "message")));
+    return -1;
+}
+
 /* One parsed /completion event (streamed, or the whole non-stream answer). */
 static int take_event(fk_gen *g, const json_t *ev)
 {
     json_t *error = json_object_get(ev, "error");
-    if (error) {
-        errors_from_json(g, 500, error);
-        return -1;
-    }
+    if (error) return take_error(g, error);
     const char *content = json_string_value(json_object_get(ev, "content"));
     size_t clen = content ? json_string_length(json_object_get(ev, "content")) : 0;
     json_t *tokens = json_object_get(ev, "tokens");
@@ -305,9 +340,7 @@ int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
     if (!root) return -1;
     int r;
     if (strcmp(field, "error") == 0) {
-        errors_from_json(g, 500,
-                         json_object_get(root, "error") ? json_object_get(root, "error") : root);
-        r = -1;
+        r = take_error(g, json_object_get(root, "error") ? json_object_get(root, "error") : root);
     } else {
         r = take_event(g, root);
     }

@@ -38,6 +38,11 @@ EXTRA_DIST += tests/integration/proxy_fake.mjs tests/integration/proxy_harmony.m
 	tests/integration/proxy_passthrough.mjs tests/integration/proxy_faults.mjs \
 	tests/integration/proxy_injection.mjs
 
+# The same driver against the real llama-server (scripts/llama-server.sh; the
+# test skips, saying why, when it is not built) on a GGUF from fk-gguf.
+TESTS += tests/integration/proxy_real.mjs
+EXTRA_DIST += tests/integration/proxy_real.mjs
+
 # Benchmark (not a test): direct vs through the gateway, see the file's header.
 EXTRA_DIST += tests/bench/bench_proxy.mjs
 

@@ -282,7 +282,18 @@ int passthrough_event(fk_gen *g, const char *field, char *value, size_t len)
     if (!root) return -1;
     json_t *error = json_object_get(root, "error");
     if (strcmp(field, "error") == 0 || error) {
-        errors_from_json(g, 500, error ? error : root);
+        if (errors_output_parser_failed(error ? error : root)) {
+            /* llama-server's chat parser (which makes the deltas read here)
+             * refused the output: deliver what arrived, finish length. */
+            g->limit_reached = 1;
+            snprintf(g->pt_finish, sizeof g->pt_finish, "length");
+            proxy_log(g->core, FK_LOG_WARN,
+                      "request %s: llama-server's own output parser rejected the output; "
+                      "delivered what was generated, finish_reason length",
+                      g->request_id);
+        } else {
+            errors_from_json(g, 500, error ? error : root);
+        }
         json_decref(root);
         return -1;
     }

@@ -130,7 +130,9 @@ struct fk_gen {
     int n_predict;     /* completion budget we asked for */
     int final_seen;    /* the stop:true event arrived */
     long n_generated;  /* tokens the upstream has generated so far (its own count) */
-    int limit_reached; /* the upstream went past n_predict: stopped there, finish length */
+    int limit_reached; /* the driver ended the generation with finish length and the output
+                          so far: the upstream went past n_predict, or its own output parser
+                          failed */
     out_rule out_rule; /* fixed by the first event with output */
 
     /* pass-through */
@@ -192,6 +194,11 @@ void passthrough_finish(fk_gen *g, const fk_xfer_end *end);
 void errors_from_upstream(fk_gen *g, long http_status, const char *body, size_t len);
 /* The same for an already parsed error object (a streamed error event). */
 void errors_from_json(fk_gen *g, long http_status, const json_t *error);
+/* 1 when an upstream error is llama-server's own chat-output parser refusing
+ * what the model generated ("The model produced output that does not match
+ * the expected <format> format"): not a failure of the generation, whose
+ * output the modes deliver, ending with finish length (README, failures). */
+int errors_output_parser_failed(const json_t *error);
 /* A refusal from generate(): fill err (msg must outlive the call); returns -1. */
 int errors_refuse(fk_error *err, const char *msg, int status, const char *code, const char *param);
 /* Transport failures: connect, timeouts, upstream gone mid-stream. */

@@ -41,7 +41,9 @@
 //          1-7 byte writes, CRLF line ends)
 //   delay_ms             slow_start: before the headers; drip: between events
 //   after                drop / malformed / error_after / stall: events sent first
-//   status, code, type, message   error_before / status: the HTTP status and error body
+//   status, code, type, message   error_before / status: the HTTP status and error body;
+//                        error_after: the streamed error event's message (as llama-server
+//                        sends it: data: {"error": {code, message, type}})
 //   stop_type            how a script that runs out without an eos token ends ("limit")
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -303,7 +305,7 @@ async function completion(req, res, body, entry) {
         if (s.fault === 'drop' && sent === (s.after ?? 2)) { await sleep(30); res.socket.destroy(); return; }
         if (s.fault === 'malformed' && sent === (s.after ?? 2)) { sse(res, 'data: {"content": "oops", "tokens": [1,\n\n'); res.end(); return; }
         if (s.fault === 'error_after' && sent === (s.after ?? 2)) {
-            sse(res, 'error: ' + JSON.stringify(errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error').error) + '\n\n');
+            sse(res, 'data: ' + JSON.stringify(errorBody(500, s.message ?? 'Internal server error', 'server_error')) + '\n\n');
             res.end();
             return;
         }
@@ -373,7 +375,7 @@ async function chat(req, res, body, entry) {
     if (body.stream !== true) {
         if (s.fault === 'error_after') {
             await sleep(s.delay_ms ?? 20);
-            return sendJson(res, 500, errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error'));
+            return sendJson(res, 500, errorBody(500, s.message ?? 'Internal server error', 'server_error'));
         }
         const message = { role: 'assistant', content: s.raw ? plan.deltas.map((d) => d.content).join('') : plan.content || null };
         if (!s.raw) message.reasoning_content = plan.reasoning;
@@ -388,7 +390,7 @@ async function chat(req, res, body, entry) {
         if (s.fault === 'drop' && sent === (s.after ?? 2)) { await sleep(30); res.socket.destroy(); return; }
         if (s.fault === 'malformed' && sent === (s.after ?? 2)) { sse(res, 'data: {"choices": [{"delta": \n\n'); res.end(); return; }
         if (s.fault === 'error_after' && sent === (s.after ?? 2)) {
-            sse(res, 'data: ' + JSON.stringify(errorBody(500, s.message ?? 'The model produced output that does not match the expected Content-only format', 'server_error')) + '\n\n');
+            sse(res, 'data: ' + JSON.stringify(errorBody(500, s.message ?? 'Internal server error', 'server_error')) + '\n\n');
             res.end();
             return;
         }

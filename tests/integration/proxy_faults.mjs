@@ -62,6 +62,31 @@ for (const [script, status, code, partial] of FAULTS) {
   });
 }
 
+// llama-server's own output parser failing after output: the driver asks it
+// not to parse (a real llama-server 0.4.0 then never fails there, see
+// llama_real.mjs); one that still does ends the answer with what it generated.
+const PARSER_FAILURE = { fault: 'error_after', after: 5, message: 'The model produced output that does not match the expected Content-only format' };
+
+test('llama-server output parser failure: the whole answer is what was generated, finish length', async () => {
+  await fake.fault(PARSER_FAILURE);
+  const r = await client.chat.completions.create({ model: MODEL, messages: user('x') });
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.choices[0].message.reasoning_content, 'Thinking', 'the five tokens before it: <|channel|> analysis <|message|> Think ing');
+  assert.match(gw.stderr(), /output parser rejected the output after 5 tokens/);
+});
+
+test('llama-server output parser failure: the stream ends normally with finish length', async () => {
+  await fake.fault(PARSER_FAILURE);
+  const stream = await client.chat.completions.create({ model: MODEL, messages: user('x'), stream: true });
+  let reasoning = '', finish = null;
+  for await (const c of stream) {
+    reasoning += c.choices[0]?.delta?.reasoning_content ?? '';
+    finish = c.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(reasoning, 'Thinking');
+  assert.equal(finish, 'length');
+});
+
 test('the upstream still serves after all the faults', async () => {
   const r = await client.chat.completions.create({ model: MODEL, messages: user('hi') });
   assert.equal(r.choices[0].message.content, 'Hello world!');

@@ -10,7 +10,8 @@
 //   makeGguf(dir, args)  runs fk-gguf on a checkpoint directory; the GGUF path
 //   startLlama(gguf, { ctx, threads, parallel, args })  llama-server on a free
 //                 port, resolved once /health says ok:
-//     .baseURL, .port, .proc, .log() (its stderr so far)
+//     .baseURL, .port, .proc, .log() (its stderr so far), .clearLog()
+//     .waitLog(re, ms)  resolves once its stderr matches re (it logs with a delay)
 //     .post(path, body) -> parsed JSON (throws on a non-2xx status)
 //     .kill9()      SIGKILL, resolves when it is gone
 //     .restart()    the same command on the same port, resolves when healthy
@@ -108,6 +109,11 @@ export async function startLlama(gguf, { ctx = 4096, threads = 1, parallel = 4, 
     port,
     proc: null,
     log: () => log,
+    clearLog() { log = ''; },
+    async waitLog(re, ms = 5000) {
+      for (const end = Date.now() + ms; !re.test(log) && Date.now() < end;) await sleep(20);
+      return re.test(log);
+    },
     async post(path, body) {
       const r = await fetch(baseURL + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
       const text = await r.text();

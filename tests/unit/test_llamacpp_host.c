@@ -492,6 +492,18 @@ static void test_generate(fake *f, fk_core *core)
     is_str(json_string_value(json_array_get(json_object_get(body, "stop"), 0)), "never-matches",
            "stop forwarded");
     ok(json_object_get(body, "n_probs") == NULL, "no n_probs without logprobs");
+    is_int(json_integer_value(json_object_get(body, "top_k")), 0, "top_k 0: llama-server's 40 off");
+    ok(json_is_number(json_object_get(body, "min_p")) &&
+           json_number_value(json_object_get(body, "min_p")) == 0,
+       "min_p 0: llama-server's 0.05 off");
+    json_t *parser =
+        json_loads(json_string_value(json_object_get(body, "chat_parser")) ?: "", 0, NULL);
+    const char *root_type = json_string_value(
+        json_object_get(json_array_get(json_object_get(parser, "parsers"),
+                                       (size_t)json_integer_value(json_object_get(parser, "root"))),
+                        "type"));
+    is_str(root_type, "epsilon", "chat_parser: llama-server's output parser accepts anything");
+    json_decref(parser);
     json_decref(last);
     free(r);
 }
@@ -643,8 +655,8 @@ static void test_faults(fake *f, fk_core *core)
          "malformed JSON in the stream"},
         {"{\"fault\":\"error_before\"}", 502, "upstream_error", "HTTP 500", 0,
          "HTTP 500 before generating"},
-        {"{\"fault\":\"error_after\",\"after\":4}", 502, "upstream_error", "Content-only", 4,
-         "error after generating: pieces stay, then an error"},
+        {"{\"fault\":\"error_after\",\"after\":4}", 502, "upstream_error", "Internal server error",
+         4, "error after generating: pieces stay, then an error"},
         {"{\"fault\":\"stall\",\"after\":2}", 504, "upstream_timeout", "stalled", 2,
          "stall mid-stream -> idle timeout"},
         {"{\"fault\":\"slow_start\",\"delay_ms\":3500}", 504, "upstream_timeout", "sent nothing", 0,
@@ -672,6 +684,17 @@ static void test_faults(fake *f, fk_core *core)
         ok(r->n_pieces >= fc->min_pieces, "%s: %d pieces delivered first", fc->name, r->n_pieces);
         ok(!r->done_twice, "%s: on_done once", fc->name);
     }
+    /* llama-server's own output parser failing after output (this driver asks
+     * it not to parse; another llama-server may still): what arrived is the
+     * answer, finish length, no error. */
+    memset(r, 0, sizeof *r);
+    fake_fault(f, "{\"fault\":\"error_after\",\"after\":4,\"message\":\"The model produced "
+                  "output that does not match the expected Content-only format\"}");
+    start(core, &req, r);
+    ok(wait_done(r, 6000), "output parser failure: ends");
+    is_int(r->stats.finish, FK_FINISH_LENGTH, "output parser failure: finish length, not an error");
+    is_int(r->err_status, 0, "output parser failure: no error");
+    is_int(r->n_pieces, 4, "output parser failure: the 4 pieces before it are the answer");
     /* The core still works after every fault. */
     memset(r, 0, sizeof *r);
     start(core, &req, r);
@@ -821,8 +844,8 @@ static void test_passthrough(fake *f)
         {"{\"fault\":\"status\",\"status\":400,\"code\":400,\"type\":\"invalid_request_error\","
          "\"message\":\"bad field\"}",
          400, "invalid_request_error", "bad field", 0, "pass-through integer 400"},
-        {"{\"fault\":\"error_after\",\"after\":3}", 502, "upstream_error", "Content-only", 3,
-         "pass-through error event mid-stream"},
+        {"{\"fault\":\"error_after\",\"after\":3}", 502, "upstream_error", "Internal server error",
+         3, "pass-through error event mid-stream"},
         {"{\"fault\":\"drop\",\"after\":3}", 502, "upstream_error", "failed", 3,
          "pass-through upstream dies"},
         {"{\"fault\":\"malformed\",\"after\":1}", 502, "upstream_error", "malformed", 1,
