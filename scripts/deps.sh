@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages Forgekeeper builds and tests with. Idempotent:
 # apt-get runs only when something is missing. Usage: scripts/deps.sh [--test]
-#   (no flag)  what building and running the gateway needs
+#   (no flag)  what building and running the gateway needs (and curl, which
+#              the README's first request uses)
 #   --test     also the test tools: clang + sanitizer runtimes, curl, Node.js,
 #              and cmake + git for scripts/llama-server.sh
 set -eu
 
-build_pkgs="build-essential autoconf automake libtool pkg-config libevent-dev libjansson-dev libcurl4-openssl-dev libpcre2-dev"
+build_pkgs="build-essential autoconf automake libtool pkg-config libevent-dev libjansson-dev libcurl4-openssl-dev libpcre2-dev curl"
 test_pkgs="clang libclang-rt-14-dev clang-format curl xz-utils cmake git"
 
 want=$build_pkgs

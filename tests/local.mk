@@ -15,3 +15,7 @@ clean-fixtures:
 	rm -rf tests/fixtures-built
 .PHONY: clean-fixtures
 EXTRA_DIST += tests/assemble-fixtures.sh
+
+# scripts/setup.sh with a changing PREFIX (stand-ins instead of a build).
+TESTS += tests/setup_prefix.sh
+EXTRA_DIST += tests/setup_prefix.sh
