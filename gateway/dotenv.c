@@ -223,11 +223,15 @@ static int parse_entry(cursor *c, fk_dotenv *out)
     if (at_end(c) || !is_key_start(*c->p)) return fail(c, line, "expected KEY=VALUE");
     while (!at_end(c) && is_key_char(*c->p)) c->p++;
     size_t klen = (size_t)(c->p - k);
+    char after = at_end(c) ? '\n' : *c->p;
     skip_blanks(c);
     if (at_end(c) || *c->p != '=') {
-        if (at_end(c) || *c->p == '\n' || *c->p == '\r' || *c->p == '#')
-            return fail(c, line, "%.*s: expected '=' after the key", (int)klen, k);
-        return fail(c, line, "invalid character '%c' in key", *c->p);
+        const char *eol = memchr(c->p, '\n', (size_t)(c->end - c->p));
+        if (!memchr(c->p, '=', (size_t)((eol ? eol : c->end) - c->p)))
+            return fail(c, line, "%.*s: expected '=' after the key (a line is KEY=VALUE)",
+                        (int)klen, k);
+        return fail(c, line, "%.*s: invalid character '%c' in a key (letters, digits, _ . -)",
+                    (int)klen, k, after == ' ' || after == '\t' ? after : *c->p);
     }
     c->p++;
     skip_blanks(c);

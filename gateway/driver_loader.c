@@ -1,6 +1,7 @@
 /* driver_loader.c: dlopen a driver with clear errors, closing it on every failure. */
 #include "driver_loader.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,34 @@ static int find_driver(const char *name, const char *dirs, char *buf, size_t len
         p = colon + 1;
     }
     return -1;
+}
+
+/* ", found: a, b" naming the fk-driver-*.so in dirs (or ", found none"). */
+static void list_drivers(const char *dirs, char *buf, size_t len)
+{
+    size_t o = (size_t)snprintf(buf, len, ", found:");
+    int any = 0;
+    for (const char *p = dirs; *p && o < len;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", (int)n, p);
+        DIR *d = n ? opendir(dir) : NULL;
+        for (struct dirent *e; d && (e = readdir(d)) && o < len;) {
+            size_t l = strlen(e->d_name);
+            if (l <= 13 || strncmp(e->d_name, "fk-driver-", 10) != 0 ||
+                strcmp(e->d_name + l - 3, ".so") != 0)
+                continue;
+            int w = snprintf(buf + o, len - o, "%s %.*s", any ? "," : "", (int)(l - 13),
+                             e->d_name + 10);
+            if (w > 0) o += (size_t)w;
+            any = 1;
+        }
+        if (d) closedir(d);
+        if (!colon) break;
+        p = colon + 1;
+    }
+    if (!any) snprintf(buf, len, ", found none (FK_DRIVER_DIR: where fk-driver-NAME.so live)");
 }
 
 static int load_table(fk_loaded_driver *d, const fk_host *host, char *err, size_t err_len)
@@ -74,8 +103,10 @@ int fk_driver_load(const char *name, const char *dirs, const fk_host *host, fk_l
     memset(out, 0, sizeof *out);
     char path[4096];
     if (find_driver(name, dirs, path, sizeof path) < 0) {
-        snprintf(err, err_len, "driver '%s' not found: no fk-driver-%s.so in %s", name, name,
-                 dirs[0] ? dirs : "(no directories)");
+        char found[512];
+        list_drivers(dirs, found, sizeof found);
+        snprintf(err, err_len, "driver '%s' not found: no fk-driver-%s.so in %s%s", name, name,
+                 dirs[0] ? dirs : "(no directories)", found);
         return -1;
     }
     out->path = strdup(path);

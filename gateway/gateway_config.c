@@ -1,6 +1,7 @@
 /* gateway_config.c: known keys, defaults and validation of the gateway's configuration. */
 #include "gateway_config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -359,13 +360,36 @@ static int check_numbers(checker *ck)
     return 0;
 }
 
+/* The seed's keys (read as written, some only by the frontend). */
+static const char *const seed_keys[] = {
+    "FRONTEND_VLLM_API_BASE", "FRONTEND_VLLM_MODEL",         "VLLM_MODEL_CORE",
+    "VLLM_MAX_MODEL_LEN",     "VLLM_GPU_MEMORY_UTILIZATION", "FRONTEND_MAX_TOKENS",
+    "FRONTEND_USE_HARMONY",
+};
+
+static int is_known_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof seed_keys / sizeof *seed_keys; i++)
+        if (strcmp(key, seed_keys[i]) == 0) return 1;
+    return is_gateway_key(key) || fk_config_is_driver_key(key);
+}
+
+/* Warn about FK_ keys nobody reads, and keys that differ from a known one
+ * only in case (keys are case-sensitive: "fk_listen" is not FK_LISTEN). */
 static void warn_unknown(const fk_config *cfg)
 {
     for (size_t i = 0; i < cfg->file.n; i++) {
         const char *k = cfg->file.v[i].key;
-        if (strncmp(k, "FK_", 3) != 0 || is_gateway_key(k) || fk_config_is_driver_key(k)) continue;
-        fk_warn("%s:%d: %s: unknown key (ignored)", cfg->env_path ? cfg->env_path : ".env",
-                cfg->file.v[i].line, k);
+        const char *file = cfg->env_path ? cfg->env_path : ".env";
+        char upper[128];
+        size_t n = 0;
+        for (; k[n] && n + 1 < sizeof upper; n++) upper[n] = (char)toupper((unsigned char)k[n]);
+        upper[n] = '\0';
+        if (strcmp(upper, k) != 0 && is_known_key(upper))
+            fk_warn("%s:%d: %s: keys are case-sensitive; did you mean %s? (ignored)", file,
+                    cfg->file.v[i].line, k, upper);
+        else if (strncmp(upper, "FK_", 3) == 0 && !is_known_key(k))
+            fk_warn("%s:%d: %s: unknown key (ignored)", file, cfg->file.v[i].line, k);
     }
 }
 

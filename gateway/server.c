@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -322,11 +323,14 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
     evhttp_set_max_headers_size(gw->http, 64 * 1024);
     evhttp_set_timeout(gw->http, gw->slot->cfg.http_timeout_s);
     evhttp_set_default_content_type(gw->http, "application/json");
+    errno = 0;
     gw->bound = evhttp_bind_socket_with_handle(gw->http, gw->slot->cfg.listen_host,
                                                (ev_uint16_t)gw->slot->cfg.listen_port);
     if (!gw->bound) {
-        snprintf(err, err_len, "cannot listen on %s:%d (address in use or not local?)",
-                 gw->slot->cfg.listen_host, gw->slot->cfg.listen_port);
+        int e = errno;
+        snprintf(err, err_len, "cannot listen on %s:%d: %s; set FK_LISTEN to a free HOST:PORT",
+                 gw->slot->cfg.listen_host, gw->slot->cfg.listen_port,
+                 e ? strerror(e) : "the address is in use or not local");
         return -1;
     }
     /* evhttp listens with a backlog of 128; a burst of clients (1,000 streams

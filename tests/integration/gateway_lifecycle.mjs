@@ -38,18 +38,35 @@ test('a bad value stops start-up with FILE:LINE: KEY: why', async () => {
   assert.match(r4.stderr, /\.env:2: BROKEN: expected '=' after the key/);
   const r5 = await runGateway({ envText: "FK_DRIVER=scripted\nX='unterminated\n" });
   assert.match(r5.stderr, /\.env:2: unterminated single-quoted value/);
+  const r6 = await runGateway({ envText: 'FK_DRIVER=scripted\nFK_LISTEN 127.0.0.1:8001\n' });
+  assert.equal(r6.code, 1);
+  assert.match(r6.stderr, /\.env:2: FK_LISTEN: expected '=' after the key \(a line is KEY=VALUE\)/);
+});
+
+test('a port in use names the reason and FK_LISTEN', async () => {
+  const sc = scriptedEnv(hello);
+  const gw = await startGateway({ env: sc.env });
+  try {
+    const r = await runGateway({ env: { ...sc.env, FK_LISTEN: `127.0.0.1:${gw.port}` } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${gw.port}: Address already in use; set FK_LISTEN to a free HOST:PORT`));
+  } finally {
+    assert.equal((await gw.stop()).code, 0);
+  }
 });
 
 test('the environment overrides the file, and unknown FK_ keys warn', async () => {
   const sc = scriptedEnv(hello);
   const gw = await startGateway({
-    envText: `FK_DRIVER=scripted\nFK_SCRIPT_FILE=${sc.env.FK_SCRIPT_FILE}\nFK_LISTEN=127.0.0.1:1\nFK_TYPO_KEY=1\nFK_LLAMA_SLOTS=4\nFK_SCRIPT_MODEL='from-file'\n`,
+    envText: `FK_DRIVER=scripted\nFK_SCRIPT_FILE=${sc.env.FK_SCRIPT_FILE}\nFK_LISTEN=127.0.0.1:1\nFK_TYPO_KEY=1\nFK_LLAMA_SLOTS=4\nFK_SCRIPT_MODEL='from-file'\nfk_keepalive_s=3\nfrontend_max_tokens=5\n`,
     processEnv: { FK_LISTEN: '127.0.0.1:0', FK_SCRIPT_MODEL: 'from-env' },
   });
   try {
     const models = await (await fetch(gw.baseURL + '/v1/models')).json();
     assert.equal(models.data[0].id, 'from-env', 'a driver key from the environment wins');
     assert.match(gw.stderr(), /\.env:4: FK_TYPO_KEY: unknown key/);
+    assert.match(gw.stderr(), /\.env:7: fk_keepalive_s: keys are case-sensitive; did you mean FK_KEEPALIVE_S\? \(ignored\)/);
+    assert.match(gw.stderr(), /\.env:8: frontend_max_tokens: keys are case-sensitive; did you mean FRONTEND_MAX_TOKENS\?/);
     assert.doesNotMatch(gw.stderr(), /FK_LLAMA_SLOTS/, 'driver keys do not warn');
   } finally {
     assert.equal((await gw.stop()).code, 0);
@@ -59,7 +76,8 @@ test('the environment overrides the file, and unknown FK_ keys warn', async () =
 test('driver loading errors are clear', async () => {
   const missing = await runGateway({ env: { FK_DRIVER: 'nonesuch' } });
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /driver 'nonesuch' not found: no fk-driver-nonesuch\.so in .*scripted-driver/);
+  assert.match(missing.stderr, /driver 'nonesuch' not found: no fk-driver-nonesuch\.so in .*scripted-driver.*, found: .*\bscripted\b/);
+  assert.match(missing.stderr, /found: .*\bllamacpp\b/, 'the drivers there are listed');
   const abi = await runGateway({ env: { FK_DRIVER: 'badabi' } });
   assert.match(abi.stderr, /driver ABI version 43, but this gateway speaks version 2/);
   const nosym = await runGateway({ env: { FK_DRIVER: 'nosym' } });
@@ -69,7 +87,7 @@ test('driver loading errors are clear', async () => {
   const failed = await runGateway({ env: { FK_DRIVER: 'scripted', FK_SCRIPT_CREATE_FAIL: 'weights missing' } });
   assert.match(failed.stderr, /could not start: weights missing/);
   const kind = await runGateway({ env: { FK_CORE_KIND: 'llama', FK_DRIVER_DIR: '/nonexistent' } });
-  assert.match(kind.stderr, /driver 'llamacpp' not found: no fk-driver-llamacpp\.so in \/nonexistent/);
+  assert.match(kind.stderr, /driver 'llamacpp' not found: no fk-driver-llamacpp\.so in \/nonexistent, found none/);
 });
 
 test('/health: 503 loading, then 200 ok; requests meanwhile wait for the core', async () => {

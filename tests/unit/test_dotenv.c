@@ -92,7 +92,13 @@ static void test_errors(void)
 {
     expect_error("A=1\nB\n", "t.env:2: B: expected '=' after the key", "missing '='");
     expect_error("A=1\n\n1BAD=x\n", "t.env:3: expected KEY=VALUE", "key starting with a digit");
-    expect_error("A=1\nB C=2\n", "t.env:2: invalid character 'C' in key", "space inside a key");
+    expect_error("A=1\nB C=2\n", "t.env:2: B: invalid character ' ' in a key",
+                 "space inside a key");
+    expect_error("FK_LISTEN 127.0.0.1:8001\n",
+                 "t.env:1: FK_LISTEN: expected '=' after the key (a line is KEY=VALUE)",
+                 "a line without '=' says so (not 'invalid character')");
+    expect_error("hello world\n", "t.env:1: hello: expected '=' after the key", "prose, no '='");
+    expect_error("A$B=1\n", "t.env:1: A: invalid character '$' in a key", "a character no key has");
     expect_error("A=\"open\nB=2\n", "t.env:1: unterminated double-quoted value",
                  "unterminated double quote");
     expect_error("\nA='open\n", "t.env:2: unterminated single-quoted value",

@@ -113,7 +113,7 @@ static void test_errors(void)
     expect("FK_MAX_BODY_BYTES=10\n",
            "my.env:1: FK_MAX_BODY_BYTES: 10 is out of range [1024, 1073741824]");
     expect("FK_SHUTDOWN_GRACE_S=soon\n", "my.env:1: FK_SHUTDOWN_GRACE_S: 'soon' is not a number");
-    expect("A=1\nB\n", "my.env:2: B: expected '=' after the key");
+    expect("A=1\nB\n", "my.env:2: B: expected '=' after the key (a line is KEY=VALUE)");
 }
 
 static void test_environment(void)
