@@ -85,3 +85,7 @@ noinst_PROGRAMS += tests/bench/bench_gateway
 tests_bench_bench_gateway_SOURCES = tests/bench/bench_gateway.c
 EXTRA_DIST += tests/bench/bench_gateway.sh
 EXTRA_DIST += gateway/README.md
+
+# The documented example configurations, installed beside the tokenizer data
+# (fk-gateway --help points at them).
+dist_pkgdata_DATA += conf/llama.env conf/vllm.env

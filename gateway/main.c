@@ -31,7 +31,9 @@ static void usage(FILE *f)
           "  --help       this text\n"
           "  --version    print the version\n"
           "\n"
-          "Keys: see conf/*.env and gateway/config.h.\n",
+          "Every key, with its default, is listed commented in " FK_PKGDATADIR "/llama.env\n"
+          "(conf/llama.env in the source tree); relative paths in FILE are relative\n"
+          "to FILE's folder.\n",
           f);
 }
 

@@ -7,7 +7,9 @@
 //
 // FILE.jsonl: one chat a line, {"messages": [...]} (default: a built-in set).
 // Prints, per chat, whether reasoning and content match exactly and, if not,
-// the first differing character; then the share of exact matches.
+// the first differing character; then the share of exact matches. Gateways
+// started just before (in the background) are waited for: each BASE's
+// /health must answer 200 within 60 s.
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -36,6 +38,21 @@ const chats = chatsFile
     ? readFileSync(chatsFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
     : builtin;
 
+/* Wait until BASE's gateway answers /health with 200 (at most 60 s). */
+async function ready(base) {
+    const health = base.replace(/\/v1$/, '') + '/health';
+    const until = Date.now() + 60000;
+    let said = false;
+    for (;;) {
+        const status = await fetch(health).then((r) => r.status, () => 0);
+        if (status === 200) return;
+        if (Date.now() > until) throw new Error(`${health} did not answer 200 within 60 s (last: ${status || 'no connection'})`);
+        if (!said) console.log(`waiting for ${health} ...`);
+        said = true;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
 async function ask(base, chat) {
     const models = await (await fetch(`${base}/models`)).json();
     const model = models.data?.[0]?.id;
@@ -56,6 +73,7 @@ const firstDiff = (a, b) => {
     return i === a.length && i === b.length ? -1 : i;
 };
 
+await Promise.all([ready(baseA), ready(baseB)]);
 let same = 0;
 for (const [n, chat] of chats.entries()) {
     const [a, b] = await Promise.all([ask(baseA, chat), ask(baseB, chat)]);

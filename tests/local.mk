@@ -19,3 +19,7 @@ EXTRA_DIST += tests/assemble-fixtures.sh
 # scripts/setup.sh with a changing PREFIX (stand-ins instead of a build).
 TESTS += tests/setup_prefix.sh
 EXTRA_DIST += tests/setup_prefix.sh
+
+# Every command README.md shows, run as written (or skipped with the reason).
+TESTS += tests/readme_commands.sh
+EXTRA_DIST += tests/readme_commands.sh

@@ -333,7 +333,21 @@ static void usage(FILE *f)
 {
     fputs("usage: fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref] "
           "[--kernels LEVEL] [--verbose]\n"
-          "  LEVEL: the CPU matmul kernels: auto (default), amx, avx512, generic\n",
+          "Checks the native engine against reference outputs: for each prompt in FILE\n"
+          "(a safetensors file of P.ids, P.last_logits, P.topk_ids, P.topk_logits,\n"
+          "P.greedy_ids, P.greedy_margins), the last-position logits, the top-K ids and\n"
+          "logits at every position, and greedy decoding at batch 1 and batched, within\n"
+          "an absolute logit tolerance of 1e-3. One line per prompt, then a summary;\n"
+          "exit 0 when everything matches.\n"
+          "\n"
+          "  --model DIR      the checkpoint (safetensors folder)\n"
+          "  --goldens FILE   the reference outputs (e.g. tests/fixtures/models/\n"
+          "                   tiny-gptoss-goldens.safetensors)\n"
+          "  --threads N      CPU threads                        [all]\n"
+          "  --backend B      cpu, or ref (plain reference loops) [cpu]\n"
+          "  --kernels LEVEL  the CPU matmul kernels: auto, amx, avx512, generic [auto]\n"
+          "  --verbose        details of the first mismatches\n"
+          "  --help           this text\n",
           f);
 }
 

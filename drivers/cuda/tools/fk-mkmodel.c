@@ -375,7 +375,31 @@ static void usage(FILE *f)
           "         [--no-index] [--tokenizer PATH] [--verify]\n"
           "Writes a gpt-oss checkpoint with random weights of the given dimensions\n"
           "(small defaults; --preset 20b: gpt-oss-20b's), or with --from a copy of SRC\n"
-          "with its experts converted to --experts-form (MXFP4 -> bf16 is exact).\n",
+          "with its experts converted to --experts-form (MXFP4 -> bf16 is exact).\n"
+          "\n"
+          "  --out DIR            the folder to write (created)\n"
+          "  --preset 20b         gpt-oss-20b's dimensions (the options below override)\n"
+          "  --hidden N           hidden size                       [64]\n"
+          "  --layers N           layers                            [2]\n"
+          "  --heads N            attention heads                   [4]\n"
+          "  --kv-heads N         key/value heads                   [2]\n"
+          "  --head-dim N         head dimension                    [16]\n"
+          "  --intermediate N     expert intermediate size          [64]\n"
+          "  --experts N          experts per layer                 [4]\n"
+          "  --top-k N            experts per token                 [2]\n"
+          "  --vocab N            vocabulary size                   [1024]\n"
+          "                       fk-gateway serves a model only when its vocabulary\n"
+          "                       covers the tokenizer's: --vocab 201088 for the bundled\n"
+          "                       o200k_harmony, or --tokenizer with a smaller one\n"
+          "  --sliding-window N   sliding attention window          [128]\n"
+          "  --experts-form F     mxfp4 (as gpt-oss ships) or bf16  [mxfp4]\n"
+          "  --shards N           safetensors shards                [1]\n"
+          "  --no-index           one model.safetensors, no index file\n"
+          "  --seed N             random seed (values depend on it and the tensor name) [1]\n"
+          "  --tokenizer PATH     copy this tokenizer.json into DIR\n"
+          "  --verify             reopen the result with the engine's loader\n"
+          "  --from SRC           convert SRC instead of drawing random weights\n"
+          "  --help               this text\n",
           f);
 }
 
