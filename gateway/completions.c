@@ -11,12 +11,11 @@
 
 #include "endpoint.h"
 #include "sse.h"
+#include "harmony/strbuf.h"
 #include "utf8.h"
 
 typedef struct completion_state {
-    char *text;       /* output not yet sent (streaming) or all of it */
-    size_t len;       /* bytes in text */
-    size_t cap;       /* bytes allocated */
+    strbuf text;      /* output not yet sent (streaming) or all of it */
     int skip_special; /* drop special-token pieces */
     int pieces;       /* pieces received (fallback token count) */
 } completion_state;
@@ -24,23 +23,8 @@ typedef struct completion_state {
 static void completion_state_free(void *p)
 {
     completion_state *s = p;
-    if (s) free(s->text);
+    if (s) strbuf_clear(&s->text);
     free(s);
-}
-
-static int append(completion_state *s, const char *t, size_t n)
-{
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->len + n + 1) cap *= 2;
-        char *p = realloc(s->text, cap);
-        if (!p) return -1;
-        s->text = p;
-        s->cap = cap;
-    }
-    memcpy(s->text + s->len, t, n);
-    s->len += n;
-    return 0;
 }
 
 static void add_text_chunk(const fk_job *j, struct evbuffer *sse, json_t *text, const char *fr)
@@ -57,12 +41,12 @@ static void add_text_chunk(const fk_job *j, struct evbuffer *sse, json_t *text, 
 /* Streaming: send what forms complete characters, keep the rest. */
 static void flush_text(fk_job *j, struct evbuffer *sse, int all)
 {
-    completion_state *s = j->state;
-    size_t n = all ? s->len : fk_utf8_complete_prefix(s->text, s->len);
+    strbuf *t = &((completion_state *)j->state)->text;
+    size_t n = all ? t->len : fk_utf8_complete_prefix(t->data, t->len);
     if (n == 0) return;
-    add_text_chunk(j, sse, fk_json_lossy_string(s->text, n), NULL);
-    memmove(s->text, s->text + n, s->len - n);
-    s->len -= n;
+    add_text_chunk(j, sse, fk_json_lossy_string(t->data, n), NULL);
+    memmove(t->data, t->data + n, t->len - n + 1); /* with the NUL */
+    t->len -= n;
 }
 
 static void completion_pieces(fk_job *j, const fk_piece *p, size_t n, struct evbuffer *sse)
@@ -71,7 +55,7 @@ static void completion_pieces(fk_job *j, const fk_piece *p, size_t n, struct evb
     for (size_t i = 0; i < n; i++) {
         s->pieces++;
         if (p[i].is_special && s->skip_special) continue;
-        append(s, p[i].text, p[i].len);
+        strbuf_append(&s->text, p[i].text, p[i].len); /* OOM: the text is cut, the reply goes on */
     }
     if (sse) flush_text(j, sse, 0);
 }
@@ -92,8 +76,8 @@ static json_t *completion_finish(fk_job *j, const fk_gen_stats *st, struct evbuf
         return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:o}", "id", j->id,
                          "object", "text_completion", "created", (json_int_t)j->created, "model",
                          j->model, "choices", "index", 0, "text",
-                         fk_json_lossy_string(s->text ? s->text : "", s->len), "logprobs",
-                         "finish_reason", fr, "usage", completion_usage(s, st));
+                         fk_json_lossy_string(s->text.data ? s->text.data : "", s->text.len),
+                         "logprobs", "finish_reason", fr, "usage", completion_usage(s, st));
     }
     flush_text(j, sse, 1);
     add_text_chunk(j, sse, json_string(""), fr);
@@ -125,6 +109,7 @@ static int completion_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk
         free(s);
         return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
     }
+    strbuf_init(&s->text);
     if (text) {
         in->segs[0] =
             (fk_segment){FK_SEG_RAW, 0, json_string_value(text), json_string_length(text), -1};

@@ -7,35 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- growable byte string -------------------------------------------------- */
-
-typedef struct strbuf {
-    char *p;    /* bytes, NUL-terminated when non-NULL */
-    size_t n;   /* bytes used */
-    size_t cap; /* bytes allocated */
-} strbuf;
-
-static int sb_put(strbuf *s, char c)
-{
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        char *p = realloc(s->p, cap);
-        if (!p) return -1;
-        s->p = p;
-        s->cap = cap;
-    }
-    s->p[s->n++] = c;
-    s->p[s->n] = '\0';
-    return 0;
-}
-
-static char *sb_take(strbuf *s)
-{
-    char *p = s->p ? s->p : strdup("");
-    s->p = NULL;
-    s->n = s->cap = 0;
-    return p;
-}
+#include "harmony/strbuf.h"
 
 /* ---- entries ----------------------------------------------------------------- */
 
@@ -187,11 +159,11 @@ static int read_quoted(cursor *c, char quote, strbuf *val, int line)
                 c->line++;
                 continue;
             default:
-                if (sb_put(val, '\\') < 0) return fail(c, line, "out of memory");
+                if (strbuf_append_char(val, '\\') < 0) return fail(c, line, "out of memory");
                 ch = e;
             }
         }
-        if (sb_put(val, ch) < 0) return fail(c, line, "out of memory");
+        if (strbuf_append_char(val, ch) < 0) return fail(c, line, "out of memory");
     }
 }
 
@@ -206,7 +178,7 @@ static int read_unquoted(cursor *c, strbuf *val)
     const char *stop = c->p;
     while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t' || stop[-1] == '\r')) stop--;
     for (const char *q = start; q < stop; q++)
-        if (sb_put(val, *q) < 0) return -1;
+        if (strbuf_append_char(val, *q) < 0) return -1;
     skip_line(c);
     return 0;
 }
@@ -235,19 +207,20 @@ static int parse_entry(cursor *c, fk_dotenv *out)
     }
     c->p++;
     skip_blanks(c);
-    strbuf val = {0};
+    strbuf val;
+    strbuf_init(&val);
     int rc;
     if (!at_end(c) && (*c->p == '"' || *c->p == '\''))
         rc = read_quoted(c, *c->p, &val, line);
     else
         rc = read_unquoted(c, &val);
     if (rc < 0) {
-        free(val.p);
+        strbuf_clear(&val);
         if (!c->err[0]) fail(c, line, "out of memory");
         return -1;
     }
     char *key = strndup(k, klen);
-    char *value = sb_take(&val);
+    char *value = strbuf_take(&val, NULL);
     if (!key || !value) {
         free(key);
         free(value);
@@ -291,13 +264,14 @@ int fk_dotenv_load(const char *path, fk_dotenv *out, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
         return -1;
     }
-    strbuf all = {0};
+    strbuf all;
+    strbuf_init(&all);
     char chunk[4096];
     size_t got;
     int rc = 0;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        for (size_t i = 0; i < got && rc == 0; i++) rc = sb_put(&all, chunk[i]);
-        if (rc < 0 || all.n > (1u << 20)) {
+        rc = strbuf_append(&all, chunk, got);
+        if (rc < 0 || all.len > (1u << 20)) {
             snprintf(err, err_len, "%s: file too large or out of memory", path);
             rc = -1;
             break;
@@ -308,7 +282,7 @@ int fk_dotenv_load(const char *path, fk_dotenv *out, char *err, size_t err_len)
         rc = -1;
     }
     fclose(f);
-    if (rc == 0) rc = fk_dotenv_parse(all.p ? all.p : "", all.n, path, out, err, err_len);
-    free(all.p);
+    if (rc == 0) rc = fk_dotenv_parse(all.data ? all.data : "", all.len, path, out, err, err_len);
+    strbuf_clear(&all);
     return rc;
 }

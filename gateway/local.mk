@@ -75,7 +75,7 @@ tests_fuzz_fuzz_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzze
 tests_fuzz_fuzz_request_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_request_LDADD = harmony/libfkharmony.la $(JANSSON_LIBS)
 tests_fuzz_fuzz_dotenv_SOURCES = tests/fuzz/fuzz_dotenv.c gateway/dotenv.c \
-	gateway/gateway_config.c gateway/log.c
+	gateway/gateway_config.c gateway/log.c harmony/strbuf.c
 tests_fuzz_fuzz_dotenv_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_dotenv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv tests/fuzz/fuzz_request.dict

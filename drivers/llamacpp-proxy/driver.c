@@ -129,22 +129,14 @@ int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_specia
         b->pieces = p;
         b->cap = cap;
     }
-    if (b->arena_len + len + 1 > b->arena_cap) {
-        size_t cap = b->arena_cap ? b->arena_cap : 256;
-        while (cap < b->arena_len + len + 1) cap *= 2;
-        char *a = realloc(b->arena, cap);
-        if (!a) return -1;
-        b->arena = a;
-        b->arena_cap = cap;
-    }
-    memcpy(b->arena + b->arena_len, text, len);
     /* Store the offset now; gen_flush turns it into a pointer. */
-    b->pieces[b->n] = (fk_piece){.text = (const char *)(uintptr_t)b->arena_len,
+    size_t off = b->arena.len;
+    if (strbuf_append(&b->arena, text, len) < 0) return -1;
+    b->pieces[b->n] = (fk_piece){.text = (const char *)(uintptr_t)off,
                                  .len = len,
                                  .token_id = id,
                                  .is_special = is_special,
                                  .logprob = NAN};
-    b->arena_len += len;
     b->n++;
     return 0;
 }
@@ -166,10 +158,11 @@ int gen_flush(fk_gen *g)
 {
     piece_buf *b = &g->out;
     if (b->n == 0) return g->cancelled ? -1 : 0;
-    for (size_t i = 0; i < b->n; i++) b->pieces[i].text = b->arena + (uintptr_t)b->pieces[i].text;
+    for (size_t i = 0; i < b->n; i++)
+        b->pieces[i].text = b->arena.data + (uintptr_t)b->pieces[i].text;
     size_t n = b->n;
     b->n = 0;
-    b->arena_len = 0;
+    b->arena.len = 0;
     if (g->notify) evtimer_del(g->notify);
     g->pieces_sent += (int)n;
     int r = g->cb.on_pieces(g->ud, b->pieces, n, sizeof *b->pieces);
@@ -225,7 +218,7 @@ static void gen_free(fk_gen *g)
     if (g->scanner) hm_scanner_free(g->scanner);
     free(g->fast.content);
     free(g->out.pieces);
-    free(g->out.arena);
+    strbuf_clear(&g->out.arena);
     free(g->path);
     free(g->body);
     free(g);

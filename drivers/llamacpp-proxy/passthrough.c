@@ -172,15 +172,15 @@ static void take_content(fk_gen *g, const char *text, size_t len)
     /* Ordinary text: rewrite what the scanner gave as text after a final header. */
     piece_buf *b = &g->out;
     size_t base = (size_t)(uintptr_t)b->pieces[first].text;
-    size_t n = b->arena_len - base;
+    size_t n = b->arena.len - base;
     char *copy = malloc(n ? n : 1);
     if (!copy) {
         gen_fail(g, 500, "server_error", "internal_error", "out of memory");
         return;
     }
-    memcpy(copy, b->arena + base, n);
+    memcpy(copy, b->arena.data + base, n);
     b->n = first;
-    b->arena_len = base;
+    b->arena.len = base;
     open_message(g, PT_FINAL, NULL);
     text_piece(g, copy, n);
     free(copy);
@@ -334,12 +334,12 @@ void passthrough_finish(fk_gen *g, const fk_xfer_end *end)
             /* Held-back text from an undecided first delta: it was content. */
             piece_buf *b = &g->out;
             size_t base = (size_t)(uintptr_t)b->pieces[first].text;
-            size_t n = b->arena_len - base;
+            size_t n = b->arena.len - base;
             char *copy = malloc(n);
             if (copy) {
-                memcpy(copy, b->arena + base, n);
+                memcpy(copy, b->arena.data + base, n);
                 b->n = first;
-                b->arena_len = base;
+                b->arena.len = base;
                 open_message(g, PT_FINAL, NULL);
                 text_piece(g, copy, n);
                 free(copy);

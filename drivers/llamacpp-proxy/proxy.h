@@ -12,6 +12,7 @@
 #include "driver.h"
 #include "drivers/prompt.h"
 #include "harmony/harmony.h"
+#include "harmony/strbuf.h"
 #include "tokenizer/fktok.h"
 #include "transfer.h"
 
@@ -81,9 +82,7 @@ typedef struct piece_buf {
     fk_piece *pieces; /* text pointers are arena offsets until flush */
     size_t n;         /* pieces held */
     size_t cap;       /* allocated pieces */
-    char *arena;      /* their bytes */
-    size_t arena_len; /* bytes used */
-    size_t arena_cap; /* bytes allocated */
+    strbuf arena;     /* their bytes (lengths delimit them, not NULs) */
 } piece_buf;
 
 /* What decides which output tokens are special (native /completion). */

@@ -2,6 +2,8 @@
  * pause/resume, first-byte and idle watchdog, a single end report. */
 #include "transfer.h"
 
+#include "harmony/strbuf.h"
+
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,16 +31,12 @@ struct fk_xfer {
     int got_first; /* a body byte arrived */
     int is_sse;    /* 2xx text/event-stream: parse events */
     size_t bytes;  /* body bytes received */
-    char *buf;     /* unparsed stream bytes, or the whole body */
-    size_t len;    /* bytes in buf */
-    size_t cap;    /* allocated size of buf */
-    size_t pos;    /* parse position in buf */
+    strbuf in;     /* unparsed stream bytes, or the whole body */
+    size_t pos;    /* parse position in `in` */
     int overflow;  /* the body went past MAX_BUFFERED_BODY */
 
     char field[16]; /* name of the field being accumulated */
-    char *val;      /* value of the event being accumulated */
-    size_t val_len; /* bytes in val */
-    size_t val_cap; /* allocated size of val */
+    strbuf val;     /* value of the event being accumulated */
     int has_val;    /* an event is pending dispatch */
 
     int in_multi;            /* the easy handle is in the multi */
@@ -55,29 +53,13 @@ struct fk_xfer {
 
 /* ---- buffers ------------------------------------------------------------------ */
 
-static int grow(char **p, size_t *cap, size_t need)
-{
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 1024;
-    while (n < need) n *= 2;
-    char *q = realloc(*p, n);
-    if (!q) return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static int append(fk_xfer *x, const char *data, size_t n)
 {
-    if (x->len + n + 1 > MAX_BUFFERED_BODY) {
+    if (x->in.len + n + 1 > MAX_BUFFERED_BODY) {
         x->overflow = 1;
         return -1;
     }
-    if (grow(&x->buf, &x->cap, x->len + n + 1) != 0) return -1;
-    memcpy(x->buf + x->len, data, n);
-    x->len += n;
-    x->buf[x->len] = '\0';
-    return 0;
+    return strbuf_append(&x->in, data, n);
 }
 
 /* ---- watchdog ------------------------------------------------------------------- */
@@ -109,8 +91,8 @@ static void report(fk_xfer *x, int aborted)
         .timeout = x->timeout,
         .aborted = aborted || x->sink_aborted,
         .status = x->status,
-        .body = x->is_sse ? NULL : (x->buf ? x->buf : ""),
-        .body_len = x->is_sse ? 0 : x->len,
+        .body = x->is_sse ? NULL : (x->in.data ? x->in.data : ""),
+        .body_len = x->is_sse ? 0 : x->in.len,
         .bytes = x->bytes,
     };
     if (x->overflow && end.curl_code == CURLE_OK) {
@@ -125,10 +107,9 @@ static void report(fk_xfer *x, int aborted)
 static int dispatch(fk_xfer *x)
 {
     x->has_val = 0;
-    size_t n = x->val_len;
-    x->val_len = 0;
-    x->val[n] = '\0';
-    int r = x->sink.event ? x->sink.event(x->owner, x->field, x->val, n) : 0;
+    size_t n = x->val.len;
+    x->val.len = 0; /* the bytes stay for the sink's call (NUL-terminated) */
+    int r = x->sink.event ? x->sink.event(x->owner, x->field, x->val.data, n) : 0;
     if (r > 0) x->paused = 1;
     return r < 0 ? -1 : 0;
 }
@@ -150,11 +131,9 @@ static int take_line(fk_xfer *x, char *line, size_t n)
     const char *name = is_data ? "data" : "error";
     int join = x->has_val && strcmp(x->field, name) == 0;
     if (x->has_val && !join && dispatch(x) != 0) return -1;
-    if (grow(&x->val, &x->val_cap, x->val_len + value_len + 2) != 0) return -1;
-    if (join) x->val[x->val_len++] = '\n';
-    memcpy(x->val + x->val_len, value, value_len);
-    x->val_len += value_len;
-    x->val[x->val_len] = '\0';
+    if ((join && strbuf_append_char(&x->val, '\n') != 0) ||
+        strbuf_append(&x->val, value, value_len) != 0)
+        return -1;
     strcpy(x->field, name);
     x->has_val = 1;
     return 0;
@@ -164,18 +143,18 @@ static int take_line(fk_xfer *x, char *line, size_t n)
  * -1 when the sink aborts. */
 static int drain(fk_xfer *x)
 {
-    while (!x->paused && x->pos < x->len) {
-        char *start = x->buf + x->pos;
-        char *nl = memchr(start, '\n', x->len - x->pos);
+    while (!x->paused && x->pos < x->in.len) {
+        char *start = x->in.data + x->pos;
+        char *nl = memchr(start, '\n', x->in.len - x->pos);
         if (!nl) break;
-        x->pos = (size_t)(nl - x->buf) + 1;
+        x->pos = (size_t)(nl - x->in.data) + 1;
         if (take_line(x, start, (size_t)(nl - start)) != 0) return -1;
     }
-    if (x->pos == x->len) {
-        x->pos = x->len = 0;
+    if (x->pos == x->in.len) {
+        x->pos = x->in.len = 0;
     } else if (x->pos > 0 && !x->paused) {
-        memmove(x->buf, x->buf + x->pos, x->len - x->pos);
-        x->len -= x->pos;
+        memmove(x->in.data, x->in.data + x->pos, x->in.len - x->pos + 1); /* with the NUL */
+        x->in.len -= x->pos;
         x->pos = 0;
     }
     return 0;
@@ -321,8 +300,8 @@ void fk_xfer_free(fk_xfer *x)
     if (x->kick) event_free(x->kick);
     free(x->url);
     free(x->body);
-    free(x->buf);
-    free(x->val);
+    strbuf_clear(&x->in);
+    strbuf_clear(&x->val);
     free(x);
 }
 
@@ -369,6 +348,8 @@ fk_xfer *fk_xfer_start(fk_curl_loop *loop, struct event_base *base, const fk_xfe
 {
     fk_xfer *x = calloc(1, sizeof *x);
     if (!x) return NULL;
+    strbuf_init(&x->in);
+    strbuf_init(&x->val);
     x->loop = loop;
     x->sink = *sink;
     x->owner = owner;

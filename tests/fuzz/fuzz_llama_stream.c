@@ -106,6 +106,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(g.fast.content);
     hm_scanner_free(g.scanner);
     free(g.out.pieces);
-    free(g.out.arena);
+    strbuf_clear(&g.out.arena);
     return 0;
 }
