@@ -13,6 +13,7 @@
 #include "endpoint.h"
 #include "harmony/harmony.h"
 #include "log.h"
+#include "logprobs.h"
 #include "request.h"
 #include "special_text.h"
 #include "sse.h"
@@ -22,6 +23,10 @@ typedef struct chat_state {
     hm_openai_out *out; /* parser events -> OpenAI message / deltas */
     int sent_delta;     /* streaming: a delta went out (the role rode on it) */
     int pieces;         /* pieces received (fallback completion token count) */
+    json_t *lp;         /* logprobs asked for: entries of content tokens not yet sent
+                           (streaming) or all of them; NULL when not asked for */
+    json_t *lp_maybe;   /* entries of the ordinary tokens since the last special token
+                           that have not produced content (yet) */
 } chat_state;
 
 static void chat_state_free(void *p)
@@ -30,6 +35,8 @@ static void chat_state_free(void *p)
     if (!s) return;
     if (s->parser) hm_parser_free(s->parser);
     if (s->out) hm_openai_out_free(s->out);
+    json_decref(s->lp);
+    json_decref(s->lp_maybe);
     free(s);
 }
 
@@ -39,10 +46,14 @@ static void on_event(void *ud, const hm_event *ev)
     hm_openai_out_event(s->out, ev);
 }
 
-static chat_state *chat_state_new(const fk_config *cfg)
+static chat_state *chat_state_new(const fk_config *cfg, int logprobs)
 {
     chat_state *s = calloc(1, sizeof *s);
     if (!s) return NULL;
+    if (logprobs && (!(s->lp = json_array()) || !(s->lp_maybe = json_array()))) {
+        chat_state_free(s);
+        return NULL;
+    }
     hm_openai_out_options oo = {
         .emit_reasoning_content = cfg->reasoning_fields != FK_REASONING_ONLY,
         .emit_reasoning = cfg->reasoning_fields != FK_REASONING_CONTENT,
@@ -70,38 +81,69 @@ static json_t *chunk(const fk_job *j, json_t *choices)
     return c;
 }
 
+/* logprobs: the chunk's logprobs object (stolen), or NULL for null. */
 static void add_delta_chunk(const fk_job *j, struct evbuffer *sse, json_t *delta,
-                            const char *finish_reason)
+                            const char *finish_reason, json_t *logprobs)
 {
-    json_t *choice =
-        json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "delta", delta, "logprobs", "finish_reason",
-                  finish_reason ? json_string(finish_reason) : json_null());
+    json_t *choice = json_pack("{s:i, s:o, s:o, s:o}", "index", 0, "delta", delta, "logprobs",
+                               logprobs ? logprobs : json_null(), "finish_reason",
+                               finish_reason ? json_string(finish_reason) : json_null());
     json_t *c = chunk(j, json_pack("[o]", choice));
     fk_sse_add_json(sse, c);
     json_decref(c);
 }
 
+/* The logprobs of the content tokens not yet sent, as a chunk's object
+ * (NULL when there are none). */
+static json_t *take_logprobs(chat_state *s)
+{
+    if (json_array_size(s->lp) == 0) return NULL;
+    json_t *o = fk_lp_chat_object(json_copy(s->lp));
+    json_array_clear(s->lp);
+    return o;
+}
+
+/* Each delta as a chunk; the last one that carries content also carries the
+ * logprobs of the tokens gathered since the previous one. */
 static void flush_deltas(fk_job *j, struct evbuffer *sse)
 {
     chat_state *s = j->state;
     json_t *deltas = hm_openai_out_take_deltas(s->out);
-    size_t i;
+    size_t i, last_content = (size_t)-1;
     json_t *d;
+    json_array_foreach(deltas, i, d) if (json_object_get(d, "content")) last_content = i;
     json_array_foreach(deltas, i, d)
     {
-        add_delta_chunk(j, sse, json_incref(d), NULL);
+        add_delta_chunk(j, sse, json_incref(d), NULL, i == last_content ? take_logprobs(s) : NULL);
         s->sent_delta = 1;
     }
     json_decref(deltas);
+}
+
+/* Which tokens chat logprobs list: those whose text became content. An
+ * ordinary token's entry waits in lp_maybe until content grows (then every
+ * waiting entry produced it: a character split over tokens, or header text
+ * recovered as content) or a special token ends the run (its entries were a
+ * header, reasoning or tool arguments). */
+static void note_logprobs(chat_state *s, const fk_piece *p, size_t content_before)
+{
+    if (p && p->is_special) json_array_clear(s->lp_maybe);
+    if (p && !p->is_special) json_array_append_new(s->lp_maybe, fk_lp_chat_entry(p));
+    if (hm_openai_out_content_bytes(s->out) > content_before) {
+        json_array_extend(s->lp, s->lp_maybe);
+        json_array_clear(s->lp_maybe);
+    }
 }
 
 static void chat_pieces(fk_job *j, const fk_piece *p, size_t n, struct evbuffer *sse)
 {
     chat_state *s = j->state;
     for (size_t i = 0; i < n; i++) {
+        size_t content_before = hm_openai_out_content_bytes(s->out);
         hm_parser_feed(s->parser, p[i].text, p[i].len, p[i].is_special, p[i].token_id);
         hm_openai_out_count_token(s->out, hm_parser_channel(s->parser));
         s->pieces++;
+        if (s->lp) note_logprobs(s, &p[i], content_before);
     }
     if (sse) flush_deltas(j, sse);
 }
@@ -118,19 +160,24 @@ static json_t *usage(const chat_state *s, const fk_gen_stats *st)
 static json_t *chat_finish(fk_job *j, const fk_gen_stats *st, struct evbuffer *sse)
 {
     chat_state *s = j->state;
+    size_t content_before = hm_openai_out_content_bytes(s->out);
     hm_parser_finish(s->parser);
+    if (s->lp) note_logprobs(s, NULL, content_before);
     const char *fr = hm_openai_out_finish_reason(s->out, st->finish == FK_FINISH_LENGTH);
     if (!sse) {
-        json_t *choice = json_pack("{s:i, s:o, s:n, s:s}", "index", 0, "message",
-                                   hm_openai_out_message(s->out), "logprobs", "finish_reason", fr);
+        json_t *lp = s->lp ? fk_lp_chat_object(json_incref(s->lp)) : json_null();
+        json_t *choice =
+            json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "message", hm_openai_out_message(s->out),
+                      "logprobs", lp, "finish_reason", fr);
         return json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", j->id, "object",
                          "chat.completion", "created", (json_int_t)j->created, "model", j->model,
                          "choices", choice, "usage", usage(s, st));
     }
     flush_deltas(j, sse);
     if (!s->sent_delta)
-        add_delta_chunk(j, sse, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL);
-    add_delta_chunk(j, sse, json_object(), fr);
+        add_delta_chunk(j, sse, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL,
+                        NULL);
+    add_delta_chunk(j, sse, json_object(), fr, take_logprobs(s));
     if (j->include_usage) {
         json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", j->id, "object",
                               "chat.completion.chunk", "created", (json_int_t)j->created, "model",
@@ -215,7 +262,7 @@ static int chat_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk_api_e
     if (in->mode == FK_GEN_PASSTHROUGH &&
         passthrough_special_text(&gw->slot->cfg, in->body, &in->body_text, err) < 0)
         return -1;
-    if (!(*state = chat_state_new(&gw->slot->cfg)))
+    if (!(*state = chat_state_new(&gw->slot->cfg, in->rp.sampling.logprobs)))
         return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
     return 0;
 }

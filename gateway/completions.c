@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "endpoint.h"
+#include "logprobs.h"
 #include "sse.h"
 #include "harmony/strbuf.h"
 #include "utf8.h"
@@ -18,20 +19,33 @@ typedef struct completion_state {
     strbuf text;      /* output not yet sent (streaming) or all of it */
     int skip_special; /* drop special-token pieces */
     int pieces;       /* pieces received (fallback token count) */
+    int logprobs;     /* 1: the request asked for logprobs */
+    fk_lp_legacy lp;  /* logprobs of the tokens not yet sent (streaming) or all */
+    size_t offset;    /* bytes of completion text so far (text_offset) */
 } completion_state;
 
 static void completion_state_free(void *p)
 {
     completion_state *s = p;
     if (s) strbuf_clear(&s->text);
+    if (s) fk_lp_legacy_clear(&s->lp);
     free(s);
+}
+
+/* The logprobs of the tokens gathered since the last chunk, or JSON null. */
+static json_t *take_logprobs(completion_state *s)
+{
+    json_t *o = s->logprobs ? fk_lp_legacy_take(&s->lp) : NULL;
+    return o ? o : json_null();
 }
 
 static void add_text_chunk(const fk_job *j, struct evbuffer *sse, json_t *text, const char *fr)
 {
-    json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:o}]}", "id", j->id, "object",
+    completion_state *s = j->state;
+    json_t *lp = s->logprobs && fk_lp_legacy_pending(&s->lp) ? take_logprobs(s) : json_null();
+    json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:o, s:o}]}", "id", j->id, "object",
                           "text_completion", "created", (json_int_t)j->created, "model", j->model,
-                          "choices", "index", 0, "text", text, "logprobs", "finish_reason",
+                          "choices", "index", 0, "text", text, "logprobs", lp, "finish_reason",
                           fr ? json_string(fr) : json_null());
     if (c && j->include_usage) json_object_set_new(c, "usage", json_null());
     fk_sse_add_json(sse, c);
@@ -56,6 +70,8 @@ static void completion_pieces(fk_job *j, const fk_piece *p, size_t n, struct evb
         s->pieces++;
         if (p[i].is_special && s->skip_special) continue;
         strbuf_append(&s->text, p[i].text, p[i].len); /* OOM: the text is cut, the reply goes on */
+        if (s->logprobs) fk_lp_legacy_add(&s->lp, &p[i], s->offset);
+        s->offset += p[i].len;
     }
     if (sse) flush_text(j, sse, 0);
 }
@@ -73,11 +89,11 @@ static json_t *completion_finish(fk_job *j, const fk_gen_stats *st, struct evbuf
     completion_state *s = j->state;
     const char *fr = st->finish == FK_FINISH_LENGTH ? "length" : "stop";
     if (!sse) {
-        return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:o}", "id", j->id,
-                         "object", "text_completion", "created", (json_int_t)j->created, "model",
-                         j->model, "choices", "index", 0, "text",
-                         fk_json_lossy_string(s->text.data ? s->text.data : "", s->text.len),
-                         "logprobs", "finish_reason", fr, "usage", completion_usage(s, st));
+        return json_pack(
+            "{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:o, s:s}], s:o}", "id", j->id, "object",
+            "text_completion", "created", (json_int_t)j->created, "model", j->model, "choices",
+            "index", 0, "text", fk_json_lossy_string(s->text.data ? s->text.data : "", s->text.len),
+            "logprobs", take_logprobs(s), "finish_reason", fr, "usage", completion_usage(s, st));
     }
     flush_text(j, sse, 1);
     add_text_chunk(j, sse, json_string(""), fr);
@@ -121,6 +137,11 @@ static int completion_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk
     in->n_segs = count;
     in->mode = FK_GEN_COMPLETION;
     s->skip_special = in->rp.skip_special_tokens;
+    s->logprobs = in->rp.sampling.logprobs;
+    if (s->logprobs && fk_lp_legacy_init(&s->lp) != 0) {
+        free(s);
+        return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
     *state = s;
     return 0;
 }

@@ -11,7 +11,7 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/host.h gateway/host.c \
 	gateway/router.h gateway/router.c \
 	gateway/gateway.h gateway/clock.c \
-	gateway/utf8.h gateway/utf8.c \
+	gateway/utf8.h gateway/utf8.c gateway/logprobs.h gateway/logprobs.c \
 	gateway/openai_errors.h gateway/openai_errors.c \
 	gateway/request.h gateway/request.c \
 	gateway/special_text.h gateway/special_text.c \

@@ -236,5 +236,9 @@ json_t *hm_openai_out_message(const hm_openai_out *o);
 const char *hm_openai_out_finish_reason(const hm_openai_out *o, int length_hit);
 int hm_openai_out_reasoning_tokens(const hm_openai_out *o);
 int hm_openai_out_tool_call_count(const hm_openai_out *o);
+/* Bytes of content written so far (final messages, commentary without a
+ * recipient, and header text a non-strict recovery turned into content):
+ * what grew after feeding a token tells whether it produced content. */
+size_t hm_openai_out_content_bytes(const hm_openai_out *o);
 
 #endif

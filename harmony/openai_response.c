@@ -364,3 +364,8 @@ int hm_openai_out_tool_call_count(const hm_openai_out *o)
 {
     return (int)o->n_calls;
 }
+
+size_t hm_openai_out_content_bytes(const hm_openai_out *o)
+{
+    return o->content.len;
+}

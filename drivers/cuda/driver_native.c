@@ -369,6 +369,8 @@ static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs, 
                      .seed = sp->seed},
         .stop = sp->stop,
         .n_stop = sp->n_stop,
+        .logprobs = sp->logprobs,
+        .top_logprobs = sp->top_logprobs,
     };
     g->seq = fk_sched_submit(c->sched, &r, &sched_callbacks, g);
     free(ids.ids);

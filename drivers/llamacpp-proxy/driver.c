@@ -141,6 +141,26 @@ int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_specia
     return 0;
 }
 
+int gen_piece_logprobs(fk_gen *g, size_t i, float logprob, const fk_top_logprob *top, size_t n)
+{
+    piece_buf *b = &g->out;
+    if (b->n_tops + n > b->cap_tops) {
+        size_t cap = b->cap_tops ? b->cap_tops : 64;
+        while (cap < b->n_tops + n) cap *= 2;
+        fk_top_logprob *t = realloc(b->tops, cap * sizeof *t);
+        if (!t) return -1;
+        b->tops = t;
+        b->cap_tops = cap;
+    }
+    memcpy(b->tops + b->n_tops, top, n * sizeof *top);
+    /* Store the offset now; gen_flush turns it into a pointer. */
+    b->pieces[i].logprob = logprob;
+    b->pieces[i].n_top = (uint32_t)n;
+    b->pieces[i].top = (const fk_top_logprob *)(uintptr_t)b->n_tops;
+    b->n_tops += n;
+    return 0;
+}
+
 int gen_special(fk_gen *g, const char *spelling)
 {
     return gen_piece(g, spelling, strlen(spelling), -1, 1);
@@ -158,11 +178,15 @@ int gen_flush(fk_gen *g)
 {
     piece_buf *b = &g->out;
     if (b->n == 0) return g->cancelled ? -1 : 0;
-    for (size_t i = 0; i < b->n; i++)
-        b->pieces[i].text = b->arena.data + (uintptr_t)b->pieces[i].text;
+    for (size_t i = 0; i < b->n; i++) {
+        fk_piece *p = &b->pieces[i];
+        p->text = b->arena.data + (uintptr_t)p->text;
+        p->top = p->n_top ? b->tops + (uintptr_t)p->top : NULL;
+    }
     size_t n = b->n;
     b->n = 0;
     b->arena.len = 0;
+    b->n_tops = 0;
     if (g->notify) evtimer_del(g->notify);
     g->pieces_sent += (int)n;
     int r = g->cb.on_pieces(g->ud, b->pieces, n, sizeof *b->pieces);
@@ -219,6 +243,7 @@ static void gen_free(fk_gen *g)
     free(g->fast.content);
     free(g->out.pieces);
     strbuf_clear(&g->out.arena);
+    free(g->out.tops);
     free(g->path);
     free(g->body);
     free(g);

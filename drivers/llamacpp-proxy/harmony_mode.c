@@ -8,6 +8,7 @@
  * special only when the id is a special token (take_output). */
 #include "proxy.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ static json_t *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids
         json_object_set_new(b, "presence_penalty", json_real(s->presence_penalty));
     if (s->frequency_penalty != 0)
         json_object_set_new(b, "frequency_penalty", json_real(s->frequency_penalty));
-    if (s->logprobs)
+    if (s->logprobs) /* the sampled token's logprob comes with at least one alternative */
         json_object_set_new(b, "n_probs", json_integer(s->top_logprobs > 0 ? s->top_logprobs : 1));
     if (s->n_stop > 0) {
         json_t *stop = json_array();
@@ -99,6 +100,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
         int room = max_model_len - g->n_prompt;
         if (g->n_predict < 0 || g->n_predict > room) g->n_predict = room;
     }
+    g->top_logprobs = req->sampling->top_logprobs;
     json_t *body = build_body(g, req->sampling, &ids);
     free(ids.ids);
     g->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -296,6 +298,50 @@ static int take_error(fk_gen *g, const json_t *error)
     return -1;
 }
 
+/* llama-server's n_probs answer for the event's tokens,
+ * "completion_probabilities": [{"id", "logprob", "top_logprobs": [{"id",
+ * "logprob"}...]}...] (log-softmax of the raw logits, as OpenAI defines
+ * logprobs), onto the event's pieces from `first`: each piece that carries a
+ * token id takes the next entry for that id. Texts of the alternatives come
+ * from the tokenizer (the same vocabulary). */
+static void attach_logprobs(fk_gen *g, size_t first, const json_t *probs)
+{
+    size_t at = 0, n = json_array_size(probs);
+    for (size_t i = first; i < g->out.n && at < n; i++) {
+        int32_t id = g->out.pieces[i].token_id;
+        if (id < 0) continue;
+        const json_t *e = NULL;
+        while (at < n && !e) {
+            const json_t *c = json_array_get(probs, at++);
+            if (json_integer_value(json_object_get(c, "id")) == id) e = c;
+        }
+        if (!e) break;
+        fk_top_logprob top[FK_MAX_TOP_LOGPROBS];
+        size_t nt = 0;
+        const json_t *alts = json_object_get(e, "top_logprobs"), *a;
+        size_t k;
+        json_array_foreach(alts, k, a)
+        {
+            json_int_t aid = json_integer_value(json_object_get(a, "id"));
+            size_t len = 0;
+            const char *text = g->core->tok && aid >= 0 && aid <= INT32_MAX
+                                   ? fktok_token_bytes(g->core->tok, (int32_t)aid, &len)
+                                   : NULL;
+            if (nt == (size_t)g->top_logprobs || nt == FK_MAX_TOP_LOGPROBS ||
+                !json_is_number(json_object_get(a, "logprob")))
+                break;
+            top[nt++] = (fk_top_logprob){(int32_t)aid,
+                                         (float)json_number_value(json_object_get(a, "logprob")),
+                                         text ? text : "", text ? len : 0};
+        }
+        const json_t *lp = json_object_get(e, "logprob");
+        if (gen_piece_logprobs(g, i, json_is_number(lp) ? (float)json_number_value(lp) : NAN, top,
+                               nt) != 0)
+            gen_fail(g, 500, "server_error", "out_of_memory",
+                     "out of memory while reading the upstream");
+    }
+}
+
 /* One parsed /completion event (streamed, or the whole non-stream answer). */
 static int take_event(fk_gen *g, const json_t *ev)
 {
@@ -317,8 +363,10 @@ static int take_event(fk_gen *g, const json_t *ev)
         else
             ids[i] = json_integer_value(t);
     }
+    size_t first = g->out.n;
     take_output(g, content ? content : "", clen, ids, ids ? nt : 0);
     free(ids);
+    attach_logprobs(g, first, json_object_get(ev, "completion_probabilities"));
     if (json_is_true(json_object_get(ev, "stop"))) read_final(g, ev);
     if (g->err.set) return -1;
     return gen_flush(g);

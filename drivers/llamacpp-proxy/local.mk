@@ -43,6 +43,11 @@ EXTRA_DIST += tests/integration/proxy_fake.mjs tests/integration/proxy_harmony.m
 TESTS += tests/integration/proxy_real.mjs
 EXTRA_DIST += tests/integration/proxy_real.mjs
 
+# logprobs on both cores (native, the stand-in, the real llama-server) against
+# the openai package's declarations.
+TESTS += tests/integration/logprobs.mjs
+EXTRA_DIST += tests/integration/logprobs.mjs
+
 # Benchmark (not a test): direct vs through the gateway, see the file's header.
 EXTRA_DIST += tests/bench/bench_proxy.mjs
 

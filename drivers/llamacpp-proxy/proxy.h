@@ -77,12 +77,18 @@ typedef struct gen_error {
     int not_ready;     /* the upstream said it is loading before any output (fk_error.not_ready) */
 } gen_error;
 
-/* Output pieces collected for one on_pieces call; texts live in `arena`. */
+#define FK_MAX_TOP_LOGPROBS 20 /* alternatives per token OpenAI allows (top_logprobs) */
+
+/* Output pieces collected for one on_pieces call; texts live in `arena`,
+ * logprob alternatives in `tops`. */
 typedef struct piece_buf {
-    fk_piece *pieces; /* text pointers are arena offsets until flush */
-    size_t n;         /* pieces held */
-    size_t cap;       /* allocated pieces */
-    strbuf arena;     /* their bytes (lengths delimit them, not NULs) */
+    fk_piece *pieces;     /* text and top pointers are offsets until flush */
+    size_t n;             /* pieces held */
+    size_t cap;           /* allocated pieces */
+    strbuf arena;         /* their bytes (lengths delimit them, not NULs) */
+    fk_top_logprob *tops; /* alternatives of the pieces (texts borrowed from the tokenizer) */
+    size_t n_tops;        /* entries used */
+    size_t cap_tops;      /* entries allocated */
 } piece_buf;
 
 /* What decides which output tokens are special (native /completion). */
@@ -127,6 +133,7 @@ struct fk_gen {
     /* native /completion */
     int n_prompt;      /* prompt tokens we sent */
     int n_predict;     /* completion budget we asked for */
+    int top_logprobs;  /* logprob alternatives the client asked for per token */
     int final_seen;    /* the stop:true event arrived */
     long n_generated;  /* tokens the upstream has generated so far (its own count) */
     int limit_reached; /* the driver ended the generation with finish length and the output
@@ -160,6 +167,9 @@ json_t *gen_parse_object(fk_gen *g, const char *value, size_t len);
  * itself (pass-through, the text scanner) carry none, so the host counts only
  * tokens the upstream generated. */
 int gen_piece(fk_gen *g, const char *text, size_t len, int32_t id, int is_special);
+/* Give piece i of the pending output its log-probability and n alternatives
+ * (copied). 0, or -1 on OOM. */
+int gen_piece_logprobs(fk_gen *g, size_t i, float logprob, const fk_top_logprob *top, size_t n);
 /* A special token piece by its spelling (no id: the driver wrote it). */
 int gen_special(fk_gen *g, const char *spelling);
 /* Deliver queued pieces. Returns 0 to go on, 1 when the host paused, -1 when cancelled. */

@@ -9,7 +9,9 @@
 // Endpoints (upstream's):
 //   GET  /health                503 {"error":{"code":503,...}} while loading, then 200 {"status":"ok"}
 //   GET  /props                 {"default_generation_settings":{"n_ctx"},"model_path",...}
-//   POST /completion            native streaming (and non-streaming) completion
+//   POST /completion            native streaming (and non-streaming) completion; with
+//                               n_probs each event carries completion_probabilities
+//                               (made-up values: probsFor)
 //   POST /tokenize              user-defined Harmony tags always parsed, as the real one does
 //   POST /v1/chat/completions   OpenAI shape with reasoning_content, stream or not
 // Control endpoints (the tests'):
@@ -256,6 +258,21 @@ function generate(ids, stopWords, nPredict, endType) {
     return { events, text: text.toString(), all, n, stopType, stoppingWord };
 }
 
+// n_probs: llama-server's completion_probabilities for a token, made up but
+// fixed and a possible distribution: logprob -1 - (id % 97) / 64 for the
+// token, the alternatives the token itself and then id+1, id+2, ... one nat
+// apart (so their probabilities sum to less than 0.6).
+const fakeLogprob = (id) => -1 - (id % 97) / 64;
+function probsFor(id, n) {
+    const entry = (t, logprob) => {
+        const text = detokenize([t]);
+        return { id: t, token: text, bytes: [...Buffer.from(text)], logprob };
+    };
+    const top = [];
+    for (let k = 0; k < n; k++) top.push(entry(id + k, fakeLogprob(id) - k));
+    return { ...entry(id, fakeLogprob(id)), top_logprobs: top };
+}
+
 async function completion(req, res, body, entry) {
     const prompt = body.prompt;
     let ids = [];
@@ -296,6 +313,7 @@ async function completion(req, res, body, entry) {
     };
     if (!stream) {
         const whole = { ...final, content: gen.text, tokens: gen.all };
+        if (body.n_probs > 0) whole.completion_probabilities = gen.all.map((id) => probsFor(id, body.n_probs));
         if (s.no_ids) delete whole.tokens;
         return sendJson(res, 200, whole);
     }
@@ -312,6 +330,7 @@ async function completion(req, res, body, entry) {
         if (s.fault === 'stall' && sent === (s.after ?? 2)) return; // keep the socket open, say nothing
         if (s.fault === 'drip' && sent > 0) await sleep(s.delay_ms ?? 50);
         const ev = { index: 0, content: e.content, tokens: e.tokens, stop: false, id_slot: -1, tokens_predicted: e.n_decoded, tokens_evaluated: ids.length };
+        if (body.n_probs > 0) ev.completion_probabilities = e.tokens.map((id) => probsFor(id, body.n_probs));
         if (s.no_ids) delete ev.tokens;
         if (e.stop_word) ev.timings = timings;
         const line = 'data: ' + JSON.stringify(ev) + (s.fault === 'fragment' ? '\r\n\r\n' : '\n\n');

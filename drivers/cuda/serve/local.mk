@@ -3,15 +3,18 @@
 drivers_cuda_libfkengine_la_SOURCES += \
 	drivers/cuda/serve/sampler.c drivers/cuda/serve/sampler.h \
 	drivers/cuda/serve/stopstr.c drivers/cuda/serve/stopstr.h \
-	drivers/cuda/serve/scheduler.c drivers/cuda/serve/scheduler.h
+	drivers/cuda/serve/scheduler.c drivers/cuda/serve/scheduler.h \
+	drivers/cuda/serve/logprobs.c drivers/cuda/serve/logprobs.h
 
-check_PROGRAMS += tests/unit/test_sampler tests/unit/test_stopstr
-TESTS += tests/unit/test_sampler tests/unit/test_stopstr
+check_PROGRAMS += tests/unit/test_sampler tests/unit/test_stopstr tests/unit/test_logprobs
+TESTS += tests/unit/test_sampler tests/unit/test_stopstr tests/unit/test_logprobs
 # The unit tests compile the pure parts they test directly, so they do not
 # depend on the rest of the engine.
 tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c drivers/cuda/serve/sampler.c
 tests_unit_test_sampler_LDADD = -lm
 tests_unit_test_stopstr_SOURCES = tests/unit/test_stopstr.c drivers/cuda/serve/stopstr.c
+tests_unit_test_logprobs_SOURCES = tests/unit/test_logprobs.c drivers/cuda/serve/logprobs.c
+tests_unit_test_logprobs_LDADD = -lm
 
 # The scheduler runs over the real tiny model and tokenizer.
 check_PROGRAMS += tests/unit/test_scheduler

@@ -1,5 +1,6 @@
 /* scheduler.c: the worker loop (admit, prefill, decode, finish) and the
  * hand-over of output to the loop thread. See scheduler.h. */
+#include "logprobs.h"
 #include "scheduler.h"
 #include "stopstr.h"
 
@@ -15,10 +16,11 @@
 
 /* One piece inside an out_buf: a slice of its bytes. */
 typedef struct out_piece {
-    size_t off;       /* into out_buf.bytes */
-    size_t len;       /* bytes */
-    int32_t token_id; /* -1: continuation of a token already announced */
-    int is_special;   /* 1: a special token spelled out */
+    size_t off;           /* into out_buf.bytes */
+    size_t len;           /* bytes */
+    int32_t token_id;     /* -1: continuation of a token already announced */
+    int is_special;       /* 1: a special token spelled out */
+    fk_token_logprobs lp; /* the token's logprobs (logprob NAN: none) */
 } out_piece;
 
 /* Pieces with their bytes, appended by the worker, consumed by the loop. */
@@ -31,7 +33,9 @@ typedef struct out_buf {
     size_t cap_p;     /* allocated */
 } out_buf;
 
-static int out_push(out_buf *b, const char *text, size_t len, int32_t id, int special)
+/* lp: the token's logprobs, or NULL for none. */
+static int out_push(out_buf *b, const char *text, size_t len, int32_t id, int special,
+                    const fk_token_logprobs *lp)
 {
     if (b->n_bytes + len > b->cap_bytes) {
         size_t cap = b->cap_bytes ? b->cap_bytes : 256;
@@ -49,7 +53,9 @@ static int out_push(out_buf *b, const char *text, size_t len, int32_t id, int sp
         b->cap_p = cap;
     }
     if (len) memcpy(b->bytes + b->n_bytes, text, len);
-    b->p[b->n_p++] = (out_piece){b->n_bytes, len, id, special};
+    b->p[b->n_p] = (out_piece){b->n_bytes, len, id, special, {.logprob = NAN}};
+    if (lp) b->p[b->n_p].lp = *lp;
+    b->n_p++;
     b->n_bytes += len;
     return 0;
 }
@@ -59,7 +65,8 @@ static int out_move(out_buf *dst, out_buf *src)
 {
     for (size_t i = 0; i < src->n_p; i++) {
         const out_piece *q = &src->p[i];
-        if (out_push(dst, src->bytes + q->off, q->len, q->token_id, q->is_special) != 0) return -1;
+        if (out_push(dst, src->bytes + q->off, q->len, q->token_id, q->is_special, &q->lp) != 0)
+            return -1;
     }
     src->n_p = src->n_bytes = 0;
     return 0;
@@ -72,6 +79,12 @@ static void out_free(out_buf *b)
 }
 
 /* ---- sequences ----------------------------------------------------------------------- */
+
+/* A sampled token and its logprobs, waiting for the piece that announces it. */
+typedef struct lp_entry {
+    int32_t id;           /* the sampled token */
+    fk_token_logprobs lp; /* its logprobs */
+} lp_entry;
 
 enum seq_state {
     SEQ_WAITING = 0, /* queued, no KV cache yet */
@@ -104,9 +117,12 @@ struct fk_seq {
     void *ud;            /* their user data */
 
     /* worker only */
-    fk_sampler *sampler; /* per-request RNG and penalties */
-    fk_stopstr *stop;    /* stop strings, NULL when none */
-    held_token *held;    /* tokens with bytes held by `stop` */
+    fk_sampler *sampler;          /* per-request RNG and penalties */
+    int top_logprobs;             /* logprobs asked for: alternatives per token; -1: not asked */
+    lp_entry *lp_fifo;            /* logprobs of sampled tokens not yet announced, in order */
+    size_t lp_head, lp_n, lp_cap; /* first live entry, entries after it, allocated */
+    fk_stopstr *stop;             /* stop strings, NULL when none */
+    held_token *held;             /* tokens with bytes held by `stop` */
     size_t n_held, cap_held;
     fk_kv *kv;       /* the KV cache while admitted */
     size_t kv_need;  /* blocks it may hold at most, promised at admission */
@@ -128,9 +144,10 @@ struct fk_seq {
     const char *note;     /* a waiting note for on_waiting, or NULL */
 
     /* loop only */
-    out_buf deliv;     /* output being handed to on_pieces */
-    fk_piece *pieces;  /* fk_piece view of deliv */
-    size_t cap_pieces; /* allocated entries of pieces */
+    out_buf deliv;        /* output being handed to on_pieces */
+    fk_piece *pieces;     /* fk_piece view of deliv */
+    size_t cap_pieces;    /* allocated entries of pieces */
+    fk_top_logprob *tops; /* (cap_pieces, FK_TOP_LOGPROBS_MAX) alternatives of pieces */
 };
 
 struct fk_sched {
@@ -143,6 +160,7 @@ struct fk_sched {
     int vocab_size;             /* V */
     const fk_gptoss_config *mc; /* the model's config (eos ids) */
     float *logits;              /* // (max_batch, V) worker scratch */
+    float *lp_row;              /* // (V,) raw logits kept for logprobs, worker scratch */
     fk_kv **kvs;                /* // (max_batch,) decode arguments */
     int32_t *tokens;            /* // (max_batch,) */
     fk_seq **batch;             /* // (max_batch,) sequences in this decode */
@@ -177,6 +195,8 @@ static void seq_free(fk_seq *q)
     out_free(&q->out);
     out_free(&q->deliv);
     free(q->pieces);
+    free(q->tops);
+    free(q->lp_fifo);
     free(q);
 }
 
@@ -191,13 +211,69 @@ static int is_eos(const fk_sched *s, const fk_seq *q, int32_t id)
     return 0;
 }
 
+/* The logprobs of sampled token `id`, taken from the FIFO (entries before
+ * it, which no piece announced, are dropped); NULL when not asked for. */
+static const fk_token_logprobs *take_logprobs(fk_seq *q, int32_t id)
+{
+    while (q->lp_n > 0) {
+        const lp_entry *e = &q->lp_fifo[q->lp_head];
+        q->lp_head++;
+        q->lp_n--;
+        if (e->id == id) return &e->lp;
+    }
+    return NULL;
+}
+
+/* Queue a sampled token's logprobs. On OOM it is left out (its piece then
+ * reports none). */
+static void queue_logprobs(fk_seq *q, const lp_entry *e)
+{
+    if (q->lp_head > 0 && q->lp_head + q->lp_n == q->lp_cap) {
+        memmove(q->lp_fifo, q->lp_fifo + q->lp_head, q->lp_n * sizeof *q->lp_fifo);
+        q->lp_head = 0;
+    }
+    if (q->lp_head + q->lp_n == q->lp_cap) {
+        size_t cap = q->lp_cap ? 2 * q->lp_cap : 8;
+        lp_entry *f = realloc(q->lp_fifo, cap * sizeof *f);
+        if (!f) return;
+        q->lp_fifo = f;
+        q->lp_cap = cap;
+    }
+    q->lp_fifo[q->lp_head + q->lp_n++] = *e;
+}
+
+/* Sample q's next token from row (// (V,)). With logprobs asked for, the
+ * row's log-softmax is taken first (the sampler changes the row: penalties,
+ * temperature) and the token's entry is queued for its piece. */
+static int32_t sample(fk_sched *s, fk_seq *q, float *row)
+{
+    if (q->top_logprobs < 0) return fk_sampler_sample(q->sampler, row);
+    int V = s->vocab_size;
+    lp_entry e;
+    double lse = fk_logprobs_lse(row, V);
+    fk_logprobs_top(row, V, q->top_logprobs, lse, &e.lp);
+    memcpy(s->lp_row, row, (size_t)V * sizeof *row);
+    e.id = fk_sampler_sample(q->sampler, row);
+    e.lp.logprob = (float)(s->lp_row[e.id] - lse);
+    queue_logprobs(q, &e);
+    return e.id;
+}
+
+/* A piece for this step's output; a piece that announces a token carries
+ * its logprobs. */
+static int stage_push(fk_seq *q, const char *text, size_t len, int32_t id, int special)
+{
+    const fk_token_logprobs *lp = id >= 0 && q->top_logprobs >= 0 ? take_logprobs(q, id) : NULL;
+    return out_push(&q->stage, text, len, id, special, lp);
+}
+
 /* Emit `len` released bytes as pieces, attributing them to held tokens in order. */
 static int emit_released(fk_seq *q, const char *text, size_t len)
 {
     while (len > 0 && q->n_held > 0) {
         held_token *h = &q->held[0];
         size_t take = h->remaining < len ? h->remaining : len;
-        if (out_push(&q->stage, text, take, h->announced ? -1 : h->id, 0) != 0) return -1;
+        if (stage_push(q, text, take, h->announced ? -1 : h->id, 0) != 0) return -1;
         h->announced = 1;
         h->remaining -= take;
         text += take;
@@ -240,7 +316,7 @@ static void seq_fail_model(fk_sched *s, fk_seq *q, fk_status st)
 /* Text token: through the stop matcher when there is one. Sets q->finish on a match. */
 static int emit_text(fk_seq *q, int32_t tok, const char *bytes, size_t len)
 {
-    if (!q->stop || len == 0) return out_push(&q->stage, bytes, len, tok, 0);
+    if (!q->stop || len == 0) return stage_push(q, bytes, len, tok, 0);
     if (q->n_held == q->cap_held) {
         size_t cap = q->cap_held ? q->cap_held * 2 : 8;
         held_token *h = realloc(q->held, cap * sizeof *h);
@@ -276,7 +352,7 @@ static void take_token(fk_sched *s, fk_seq *q, int32_t tok)
     int eos = is_eos(s, q, tok);
     if (rc == 0 && (eos || s->vocab.is_special(s->vocab.ud, tok))) {
         rc = flush_held(q);
-        if (rc == 0) rc = out_push(&q->stage, bytes, len, tok, 1);
+        if (rc == 0) rc = stage_push(q, bytes, len, tok, 1);
         if (eos) q->finish = FK_FINISH_STOP;
     } else if (rc == 0) {
         rc = emit_text(q, tok, bytes, len);
@@ -394,7 +470,7 @@ static void prefill_step(fk_sched *s, fk_seq **list, int n)
         s->wstats.prompt_tokens += (uint64_t)todo;
         if (q->n_prefilled < q->n_prompt) continue;
         q->t_prefill_end = now_ms();
-        take_token(s, q, fk_sampler_sample(q->sampler, s->logits));
+        take_token(s, q, sample(s, q, s->logits));
     }
 }
 
@@ -428,7 +504,7 @@ static void decode_step(fk_sched *s, fk_seq **list, int n)
         return;
     }
     for (int b = 0; b < B; b++)
-        take_token(s, s->batch[b], fk_sampler_sample(s->batch[b]->sampler, s->logits + b * V));
+        take_token(s, s->batch[b], sample(s, s->batch[b], s->logits + b * V));
 }
 
 /* Under mu: move each stepped sequence's output to its shared queue, finish
@@ -558,10 +634,11 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
     }
     size_t B = (size_t)s->cfg.max_batch;
     s->logits = malloc(B * (size_t)s->vocab_size * sizeof *s->logits);
+    s->lp_row = malloc((size_t)s->vocab_size * sizeof *s->lp_row);
     s->kvs = calloc(B, sizeof *s->kvs);
     s->tokens = calloc(B, sizeof *s->tokens);
     s->batch = calloc(4 * B, sizeof *s->batch); /* decode batch, then worker lists */
-    if (!s->logits || !s->kvs || !s->tokens || !s->batch) goto oom;
+    if (!s->logits || !s->lp_row || !s->kvs || !s->tokens || !s->batch) goto oom;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
     int rc = pthread_create(&s->thread, NULL, worker_main, s);
@@ -578,6 +655,7 @@ fail:
     if (s) {
         fk_run_free(s->run);
         free(s->logits);
+        free(s->lp_row);
         free(s->kvs);
         free(s->tokens);
         free(s->batch);
@@ -603,6 +681,7 @@ void fk_sched_free(fk_sched *s)
     pthread_cond_destroy(&s->wake);
     fk_run_free(s->run);
     free(s->logits);
+    free(s->lp_row);
     free(s->kvs);
     free(s->tokens);
     free(s->batch);
@@ -630,6 +709,10 @@ fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_c
     q->max_new = req->max_tokens > 0 && req->max_tokens < room ? req->max_tokens : room;
     q->prompt = malloc((size_t)req->n_prompt * sizeof *q->prompt);
     q->sampler = fk_sampler_new(&req->sampling, s->vocab_size);
+    q->top_logprobs = !req->logprobs                            ? -1
+                      : req->top_logprobs > FK_TOP_LOGPROBS_MAX ? FK_TOP_LOGPROBS_MAX
+                      : req->top_logprobs < 0                   ? 0
+                                                                : req->top_logprobs;
     if (req->n_stop) q->stop = fk_stopstr_new(req->stop, req->n_stop);
     if (req->n_stop_ids) {
         q->stop_ids = malloc(req->n_stop_ids * sizeof *q->stop_ids);
@@ -699,17 +782,30 @@ static void call_on_pieces(fk_seq *q)
 {
     if (q->cap_pieces < q->deliv.n_p) {
         fk_piece *p = realloc(q->pieces, q->deliv.n_p * sizeof *p);
-        if (!p) return; /* pieces lost only on OOM; on_done still follows */
-        q->pieces = p;
+        if (p) q->pieces = p;
+        fk_top_logprob *t = p && q->top_logprobs > 0
+                                ? realloc(q->tops, q->deliv.n_p * FK_TOP_LOGPROBS_MAX * sizeof *t)
+                                : q->tops;
+        if (t) q->tops = t;
+        if (!p || (q->top_logprobs > 0 && !t)) return; /* pieces lost only on OOM */
         q->cap_pieces = q->deliv.n_p;
     }
     for (size_t i = 0; i < q->deliv.n_p; i++) {
         const out_piece *o = &q->deliv.p[i];
+        fk_top_logprob *top = q->tops ? q->tops + i * FK_TOP_LOGPROBS_MAX : NULL;
+        for (int k = 0; top && k < o->lp.n_top; k++) {
+            size_t len = 0;
+            const char *text = q->s->vocab.token_bytes(q->s->vocab.ud, o->lp.top_id[k], &len);
+            top[k] = (fk_top_logprob){o->lp.top_id[k], o->lp.top_logprob[k], text ? text : "",
+                                      text ? len : 0};
+        }
         q->pieces[i] = (fk_piece){.text = q->deliv.bytes + o->off,
                                   .len = o->len,
                                   .token_id = o->token_id,
                                   .is_special = o->is_special,
-                                  .logprob = NAN};
+                                  .logprob = o->lp.logprob,
+                                  .n_top = top ? (uint32_t)o->lp.n_top : 0,
+                                  .top = top && o->lp.n_top ? top : NULL};
     }
     int pause = q->cb.on_pieces(q->ud, q->pieces, q->deliv.n_p, sizeof *q->pieces);
     q->deliv.n_p = q->deliv.n_bytes = 0;

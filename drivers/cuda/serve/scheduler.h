@@ -79,6 +79,9 @@ typedef struct fk_sched_request {
     size_t n_stop;
     const int32_t *stop_ids; /* extra stop token ids, treated like the model's eos ids */
     size_t n_stop_ids;
+    int logprobs;     /* 1: each piece that announces a token carries its log-probability
+                         (log-softmax of the raw logits, logprobs.h) */
+    int top_logprobs; /* and this many alternatives (0..20) */
 } fk_sched_request;
 
 /* Counters for tests and metrics (a snapshot). */
