@@ -197,8 +197,7 @@ static void write_out(const fk_mm_job *j, const float (*c)[16], int n, int mb)
 /* ---- R <= 5: up to four weight tiles against the one B block ---------------------------- */
 
 /* Weight rows [n, n + 16 nt), nt <= 4, A at a (row stride lda bytes). */
-static void small_strip(const fk_mm_job *j, int n, int nt, const uint16_t *a, size_t lda,
-                        int prefetch)
+static void small_strip(const fk_mm_job *j, int n, int nt, const uint16_t *a, size_t lda)
 {
     int K = j->w->k, cols = block_cols(j->R);
     size_t tile_step = (size_t)TILE_ROWS * (lda / 2);
@@ -209,7 +208,7 @@ static void small_strip(const fk_mm_job *j, int n, int nt, const uint16_t *a, si
     _tile_zero(3);
     for (int g = 0; g < K / TILE_K; g++) {
         const uint16_t *ag = a + (size_t)g * TILE_K;
-        if (prefetch && g + PREFETCH_K < K / TILE_K)
+        if (g + PREFETCH_K < K / TILE_K)
             for (int r = 0; r < nt * TILE_ROWS; r++)
                 _mm_prefetch((const char *)(ag + (size_t)r * (lda / 2) + PREFETCH_K * TILE_K),
                              _MM_HINT_T0);
@@ -227,6 +226,65 @@ static void small_strip(const fk_mm_job *j, int n, int nt, const uint16_t *a, si
         if (nt > 3) {
             _tile_loadd(5, ag + 3 * tile_step, lda);
             _tile_dpbf16ps(3, 5, 6);
+        }
+    }
+    float c[4][16][16];
+    _tile_stored(0, c[0], 64);
+    _tile_stored(1, c[1], 64);
+    _tile_stored(2, c[2], 64);
+    _tile_stored(3, c[3], 64);
+    for (int t = 0; t < nt; t++) write_out(j, (const float(*)[16])c[t], n + t * TILE_ROWS, 0);
+}
+
+/* MXFP4 rows [n, n + 16 nt), nt <= 4, against the one B block: each
+ * 32-value block of the strip's rows is decoded (in two alternating 4 KiB
+ * buffers, in L1) just before its tiles run, so the vector decode of one
+ * block overlaps the tile products of the one before; codes are prefetched
+ * PREFETCH_K blocks ahead. abuf: 2 x 64 x 32 bf16. */
+static void small_strip_mx(const fk_mm_job *j, int n, int nt, uint16_t *abuf)
+{
+    const fk_wmat *w = j->w;
+    const __m512 values = mx_values();
+    int K = w->k, G = K / TILE_K, cols = block_cols(j->R), rows = nt * TILE_ROWS;
+    size_t ldq = (size_t)K / 2;
+    const uint8_t *Q = (const uint8_t *)w->data + (size_t)n * ldq;
+    const uint8_t *S = w->scales + (size_t)n * G;
+    const uint32_t *B = j->xp;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int g0 = 0; g0 < G; g0 += 16) {
+        int gn = G - g0 < 16 ? G - g0 : 16;
+        float sf[4 * TILE_ROWS][16];
+        for (int r = 0; r < rows; r++) mx_scales16(sf[r], S + (size_t)r * G + g0, gn);
+        for (int g = g0; g < g0 + gn; g++) {
+            uint16_t *a = abuf + (size_t)(g & 1) * 4 * TILE_ROWS * TILE_K;
+            for (int r = 0; r < rows; r++) {
+                const uint8_t *q = Q + (size_t)r * ldq + (size_t)g * FK_MXFP4_BLOCK_BYTES;
+                if (g + PREFETCH_K < G)
+                    _mm_prefetch((const char *)(q + PREFETCH_K * FK_MXFP4_BLOCK_BYTES),
+                                 _MM_HINT_T0);
+                __m512 lo, hi;
+                mx_decode(&lo, &hi, q, sf[r][g - g0], values);
+                _mm512_storeu_si512(a + r * TILE_K, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            }
+            size_t step = TILE_ROWS * TILE_K;
+            _tile_loadd(6, B + (size_t)g * PAIRS * cols, cols * 4);
+            _tile_loadd(4, a, TILE_K * 2);
+            _tile_dpbf16ps(0, 4, 6);
+            if (nt > 1) {
+                _tile_loadd(5, a + step, TILE_K * 2);
+                _tile_dpbf16ps(1, 5, 6);
+            }
+            if (nt > 2) {
+                _tile_loadd(4, a + 2 * step, TILE_K * 2);
+                _tile_dpbf16ps(2, 4, 6);
+            }
+            if (nt > 3) {
+                _tile_loadd(5, a + 3 * step, TILE_K * 2);
+                _tile_dpbf16ps(3, 5, 6);
+            }
         }
     }
     float c[4][16][16];
@@ -291,7 +349,8 @@ int fk_mmamx_fits(const fk_wmat *w)
 size_t fk_mmamx_thread_bytes(const fk_wmat *w, int R)
 {
     if (w->fmt != FK_W_MXFP4) return 0;
-    return (size_t)(R <= BLOCK_ROWS ? 4 * TILE_ROWS : STRIP_ROWS) * w->k * sizeof(uint16_t);
+    if (R <= BLOCK_ROWS) return 2 * 4 * TILE_ROWS * TILE_K * sizeof(uint16_t);
+    return (size_t)STRIP_ROWS * w->k * sizeof(uint16_t);
 }
 
 void fk_mmamx_rows(const fk_mm_job *j, int n0, int n1, int thread)
@@ -304,12 +363,16 @@ void fk_mmamx_rows(const fk_mm_job *j, int n0, int n1, int thread)
     for (int n = n0; n < n1; n += strip) {
         int rows = n1 - n < strip ? n1 - n : strip;
         const uint16_t *a = (const uint16_t *)w->data + (size_t)n * w->k;
+        if (mx && small) {
+            small_strip_mx(j, n, rows / TILE_ROWS, j->scratch[thread]);
+            continue;
+        }
         if (mx) {
             a = j->scratch[thread];
             decode_rows(j->scratch[thread], w, n, rows);
         }
         if (small)
-            small_strip(j, n, rows / TILE_ROWS, a, lda, !mx);
+            small_strip(j, n, rows / TILE_ROWS, a, lda);
         else
             big_strip(j, n, rows / TILE_ROWS, a, lda);
     }
