@@ -1,5 +1,5 @@
-/* test_cpu_kernels: every matmul kernel level this CPU can run (generic,
- * avx512, amx; cpu_features.h) against a naive double loop, bit for bit
+/* test_cpu_kernels: every kernel level this CPU can run (generic, avx512,
+ * amx; cpu_features.h): matmul and attention against naive double loops, bit for bit
  * against itself at another thread count, and exactly on one-hot weights
  * (y = the x value picked, all 24 bits: the amx level's three bf16 parts
  * must carry all of x), and batch invariant (a row alone gets the bits it
@@ -179,6 +179,104 @@ static void check_onehot(fk_cpu_level level, fk_backend *be, fk_wfmt fmt, int N,
     free(y);
 }
 
+/* ---- attention ----------------------------------------------------------------------- */
+
+/* Attention of one row and head in double precision, from backend.h's
+ * definition: softmax over the visible keys with the sink in the
+ * denominator. K and V of position t, kv head g: kbuf/vbuf [t][nkv*hd]. */
+static void ref_attention(double *out, const float *q, const float *kbuf, const float *vbuf,
+                          double sink, int p, int window, int nkv, int hd, int g)
+{
+    int lo = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
+    double mx = sink, den = 0;
+    for (int t = lo; t <= p; t++) {
+        double sc = 0;
+        for (int i = 0; i < hd; i++) sc += (double)q[i] * kbuf[((size_t)t * nkv + g) * hd + i];
+        sc /= sqrt((double)hd);
+        if (sc > mx) mx = sc;
+    }
+    den = exp(sink - mx);
+    for (int i = 0; i < hd; i++) out[i] = 0;
+    for (int t = lo; t <= p; t++) {
+        double sc = 0;
+        for (int i = 0; i < hd; i++) sc += (double)q[i] * kbuf[((size_t)t * nkv + g) * hd + i];
+        double e = exp(sc / sqrt((double)hd) - mx);
+        den += e;
+        for (int i = 0; i < hd; i++) out[i] += e * vbuf[((size_t)t * nkv + g) * hd + i];
+    }
+    for (int i = 0; i < hd; i++) out[i] /= den;
+}
+
+/* Two sequences in a paged cache (16-position blocks, listed in a shuffled
+ * order): sequence 0 has 37 cached positions and 5 new rows, sequence 1 is
+ * 20 new rows from position 0. Near a double loop, the same bits on 1 and 3
+ * threads, and sequence 0 alone gets the bits it gets beside sequence 1. */
+static void check_attention(fk_cpu_level level, fk_backend *one, fk_backend *many, int nh, int nkv,
+                            int hd, int window)
+{
+    enum { BT = 16, LEN0 = 42, LEN1 = 20, NB = 4 + 2 };
+    int width = nkv * hd, R = 5 + LEN1;
+    size_t block_floats = (size_t)2 * BT * width;
+    float *base = calloc(NB * block_floats, sizeof(float));
+    float *k0 = malloc((size_t)LEN0 * width * sizeof(float)), *v0 = malloc(LEN0 * width * 4);
+    float *k1 = malloc((size_t)LEN1 * width * sizeof(float)), *v1 = malloc(LEN1 * width * 4);
+    float *q = malloc((size_t)R * nh * hd * sizeof(float));
+    float *y1 = malloc((size_t)R * nh * hd * sizeof(float)), *yn = malloc(R * nh * hd * 4);
+    uint16_t sinks[64];
+    if (!base || !k0 || !v0 || !k1 || !v1 || !q || !y1 || !yn || nh > 64) {
+        ok(0, "allocate the attention case");
+        goto out;
+    }
+    for (int i = 0; i < nh; i++) sinks[i] = bf16_of(frand() * 4.0f);
+    for (size_t i = 0; i < (size_t)LEN0 * width; i++) k0[i] = frand() * 2, v0[i] = frand();
+    for (size_t i = 0; i < (size_t)LEN1 * width; i++) k1[i] = frand() * 2, v1[i] = frand();
+    for (size_t i = 0; i < (size_t)R * nh * hd; i++) q[i] = frand() * 2;
+    fk_kv_cache c = {base, BT, 1, width, block_floats};
+    static const int32_t blocks0[3] = {4, 1, 3}, blocks1[2] = {0, 5};
+    /* Fill the cache directly in backend.h's layout. */
+    for (int t = 0; t < LEN0 + LEN1; t++) {
+        int s = t >= LEN0, pos = s ? t - LEN0 : t;
+        const float *kk = s ? k1 : k0, *vv = s ? v1 : v0;
+        float *blk = base + (size_t)(s ? blocks1 : blocks0)[pos / BT] * block_floats;
+        memcpy(blk + (size_t)(pos % BT) * width, kk + (size_t)pos * width, width * sizeof(float));
+        memcpy(blk + (size_t)(BT + pos % BT) * width, vv + (size_t)pos * width,
+               width * sizeof(float));
+    }
+    fk_attn_seq seqs[2] = {{blocks0, 3, LEN0 - 5, 5, 0}, {blocks1, 2, 0, LEN1, 5}};
+    one->ops->attention(one, y1, q, &c, 0, seqs, 2, sinks, nh, nkv, hd, window);
+    many->ops->attention(many, yn, q, &c, 0, seqs, 2, sinks, nh, nkv, hd, window);
+    double worst = 0, want[128];
+    for (int r = 0; r < R; r++)
+        for (int h = 0; h < nh; h++) {
+            int s = r >= 5, p = s ? r - 5 : LEN0 - 5 + r;
+            ref_attention(want, q + ((size_t)r * nh + h) * hd, s ? k1 : k0, s ? v1 : v0,
+                          fk_bf16_f32(sinks[h]), p, window, nkv, hd, h / (nh / nkv));
+            for (int i = 0; i < hd; i++) {
+                double e = fabs(y1[((size_t)r * nh + h) * hd + i] - want[i]);
+                if (e > worst) worst = e;
+            }
+        }
+    ok(worst < 1e-5,
+       "%s level, attention nh=%d nkv=%d hd=%d window %d: within %.1e of a double loop",
+       fk_cpu_level_name(level), nh, nkv, hd, window, worst);
+    ok(memcmp(y1, yn, (size_t)R * nh * hd * sizeof(float)) == 0,
+       "%s level, attention hd=%d window %d: 3 threads give the 1-thread bits",
+       fk_cpu_level_name(level), hd, window);
+    many->ops->attention(many, yn, q, &c, 0, seqs, 1, sinks, nh, nkv, hd, window);
+    ok(memcmp(y1, yn, (size_t)5 * nh * hd * sizeof(float)) == 0,
+       "%s level, attention hd=%d window %d: a sequence alone gets the same bits",
+       fk_cpu_level_name(level), hd, window);
+out:
+    free(base);
+    free(k0);
+    free(v0);
+    free(k1);
+    free(v1);
+    free(q);
+    free(y1);
+    free(yn);
+}
+
 static void test_level(fk_cpu_level level)
 {
     char err[256];
@@ -203,6 +301,10 @@ static void test_level(fk_cpu_level level)
         check_random(level, one, many, fmt, 200, 64, some, 4); /* N % 16 != 0 */
         for (int r = 0; r < 9; r++) check_onehot(level, many, fmt, 272, 64, few[r]);
     }
+    check_attention(level, one, many, 16, 2, 64, 0);
+    check_attention(level, one, many, 16, 2, 64, 20);
+    check_attention(level, one, many, 4, 2, 32, 0);
+    check_attention(level, one, many, 6, 3, 24, 9); /* hd 24: the generic kernel at every level */
     static const int mixed[] = {1, 7};
     check_random(level, one, many, FK_W_BF16, 48, 100, mixed, 2); /* K % 32 != 0 */
     one->ops->free(one);

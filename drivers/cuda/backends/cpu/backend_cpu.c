@@ -26,6 +26,7 @@
  * here. The choice depends on the matrix, never on R (batch invariance). */
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
+#include "attention_avx512.h"
 #include "cpu_features.h"
 #include "matmul_kernels.h"
 #include "threadpool.h"
@@ -685,6 +686,13 @@ static void attn_task(void *ctx, int64_t i0, int64_t i1, int thread)
     for (int64_t i = i0; i < i1; i++) attn_one(j, (int)(i / j->nh), (int)(i % j->nh), acc);
 }
 
+/* The avx512 attention kernel's tasks (attention_avx512.h). */
+static void attn512_task(void *ctx, int64_t i0, int64_t i1, int thread)
+{
+    (void)thread;
+    fk_attn512_tasks(ctx, i0, i1);
+}
+
 /* Shapes and block tables an attention or kv_store call may use. */
 static fk_status check_seqs(const fk_kv_cache *c, int slot, const fk_attn_seq *seqs, int n_seqs,
                             int *rows)
@@ -712,9 +720,15 @@ static fk_status cpu_attention(fk_backend *be, float *out, const float *q, const
     int R;
     fk_status st = check_seqs(kv, slot, seqs, n_seqs, &R);
     if (st != FK_OK || R == 0) return st;
+    fk_pool *p = pool_of(be);
+    if (((cpu_backend *)be)->level >= FK_CPU_AVX512 && fk_attn512_fits(nh, nkv, hd)) {
+        fk_attn512_job a = {out, q, kv, slot, seqs, n_seqs, sinks, nh, nkv, hd, window};
+        int64_t tasks = (int64_t)R * nkv;
+        fk_pool_for(p, tasks, grain_for(p, tasks, 1, 1), attn512_task, &a);
+        return FK_OK;
+    }
     attn_job j = {out,   q,  kv,  slot, seqs,   n_seqs,
                   sinks, nh, nkv, hd,   window, 1.0f / sqrtf((float)hd)};
-    fk_pool *p = pool_of(be);
     int64_t n = (int64_t)R * nh;
     fk_pool_for(p, n, grain_for(p, n, 1, 4), attn_task, &j);
     return FK_OK;

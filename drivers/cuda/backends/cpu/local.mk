@@ -4,7 +4,8 @@ drivers_cuda_libfkengine_la_SOURCES += \
 	drivers/cuda/backends/cpu/backend_cpu.c \
 	drivers/cuda/backends/cpu/cpu_features.h drivers/cuda/backends/cpu/cpu_features.c \
 	drivers/cuda/backends/cpu/matmul_kernels.h drivers/cuda/backends/cpu/matmul_avx512.c \
-	drivers/cuda/backends/cpu/matmul_amx.c \
+	drivers/cuda/backends/cpu/matmul_amx.c drivers/cuda/backends/cpu/mxfp4_avx512.h \
+	drivers/cuda/backends/cpu/attention_avx512.h drivers/cuda/backends/cpu/attention_avx512.c \
 	drivers/cuda/backends/cpu/threadpool.h drivers/cuda/backends/cpu/threadpool.c
 
 # Every kernel level the CPU runs against naive loops, thread counts, one-hot rows.
