@@ -463,6 +463,98 @@ static void test_kv(const fk_checkpoint *ck)
     tiny_close(&t);
 }
 
+/* Logits of rows from..n-1 of tokens[0..n) on a fresh sequence, or on one
+ * that first takes what the prefix cache has (reuse 1); the positions reused
+ * go to *reused. */
+static fk_status logits_after(tiny *t, const int32_t *tokens, int n, int reuse, float *lg,
+                              int *reused)
+{
+    fk_kv *kv = fk_kv_new(t->pool, n + 4);
+    int from = reuse ? fk_kv_reuse_prefix(kv, tokens, n, 1) : 0;
+    if (reused) *reused = from;
+    int V = fk_model_config(t->m)->vocab_size;
+    float *all = malloc((size_t)n * V * sizeof *all);
+    fk_status st = fk_model_forward(t->m, t->run, kv, tokens + from, n - from, all, 1);
+    /* Only rows computed here: the last one, which both paths produce. */
+    memcpy(lg, all + (size_t)(n - from - 1) * V, (size_t)V * sizeof *lg);
+    free(all);
+    fk_kv_free(kv);
+    return st;
+}
+
+/* The prefix cache: reused blocks give the bits a fresh computation gives;
+ * a difference inside a block stops the reuse there; sliding layers' blocks
+ * dropped while decoding still serve; eviction makes room. */
+static void test_prefix_cache(const fk_checkpoint *ck)
+{
+    tiny t;
+    if (tiny_open(&t, ck, fk_backend_cpu_new(2), 64) != 0) {
+        tiny_close(&t);
+        return;
+    }
+    int V = fk_model_config(t.m)->vocab_size;
+    int32_t toks[50];
+    for (int i = 0; i < 50; i++) toks[i] = 1000 + 37 * i;
+    float *a = malloc((size_t)V * sizeof *a), *b = malloc((size_t)V * sizeof *b);
+    int reused = -1;
+    fk_kv_pool_set_prefix_cache(t.pool, 1);
+    /* Turn 1: 40 tokens, then the sequence ends; its 10 blocks stay cached. */
+    is_int(logits_after(&t, toks, 40, 1, a, &reused), FK_OK, "turn 1: 40 tokens");
+    is_int(reused, 0, "turn 1: nothing cached yet");
+    is_int((long long)fk_kv_pool_cached_blocks(t.pool), 20,
+           "turn 1's 10 blocks of each group stay cached");
+    /* Turn 2: the same 40 and 10 more. */
+    is_int(logits_after(&t, toks, 50, 1, a, &reused), FK_OK, "turn 2 with the cache");
+    is_int(reused, 40, "turn 2 reuses turn 1's 40 positions");
+    fk_kv_pool_set_prefix_cache(t.pool, 0);
+    is_int(logits_after(&t, toks, 50, 1, b, &reused), FK_OK, "turn 2 without the cache");
+    is_int(reused, 0, "the cache off: nothing reused");
+    ok(memcmp(a, b, (size_t)V * sizeof *a) == 0, "with and without the cache: the same bits");
+    fk_kv_pool_set_prefix_cache(t.pool, 1);
+    /* A prompt of exactly 40 cached tokens keeps its last token to compute. */
+    logits_after(&t, toks, 40, 1, a, &reused);
+    is_int(reused, 36, "a fully cached prompt still computes its last block's tokens");
+    /* A token changed inside block 5 (positions 20..23): reuse stops at 20. */
+    int32_t other[50];
+    memcpy(other, toks, sizeof other);
+    other[22] = 7;
+    logits_after(&t, other, 50, 1, a, &reused);
+    is_int(reused, 20, "a different token at 22 stops the reuse at its block");
+    fk_kv_pool_set_prefix_cache(t.pool, 0);
+    logits_after(&t, other, 50, 0, b, NULL);
+    ok(memcmp(a, b, (size_t)V * sizeof *a) == 0, "partial reuse: the same bits");
+    fk_kv_pool_set_prefix_cache(t.pool, 1);
+    /* Decoding one token at a time: the sliding layers (window 8) give blocks
+     * back as they go; those still cached serve a later reuse. */
+    int32_t fresh[30];
+    for (int i = 0; i < 30; i++) fresh[i] = 5000 + 11 * i;
+    fk_kv *d = fk_kv_new(t.pool, 40);
+    fk_model_forward(t.m, t.run, d, fresh, 2, NULL, 0);
+    for (int i = 2; i < 30; i++) fk_model_decode(t.m, t.run, &d, &fresh[i], 1, NULL, NULL);
+    ok(fk_kv_held(d) < 2 * 8, "decoding 30 positions, the sliding layers hold only their window");
+    fk_kv_free(d);
+    logits_after(&t, fresh, 30, 1, a, &reused);
+    is_int(reused, 28, "a sequence decoded token by token is found again (28 of 30)");
+    fk_kv_pool_set_prefix_cache(t.pool, 0);
+    logits_after(&t, fresh, 30, 0, b, NULL);
+    ok(memcmp(a, b, (size_t)V * sizeof *a) == 0, "after decode-time caching: the same bits");
+    fk_kv_pool_set_prefix_cache(t.pool, 1);
+    /* Filling the pool evicts cached blocks, oldest first. */
+    uint64_t ev = fk_kv_pool_evictions(t.pool);
+    int32_t big[120];
+    for (int i = 0; i < 120; i++) big[i] = 9000 + i;
+    is_int(logits_after(&t, big, 120, 1, a, NULL), FK_OK,
+           "a 120-token sequence (60 blocks) fits by evicting cached ones");
+    ok(fk_kv_pool_evictions(t.pool) > ev, "cached blocks were evicted (%llu)",
+       (unsigned long long)(fk_kv_pool_evictions(t.pool) - ev));
+    logits_after(&t, toks, 50, 1, a, &reused);
+    ok(reused < 40, "turn 1's oldest blocks went first: %d of 40 still reused", reused);
+    is_int((long long)fk_kv_pool_free_blocks(t.pool), 64, "every block is free or cached");
+    free(a);
+    free(b);
+    tiny_close(&t);
+}
+
 /* The whole model on the reference backend agrees with the CPU backend. */
 static void test_ref_model(const fk_checkpoint *ck)
 {
@@ -513,6 +605,7 @@ int main(void)
     ok(ck != NULL, "open %s%s%s", dir, ck ? "" : ": ", ck ? "" : err);
     if (ck) {
         test_kv(ck);
+        test_prefix_cache(ck);
         test_ref_model(ck);
         fk_checkpoint_close(ck);
     }

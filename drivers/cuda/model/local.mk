@@ -1,10 +1,12 @@
 # drivers/cuda/model/: the gpt-oss forward pass over the backend table
-# (backend.h), YaRN RoPE, the KV cache and the MXFP4 code table.
+# (backend.h), YaRN RoPE, the paged KV cache with its prefix cache, and the
+# MXFP4 code table.
 drivers_cuda_libfkengine_la_SOURCES += \
 	drivers/cuda/model/model.h drivers/cuda/model/model.c \
 	drivers/cuda/model/backend.h \
 	drivers/cuda/model/rope.h drivers/cuda/model/rope.c \
-	drivers/cuda/model/mxfp4.h drivers/cuda/model/kv.h drivers/cuda/model/kv.c
+	drivers/cuda/model/mxfp4.h drivers/cuda/model/kv.h drivers/cuda/model/kv.c \
+	drivers/cuda/model/prefix.c
 
 # Kernel unit tests (hand-computed cases) and the golden check on both tiny models.
 check_PROGRAMS += tests/unit/test_model_layers

@@ -532,7 +532,8 @@ static fk_status run_rows(fk_run *r, int n_seqs, const int32_t *tokens, int R, c
         st = moe(r, &m->layers[l], R);
         if (st != FK_OK) return st;
     }
-    for (int s = 0; s < n_seqs; s++) r->seq_kv[s]->len += r->seqs[s].n_new;
+    for (int s = 0; s < n_seqs; s++)
+        fk_kv_advance(r->seq_kv[s], tokens + r->seqs[s].row0, r->seqs[s].n_new);
     if (n_rows > 0) return head(r, rows, n_rows, out);
     FK_TRY(r, "synchronize", r->be->ops->synchronize(r->be));
     return FK_OK;
@@ -543,8 +544,8 @@ static fk_status check_tokens(fk_run *r, const int32_t *tokens, int n)
 {
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= r->m->cfg.vocab_size) {
-            snprintf(r->err, sizeof r->err, "token %d (id %ld) is outside the vocabulary of %d", i,
-                     (long)tokens[i], r->m->cfg.vocab_size);
+            snprintf(r->err, sizeof r->err, "token id %ld is outside the vocabulary (0 to %d)",
+                     (long)tokens[i], r->m->cfg.vocab_size - 1);
             return FK_ERR_TOKEN;
         }
     return FK_OK;

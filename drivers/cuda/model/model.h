@@ -68,9 +68,11 @@ size_t fk_kv_pool_bytes_for(const fk_model *m, int block_tokens, int n_seqs, int
 /* The pool must have no sequence left. */
 void fk_kv_pool_free(fk_kv_pool *p);
 size_t fk_kv_pool_blocks(const fk_kv_pool *p);      /* blocks in the pool */
-size_t fk_kv_pool_free_blocks(const fk_kv_pool *p); /* blocks no sequence holds */
-size_t fk_kv_block_bytes(const fk_kv_pool *p);      /* bytes of one block */
-int fk_kv_block_tokens(const fk_kv_pool *p);        /* positions per block */
+size_t fk_kv_pool_free_blocks(const fk_kv_pool *p); /* blocks no sequence holds (free or cached) */
+size_t fk_kv_pool_cached_blocks(const fk_kv_pool *p); /* of those, prefix-cached ones */
+uint64_t fk_kv_pool_evictions(const fk_kv_pool *p);   /* cached blocks evicted so far */
+size_t fk_kv_block_bytes(const fk_kv_pool *p);        /* bytes of one block */
+int fk_kv_block_tokens(const fk_kv_pool *p);          /* positions per block */
 /* Blocks one sequence holds at most while it grows to n_tokens positions,
  * reserving at most `chunk` positions at a time (full layers keep every
  * block, sliding layers their window plus one chunk). */
@@ -78,6 +80,13 @@ size_t fk_kv_blocks_needed(const fk_kv_pool *p, int n_tokens, int chunk);
 /* The most positions one sequence can reach in the whole pool, reserving
  * at most `chunk` at a time. */
 int fk_kv_pool_max_tokens(const fk_kv_pool *p, int chunk);
+
+/* Prefix caching (vLLM's automatic prefix caching; off when a pool is
+ * made): every full block a sequence fills is recorded under its tokens and
+ * the tokens before it, and stays cached when no sequence holds it, until
+ * the pool needs the room (least recently used first). Turning it off stops
+ * recording and finding; cached blocks are then simply reused. */
+void fk_kv_pool_set_prefix_cache(fk_kv_pool *p, int on);
 
 /* A sequence of at most `max_tokens` positions over `pool` (borrowed). It
  * holds no block yet; blocks come with fk_kv_reserve. NULL on OOM. */
@@ -96,6 +105,13 @@ void fk_kv_reset(fk_kv *kv);
 fk_status fk_kv_reserve(fk_kv *kv, int n);
 /* Free blocks fk_kv_reserve(kv, n) would take (0 when it has them). */
 size_t fk_kv_reserve_cost(const fk_kv *kv, int n);
+/* On an empty sequence that will hold tokens[0..n): take the longest
+ * cached prefix of them that leaves at least min_left to compute (1 when
+ * the caller needs the last token's logits) as the sequence's first
+ * positions, sharing its blocks. Returns the positions taken (a multiple of
+ * the block size; 0 with the cache off or nothing found). The model then
+ * continues from there and gets the bits it would have computed. */
+int fk_kv_reuse_prefix(fk_kv *kv, const int32_t *tokens, int n, int min_left);
 
 /* ---- running -------------------------------------------------------------------- */
 
