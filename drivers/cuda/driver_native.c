@@ -26,6 +26,7 @@
  *   FK_PREFILL_CHUNK     prompt tokens prefilled per step (default 512)
  *   FK_CPU_KERNELS       CPU matmul kernels: auto (default: the best this CPU
  *                        runs), amx, avx512 or generic (cpu_features.h)
+ *   FK_PREFIX_CACHE      reuse the KV of earlier prompts' shared prefixes (default 1)
  *
  * Threads: every fk_driver function and every host callback runs on the
  * loop thread. The loader thread only writes the load state under `mu` and
@@ -145,10 +146,12 @@ static int read_config(fk_core *c, char *err, size_t err_len)
         return -1;
     }
     long long threads, batch, kv_mb, chunk;
+    int prefix;
     if (h->config_int(h, "FK_THREADS", 0, 0, 1024, &threads, err, err_len) ||
         h->config_int(h, "FK_MAX_BATCH", 8, 1, 256, &batch, err, err_len) ||
         h->config_int(h, "FK_KV_CACHE_MB", 0, 0, LLONG_MAX / (1 << 20), &kv_mb, err, err_len) ||
         h->config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len) ||
+        h->config_bool(h, "FK_PREFIX_CACHE", 1, &prefix, err, err_len) ||
         fk_cpu_kernels_choose(h->config_get(h, "FK_CPU_KERNELS"), err, err_len))
         return -1;
     c->model_dir = strdup(dir);
@@ -162,6 +165,7 @@ static int read_config(fk_core *c, char *err, size_t err_len)
     c->sched_cfg.max_batch = (int)batch;
     c->kv_bytes = (size_t)kv_mb << 20;
     c->sched_cfg.prefill_chunk = (int)chunk;
+    c->sched_cfg.prefix_cache = prefix;
     return 0;
 }
 
@@ -237,10 +241,10 @@ static void *loader_main(void *arg)
     m = fk_model_new(ck, be, err, sizeof err);
     if (!m || vocab_covers(tok, m, err, sizeof err) != 0) goto fail;
     int len = c->max_model_len, positions = fk_model_config(m)->max_position_embeddings;
-    size_t kv_bytes = c->kv_bytes
-                          ? c->kv_bytes
-                          : fk_kv_pool_bytes_for(m, KV_BLOCK_TOKENS, c->sched_cfg.max_batch,
-                                                 len < positions ? len : positions, FK_RUN_ROWS);
+    size_t kv_bytes = c->kv_bytes ? c->kv_bytes
+                                  : fk_kv_pool_bytes_for(m, KV_BLOCK_TOKENS, c->sched_cfg.max_batch,
+                                                         len < positions ? len : positions,
+                                                         c->sched_cfg.prefill_chunk);
     pool = fk_kv_pool_new(m, kv_bytes, KV_BLOCK_TOKENS, err, sizeof err);
     if (!pool) goto fail;
     pthread_mutex_lock(&c->mu);
@@ -538,7 +542,9 @@ static size_t native_list_models(fk_core *c, fk_model_info *out, size_t max, siz
     return 1;
 }
 
-/* Engine gauges: KV blocks held against the pool, sequences. */
+/* Engine gauges: KV blocks held by sequences against the pool (blocks only
+ * the prefix cache keeps count as free, as in vLLM), sequences, preemptions
+ * and prefix cache lookups. */
 static void native_metrics(fk_core *c, fk_core_metrics *out)
 {
     if (FK_HAS_MEMBER(out, fk_core_metrics, backend)) out->backend = "cpu";
@@ -549,6 +555,10 @@ static void native_metrics(fk_core *c, fk_core_metrics *out)
         out->kv_usage = (double)st.kv_blocks_used / (double)st.kv_blocks_total;
     if (FK_HAS_MEMBER(out, fk_core_metrics, running)) out->running = st.running;
     if (FK_HAS_MEMBER(out, fk_core_metrics, waiting)) out->waiting = st.waiting;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, preemptions)) out->preemptions = st.preemptions;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, prefix_queries))
+        out->prefix_queries = st.prefix_queries;
+    if (FK_HAS_MEMBER(out, fk_core_metrics, prefix_hits)) out->prefix_hits = st.prefix_hits;
 }
 
 static fk_gen *native_generate(fk_core *c, const fk_gen_request *request,

@@ -21,6 +21,19 @@ static void test_greedy(void)
     is_int(fk_sampler_sample(s, logits), 1, "greedy: argmax, tie goes to the lowest id");
     float neg[6] = {-5, -4, -3, -9, -3, -8};
     is_int(fk_sampler_sample(s, neg), 2, "greedy: all-negative logits");
+    ok(fk_sampler_is_greedy(s), "temperature 0: the argmax of the raw logits may stand in");
+    fk_sampler_free(s);
+    p.presence_penalty = 0.5;
+    s = fk_sampler_new(&p, 6);
+    ok(!fk_sampler_is_greedy(s), "greedy with a penalty: the logits are needed");
+    fk_sampler_free(s);
+    p = params(0.7, 1, 0, 1);
+    s = fk_sampler_new(&p, 6);
+    ok(!fk_sampler_is_greedy(s), "temperature 0.7: sampled");
+    fk_sampler_free(s);
+    p.top_p = 0;
+    s = fk_sampler_new(&p, 6);
+    ok(fk_sampler_is_greedy(s), "top_p 0: the best token only, greedy");
     fk_sampler_free(s);
 }
 

@@ -105,12 +105,19 @@ static int on_pieces(void *ud, const fk_piece *p, size_t n, size_t piece_size)
     return 0;
 }
 
+static fk_error last_error;       /* the last error on_done saw */
+static char last_error_text[256]; /* its message */
+
 static void on_done(void *ud, const fk_gen_stats *st, const fk_error *err)
 {
     rec *r = ud;
     r->dones++;
     r->stats = *st;
-    if (err) diag("on_done error: %s", err->message);
+    if (!err) return;
+    diag("on_done error: %s", err->message);
+    last_error = *err;
+    snprintf(last_error_text, sizeof last_error_text, "%s", err->message);
+    last_error.message = last_error_text;
 }
 
 static const fk_gen_callbacks callbacks = {sizeof callbacks, on_pieces, on_done, NULL};
@@ -121,8 +128,9 @@ static fktok *tok;
 static fk_checkpoint *ck;
 static fk_backend *backend;
 static fk_model *model;
-static fk_kv_pool *kv_pool; /* the normal pool: room for 8 sequences of 256 */
-static fk_kv_pool *kv_tiny; /* room for one short sequence at a time */
+static fk_kv_pool *kv_pool;  /* the normal pool: room for 8 sequences of 256 */
+static fk_kv_pool *kv_tiny;  /* room for one short sequence at a time */
+static fk_kv_pool *kv_small; /* room for one sequence of 64 positions */
 
 static const char *vocab_bytes(const void *ud, int32_t id, size_t *len)
 {
@@ -150,9 +158,12 @@ static const char *forged_bytes(const void *ud, int32_t id, size_t *len)
 
 static fk_kv_pool *use_pool; /* the pool for the next sched_new (NULL: kv_pool) */
 
+static int use_prefix_cache; /* prefix_cache for the next sched_new */
+
 static fk_sched *sched_new_vocab(const fk_sched_vocab *v, int max_batch, int max_model_len)
 {
     fk_sched_config c = {.max_batch = max_batch,
+                         .prefix_cache = use_prefix_cache,
                          .max_model_len = max_model_len,
                          .prefill_chunk = 16,
                          .max_buffered = 4,
@@ -167,6 +178,15 @@ static fk_sched *sched_new(int max_batch, int max_model_len)
 {
     fk_sched_vocab v = {vocab_bytes, vocab_special, tok};
     return sched_new_vocab(&v, max_batch, max_model_len);
+}
+
+/* A scheduler on the normal pool with the prefix cache on or off. */
+static fk_sched *sched_new_cache(int max_batch, int prefix_cache)
+{
+    use_prefix_cache = prefix_cache;
+    fk_sched *s = sched_new(max_batch, 0);
+    use_prefix_cache = 0;
+    return s;
 }
 
 static int32_t prompt_a[] = {200006, 1428, 200008, 12194, 11, 1495, 553, 481, 30, 200007, 200006};
@@ -243,10 +263,9 @@ static void test_batching_keeps_results(void)
 
 static void test_seeded_batched(void)
 {
-    /* Batched logits may differ from batch-1 logits in the last bits (the
-     * GEMM's summation order), so the draws use few, well-separated
-     * candidates: what is tested is that each request's RNG is its own (a
-     * shared one would pick other tokens at almost every step). */
+    /* The backend is batch invariant, so batched logits are the batch-1
+     * bits; what is tested is that each request's RNG is its own (a shared
+     * one would pick other tokens at almost every step). */
     static rec a1, a2, other;
     fk_sched_request ra = greedy(prompt_a, 11, 20);
     ra.sampling = (fk_sampler_params){
@@ -422,6 +441,116 @@ static void test_kv_budget(void)
     fk_sched_free(s);
 }
 
+/* Two requests admitted together outgrow a pool of 7 blocks: the newer one
+ * is preempted, waits, recomputes and still gives its solo tokens. */
+static void test_preemption(void)
+{
+    static rec a1, b1, a2, b2;
+    fk_sched_request ra = greedy(prompt_a, 11, 40), rb = greedy(prompt_b, 15, 40);
+    run_alone(&ra, &a1);
+    run_alone(&rb, &b1);
+    use_pool = kv_small;
+    fk_sched *s = sched_new(4, 0);
+    use_pool = NULL;
+    is_int(fk_sched_max_model_len(s), 64, "a pool of one 64-position sequence caps max_model_len");
+    a2.seq = fk_sched_submit(s, &ra, &callbacks, &a2);
+    b2.seq = fk_sched_submit(s, &rb, &callbacks, &b2);
+    rec *both[] = {&a2, &b2};
+    ok(run_until_done(s, both, 2), "preemption: both requests end");
+    fk_sched_stats st;
+    fk_sched_get_stats(s, &st);
+    ok(st.preemptions >= 1, "the pool ran out: %llu preemption(s)",
+       (unsigned long long)st.preemptions);
+    is_int(st.max_batch_seen, 2, "they ran together before that");
+    ok(a2.stats.finish == FK_FINISH_LENGTH && b2.stats.finish == FK_FINISH_LENGTH,
+       "preemption: both complete (no error)");
+    ok(a2.n_ids == a1.n_ids && memcmp(a1.ids, a2.ids, sizeof(int32_t) * a1.n_ids) == 0,
+       "the older request's tokens equal its solo run");
+    ok(b2.n_ids == b1.n_ids && memcmp(b1.ids, b2.ids, sizeof(int32_t) * b1.n_ids) == 0,
+       "the preempted request recomputed and still gave its solo tokens");
+    is_int(b2.stats.completion_tokens, 40, "the preempted request kept its token count");
+    is_int((long long)st.kv_blocks_used, 0, "every KV block returned");
+    fk_sched_free(s);
+}
+
+/* A prompt token outside the vocabulary is the client's error (400), named
+ * as such, not a full KV cache. */
+static void test_bad_token(void)
+{
+    static rec r;
+    fk_sched *s = sched_new(2, 0);
+    int32_t bad[4] = {200006, 1428, 201088 + 5, 200008};
+    fk_sched_request req = greedy(bad, 4, 4);
+    r.seq = fk_sched_submit(s, &req, &callbacks, &r);
+    rec *one[] = {&r};
+    run_until_done(s, one, 1);
+    is_int(r.stats.finish, FK_FINISH_ERROR, "an out-of-range token id ends with an error");
+    is_int(last_error.http_status, 400, "... status 400");
+    ok(last_error.type && strcmp(last_error.type, "invalid_request_error") == 0,
+       "... an invalid_request_error");
+    ok(strstr(last_error_text, "outside the vocabulary") != NULL, "... saying why: %s",
+       last_error_text);
+    fk_sched_free(s);
+}
+
+/* A growing chat: each turn's prompt is the last one, its answer and a new
+ * message. With the prefix cache, turns 2.. reuse what came before and
+ * report it in cached_tokens; the greedy tokens are those without it. */
+static void test_prefix_cache_chat(void)
+{
+    enum { TURNS = 4, GEN = 24 };
+    static rec with[TURNS], without[TURNS];
+    static int32_t prompt[TURNS][256];
+    int n[TURNS];
+    for (int pass = 0; pass < 2; pass++) {
+        rec *rs = pass ? with : without;
+        fk_sched *s = sched_new_cache(4, pass);
+        memcpy(prompt[0], prompt_b, sizeof prompt_b);
+        n[0] = 15;
+        for (int t = 0; t < TURNS; t++) {
+            if (t > 0) { /* the last prompt, its answer, a new user message */
+                n[t] = n[t - 1];
+                memcpy(prompt[t], prompt[t - 1], (size_t)n[t] * sizeof(int32_t));
+                memcpy(prompt[t] + n[t], rs[t - 1].ids, (size_t)rs[t - 1].n_ids * sizeof(int32_t));
+                n[t] += rs[t - 1].n_ids;
+                memcpy(prompt[t] + n[t], prompt_a, sizeof prompt_a);
+                n[t] += 11;
+            }
+            fk_sched_request r = greedy(prompt[t], n[t], GEN);
+            rs[t].seq = fk_sched_submit(s, &r, &callbacks, &rs[t]);
+            rec *one[] = {&rs[t]};
+            run_until_done(s, one, 1);
+        }
+        fk_sched_stats st;
+        fk_sched_get_stats(s, &st);
+        if (pass) {
+            uint64_t hits = 0;
+            for (int t = 0; t < TURNS; t++) hits += (uint64_t)with[t].stats.cached_tokens;
+            is_int((long long)st.prefix_hits, (long long)hits,
+                   "prefix hits counted: the sum of cached_tokens (%llu)",
+                   (unsigned long long)hits);
+            ok(st.prefix_queries > st.prefix_hits && st.kv_blocks_cached > 0,
+               "queries %llu > hits; %zu blocks stay cached", (unsigned long long)st.prefix_queries,
+               st.kv_blocks_cached);
+        }
+        fk_sched_free(s);
+    }
+    is_int(with[0].stats.cached_tokens, 0, "turn 1: nothing cached");
+    for (int t = 1; t < TURNS; t++) {
+        /* Everything before the new message, in whole blocks of 16: the
+         * answer's last token was sampled, never fed, so it is not cached. */
+        int before = n[t] - 11 - 1, want = before / 16 * 16;
+        is_int(with[t].stats.cached_tokens, want, "turn %d: %d of %d prompt tokens cached", t + 1,
+               with[t].stats.cached_tokens, n[t]);
+        is_int(without[t].stats.cached_tokens, 0, "turn %d without the cache: 0 cached", t + 1);
+    }
+    int same = 1;
+    for (int t = 0; t < TURNS; t++)
+        same &= with[t].n_ids == without[t].n_ids &&
+                memcmp(with[t].ids, without[t].ids, sizeof(int32_t) * with[t].n_ids) == 0;
+    ok(same, "greedy tokens of all %d turns: the same with and without the cache", TURNS);
+}
+
 static void test_many_requests(void)
 {
     enum { N = 50 };
@@ -471,8 +600,11 @@ int main(void)
         /* One sequence of up to 32 positions (prompt 15 + 6 fit; two do not). */
         kv_tiny =
             fk_kv_pool_new(model, fk_kv_pool_bytes_for(model, 16, 1, 32, 16), 16, err, sizeof err);
+        kv_small =
+            fk_kv_pool_new(model, fk_kv_pool_bytes_for(model, 16, 1, 64, 16), 16, err, sizeof err);
     }
-    if (!ok(model && kv_pool && kv_tiny, "tiny model and KV pools load")) return done_testing();
+    if (!ok(model && kv_pool && kv_tiny && kv_small, "tiny model and KV pools load"))
+        return done_testing();
 
     test_batching_keeps_results();
     test_seeded_batched();
@@ -482,10 +614,14 @@ int main(void)
     test_backpressure();
     test_limits();
     test_kv_budget();
+    test_preemption();
+    test_bad_token();
+    test_prefix_cache_chat();
     test_many_requests();
 
     fk_kv_pool_free(kv_pool);
     fk_kv_pool_free(kv_tiny);
+    fk_kv_pool_free(kv_small);
     fk_model_free(model);
     backend->ops->free(backend);
     fk_checkpoint_close(ck);

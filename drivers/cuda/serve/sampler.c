@@ -386,6 +386,12 @@ int fk_sampler_candidates(fk_sampler *s, float *logits, int32_t *ids, float *pro
     return n;
 }
 
+int fk_sampler_is_greedy(const fk_sampler *s)
+{
+    return (s->p.temperature <= 0 || s->p.top_p <= 0) && s->p.presence_penalty == 0 &&
+           s->p.frequency_penalty == 0;
+}
+
 int32_t fk_sampler_sample(fk_sampler *s, float *logits)
 {
     fk_sampler_apply_penalties(s, logits);

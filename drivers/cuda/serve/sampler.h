@@ -39,6 +39,11 @@ void fk_sampler_free(fk_sampler *s);
  * with whatever token the caller decides to keep. */
 int32_t fk_sampler_sample(fk_sampler *s, float *logits);
 
+/* 1 when fk_sampler_sample would return the argmax of the raw logits
+ * (greedy, no penalties): the caller may take the backend's argmax instead
+ * of handing over the logits. */
+int fk_sampler_is_greedy(const fk_sampler *s);
+
 /* Record a generated token for the penalties. 0, or -1 on OOM. */
 int fk_sampler_accept(fk_sampler *s, int32_t token);
 

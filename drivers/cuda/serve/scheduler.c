@@ -1,5 +1,12 @@
-/* scheduler.c: the worker loop (admit, prefill, decode, finish) and the
- * hand-over of output to the loop thread. See scheduler.h. */
+/* scheduler.c: the worker loop (admit, preempt, prefill, decode, finish) and
+ * the hand-over of output to the loop thread. See scheduler.h.
+ *
+ * Locking: the mutex guards what the loop thread and the worker share (the
+ * sequence list, each sequence's state, flags and published output). The
+ * worker holds it only to take a snapshot at the start of a step and to
+ * publish at its end; everything that allocates, frees or computes (KV
+ * tables and blocks, prefix lookups, the model, output staging) runs with
+ * it released, so a delivery on the loop thread never waits for them. */
 #include "logprobs.h"
 #include "scheduler.h"
 #include "stopstr.h"
@@ -33,25 +40,33 @@ typedef struct out_buf {
     size_t cap_p;     /* allocated */
 } out_buf;
 
-/* lp: the token's logprobs, or NULL for none. */
-static int out_push(out_buf *b, const char *text, size_t len, int32_t id, int special,
-                    const fk_token_logprobs *lp)
+/* Room for n_p pieces and n_bytes bytes in all. 0, or -1 on OOM. */
+static int out_reserve(out_buf *b, size_t n_p, size_t n_bytes)
 {
-    if (b->n_bytes + len > b->cap_bytes) {
+    if (n_bytes > b->cap_bytes) {
         size_t cap = b->cap_bytes ? b->cap_bytes : 256;
-        while (cap < b->n_bytes + len) cap *= 2;
+        while (cap < n_bytes) cap *= 2;
         char *nb = realloc(b->bytes, cap);
         if (!nb) return -1;
         b->bytes = nb;
         b->cap_bytes = cap;
     }
-    if (b->n_p == b->cap_p) {
-        size_t cap = b->cap_p ? b->cap_p * 2 : 16;
+    if (n_p > b->cap_p) {
+        size_t cap = b->cap_p ? b->cap_p : 16;
+        while (cap < n_p) cap *= 2;
         out_piece *np = realloc(b->p, cap * sizeof *np);
         if (!np) return -1;
         b->p = np;
         b->cap_p = cap;
     }
+    return 0;
+}
+
+/* lp: the token's logprobs, or NULL for none. */
+static int out_push(out_buf *b, const char *text, size_t len, int32_t id, int special,
+                    const fk_token_logprobs *lp)
+{
+    if (out_reserve(b, b->n_p + 1, b->n_bytes + len) != 0) return -1;
     if (len) memcpy(b->bytes + b->n_bytes, text, len);
     b->p[b->n_p] = (out_piece){b->n_bytes, len, id, special, {.logprob = NAN}};
     if (lp) b->p[b->n_p].lp = *lp;
@@ -60,16 +75,31 @@ static int out_push(out_buf *b, const char *text, size_t len, int32_t id, int sp
     return 0;
 }
 
-/* Append all of src to dst and empty src. */
-static int out_move(out_buf *dst, out_buf *src)
+/* 1 when dst can take all of src without growing. */
+static int out_fits(const out_buf *dst, const out_buf *src)
 {
+    return dst->n_p + src->n_p <= dst->cap_p && dst->n_bytes + src->n_bytes <= dst->cap_bytes;
+}
+
+/* Append all of src to dst, which has the room (out_fits), and empty src.
+ * Allocates nothing. */
+static void out_append(out_buf *dst, out_buf *src)
+{
+    if (src->n_bytes) memcpy(dst->bytes + dst->n_bytes, src->bytes, src->n_bytes);
     for (size_t i = 0; i < src->n_p; i++) {
-        const out_piece *q = &src->p[i];
-        if (out_push(dst, src->bytes + q->off, q->len, q->token_id, q->is_special, &q->lp) != 0)
-            return -1;
+        dst->p[dst->n_p + i] = src->p[i];
+        dst->p[dst->n_p + i].off += dst->n_bytes;
     }
+    dst->n_p += src->n_p;
+    dst->n_bytes += src->n_bytes;
     src->n_p = src->n_bytes = 0;
-    return 0;
+}
+
+static void out_swap(out_buf *a, out_buf *b)
+{
+    out_buf t = *a;
+    *a = *b;
+    *b = t;
 }
 
 static void out_free(out_buf *b)
@@ -87,9 +117,8 @@ typedef struct lp_entry {
 } lp_entry;
 
 enum seq_state {
-    SEQ_WAITING = 0, /* queued, no KV cache yet */
-    SEQ_PREFILL,     /* admitted; prompt partly processed */
-    SEQ_RUNNING,     /* decoding; `pending` is the next token to feed */
+    SEQ_WAITING = 0, /* queued, or preempted: holds no KV blocks */
+    SEQ_RUNNING,     /* admitted: prefilling or decoding */
     SEQ_FINISHED,    /* the worker is done with it; awaiting on_done */
 };
 
@@ -102,13 +131,13 @@ typedef struct held_token {
 
 struct fk_seq {
     fk_sched *s;              /* owner */
-    fk_seq *next;             /* next in s->seqs (submission order) */
+    fk_seq *next;             /* next in s->seqs (submission order; under mu) */
+    fk_seq *wnext;            /* worker: next in this step's snapshot */
     fk_seq *deliver_next;     /* loop only: link in one fk_sched_deliver pass */
     int deliver_flags;        /* loop only: DELIVER_* for that pass */
     const char *deliver_note; /* loop only: the note taken in that pass */
 
     /* immutable after submit */
-    int32_t *prompt;     /* // (n_prompt,) */
     int n_prompt;        /* prompt tokens */
     int max_new;         /* completion budget */
     int32_t *stop_ids;   /* extra stop tokens (n_stop_ids of them) */
@@ -117,6 +146,7 @@ struct fk_seq {
     void *ud;            /* their user data */
 
     /* worker only */
+    int32_t *tokens;              /* // (n_prompt + max_new,) the prompt, then each sampled token */
     fk_sampler *sampler;          /* per-request RNG and penalties */
     int top_logprobs;             /* logprobs asked for: alternatives per token; -1: not asked */
     lp_entry *lp_fifo;            /* logprobs of sampled tokens not yet announced, in order */
@@ -124,11 +154,13 @@ struct fk_seq {
     fk_stopstr *stop;             /* stop strings, NULL when none */
     held_token *held;             /* tokens with bytes held by `stop` */
     size_t n_held, cap_held;
-    fk_kv *kv;       /* the KV cache while admitted */
-    size_t kv_need;  /* blocks it may hold at most, promised at admission */
-    int n_prefilled; /* prompt tokens already in kv */
-    int32_t pending; /* next token to feed the model */
-    int n_generated; /* completion tokens sampled */
+    fk_kv *kv;       /* its KV cache once first admitted (emptied when preempted) */
+    int admitted;    /* 1: in s->admitted (holds KV blocks) */
+    int n_target;    /* positions the cache must hold before the next decode */
+    int n_generated; /* completion tokens sampled (tokens[n_prompt ..]) */
+    int cached;      /* prompt tokens the prefix cache gave at first admission; -1 before */
+    int w_cancel;    /* this step's snapshot of cancel */
+    int w_blocked;   /* this step's snapshot of blocked() */
     out_buf stage;   /* this step's output, published at step end */
     double t_submit, t_prefill_start, t_prefill_end, t_first, t_last; /* ms, monotonic */
     double t_note;     /* when the last waiting note was set */
@@ -137,7 +169,7 @@ struct fk_seq {
     char err_msg[160]; /* message when finish is ERROR */
 
     /* shared, under s->mu */
-    enum seq_state state; /* see seq_state */
+    enum seq_state state; /* written by the worker, see seq_state */
     int cancel;           /* cancel() was called */
     int paused;           /* on_pieces returned 1 and no resume() since */
     out_buf out;          /* published output not yet delivered */
@@ -154,25 +186,30 @@ struct fk_sched {
     const fk_model *m;          /* borrowed */
     fk_kv_pool *pool;           /* borrowed; the worker is its only user */
     fk_run *run;                /* owned; the worker is its only user */
-    int kv_chunk;               /* most positions one model call reserves */
     fk_sched_vocab vocab;       /* token spelling */
     fk_sched_config cfg;        /* limits (defaults filled in) */
     int vocab_size;             /* V */
     const fk_gptoss_config *mc; /* the model's config (eos ids) */
-    float *logits;              /* // (max_batch, V) worker scratch */
-    float *lp_row;              /* // (V,) raw logits kept for logprobs, worker scratch */
-    fk_kv **kvs;                /* // (max_batch,) decode arguments */
-    int32_t *tokens;            /* // (max_batch,) */
-    fk_seq **batch;             /* // (max_batch,) sequences in this decode */
 
-    pthread_t thread;      /* the worker */
-    pthread_mutex_t mu;    /* guards the shared fields below and in fk_seq */
-    pthread_cond_t wake;   /* signalled on submit, cancel, resume, stop */
-    int stop;              /* 1: the worker should exit */
-    fk_seq *seqs;          /* every live sequence, submission order */
-    size_t kv_promised;    /* blocks promised to admitted sequences (kv_need) */
-    fk_sched_stats stats;  /* counters published at each step end (under mu) */
-    fk_sched_stats wstats; /* worker only: the same counters as they run */
+    /* worker only */ float *logits; /* // (max_batch, V) logits of a step's rows */
+    float *lp_row;                   /* // (V,) raw logits kept for logprobs */
+    fk_kv **kvs;                     /* // (max_batch,) decode arguments */
+    int32_t *tokens;                 /* // (max_batch,) */
+    int32_t *greedy;                 /* // (max_batch,) the argmax of each decoded row */
+    fk_seq **batch;                  /* // (max_batch,) sequences in this decode */
+    fk_seq **pre;                    /* // (max_batch,) sequences prefilling this step */
+    int *pre_todo;                   /* // (max_batch,) and how many tokens each */
+    fk_seq **admitted;               /* // (max_batch,) admitted sequences, oldest first */
+    int n_admitted;                  /* entries in admitted */
+    size_t stuck_free;               /* free blocks when an admission last failed; SIZE_MAX: none */
+    fk_sched_stats wstats;           /* the counters as they run */
+
+    pthread_t thread;     /* the worker */
+    pthread_mutex_t mu;   /* guards the shared fields below and in fk_seq */
+    pthread_cond_t wake;  /* signalled on submit, cancel, resume, stop */
+    int stop;             /* 1: the worker should exit */
+    fk_seq *seqs;         /* every live sequence, submission order */
+    fk_sched_stats stats; /* counters published at each step end */
 };
 
 static double now_ms(void)
@@ -189,7 +226,7 @@ static void seq_free(fk_seq *q)
     fk_sampler_free(q->sampler);
     fk_stopstr_free(q->stop);
     free(q->held);
-    free(q->prompt);
+    free(q->tokens);
     free(q->stop_ids);
     out_free(&q->stage);
     out_free(&q->out);
@@ -305,14 +342,6 @@ static void seq_fail(fk_seq *q, int status, const char *msg)
     snprintf(q->err_msg, sizeof q->err_msg, "%s", msg);
 }
 
-/* The model failed on this sequence: a prompt token outside the vocabulary
- * is the client's error (400), anything else the engine's (500), and the
- * message is the model's own ("model.c:412: attention: unsupported shape"). */
-static void seq_fail_model(fk_sched *s, fk_seq *q, fk_status st)
-{
-    seq_fail(q, st == FK_ERR_TOKEN ? 400 : 500, fk_run_error(s->run));
-}
-
 /* Text token: through the stop matcher when there is one. Sets q->finish on a match. */
 static int emit_text(fk_seq *q, int32_t tok, const char *bytes, size_t len)
 {
@@ -343,7 +372,7 @@ static void take_token(fk_sched *s, fk_seq *q, int32_t tok)
     double t = now_ms();
     if (q->n_generated == 0) q->t_first = t;
     q->t_last = t;
-    q->n_generated++;
+    q->tokens[q->n_prompt + q->n_generated++] = tok;
     s->wstats.generated_tokens++;
     int rc = fk_sampler_accept(q->sampler, tok);
     size_t len = 0;
@@ -367,222 +396,336 @@ static void take_token(fk_sched *s, fk_seq *q, int32_t tok)
         else
             q->finish = FK_FINISH_LENGTH;
     }
-    q->pending = tok;
 }
 
-/* ---- the step (worker) --------------------------------------------------------------- */
+/* ---- the step (worker, the mutex released) ------------------------------------------ */
 
-static int n_active(const fk_sched *s)
-{
-    int n = 0;
-    for (const fk_seq *q = s->seqs; q; q = q->next)
-        n += q->state == SEQ_PREFILL || q->state == SEQ_RUNNING;
-    return n;
-}
-
-/* 1 when a running sequence must wait for its paused output to drain. */
+/* 1 when a running sequence must wait for its paused output to drain (under mu). */
 static int blocked(const fk_sched *s, const fk_seq *q)
 {
     return q->paused && q->out.n_p >= (size_t)s->cfg.max_buffered;
 }
 
-/* Under mu: 1 when the waiting sequence q fits next to `active` running ones. */
-static int fits_locked(const fk_sched *s, const fk_seq *q, int active)
+static void admitted_remove(fk_sched *s, fk_seq *q)
 {
-    if (active >= s->cfg.max_batch) return 0;
-    size_t need = fk_kv_blocks_needed(s->pool, q->n_prompt + q->max_new, s->kv_chunk);
-    return s->kv_promised + need <= fk_kv_pool_blocks(s->pool);
+    int i = 0;
+    while (s->admitted[i] != q) i++;
+    memmove(s->admitted + i, s->admitted + i + 1, (size_t)(s->n_admitted - i - 1) * sizeof q);
+    s->n_admitted--;
+    q->admitted = 0;
 }
 
-/* Under mu: the first waiting sequence not cancelled (first come, first served). */
-static fk_seq *first_waiting_locked(const fk_sched *s)
+/* Give up q's KV blocks (full ones stay in the prefix cache): it waits to be
+ * admitted again and then recomputes what it had (vLLM's recompute
+ * preemption). Its sampled tokens and output are kept. */
+static void preempt(fk_sched *s, fk_seq *q)
 {
-    for (fk_seq *q = s->seqs; q; q = q->next)
-        if (q->state == SEQ_WAITING && !q->cancel) return q;
-    return NULL;
+    fk_kv_reset(q->kv);
+    admitted_remove(s, q);
+    s->wstats.preemptions++;
 }
 
-/* Under mu: 1 when the worker has something to do. */
-static int has_work(const fk_sched *s)
+/* Back the next `todo` positions of admitted q with blocks, preempting the
+ * most recently admitted sequences while the pool is short (q itself last).
+ * 1 when q got them, 0 when q was preempted or finished. */
+static int make_room(fk_sched *s, fk_seq *q, int todo)
 {
-    int active = n_active(s);
-    for (const fk_seq *q = s->seqs; q; q = q->next) {
-        if (q->state == SEQ_FINISHED) continue;
-        if (q->cancel) return 1;
-        if (q->state != SEQ_WAITING && !blocked(s, q)) return 1;
+    if (fk_kv_len(q->kv) + todo > fk_kv_capacity(q->kv)) {
+        /* Never by construction (capacity is prompt + budget): stop, do not preempt. */
+        if (flush_held(q) != 0)
+            seq_fail(q, 500, "out of memory while emitting output");
+        else
+            q->finish = FK_FINISH_LENGTH;
+        return 0;
     }
-    const fk_seq *head = first_waiting_locked(s);
-    return head && fits_locked(s, head, active);
-}
-
-/* Under mu: give the sequence up; its KV cache goes back to the budget. */
-static void finish_locked(fk_sched *s, fk_seq *q)
-{
-    if (q->kv) {
-        s->kv_promised -= q->kv_need;
-        fk_kv_free(q->kv);
-        q->kv = NULL;
+    while (fk_kv_reserve(q->kv, todo) != FK_OK) {
+        fk_seq *victim = s->admitted[s->n_admitted - 1];
+        preempt(s, victim);
+        if (victim == q) return 0;
     }
-    q->state = SEQ_FINISHED;
+    return 1;
 }
 
-/* Under mu: admit waiting sequences in order while there is room. Returns 1
- * when one could not be admitted and was finished with an error. */
-static int admit_locked(fk_sched *s)
+/* Take waiting q into the batch if the pool has room for its first chunk
+ * (at most `budget` positions) with a block to spare for each running
+ * sequence, so that new arrivals do not make the running ones preempt each
+ * other. The prefix cache supplies what it can first. Returns the positions
+ * to prefill now (0: q is fully cached and decodes next), or -1 when it
+ * does not fit (q stays waiting) or failed. */
+static int admit(fk_sched *s, fk_seq *q, int budget)
 {
-    int failed = 0, active = n_active(s);
-    for (fk_seq *q; (q = first_waiting_locked(s)) && fits_locked(s, q, active);) {
-        q->kv = fk_kv_new(s->pool, q->n_prompt + q->max_new);
-        if (!q->kv) {
-            seq_fail(q, 503, "out of memory for the KV cache");
-            finish_locked(s, q);
-            failed = 1;
-            continue;
-        }
-        q->kv_need = fk_kv_blocks_needed(s->pool, q->n_prompt + q->max_new, s->kv_chunk);
-        s->kv_promised += q->kv_need;
-        q->state = SEQ_PREFILL;
+    if (!q->kv && !(q->kv = fk_kv_new(s->pool, q->n_prompt + q->max_new))) {
+        seq_fail(q, 503, "out of memory for the KV cache's tables");
+        return -1;
+    }
+    int fresh = q->n_generated == 0;
+    /* A fresh sequence needs logits at its last prompt token; a preempted one
+     * only its cache back (its next token is already sampled). */
+    q->n_target = q->n_prompt + (fresh ? 0 : q->n_generated - 1);
+    int reused = fk_kv_reuse_prefix(q->kv, q->tokens, q->n_target, fresh);
+    int todo = q->n_target - reused < budget ? q->n_target - reused : budget;
+    int need = todo > 0 ? todo : 1;
+    size_t spare = (size_t)s->n_admitted, free_blocks = fk_kv_pool_free_blocks(s->pool);
+    if (fk_kv_reserve_cost(q->kv, need) + spare > free_blocks ||
+        fk_kv_reserve(q->kv, need) != FK_OK) {
+        fk_kv_reset(q->kv);
+        s->stuck_free = fk_kv_pool_free_blocks(s->pool);
+        return -1;
+    }
+    if (q->cached < 0) { /* the first admission: the prompt's cache hit */
+        q->cached = reused;
         q->t_prefill_start = now_ms();
-        active++;
+        s->wstats.prefix_queries += (uint64_t)q->n_prompt;
+        s->wstats.prefix_hits += (uint64_t)reused;
     }
-    return failed;
+    s->admitted[s->n_admitted++] = q;
+    q->admitted = 1;
+    s->stuck_free = SIZE_MAX;
+    return todo;
 }
 
-/* Prefill up to prefill_chunk prompt tokens over the sequences in PREFILL. */
-static void prefill_step(fk_sched *s, fk_seq **list, int n)
+/* The model failed on this sequence: a prompt token outside the vocabulary
+ * is the client's error (400), anything else the engine's (500), and the
+ * message is the model's own ("model.c:412: attention: unsupported shape"). */
+static void seq_fail_model(fk_sched *s, fk_seq *q, fk_status st)
 {
-    int budget = s->cfg.prefill_chunk;
-    for (int i = 0; i < n && budget > 0; i++) {
-        fk_seq *q = list[i];
-        int todo = q->n_prompt - q->n_prefilled;
-        if (todo > budget) todo = budget;
-        /* Only the chunk that ends the prompt needs logits: the others skip
-         * the final norm and the lm_head pass (over 1 GB for 20b). */
-        float *logits = q->n_prefilled + todo == q->n_prompt ? s->logits : NULL;
-        fk_status st =
-            fk_model_forward(s->m, s->run, q->kv, q->prompt + q->n_prefilled, todo, logits, 0);
+    seq_fail(q, st == FK_ERR_TOKEN ? 400 : 500, fk_run_error(s->run));
+}
+
+/* Prefill pre[i] by pre_todo[i] positions each; a fresh sequence that
+ * reaches its last prompt token samples its first token. */
+static void prefill_step(fk_sched *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fk_seq *q = s->pre[i];
+        int todo = s->pre_todo[i], len = fk_kv_len(q->kv);
+        int ends = len + todo == q->n_target, fresh = q->n_generated == 0;
+        /* Only the chunk that ends a fresh prompt needs logits: the others
+         * skip the final norm and the lm_head pass (over 1 GB for 20b). */
+        float *logits = ends && fresh ? s->logits : NULL;
+        fk_status st = fk_model_forward(s->m, s->run, q->kv, q->tokens + len, todo, logits, 0);
         if (st != FK_OK) {
             seq_fail_model(s, q, st);
             continue;
         }
-        q->n_prefilled += todo;
-        budget -= todo;
-        s->wstats.prompt_tokens += (uint64_t)todo;
-        if (q->n_prefilled < q->n_prompt) continue;
+        if (!ends || !fresh) continue;
         q->t_prefill_end = now_ms();
+        s->wstats.prompt_tokens += (uint64_t)q->n_prompt;
         take_token(s, q, sample(s, q, s->logits));
     }
 }
 
-/* One fk_model_decode over the running sequences in list. */
-static void decode_step(fk_sched *s, fk_seq **list, int n)
+/* 1 when q's next token needs the logits on the host: it samples, or it
+ * reports logprobs; else the backend's argmax is its pick. */
+static int needs_logits(const fk_seq *q)
 {
-    size_t V = (size_t)s->vocab_size;
-    int B = 0;
-    for (int i = 0; i < n; i++) {
-        fk_seq *q = list[i];
-        if (q->finish != FK_FINISH_NONE) continue;
-        if (fk_kv_len(q->kv) >= fk_kv_capacity(q->kv)) {
-            if (flush_held(q) != 0)
-                seq_fail(q, 500, "out of memory while emitting output");
-            else
-                q->finish = FK_FINISH_LENGTH;
-            continue;
-        }
-        s->batch[B] = q;
-        s->kvs[B] = q->kv;
-        s->tokens[B] = q->pending;
-        B++;
-    }
+    return !fk_sampler_is_greedy(q->sampler) || q->top_logprobs >= 0;
+}
+
+/* One fk_model_decode over batch[0..B): each feeds the token at its cache's
+ * length (the last one sampled). Greedy sequences take the backend's argmax;
+ * the logits come to the host only when some sequence needs them. */
+static void decode_step(fk_sched *s, int B)
+{
     if (B == 0) return;
+    size_t V = (size_t)s->vocab_size;
+    int sampled = 0;
+    for (int b = 0; b < B; b++) {
+        fk_seq *q = s->batch[b];
+        s->kvs[b] = q->kv;
+        s->tokens[b] = q->tokens[fk_kv_len(q->kv)];
+        sampled |= needs_logits(q);
+    }
     s->wstats.decode_calls++;
     s->wstats.decode_rows += (uint64_t)B;
     if (B > s->wstats.max_batch_seen) s->wstats.max_batch_seen = B;
-    fk_status st = fk_model_decode(s->m, s->run, s->kvs, s->tokens, B, s->logits, NULL);
+    fk_status st =
+        fk_model_decode(s->m, s->run, s->kvs, s->tokens, B, sampled ? s->logits : NULL, s->greedy);
     if (st != FK_OK) {
         for (int b = 0; b < B; b++) seq_fail_model(s, s->batch[b], st);
         return;
     }
-    for (int b = 0; b < B; b++)
-        take_token(s, s->batch[b], sample(s, s->batch[b], s->logits + b * V));
+    for (int b = 0; b < B; b++) {
+        fk_seq *q = s->batch[b];
+        int32_t tok = needs_logits(q) ? sample(s, q, s->logits + b * V) : s->greedy[b];
+        take_token(s, q, tok);
+    }
 }
 
-/* Under mu: move each stepped sequence's output to its shared queue, finish
- * those that ended, refresh waiting notes. Returns 1 when the loop should be
- * notified. */
-static int publish_locked(fk_sched *s, fk_seq **list, int n)
+/* Release the KV of every finished sequence. */
+static void release_finished(fk_sched *s, fk_seq *live)
+{
+    for (fk_seq *q = live; q; q = q->wnext) {
+        if (q->finish == FK_FINISH_NONE || !q->kv) continue;
+        if (q->admitted) admitted_remove(s, q);
+        fk_kv_free(q->kv);
+        q->kv = NULL;
+    }
+}
+
+/* One step over the snapshot `live` (submission order): cancellations, the
+ * admitted sequences' next tokens (oldest first, preempting the newest when
+ * blocks run out), admissions in order of arrival, then the prefill chunks
+ * and one batched decode. */
+static void step(fk_sched *s, fk_seq *live)
+{
+    for (fk_seq *q = live; q; q = q->wnext)
+        if (q->w_cancel && q->finish == FK_FINISH_NONE) q->finish = FK_FINISH_CANCELLED;
+    release_finished(s, live);
+    int budget = s->cfg.prefill_chunk, n_pre = 0, B = 0;
+    uint64_t preempted = s->wstats.preemptions;
+    for (int i = 0; i < s->n_admitted; i++) {
+        fk_seq *q = s->admitted[i];
+        if (q->w_blocked) continue;
+        int len = fk_kv_len(q->kv), prefilling = len < q->n_target;
+        int todo = !prefilling ? 1 : q->n_target - len < budget ? q->n_target - len : budget;
+        if (todo == 0) continue; /* the step's prefill budget is spent */
+        if (!make_room(s, q, todo)) {
+            i--; /* q left the list (or finished): look at index i again */
+            if (q->finish != FK_FINISH_NONE) i++;
+            continue;
+        }
+        if (prefilling) {
+            s->pre[n_pre] = q;
+            s->pre_todo[n_pre++] = todo;
+            budget -= todo;
+        } else {
+            s->batch[B++] = q;
+        }
+    }
+    /* New and preempted sequences, in order of arrival, while there is room;
+     * none in a step that had to preempt. */
+    for (fk_seq *q = live; q && s->wstats.preemptions == preempted; q = q->wnext) {
+        if (q->admitted || q->finish != FK_FINISH_NONE || q->w_blocked) continue;
+        if (s->n_admitted >= s->cfg.max_batch || budget <= 0) break;
+        int todo = admit(s, q, budget);
+        if (todo < 0 && q->finish == FK_FINISH_NONE) break; /* first come, first served */
+        if (todo > 0) {
+            s->pre[n_pre] = q;
+            s->pre_todo[n_pre++] = todo;
+            budget -= todo;
+        } else if (todo == 0) {
+            s->batch[B++] = q;
+        }
+    }
+    prefill_step(s, n_pre);
+    decode_step(s, B);
+    release_finished(s, live);
+    s->wstats.steps++;
+}
+
+/* ---- publication (worker, under mu) ---------------------------------------------------- */
+
+/* Move q's staged output to its shared queue. The loop only ever empties
+ * q->out, so room found with the mutex released is still there after: the
+ * (rare) growth happens unlocked, and nothing is allocated under mu. */
+static int publish_output(fk_sched *s, fk_seq *q)
+{
+    if (q->stage.n_p == 0) return 0;
+    if (q->out.n_p == 0) {
+        out_swap(&q->out, &q->stage);
+        return 0;
+    }
+    if (!out_fits(&q->out, &q->stage)) {
+        out_buf big = {0};
+        size_t n_p = q->out.n_p + q->stage.n_p, n_bytes = q->out.n_bytes + q->stage.n_bytes;
+        pthread_mutex_unlock(&s->mu);
+        int rc = out_reserve(&big, 2 * n_p, 2 * n_bytes);
+        pthread_mutex_lock(&s->mu);
+        if (rc != 0) {
+            out_free(&big);
+            return -1;
+        }
+        out_append(&big, &q->out);
+        out_swap(&big, &q->out);
+        out_append(&q->out, &q->stage);
+        out_swap(&big, &q->stage); /* the old queue's arrays serve as the next stage */
+        out_free(&big);            /* and the old stage's go */
+        return 0;
+    }
+    out_append(&q->out, &q->stage);
+    return 0;
+}
+
+/* Publish the step: output, states, waiting notes and counters. Returns 1
+ * when the loop should be notified. */
+static int publish_locked(fk_sched *s, fk_seq *live)
 {
     int any = 0;
     double t = now_ms();
-    for (int i = 0; i < n; i++) {
-        fk_seq *q = list[i];
-        if (q->stage.n_p && out_move(&q->out, &q->stage) != 0 && q->finish == FK_FINISH_NONE)
+    for (fk_seq *q = live; q; q = q->wnext) {
+        if (publish_output(s, q) != 0 && q->finish == FK_FINISH_NONE) {
             seq_fail(q, 500, "out of memory while queueing output");
+            pthread_mutex_unlock(&s->mu);
+            release_finished(s, live);
+            pthread_mutex_lock(&s->mu);
+        }
         any |= q->out.n_p > 0;
         if (q->finish != FK_FINISH_NONE) {
-            finish_locked(s, q);
+            if (q->cancel) q->out.n_p = q->out.n_bytes = 0;
+            q->state = SEQ_FINISHED;
             any = 1;
+            continue;
         }
-    }
-    for (fk_seq *q = s->seqs; q; q = q->next) {
-        int waits =
-            q->state == SEQ_WAITING || (q->state == SEQ_PREFILL && q->n_prefilled < q->n_prompt);
+        q->state = q->admitted ? SEQ_RUNNING : SEQ_WAITING;
+        int waits = !q->admitted || fk_kv_len(q->kv) < q->n_target;
         if (!waits || t - q->t_note < 1000) continue;
-        q->note = q->state == SEQ_WAITING ? "Waiting for a free slot" : "Processing prompt";
+        q->note = q->admitted ? "Processing prompt" : "Waiting for a free slot";
         q->t_note = t;
         any = 1;
     }
+    s->wstats.kv_blocks_total = fk_kv_pool_blocks(s->pool);
+    s->wstats.kv_blocks_used = s->wstats.kv_blocks_total - fk_kv_pool_free_blocks(s->pool);
+    s->wstats.kv_blocks_cached = fk_kv_pool_cached_blocks(s->pool);
     s->stats = s->wstats;
     return any;
 }
 
-/* Under mu: finish every cancelled sequence the worker still holds. */
-static int reap_cancelled_locked(fk_sched *s)
+/* ---- the worker ---------------------------------------------------------------------- */
+
+/* Under mu: 1 when the worker has something to do. */
+static int has_work(const fk_sched *s)
 {
-    int any = 0;
-    for (fk_seq *q = s->seqs; q; q = q->next) {
-        if (q->state == SEQ_FINISHED || !q->cancel) continue;
-        q->finish = FK_FINISH_CANCELLED;
-        q->out.n_p = q->out.n_bytes = 0;
-        finish_locked(s, q);
-        any = 1;
+    int waiting = 0;
+    for (const fk_seq *q = s->seqs; q; q = q->next) {
+        if (q->state == SEQ_FINISHED) continue;
+        if (q->cancel) return 1;
+        if (q->admitted && !blocked(s, q)) return 1;
+        waiting |= !q->admitted;
     }
-    return any;
+    /* A waiting sequence may fit once blocks were freed since the last try. */
+    return waiting && s->n_admitted < s->cfg.max_batch &&
+           fk_kv_pool_free_blocks(s->pool) != s->stuck_free;
+}
+
+/* Under mu: link the sequences the worker may touch this step (every one
+ * not finished: the loop frees only finished ones) and note their flags. */
+static fk_seq *snapshot_locked(fk_sched *s)
+{
+    fk_seq *live = NULL, **tail = &live;
+    for (fk_seq *q = s->seqs; q; q = q->next) {
+        if (q->state == SEQ_FINISHED) continue;
+        q->w_cancel = q->cancel;
+        q->w_blocked = blocked(s, q);
+        q->wnext = NULL;
+        *tail = q;
+        tail = &q->wnext;
+    }
+    return live;
 }
 
 static void *worker_main(void *arg)
 {
     fk_sched *s = arg;
-    size_t cap = (size_t)s->cfg.max_batch;
-    fk_seq **pre = s->batch + cap, **run = pre + cap, **stepped = run + cap;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->stop && !has_work(s)) pthread_cond_wait(&s->wake, &s->mu);
         if (s->stop) break;
-        int notify = reap_cancelled_locked(s);
-        notify |= admit_locked(s);
-        int n_pre = 0, n_run = 0;
-        for (fk_seq *q = s->seqs; q; q = q->next) {
-            if (q->state == SEQ_PREFILL)
-                pre[n_pre++] = q;
-            else if (q->state == SEQ_RUNNING && !blocked(s, q))
-                run[n_run++] = q;
-        }
+        fk_seq *live = snapshot_locked(s);
         pthread_mutex_unlock(&s->mu);
-
-        prefill_step(s, pre, n_pre);
-        decode_step(s, run, n_run);
-        s->wstats.steps++;
-
+        step(s, live);
         pthread_mutex_lock(&s->mu);
-        int n = 0;
-        for (int i = 0; i < n_pre; i++) {
-            if (pre[i]->n_prefilled == pre[i]->n_prompt) pre[i]->state = SEQ_RUNNING;
-            stepped[n++] = pre[i];
-        }
-        for (int i = 0; i < n_run; i++) stepped[n++] = run[i];
-        notify |= publish_locked(s, stepped, n);
-        if (notify) {
+        if (publish_locked(s, live)) {
             pthread_mutex_unlock(&s->mu);
             s->cfg.notify(s->cfg.notify_ud);
             pthread_mutex_lock(&s->mu);
@@ -611,6 +754,7 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
     s->cfg = *cfg;
     s->mc = fk_model_config(m);
     s->vocab_size = s->mc->vocab_size;
+    s->stuck_free = SIZE_MAX;
     if (s->cfg.max_batch <= 0) s->cfg.max_batch = 8;
     if (s->cfg.prefill_chunk <= 0) s->cfg.prefill_chunk = 512;
     if (s->cfg.max_buffered <= 0) s->cfg.max_buffered = 64;
@@ -618,8 +762,7 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
     if (s->cfg.max_model_len <= 0 || s->cfg.max_model_len > model_len)
         s->cfg.max_model_len = model_len;
     /* A sequence the pool cannot hold alone could never finish. */
-    s->kv_chunk = s->cfg.prefill_chunk < FK_RUN_ROWS ? s->cfg.prefill_chunk : FK_RUN_ROWS;
-    int pool_len = fk_kv_pool_max_tokens(pool, s->kv_chunk);
+    int pool_len = fk_kv_pool_max_tokens(pool, s->cfg.prefill_chunk);
     if (s->cfg.max_model_len > pool_len) s->cfg.max_model_len = pool_len;
     if (s->cfg.max_model_len < 2) {
         snprintf(err, err_len, "scheduler: the KV cache holds %zu blocks, not even 2 positions",
@@ -627,6 +770,7 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
         free(s);
         return NULL;
     }
+    fk_kv_pool_set_prefix_cache(pool, s->cfg.prefix_cache);
     s->run = fk_run_new(m, err, err_len);
     if (!s->run) {
         free(s);
@@ -637,8 +781,14 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
     s->lp_row = malloc((size_t)s->vocab_size * sizeof *s->lp_row);
     s->kvs = calloc(B, sizeof *s->kvs);
     s->tokens = calloc(B, sizeof *s->tokens);
-    s->batch = calloc(4 * B, sizeof *s->batch); /* decode batch, then worker lists */
-    if (!s->logits || !s->lp_row || !s->kvs || !s->tokens || !s->batch) goto oom;
+    s->greedy = calloc(B, sizeof *s->greedy);
+    s->batch = calloc(B, sizeof *s->batch);
+    s->pre = calloc(B, sizeof *s->pre);
+    s->pre_todo = calloc(B, sizeof *s->pre_todo);
+    s->admitted = calloc(B, sizeof *s->admitted);
+    if (!s->logits || !s->lp_row || !s->kvs || !s->tokens || !s->greedy || !s->batch || !s->pre ||
+        !s->pre_todo || !s->admitted)
+        goto oom;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
     int rc = pthread_create(&s->thread, NULL, worker_main, s);
@@ -658,7 +808,11 @@ fail:
         free(s->lp_row);
         free(s->kvs);
         free(s->tokens);
+        free(s->greedy);
         free(s->batch);
+        free(s->pre);
+        free(s->pre_todo);
+        free(s->admitted);
         free(s);
     }
     return NULL;
@@ -684,7 +838,11 @@ void fk_sched_free(fk_sched *s)
     free(s->lp_row);
     free(s->kvs);
     free(s->tokens);
+    free(s->greedy);
     free(s->batch);
+    free(s->pre);
+    free(s->pre_todo);
+    free(s->admitted);
     free(s);
 }
 
@@ -705,9 +863,10 @@ fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_c
     fk_abi_copy(&q->cb, sizeof q->cb, cb, cb->struct_size);
     q->ud = ud;
     q->n_prompt = req->n_prompt;
+    q->cached = -1;
     int room = s->cfg.max_model_len - req->n_prompt;
     q->max_new = req->max_tokens > 0 && req->max_tokens < room ? req->max_tokens : room;
-    q->prompt = malloc((size_t)req->n_prompt * sizeof *q->prompt);
+    q->tokens = malloc((size_t)(q->n_prompt + q->max_new) * sizeof *q->tokens);
     q->sampler = fk_sampler_new(&req->sampling, s->vocab_size);
     q->top_logprobs = !req->logprobs                            ? -1
                       : req->top_logprobs > FK_TOP_LOGPROBS_MAX ? FK_TOP_LOGPROBS_MAX
@@ -719,7 +878,7 @@ fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_c
         if (q->stop_ids) memcpy(q->stop_ids, req->stop_ids, req->n_stop_ids * sizeof *q->stop_ids);
         q->n_stop_ids = req->n_stop_ids;
     }
-    if (!q->prompt || !q->sampler || (req->n_stop && !q->stop) ||
+    if (!q->tokens || !q->sampler || (req->n_stop && !q->stop) ||
         (req->n_stop_ids && !q->stop_ids)) {
         seq_free(q);
         return NULL;
@@ -728,8 +887,7 @@ fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_c
         fk_stopstr_free(q->stop);
         q->stop = NULL;
     }
-    memcpy(q->prompt, req->prompt, (size_t)req->n_prompt * sizeof *q->prompt);
-    q->pending = -1;
+    memcpy(q->tokens, req->prompt, (size_t)req->n_prompt * sizeof *q->tokens);
     q->t_submit = q->t_note = now_ms();
     pthread_mutex_lock(&s->mu);
     fk_seq **tail = &s->seqs;
@@ -768,10 +926,8 @@ void fk_sched_get_stats(fk_sched *s, fk_sched_stats *out)
     out->waiting = out->running = 0;
     for (const fk_seq *q = s->seqs; q; q = q->next) {
         out->waiting += q->state == SEQ_WAITING;
-        out->running += q->state == SEQ_PREFILL || q->state == SEQ_RUNNING;
+        out->running += q->state == SEQ_RUNNING;
     }
-    out->kv_blocks_used = fk_kv_pool_blocks(s->pool) - fk_kv_pool_free_blocks(s->pool);
-    out->kv_blocks_total = fk_kv_pool_blocks(s->pool);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -819,6 +975,7 @@ static void call_on_done(fk_seq *q)
 {
     fk_gen_stats st = {.struct_size = sizeof st};
     st.prompt_tokens = q->n_prompt;
+    st.cached_tokens = q->cached > 0 ? q->cached : 0;
     st.completion_tokens = q->n_generated;
     st.finish = q->cancel ? FK_FINISH_CANCELLED : q->finish;
     double end = now_ms();

@@ -1,17 +1,31 @@
-/* scheduler.h: continuous batching over one fk_model on a worker thread.
+/* scheduler.h: continuous batching over one fk_model and its paged KV pool
+ * on a worker thread (vLLM's scheduler, on CPU).
  *
  * Requests (already tokenized) queue in submission order. Each step the
  * worker:
- *   1. finishes cancelled sequences (their KV cache is freed at once),
- *   2. admits waiting requests while fewer than max_batch run and the KV
- *      budget allows,
- *   3. prefills newcomers (fk_model_forward), at most prefill_chunk prompt
- *      tokens per step, and samples each one's first token,
- *   4. decodes every running sequence together in one fk_model_decode call,
+ *   1. finishes cancelled sequences (their KV blocks go back at once),
+ *   2. backs each admitted sequence's next tokens with KV blocks, oldest
+ *      first: a prefill chunk (at most prefill_chunk prompt tokens per step,
+ *      shared) or one decode token. When the pool runs out it preempts the
+ *      most recently admitted sequence (its blocks go back; it waits and
+ *      later recomputes what it had, keeping its sampled tokens and output:
+ *      vLLM's recompute preemption), the sequence itself last;
+ *   3. unless it preempted, admits waiting sequences in order of arrival
+ *      while fewer than max_batch run and the pool has room for a first
+ *      chunk with a block to spare per running sequence; with the prefix
+ *      cache on, each first takes the longest cached prefix of its prompt
+ *      (model.h, fk_kv_reuse_prefix) and prefills only the rest,
+ *   4. prefills (fk_model_forward; a fresh prompt's last chunk samples its
+ *      first token) and decodes every running sequence together in one
+ *      fk_model_decode call (greedy ones take the backend's argmax),
  *   5. publishes the step's output and calls notify() once.
  * A request joins or leaves the batch between steps. Each sequence has its
- * own sampler (sampler.h) and stop-string matcher (stopstr.h), so batching
- * never changes a request's tokens.
+ * own sampler (sampler.h) and stop-string matcher (stopstr.h), and the
+ * backend is batch invariant, so neither batching, preemption nor the
+ * prefix cache changes a request's tokens.
+ *
+ * The pool caps max_model_len at what one sequence can hold in it, so any
+ * admitted request can finish (preempting the others if it must).
  *
  * Output crosses to the loop thread through a mutex-protected per-sequence
  * queue: notify() (called on the worker) asks the owner to run
@@ -58,6 +72,7 @@ typedef struct fk_sched_vocab {
 
 typedef struct fk_sched_config {
     int max_batch;     /* sequences running at once (FK_MAX_BATCH); <= 0: 8 */
+    int prefix_cache;  /* 1: reuse cached prompt prefixes (FK_PREFIX_CACHE) */
     int max_model_len; /* prompt + completion limit in tokens; <= 0: the model's
                         * (capped by what the KV pool holds for one sequence) */
     int prefill_chunk; /* prompt tokens prefilled per step; <= 0: 512 */
@@ -90,11 +105,15 @@ typedef struct fk_sched_stats {
     int running;               /* admitted: prefilling or decoding */
     size_t kv_blocks_used;     /* KV blocks held by sequences */
     size_t kv_blocks_total;    /* KV blocks in the pool */
+    size_t kv_blocks_cached;   /* KV blocks kept by the prefix cache, held by none */
+    uint64_t preemptions;      /* sequences preempted so far */
+    uint64_t prefix_queries;   /* prompt tokens looked up in the prefix cache */
+    uint64_t prefix_hits;      /* of those, found (not prefilled again) */
     uint64_t steps;            /* worker steps done */
     uint64_t decode_calls;     /* fk_model_decode calls */
     uint64_t decode_rows;      /* sequences summed over those calls */
     int max_batch_seen;        /* the largest decode batch so far */
-    uint64_t prompt_tokens;    /* prefilled, all requests */
+    uint64_t prompt_tokens;    /* prompts of requests whose prefill ended */
     uint64_t generated_tokens; /* sampled, all requests */
 } fk_sched_stats;
 
