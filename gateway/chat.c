@@ -152,8 +152,10 @@ static json_t *usage(const chat_state *s, const fk_gen_stats *st)
 {
     int completion = st->completion_tokens > 0 ? st->completion_tokens : s->pieces;
     int prompt = st->prompt_tokens > 0 ? st->prompt_tokens : 0;
-    return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", prompt, "completion_tokens",
-                     completion, "total_tokens", prompt + completion, "completion_tokens_details",
+    int cached = st->cached_tokens > 0 ? st->cached_tokens : 0; /* OpenAI always says it */
+    return json_pack("{s:i, s:i, s:i, s:{s:i}, s:{s:i}}", "prompt_tokens", prompt,
+                     "completion_tokens", completion, "total_tokens", prompt + completion,
+                     "prompt_tokens_details", "cached_tokens", cached, "completion_tokens_details",
                      "reasoning_tokens", hm_openai_out_reasoning_tokens(s->out));
 }
 

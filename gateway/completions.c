@@ -80,8 +80,10 @@ static json_t *completion_usage(const completion_state *s, const fk_gen_stats *s
 {
     int completion = st->completion_tokens > 0 ? st->completion_tokens : s->pieces;
     int prompt = st->prompt_tokens > 0 ? st->prompt_tokens : 0;
-    return json_pack("{s:i, s:i, s:i}", "prompt_tokens", prompt, "completion_tokens", completion,
-                     "total_tokens", prompt + completion);
+    int cached = st->cached_tokens > 0 ? st->cached_tokens : 0; /* OpenAI always says it */
+    return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", prompt, "completion_tokens",
+                     completion, "total_tokens", prompt + completion, "prompt_tokens_details",
+                     "cached_tokens", cached);
 }
 
 static json_t *completion_finish(fk_job *j, const fk_gen_stats *st, struct evbuffer *sse)

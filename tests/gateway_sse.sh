@@ -65,7 +65,7 @@ data: {"id":"chatcmpl-000001","object":"chat.completion.chunk","created":1764000
 
 data: {"id":"chatcmpl-000001","object":"chat.completion.chunk","created":1764000000,"model":"fk-scripted","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}
 
-data: {"id":"chatcmpl-000001","object":"chat.completion.chunk","created":1764000000,"model":"fk-scripted","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":14,"total_tokens":21,"completion_tokens_details":{"reasoning_tokens":2}}}
+data: {"id":"chatcmpl-000001","object":"chat.completion.chunk","created":1764000000,"model":"fk-scripted","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":14,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":2}}}
 
 data: [DONE]
 
@@ -109,7 +109,7 @@ EOF
 
 curl -sS -o "$T/b5" -H 'x-request-id: t5' "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"x"}]}'
 check "chat, whole" b5 <<'EOF'
-{"id":"chatcmpl-000005","object":"chat.completion","created":1764000000,"model":"fk-scripted","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"you\" é","reasoning_content":"Hm.","reasoning":"Hm."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":14,"total_tokens":21,"completion_tokens_details":{"reasoning_tokens":2}}}
+{"id":"chatcmpl-000005","object":"chat.completion","created":1764000000,"model":"fk-scripted","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"you\" é","reasoning_content":"Hm.","reasoning":"Hm."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":14,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":2}}}
 EOF
 
 curl -sS -o "$T/b6" -H 'x-request-id: t6' "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"script:fail"}]}'

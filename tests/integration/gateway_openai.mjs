@@ -14,6 +14,7 @@ const scripts = {
     delay_ms: 2,
   },
   threaded: { harmony: '<|channel|>final<|message|>From a worker thread.<|return|>', thread: true },
+  cached: { harmony: '<|channel|>final<|message|>Again.<|return|>', cached_tokens: 32 },
   long: { harmony: '<|channel|>analysis<|message|>Thinking about a long answer with many words here.<|end|><|start|>assistant<|channel|>final<|message|>Done.<|return|>' },
   // A core that ignores max_tokens: every piece has a token id.
   runaway: {
@@ -64,6 +65,15 @@ test('chat, whole: content and both reasoning fields, usage with reasoning token
   assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
   assert.ok(r.usage.completion_tokens_details.reasoning_tokens >= 4);
   assert.ok(r.usage.completion_tokens_details.reasoning_tokens < r.usage.completion_tokens);
+});
+
+test('usage.prompt_tokens_details.cached_tokens: the core\'s prefix cache hits, 0 when none', async () => {
+  const hit = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:cached') });
+  assert.equal(hit.usage.prompt_tokens_details.cached_tokens, 32);
+  const none = await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') });
+  assert.equal(none.usage.prompt_tokens_details.cached_tokens, 0);
+  const raw = await client.completions.create({ model: 'fk-scripted', prompt: 'script:cached' });
+  assert.equal(raw.usage.prompt_tokens_details.cached_tokens, 32);
 });
 
 test('chat accepts the FRONTEND_VLLM_MODEL alias and a missing model is not required', async () => {

@@ -269,3 +269,28 @@ test('a client that disconnects cancels its generation and frees its slot', asyn
   assert.equal(r.usage.completion_tokens, 3);
   assert.equal((await getJSON('/health')).status, 200);
 });
+
+test('a growing chat reuses the KV of its earlier turns: usage.prompt_tokens_details.cached_tokens', async () => {
+  const before = await metrics();
+  const user1 = { role: 'user', content: 'Tell me about the weather in Lisbon in spring, please. ' + 'More detail. '.repeat(20) };
+  const t1 = await client.chat.completions.create({ model: MODEL, messages: [user1], max_tokens: 4, temperature: 0 });
+  assert.equal(typeof t1.usage.prompt_tokens_details.cached_tokens, 'number');
+  const p1 = t1.usage.prompt_tokens;
+  const t2 = await client.chat.completions.create({
+    model: MODEL,
+    messages: [user1, { role: 'assistant', content: 'Sure.' }, { role: 'user', content: 'And in autumn?' }],
+    max_tokens: 4,
+    temperature: 0,
+  });
+  const cached = t2.usage.prompt_tokens_details.cached_tokens;
+  assert.equal(cached % 16, 0, `whole blocks of 16 (${cached})`);
+  assert.ok(cached >= Math.floor(p1 / 16) * 16 - 16, `turn 2 reuses turn 1's ${p1}-token prompt (${cached} cached)`);
+  assert.ok(cached < t2.usage.prompt_tokens);
+  const r = await complete({ prompt: RAW, max_tokens: 2 });
+  assert.equal(typeof r.usage.prompt_tokens_details.cached_tokens, 'number', 'completions report it too');
+  const after = await metrics();
+  assert.ok(after['vllm:prefix_cache_hits_total'] - before['vllm:prefix_cache_hits_total'] >= cached);
+  assert.ok(after['vllm:prefix_cache_queries_total'] > after['vllm:prefix_cache_hits_total']);
+  assert.equal(after['vllm:num_preemptions_total'], 0);
+  assert.ok(after['vllm:kv_cache_usage_perc'] >= 0 && after['vllm:kv_cache_usage_perc'] <= 1);
+});

@@ -23,6 +23,7 @@
  *       "first_delay_ms": 0,  before the first piece
  *       "waiting": false,     call on_waiting before the first piece
  *       "prompt_tokens": N,   reported (default: specials + text bytes / 4)
+ *       "cached_tokens": 0,   reported as served from a prefix cache
  *       "finish": "stop",     stop | length | stop_word (after the pieces)
  *       "error": {...},       end with this error instead (fk_error fields:
  *                             status, type, code, param, message, retry_after_s)
@@ -89,6 +90,7 @@ typedef struct sc_script {
     int first_delay_ms;    /* before the first piece */
     int waiting;           /* call on_waiting before the first piece */
     int prompt_tokens;     /* -1: estimate */
+    int cached_tokens;     /* reported as served from a prefix cache */
     fk_finish finish;      /* how a complete play ends */
     int has_error;         /* end with `error` */
     sc_error error;        /* the error at the end */
@@ -202,6 +204,7 @@ static int load_script(sc_script *s, const char *name, const json_t *o, char *er
     s->first_delay_ms = int_or(o, "first_delay_ms", 0);
     s->waiting = json_is_true(json_object_get(o, "waiting"));
     s->prompt_tokens = int_or(o, "prompt_tokens", -1);
+    s->cached_tokens = int_or(o, "cached_tokens", 0);
     s->stall = json_is_true(json_object_get(o, "stall"));
     s->ignore_max_tokens = json_is_true(json_object_get(o, "ignore_max_tokens"));
     s->thread = json_is_true(json_object_get(o, "thread"));
@@ -499,6 +502,7 @@ static void finish(sc_gen *g, fk_finish how, const sc_error *e)
 {
     fk_gen_stats st = {.struct_size = sizeof st,
                        .prompt_tokens = g->prompt_tokens,
+                       .cached_tokens = g->script->cached_tokens,
                        .completion_tokens = g->delivered,
                        .queue_ms = 0,
                        .prefill_ms = g->t_first > 0 ? (g->t_first - g->t_start) * 1000 : 0,
