@@ -381,16 +381,23 @@ static void test_backpressure(void)
     fk_sched *s = sched_new(2, 0);
     a.pause_after = 2;
     a.seq = fk_sched_submit(s, &r, &callbacks, &a);
-    for (int i = 0; i < 50 && !a.paused; i++) loop_once(s, 20);
-    for (int i = 0; i < 20; i++) loop_once(s, 10);
+    for (int i = 0; i < 500 && !a.paused; i++) loop_once(s, 20);
+    /* Paused: max_buffered (4) more pieces, one per token here, then nothing
+     * (waiting for them by count, not by time, on a busy machine). */
+    uint64_t want = (uint64_t)a.n_ids + 4;
     fk_sched_stats st1, st2;
-    fk_sched_get_stats(s, &st1);
+    for (int i = 0; i < 500; i++) {
+        fk_sched_get_stats(s, &st1);
+        if (st1.generated_tokens >= want) break;
+        loop_once(s, 10);
+    }
     for (int i = 0; i < 20; i++) loop_once(s, 10);
     fk_sched_get_stats(s, &st2);
     ok(a.paused && a.dones == 0, "paused: no on_done while paused");
-    ok(st1.generated_tokens == st2.generated_tokens && st2.generated_tokens < 40,
-       "paused: the sequence stops being scheduled (%llu tokens)",
-       (unsigned long long)st2.generated_tokens);
+    ok(st1.generated_tokens == want && st2.generated_tokens == want,
+       "paused: the sequence stops being scheduled after %d buffered pieces (%llu tokens, then "
+       "%llu)",
+       4, (unsigned long long)st1.generated_tokens, (unsigned long long)st2.generated_tokens);
     int before = a.n_ids;
     fk_sched_resume(a.seq);
     rec *one[] = {&a};
