@@ -84,7 +84,12 @@ test('chat: whole and streamed answers are the same greedy generation, counted b
   assert.equal(s.content, m.content ?? '');
   assert.equal(s.reasoning, m.reasoning_content ?? '');
   assert.equal(s.finish, whole.choices[0].finish_reason);
-  assert.deepEqual(s.usage, whole.usage);
+  // The same counts, except that the repeat finds its prompt in llama-server's cache.
+  const { prompt_tokens_details: cachedNow, ...counts } = s.usage;
+  const { prompt_tokens_details: cachedBefore, ...wholeCounts } = whole.usage;
+  assert.deepEqual(counts, wholeCounts);
+  assert.ok(cachedNow.cached_tokens > cachedBefore.cached_tokens && cachedNow.cached_tokens < s.usage.prompt_tokens,
+    `the repeat reuses llama-server's prompt cache (${cachedBefore.cached_tokens} then ${cachedNow.cached_tokens} of ${s.usage.prompt_tokens})`);
 });
 
 test('raw completion: special tokens the model generates come back spelled out', { skip: SKIP }, async () => {
