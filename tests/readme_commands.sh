@@ -85,6 +85,7 @@ sh tests/bench/bench_load.sh build-check
 sh tests/bench/bench_engine.sh build-check
 build-check/tests/bench/bench_sampler
 build-check/tests/bench/bench_scheduler
+sh tests/bench/bench_prefix.sh build-check
 cd build-check && sh ../tests/bench/bench_gateway.sh 5
 FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy.mjs'
 unknown=$(printf '%s\n' "$known" | sed 's/  */ /g' | grep -vxF -f - "$t/commands")
