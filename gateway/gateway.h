@@ -18,6 +18,7 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct event;
 struct fk_job;
+struct fk_conns;
 
 /* One configuration and the core it loaded. SIGHUP makes a new slot for new
  * requests; the old one serves its in-flight jobs, then is freed. */
@@ -38,6 +39,7 @@ typedef struct fk_gateway {
     struct event_base *base;           /* the loop */
     struct evhttp *http;               /* the HTTP server */
     struct evhttp_bound_socket *bound; /* the listening socket (NULL once closed) */
+    struct fk_conns *conns;            /* connection limit, timeouts, framing guard (conn.c) */
     fk_metrics metrics;                /* counters and histograms for /metrics */
     struct fk_job *jobs;               /* generations in flight (doubly linked) */
     int n_jobs;                        /* length of `jobs` */

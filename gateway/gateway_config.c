@@ -20,25 +20,13 @@
 /* Keys the gateway itself understands (an FK_ key outside this list and the
  * driver list draws a warning). */
 static const char *const gateway_keys[] = {
-    "FK_CORE_KIND",
-    "FK_CORE_API_BASE",
-    "FK_LISTEN",
-    "FK_DRIVER_DIR",
-    "FK_DRIVER",
-    "FK_API_KEY",
-    "FK_CORS_ORIGINS",
-    "FK_MAX_BODY_BYTES",
-    "FK_MAX_MESSAGES",
-    "FK_LOG_LEVEL",
-    "FK_CURRENT_DATE",
-    "FK_REASONING_FIELDS",
-    "FK_SHUTDOWN_GRACE_S",
-    "FK_STATS_INTERVAL_S",
-    "FK_KEEPALIVE_S",
-    "FK_HTTP_TIMEOUT_S",
-    "FK_ACCEPT_ANY_MODEL",
-    "FK_TEST_FIXED_IDS",
-    "FK_PASSTHROUGH_SPECIAL_TEXT",
+    "FK_CORE_KIND",        "FK_CORE_API_BASE",    "FK_LISTEN",
+    "FK_DRIVER_DIR",       "FK_DRIVER",           "FK_API_KEY",
+    "FK_CORS_ORIGINS",     "FK_MAX_BODY_BYTES",   "FK_MAX_MESSAGES",
+    "FK_LOG_LEVEL",        "FK_CURRENT_DATE",     "FK_REASONING_FIELDS",
+    "FK_SHUTDOWN_GRACE_S", "FK_STATS_INTERVAL_S", "FK_KEEPALIVE_S",
+    "FK_HTTP_TIMEOUT_S",   "FK_HEADER_TIMEOUT_S", "FK_MAX_CONNECTIONS",
+    "FK_ACCEPT_ANY_MODEL", "FK_TEST_FIXED_IDS",   "FK_PASSTHROUGH_SPECIAL_TEXT",
     "FK_WAIT_READY_S",
 };
 
@@ -351,6 +339,8 @@ static int check_numbers(checker *ck)
     if (get_double(ck, "FK_KEEPALIVE_S", 0, 3600, 10, &cfg->keepalive_s) < 0) return -1;
     if (get_double(ck, "FK_WAIT_READY_S", 0, 86400, 60, &cfg->wait_ready_s) < 0) return -1;
     if (get_int(ck, "FK_HTTP_TIMEOUT_S", 1, 86400, 120, &cfg->http_timeout_s) < 0) return -1;
+    if (get_double(ck, "FK_HEADER_TIMEOUT_S", 0.1, 3600, 10, &cfg->header_timeout_s) < 0) return -1;
+    if (get_int(ck, "FK_MAX_CONNECTIONS", 0, 1 << 24, 0, &cfg->max_connections) < 0) return -1;
     if (get_bool(ck, "FK_ACCEPT_ANY_MODEL", 0, &cfg->accept_any_model) < 0) return -1;
     if (get_bool(ck, "FK_TEST_FIXED_IDS", 0, &cfg->test_fixed_ids) < 0) return -1;
     if (cfg->max_model_len > 0 && cfg->default_max_tokens > cfg->max_model_len)

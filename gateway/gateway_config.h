@@ -24,7 +24,9 @@
  *   FK_STATS_INTERVAL_S     seconds between throughput log lines; 0: off     [5]
  *   FK_KEEPALIVE_S          SSE keep-alive comment interval before output    [10]
  *   FK_WAIT_READY_S         how long a request waits for a loading core      [60]
- *   FK_HTTP_TIMEOUT_S       idle connection / slow request timeout           [120]
+ *   FK_HTTP_TIMEOUT_S       idle keep-alive connection, stalled body or write [120]
+ *   FK_HEADER_TIMEOUT_S     a request head must arrive within this           [10]
+ *   FK_MAX_CONNECTIONS      client connections held at once   [(RLIMIT_NOFILE - 64) / 2]
  *   FK_ACCEPT_ANY_MODEL     1: any "model" is served by the core             [0]
  *   FK_PASSTHROUGH_SPECIAL_TEXT  reject | escape: spelled-out special tokens in
  *                           a pass-through chat (special_text.h)            [reject]
@@ -85,6 +87,8 @@ typedef struct fk_config {
     double wait_ready_s;                  /* FK_WAIT_READY_S: a request waits this long for a
                                              loading core, then 503 */
     int http_timeout_s;                   /* FK_HTTP_TIMEOUT_S */
+    double header_timeout_s;              /* FK_HEADER_TIMEOUT_S */
+    int max_connections;                  /* FK_MAX_CONNECTIONS; 0: from RLIMIT_NOFILE */
     int accept_any_model;                 /* FK_ACCEPT_ANY_MODEL */
     fk_special_text_policy special_text;  /* FK_PASSTHROUGH_SPECIAL_TEXT */
     int test_fixed_ids;                   /* FK_TEST_FIXED_IDS */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conn.h"
 #include "server.h"
 #include "utf8.h"
 
@@ -44,6 +45,9 @@ void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_
     int has_core = fk_router_core_metrics(&gw->slot->router, &core);
     fk_metrics_write(&gw->metrics, has_core ? &core : NULL,
                      fk_router_default_model(&gw->slot->router), buf);
+    fk_conn_stats cs;
+    fk_conns_get_stats(gw, &cs);
+    fk_metrics_write_connections(&cs, buf);
     fk_reply_buffer(gw, req, info->endpoint, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
     evbuffer_free(buf);
 }

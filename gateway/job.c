@@ -10,6 +10,8 @@
 #include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/http_struct.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -36,6 +38,8 @@ static void stop_watching(fk_job *j)
 {
     if (j->peer_watch) event_free(j->peer_watch);
     j->peer_watch = NULL;
+    if (j->peer_poll) event_free(j->peer_poll);
+    j->peer_poll = NULL;
     if (j->keepalive) event_free(j->keepalive);
     j->keepalive = NULL;
 }
@@ -58,6 +62,47 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     client_gone(j, "connection closed");
 }
 
+static int send_chunk(fk_job *j, struct evbuffer *buf);
+
+/* After the probe: a client that closed its socket answers it with a reset. */
+static void on_peer_poll(evutil_socket_t fd, short what, void *arg)
+{
+    fk_job *j = arg;
+    struct pollfd p = {.fd = event_get_fd(j->peer_poll), .events = 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) client_gone(j, "peer closed");
+}
+
+/* The client sent EOF. HTTP/1.1 allows closing only the sending side after a
+ * whole request (half-close), and such a client still reads the reply; one
+ * that closed its socket looks the same until we write. So write something
+ * harmless (an SSE comment once the stream started, else an interim
+ * "102 Processing", which HTTP/1.1 clients skip), then watch for the reset a
+ * closed socket answers with. HTTP/1.0 has no interim replies: EOF is gone. */
+static void peer_eof(fk_job *j, evutil_socket_t fd)
+{
+    static const char probe[] = "HTTP/1.1 102 Processing\r\n\r\n";
+    event_free(j->peer_watch);
+    j->peer_watch = NULL;
+    if (j->req->major == 1 && j->req->minor == 0) {
+        client_gone(j, "peer closed");
+        return;
+    }
+    if (j->stream && j->headers_sent) {
+        struct evbuffer *buf = evbuffer_new();
+        fk_sse_add_keepalive(buf);
+        send_chunk(j, buf);
+        evbuffer_free(buf);
+    } else if (send(fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+               (ssize_t)sizeof probe - 1) {
+        client_gone(j, "peer closed");
+        return;
+    }
+    fk_debug("%s: the client closed its sending side; still answering", j->request_id);
+    j->peer_poll = event_new(j->gw->base, fd, EV_PERSIST, on_peer_poll, j);
+    struct timeval tv = {0, FK_JOB_PEER_POLL_MS * 1000};
+    if (j->peer_poll) event_add(j->peer_poll, &tv);
+}
+
 /* evhttp does not read while we answer, so a peer's EOF would go unnoticed
  * until the next write: watch the socket ourselves. */
 static void on_peer_readable(evutil_socket_t fd, short what, void *arg)
@@ -65,7 +110,11 @@ static void on_peer_readable(evutil_socket_t fd, short what, void *arg)
     fk_job *j = arg;
     char c;
     ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    if (n == 0) {
+        peer_eof(j, fd);
+        return;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         client_gone(j, "peer closed");
         return;
     }
@@ -334,13 +383,6 @@ static void on_done(void *ud, const fk_gen_stats *stats, const fk_error *err)
     job_end(j, &st, &e, 1);
 }
 
-/* The reply was written out (shutdown waits for these). */
-static void on_reply_complete(struct evhttp_request *req, void *arg)
-{
-    fk_gateway *gw = arg;
-    gw->replies_in_flight--;
-}
-
 static const fk_gen_callbacks job_callbacks = {sizeof job_callbacks, on_pieces, on_done,
                                                on_waiting};
 
@@ -389,8 +431,6 @@ fk_job *fk_job_new(fk_gateway *gw, struct evhttp_request *req, const fk_req_info
     j->stream = stream;
     j->include_usage = include_usage;
     j->t_start = j->t_last = fk_now();
-    evhttp_request_set_on_complete_cb(req, on_reply_complete, gw);
-    gw->replies_in_flight++;
     return j;
 }
 

@@ -15,6 +15,9 @@
  * sends the job back to waiting.
  *
  *   client disconnect -> cancel(gen) at once; on_done follows; reply ended
+ *   client half-close -> EOF after a whole request: answered all the same; a
+ *                        probe write tells a closed socket (reset) from a
+ *                        half-closed one
  *   slow client       -> on_pieces returns 1 while the socket's output buffer
  *                        is over FK_JOB_HIGH_WATER; resume(gen) once it drains
  *   streaming         -> ": keep-alive" comments every FK_KEEPALIVE_S while
@@ -39,6 +42,7 @@ struct event;
 
 #define FK_JOB_HIGH_WATER (256 * 1024)
 #define FK_JOB_READY_POLL_MS 100 /* health() polls while a job waits for its core */
+#define FK_JOB_PEER_POLL_MS 100  /* after a client's EOF: how often to look for its reset */
 
 typedef struct fk_job fk_job;
 
@@ -108,6 +112,7 @@ struct fk_job {
     size_t scratch_cap;              /* entries allocated in scratch */
     struct event *keepalive;         /* periodic keep-alive timer (streams) */
     struct event *peer_watch;        /* notices a peer's EOF while we generate */
+    struct event *peer_poll;         /* after a half-close: notices the peer's reset */
     double t_start;                  /* when the request was accepted */
     double t_last;                   /* when the last piece arrived */
 };

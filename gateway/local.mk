@@ -18,6 +18,8 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/sse.h gateway/sse.c \
 	gateway/metrics.h gateway/metrics.c \
 	gateway/server.h gateway/server.c \
+	gateway/http_guard.h gateway/http_guard.c \
+	gateway/conn.h gateway/conn.c \
 	gateway/job.h gateway/job.c gateway/endpoint.h gateway/endpoint.c \
 	gateway/chat.c gateway/completions.c gateway/models.c gateway/health.c \
 	gateway/statslog.c gateway/shutdown.c gateway/slot.c gateway/version.c
@@ -53,6 +55,7 @@ tests_scripted_driver_fk_driver_nosym_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
 EXTRA_DIST += tests/integration/lib.mjs tests/integration/gateway_openai.mjs \
 	tests/integration/gateway_cancel.mjs tests/integration/gateway_badinput.mjs \
 	tests/integration/gateway_lifecycle.mjs tests/integration/gateway_stress.mjs \
+	tests/integration/gateway_http.mjs \
 	tests/integration/gateway_abi.mjs tests/gateway_sse.sh
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
@@ -68,7 +71,20 @@ tests_unit_test_lossy_SOURCES = tests/unit/test_lossy.c
 tests_unit_test_lossy_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_lossy_LDADD = gateway/libfkgateway.la $(JANSSON_LIBS)
 
-FUZZERS += tests/fuzz/fuzz_request tests/fuzz/fuzz_dotenv
+# The framing guard alone, and the real gateway under thousands of idle connections.
+check_PROGRAMS += tests/unit/test_http_guard tests/unit/test_gateway_conns
+TESTS += tests/unit/test_http_guard tests/unit/test_gateway_conns
+tests_unit_test_http_guard_SOURCES = tests/unit/test_http_guard.c
+tests_unit_test_http_guard_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_http_guard_LDADD = gateway/libfkgateway.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+tests_unit_test_gateway_conns_SOURCES = tests/unit/test_gateway_conns.c
+
+FUZZERS += tests/fuzz/fuzz_request tests/fuzz/fuzz_dotenv tests/fuzz/fuzz_http_guard
+tests_fuzz_fuzz_http_guard_SOURCES = tests/fuzz/fuzz_http_guard.c gateway/http_guard.c \
+	gateway/openai_errors.c gateway/utf8.c
+tests_fuzz_fuzz_http_guard_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_http_guard_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_http_guard_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c gateway/request.c \
 	gateway/openai_errors.c gateway/utf8.c gateway/special_text.c
 tests_fuzz_fuzz_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
@@ -78,7 +94,8 @@ tests_fuzz_fuzz_dotenv_SOURCES = tests/fuzz/fuzz_dotenv.c gateway/dotenv.c \
 	gateway/gateway_config.c gateway/log.c harmony/strbuf.c
 tests_fuzz_fuzz_dotenv_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_dotenv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv tests/fuzz/fuzz_request.dict
+EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv tests/fuzz/fuzz_request.dict \
+	tests/fuzz/corpus/http_guard
 
 # Benchmark (not a test): tests/bench/bench_gateway.sh drives this generator.
 noinst_PROGRAMS += tests/bench/bench_gateway

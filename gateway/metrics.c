@@ -145,3 +145,30 @@ void fk_metrics_write(const fk_metrics *m, const fk_core_metrics *core, const ch
                             m->status[i].endpoint, m->status[i].status,
                             (unsigned long long)m->status[i].count);
 }
+
+/* One unlabelled series (the HTTP front's, not a model's). */
+static void write_plain(struct evbuffer *out, const char *name, const char *type, const char *help,
+                        unsigned long long v)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+                        v);
+}
+
+void fk_metrics_write_connections(const fk_conn_stats *s, struct evbuffer *out)
+{
+    write_plain(out, "fk_http_connections", "gauge", "Client connections open.",
+                (unsigned long long)(s->open > 0 ? s->open : 0));
+    write_plain(out, "fk_http_connections_limit", "gauge",
+                "Client connections held at most (FK_MAX_CONNECTIONS).",
+                (unsigned long long)s->max);
+    write_plain(out, "fk_http_connections_evicted_total", "counter",
+                "Idle connections closed to admit newer ones.", (unsigned long long)s->evicted);
+    write_plain(out, "fk_http_connections_timed_out_total", "counter",
+                "Connections closed without a whole request head (FK_HEADER_TIMEOUT_S).",
+                (unsigned long long)s->timed_out);
+    write_plain(out, "fk_http_refused_total", "counter",
+                "Requests or connections refused before routing (framing errors, 503 when full).",
+                (unsigned long long)s->refused);
+    write_plain(out, "fk_http_accept_errors_total", "counter", "Failed accept() calls.",
+                (unsigned long long)s->accept_errors);
+}

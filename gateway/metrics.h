@@ -8,7 +8,9 @@
  * driver's optional metrics() (vllm:kv_cache_usage_perc,
  * vllm:num_preemptions_total, vllm:prefix_cache_queries_total,
  * vllm:prefix_cache_hits_total, fk_core_backend_info{backend}), each only
- * when the core knows it. Loop thread only. */
+ * when the core knows it; the HTTP front's connection counters (fk_http_
+ * connections, ..._evicted_total, ..._timed_out_total, fk_http_refused_total,
+ * fk_http_accept_errors_total). Loop thread only. */
 #ifndef FK_GATEWAY_METRICS_H
 #define FK_GATEWAY_METRICS_H
 
@@ -35,6 +37,16 @@ typedef struct fk_status_count {
     uint64_t count;       /* replies sent */
 } fk_status_count;
 
+/* The HTTP front's connection counters (kept by conn.c). */
+typedef struct fk_conn_stats {
+    int open;               /* connections evhttp holds */
+    int max;                /* the limit in effect */
+    uint64_t evicted;       /* closed to admit a newer one */
+    uint64_t timed_out;     /* closed by the header timeout */
+    uint64_t refused;       /* requests or connections answered with a framing error or 503 */
+    uint64_t accept_errors; /* failed accept() calls */
+} fk_conn_stats;
+
 typedef struct fk_metrics {
     fk_histogram ttft;                             /* vllm:time_to_first_token_seconds */
     fk_histogram itl;                              /* vllm:inter_token_latency_seconds */
@@ -59,5 +71,8 @@ void fk_metrics_count_reply(fk_metrics *m, const char *endpoint, int status);
  * the engine's gauges (NULL: the driver has none). */
 void fk_metrics_write(const fk_metrics *m, const fk_core_metrics *core, const char *model,
                       struct evbuffer *out);
+
+/* The connection counters. */
+void fk_metrics_write_connections(const fk_conn_stats *s, struct evbuffer *out);
 
 #endif

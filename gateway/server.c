@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "conn.h"
+#include "http_guard.h"
 #include "log.h"
 
 #define FK_LISTEN_BACKLOG 4096 /* pending connections the kernel may queue */
@@ -71,7 +73,7 @@ void fk_count_reply(fk_gateway *gw, fk_endpoint ep, int status)
     fk_metrics_count_reply(&gw->metrics, fk_endpoint_name(ep), status);
 }
 
-static const char *reason_phrase(int status)
+const char *fk_reason_phrase(int status)
 {
     switch (status) {
     case 200:
@@ -86,8 +88,14 @@ static const char *reason_phrase(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
     case 429:
         return "Too Many Requests";
     case 500:
@@ -96,8 +104,12 @@ static const char *reason_phrase(int status)
         return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 501:
+        return "Not Implemented";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return status < 400 ? "OK" : "Error";
     }
@@ -112,7 +124,7 @@ void fk_reply_buffer(fk_gateway *gw, struct evhttp_request *req, fk_endpoint ep,
         evhttp_add_header(h, "Content-Type", content_type);
     }
     fk_count_reply(gw, ep, status);
-    evhttp_send_reply(req, status, reason_phrase(status), body);
+    evhttp_send_reply(req, status, fk_reason_phrase(status), body);
 }
 
 static int add_bytes(const char *text, size_t len, void *data)
@@ -147,11 +159,7 @@ int fk_read_json_body(fk_gateway *gw, struct evhttp_request *req, json_t **out, 
 {
     *out = NULL;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if ((long)len > gw->slot->cfg.max_body_bytes)
-        return fk_api_error_set(err, 413, "invalid_request_error", "request_too_large", NULL,
-                                "the request body is %zu bytes; the limit is %ld bytes", len,
-                                gw->slot->cfg.max_body_bytes);
+    size_t len = evbuffer_get_length(in); /* within FK_MAX_BODY_BYTES: the guard saw to it */
     if (len == 0) return fk_api_bad_request(err, "invalid_json", NULL, "the request body is empty");
     const char *data = (const char *)evbuffer_pullup(in, -1);
     json_error_t je;
@@ -267,9 +275,20 @@ static const route routes[] = {
     {"/version", EVHTTP_REQ_GET, FK_EP_VERSION, 0, fk_handle_version},
 };
 
+/* Every reply, once written out: the connection may go on (conn.c), and
+ * shutdown waits for these. */
+static void on_reply_complete(struct evhttp_request *req, void *arg)
+{
+    fk_gateway *gw = arg;
+    gw->replies_in_flight--;
+    fk_conns_reply_done(gw, req);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     fk_gateway *gw = arg;
+    evhttp_request_set_on_complete_cb(req, on_reply_complete, gw);
+    gw->replies_in_flight++;
     fk_req_info info = {FK_EP_OTHER, ""};
     request_id(gw, req, info.request_id, sizeof info.request_id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "x-request-id", info.request_id);
@@ -315,12 +334,13 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
     gw->http = evhttp_new(gw->base);
     if (!gw->http) return snprintf(err, err_len, "evhttp_new failed"), -1;
     evhttp_set_gencb(gw->http, on_request, gw);
-    evhttp_set_allowed_methods(gw->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
-    /* Bodies between FK_MAX_BODY_BYTES and this hard cap get our JSON 413;
-     * above it libevent refuses them itself without buffering them whole. */
-    long cap = gw->slot->cfg.max_body_bytes * 2 + (1 << 20);
-    evhttp_set_max_body_size(gw->http, cap);
-    evhttp_set_max_headers_size(gw->http, 64 * 1024);
+    /* The guard (conn.c) refuses other methods, oversized bodies and heads
+     * with JSON errors before evhttp reads them; these only back it up. */
+    evhttp_set_allowed_methods(gw->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS |
+                                             EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                             EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(gw->http, 1L << 30);
+    evhttp_set_max_headers_size(gw->http, 2 * FK_GUARD_MAX_HEAD);
     evhttp_set_timeout(gw->http, gw->slot->cfg.http_timeout_s);
     evhttp_set_default_content_type(gw->http, "application/json");
     errno = 0;
@@ -352,6 +372,7 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
         }
     }
+    if (fk_conns_start(gw, err, err_len) < 0) return -1;
     fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->slot->cfg.listen_host,
                   port);
     return 0;
@@ -366,6 +387,7 @@ void fk_server_stop_accepting(fk_gateway *gw)
 void fk_server_free(fk_gateway *gw)
 {
     if (gw->http) evhttp_free(gw->http);
+    fk_conns_free(gw);
     gw->http = NULL;
     gw->bound = NULL;
 }

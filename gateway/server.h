@@ -44,11 +44,14 @@ void fk_reply_error(fk_gateway *gw, struct evhttp_request *req, fk_endpoint ep,
                     const fk_api_error *e);
 void fk_reply_buffer(fk_gateway *gw, struct evhttp_request *req, fk_endpoint ep, int status,
                      const char *content_type, struct evbuffer *body);
+/* "Not Found" for 404, ... */
+const char *fk_reason_phrase(int status);
 /* Count a reply sent some other way (SSE). */
 void fk_count_reply(fk_gateway *gw, fk_endpoint ep, int status);
 
-/* The request body as JSON: 413 over FK_MAX_BODY_BYTES, 400 when it is not
- * valid JSON (or not UTF-8). Caller owns *out. 0 or -1 with err. */
+/* The request body as JSON (the connection guard already refused one over
+ * FK_MAX_BODY_BYTES): 400 when it is not valid JSON (or not UTF-8). Caller owns *out. 0 or -1 with
+ * err. */
 int fk_read_json_body(fk_gateway *gw, struct evhttp_request *req, json_t **out, fk_api_error *err);
 
 /* A fresh id "PREFIX" + 24 random hex digits (or a counter with FK_TEST_FIXED_IDS). */

@@ -102,6 +102,10 @@ static void test_errors(void)
            "my.env:1: FK_LOG_LEVEL: 'loud' must be error, warn, info or debug");
     expect("FK_REASONING_FIELDS=all\n",
            "my.env:1: FK_REASONING_FIELDS: 'all' must be both, reasoning_content or reasoning");
+    expect("FK_HEADER_TIMEOUT_S=0\n",
+           "my.env:1: FK_HEADER_TIMEOUT_S: 0 is out of range [0.1, 3600]");
+    expect("FK_MAX_CONNECTIONS=-1\n",
+           "my.env:1: FK_MAX_CONNECTIONS: -1 is out of range [0, 16777216]");
     expect("FK_PASSTHROUGH_SPECIAL_TEXT=strip\n",
            "my.env:1: FK_PASSTHROUGH_SPECIAL_TEXT: 'strip' must be reject or escape");
     expect("FK_CURRENT_DATE=2026-13-01\n",
