@@ -87,7 +87,8 @@ build-check/tests/bench/bench_sampler
 build-check/tests/bench/bench_scheduler
 sh tests/bench/bench_prefix.sh build-check
 cd build-check && sh ../tests/bench/bench_gateway.sh 5
-FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy.mjs'
+FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy.mjs
+FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy_real.mjs'
 unknown=$(printf '%s\n' "$known" | sed 's/  */ /g' | grep -vxF -f - "$t/commands")
 if [ -z "$unknown" ] && [ -s "$t/commands" ]; then
     pass "every README command ($(wc -l <"$t/commands") of them) is run or skipped here"

@@ -438,6 +438,7 @@ static void llama_destroy(fk_core *core)
     }
     fk_curl_loop_free(core->curl);
     fktok_free(core->tok);
+    seg_cache_clear(&core->seg_cache);
     free(core->upstream_model);
     config_clear(&core->cfg);
     free(core);

@@ -1,6 +1,8 @@
 /* fast_event.c: strict subset reader for llama-server stream events (see the header). */
 #include "fast_event.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +240,141 @@ int fast_event_parse(const char *s, size_t n, fast_event *ev)
             r.p++;
             skip_ws(&r);
             return r.p == r.end;
+        }
+        if (*r.p++ != ',') return 0;
+    }
+}
+
+/* ---- the last event ------------------------------------------------------------------ */
+
+/* A JSON number at r->p: an integer into *iv (is_int 1), anything with a
+ * fraction or exponent into *dv (is_int 0). -1 when it is not JSON's grammar
+ * or an integer does not fit in int64 (jansson refuses those too). */
+static int number(reader *r, int64_t *iv, double *dv, int *is_int)
+{
+    const char *s = r->p;
+    if (r->p < r->end && *r->p == '-') r->p++;
+    if (r->p >= r->end || *r->p < '0' || *r->p > '9') return -1;
+    if (*r->p == '0') {
+        r->p++;
+    } else {
+        while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
+    }
+    *is_int = 1;
+    if (r->p < r->end && *r->p == '.') {
+        *is_int = 0;
+        r->p++;
+        if (r->p >= r->end || *r->p < '0' || *r->p > '9') return -1;
+        while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
+    }
+    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+        *is_int = 0;
+        r->p++;
+        if (r->p < r->end && (*r->p == '+' || *r->p == '-')) r->p++;
+        if (r->p >= r->end || *r->p < '0' || *r->p > '9') return -1;
+        while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
+    }
+    char buf[64];
+    size_t len = (size_t)(r->p - s);
+    if (len >= sizeof buf) return -1;
+    if (*is_int) {
+        reader ir = {s, r->p};
+        return integer(&ir, iv);
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    *dv = strtod(buf, &end); /* the C locale: this library never sets another */
+    return end == buf + len && isfinite(*dv) ? 0 : -1; /* jansson refuses overflow */
+}
+
+/* 1 when key[0..klen) is `name`. */
+static int key_is(const char *key, size_t klen, const char *name)
+{
+    return strlen(name) == klen && memcmp(key, name, klen) == 0;
+}
+
+/* One member's value into f; -1 when this reader does not take it. */
+static int final_member(reader *r, const char *key, size_t klen, fast_final *f, int *seen_stop)
+{
+    char c = *r->p;
+    if (key_is(key, klen, "stop")) {
+        if (*seen_stop || literal(r, "true") != 0) return -1;
+        *seen_stop = 1;
+        return 0;
+    }
+    if (key_is(key, klen, "truncated")) {
+        f->truncated = c == 't';
+        return literal(r, c == 't' ? "true" : "false");
+    }
+    if (key_is(key, klen, "content")) return literal(r, "\"\"");
+    if (key_is(key, klen, "tokens")) {
+        if (literal(r, "[") != 0) return -1;
+        skip_ws(r);
+        return literal(r, "]");
+    }
+    if (key_is(key, klen, "stop_type")) {
+        if (c != '"' || f->stop_type[0]) return -1;
+        const char *v = ++r->p;
+        while (r->p < r->end && *r->p >= 'a' && *r->p <= 'z') r->p++;
+        size_t n = (size_t)(r->p - v);
+        if (r->p >= r->end || *r->p != '"' || n == 0 || n >= sizeof f->stop_type) return -1;
+        memcpy(f->stop_type, v, n);
+        f->stop_type[n] = '\0';
+        r->p++;
+        return 0;
+    }
+    int64_t iv = 0;
+    double dv = 0;
+    int is_int;
+    int *has = NULL;
+    int64_t *ip = NULL;
+    double *dp = NULL;
+    if (key_is(key, klen, "tokens_predicted")) ip = &f->tokens_predicted;
+    if (key_is(key, klen, "timings/predicted_n")) ip = &f->predicted_n, has = &f->has_predicted_n;
+    if (key_is(key, klen, "timings/prompt_n")) ip = &f->prompt_n, has = &f->has_prompt_n;
+    if (key_is(key, klen, "timings/cache_n")) ip = &f->cache_n, has = &f->has_cache_n;
+    if (key_is(key, klen, "timings/prompt_ms")) dp = &f->prompt_ms;
+    if (key_is(key, klen, "timings/predicted_ms")) dp = &f->predicted_ms;
+    if ((!ip && !dp) || number(r, &iv, &dv, &is_int) != 0) return -1;
+    if (ip) { /* an integer member that is not one reads as absent, as jansson's would */
+        if (!is_int) return -1;
+        if (has && *has) return -1;
+        *ip = iv;
+        if (has) *has = 1;
+    } else {
+        *dp = is_int ? (double)iv : dv;
+    }
+    return 0;
+}
+
+int fast_final_parse(const char *s, size_t n, fast_final *f)
+{
+    reader r = {s, s + n};
+    int seen_stop = 0;
+    memset(f, 0, sizeof *f);
+    skip_ws(&r);
+    if (r.p >= r.end || *r.p++ != '{') return 0;
+    for (;;) {
+        skip_ws(&r);
+        if (r.p >= r.end || *r.p++ != '"') return 0;
+        const char *key = r.p;
+        while (r.p < r.end && *r.p != '"' && *r.p != '\\' && (unsigned char)*r.p >= 0x20 &&
+               (unsigned char)*r.p < 0x80)
+            r.p++;
+        if (r.p >= r.end || *r.p != '"') return 0;
+        size_t klen = (size_t)(r.p - key);
+        r.p++;
+        skip_ws(&r);
+        if (r.p >= r.end || *r.p++ != ':') return 0;
+        skip_ws(&r);
+        if (r.p >= r.end || final_member(&r, key, klen, f, &seen_stop) != 0) return 0;
+        skip_ws(&r);
+        if (r.p >= r.end) return 0;
+        if (*r.p == '}') {
+            r.p++;
+            skip_ws(&r);
+            return r.p == r.end && seen_stop;
         }
         if (*r.p++ != ',') return 0;
     }

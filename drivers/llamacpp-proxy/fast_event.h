@@ -33,4 +33,26 @@ typedef struct fast_event {
  * 0: use jansson. ev->content is reused across calls; free it when done. */
 int fast_event_parse(const char *s, size_t n, fast_event *ev);
 
+/* What the last /completion event says, as this driver asks for it
+ * (response_fields: flat keys, "timings/prompt_n"). Zero / NULL: absent. */
+typedef struct fast_final {
+    char stop_type[16];       /* "eos", "limit", "word", "none"; "" when absent */
+    int64_t tokens_predicted; /* "tokens_predicted" */
+    int has_predicted_n;      /* "timings/predicted_n" was an integer */
+    int64_t predicted_n;      /* its value */
+    int has_prompt_n;         /* "timings/prompt_n" was an integer */
+    int64_t prompt_n;         /* its value */
+    int has_cache_n;          /* "timings/cache_n" was an integer */
+    int64_t cache_n;          /* its value */
+    double prompt_ms;         /* "timings/prompt_ms" */
+    double predicted_ms;      /* "timings/predicted_ms" */
+    int truncated;            /* "truncated": true */
+} fast_final;
+
+/* 1: `s` is that last event in its trimmed form ({"stop":true, the keys
+ * above, an empty "content" and "tokens"}) and `f` holds it; 0: use
+ * jansson (a server that sends everything, probabilities, text). The same
+ * answer as jansson's wherever it answers (tests/fuzz/fuzz_llama_stream). */
+int fast_final_parse(const char *s, size_t n, fast_final *f);
+
 #endif

@@ -15,15 +15,60 @@
 
 /* ---- the request ------------------------------------------------------------------ */
 
-/* Segments -> ids. 0, or -1 with msg/err filled. */
-static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_ids *ids,
-                           fk_error *err, char *msg, size_t msg_len)
+/* The whole prompt through the tokenizer's one rule: the refusal (or OOM)
+ * message names the segment at fault. Always -1 with msg/err filled. */
+static int refuse_prompt(const fktok *tok, const fk_gen_request *req, fk_error *err, char *msg,
+                         size_t msg_len)
 {
-    int rc =
-        fk_prompt_encode(tok, req->segments, req->n_segments, req->segment_size, ids, msg, msg_len);
+    fktok_ids all = {0};
+    int rc = fk_prompt_encode(tok, req->segments, req->n_segments, req->segment_size, &all, msg,
+                              msg_len);
+    free(all.ids);
     if (rc == FKTOK_SEGMENTS_INVALID)
         return errors_refuse(err, msg, 400, "invalid_value", "prompt");
-    if (rc != 0) return errors_refuse(err, msg, 500, "internal_error", NULL);
+    if (rc == 0) snprintf(msg, msg_len, "out of memory while tokenizing the prompt");
+    return errors_refuse(err, msg, 500, "internal_error", NULL);
+}
+
+/* Append n ids. 0, or -1 on OOM. */
+static int append_ids(fktok_ids *out, const int32_t *ids, size_t n)
+{
+    if (out->n + n > out->cap) {
+        size_t cap = out->cap ? out->cap : 256;
+        while (cap < out->n + n) cap *= 2;
+        int32_t *p = realloc(out->ids, cap * sizeof *p);
+        if (!p) return -1;
+        out->ids = p;
+        out->cap = cap;
+    }
+    memcpy(out->ids + out->n, ids, n * sizeof *ids);
+    out->n += n;
+    return 0;
+}
+
+/* Segments -> ids. Each segment is tokenized on its own (the tokenizer's
+ * rule), so long text segments come from the core's cache when seen before
+ * (the system message, tool definitions, earlier turns) and the rest are
+ * encoded one by one. 0, or -1 with msg/err filled. */
+static int tokenize_prompt(fk_core *core, const fk_gen_request *req, fktok_ids *ids, fk_error *err,
+                           char *msg, size_t msg_len)
+{
+    const char *base = (const char *)req->segments;
+    for (size_t i = 0; i < req->n_segments; i++) {
+        const fk_segment *s = (const fk_segment *)(const void *)(base + i * req->segment_size);
+        int cacheable = s->kind == FK_SEG_TEXT && s->text && seg_cache_fits(s->len);
+        const seg_entry *e = cacheable ? seg_cache_get(&core->seg_cache, s->text, s->len) : NULL;
+        if (e) {
+            if (append_ids(ids, e->ids, e->n_ids) != 0)
+                return refuse_prompt(core->tok, req, err, msg, msg_len);
+            continue;
+        }
+        size_t before = ids->n;
+        if (fk_prompt_encode(core->tok, s, 1, req->segment_size, ids, msg, msg_len) != 0)
+            return refuse_prompt(core->tok, req, err, msg, msg_len);
+        if (cacheable)
+            seg_cache_put(&core->seg_cache, s->text, s->len, ids->ids + before, ids->n - before);
+    }
     return 0;
 }
 
@@ -36,39 +81,107 @@ static int tokenize_prompt(const fktok *tok, const fk_gen_request *req, fktok_id
  * request dies with HTTP 500 "The model produced output that does not match
  * the expected Content-only format", streamed or not. This driver reads the
  * output itself, so it hands llama-server a parser that accepts everything
- * and extracts nothing (the request field "chat_parser": one epsilon). */
-#define NO_OUTPUT_PARSER "{\"parsers\":[{\"type\":\"epsilon\"}],\"rules\":{},\"root\":0}"
+ * and extracts nothing (the request field "chat_parser": one epsilon; below
+ * as the text between the quotes of a JSON string). */
+#define NO_OUTPUT_PARSER                                                                           \
+    "{\\\"parsers\\\":[{\\\"type\\\":\\\"epsilon\\\"}],\\\"rules\\\":{},\\\"root\\\":0}"
 
-/* Sampling as the client asked, with llama-server's own truncations off
- * (its defaults are top_k 40 and min_p 0.05): temperature and top_p alone,
- * as OpenAI and the native core sample. */
-static json_t *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *ids)
+/* What llama-server's last event (or whole answer) carries: the fields read
+ * here and nothing else ("response_fields", nested ones as flat "a/b" keys;
+ * by default it repeats every generation setting, and reading that took more
+ * of a request's CPU than anything else in the driver). */
+#define RESPONSE_FIELDS                                                                            \
+    "[\"content\",\"tokens\",\"stop\",\"stop_type\",\"tokens_predicted\",\"truncated\","           \
+    "\"timings/prompt_n\",\"timings/cache_n\",\"timings/prompt_ms\",\"timings/predicted_n\","      \
+    "\"timings/predicted_ms\",\"completion_probabilities\"]"
+
+/* Decimal digits of v onto b. */
+static void append_int(strbuf *b, long long v)
 {
-    json_t *prompt = json_array();
-    for (size_t i = 0; prompt && i < ids->n; i++)
-        json_array_append_new(prompt, json_integer(ids->ids[i]));
-    json_t *b =
-        json_pack("{s:o,s:b,s:i,s:f,s:f,s:i,s:f,s:b,s:b,s:s}", "prompt", prompt, "stream", 1,
-                  "n_predict", g->n_predict, "temperature", s->temperature, "top_p",
-                  s->top_p > 0 ? s->top_p : 1.0, "top_k", s->top_k > 0 ? s->top_k : 0, "min_p", 0.0,
-                  "cache_prompt", 1, "return_tokens", 1, "chat_parser", NO_OUTPUT_PARSER);
-    if (!b) return NULL;
-    if (s->has_seed)
-        json_object_set_new(b, "seed", json_integer((json_int_t)(s->seed & 0xffffffffu)));
-    if (s->presence_penalty != 0)
-        json_object_set_new(b, "presence_penalty", json_real(s->presence_penalty));
-    if (s->frequency_penalty != 0)
-        json_object_set_new(b, "frequency_penalty", json_real(s->frequency_penalty));
-    if (s->logprobs) /* the sampled token's logprob comes with at least one alternative */
-        json_object_set_new(b, "n_probs", json_integer(s->top_logprobs > 0 ? s->top_logprobs : 1));
-    if (s->n_stop > 0) {
+    char d[24], *p = d + sizeof d;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
+    strbuf_append(b, p, (size_t)(d + sizeof d - p));
+}
+
+/* A shortest exact decimal of v onto b ("%.17g" round-trips a double). */
+static void append_double(strbuf *b, double v)
+{
+    char d[32];
+    int n = snprintf(d, sizeof d, "%.17g", v);
+    strbuf_append(b, d, n > 0 ? (size_t)n : 0);
+}
+
+/* ,"key": then the value. */
+static void append_key(strbuf *b, const char *key)
+{
+    strbuf_append_str(b, ",\"");
+    strbuf_append_str(b, key);
+    strbuf_append_str(b, "\":");
+}
+
+/* The /completion body as JSON text, written directly with appends (a
+ * jansson tree of the prompt ids, dumped with one snprintf per id, cost more
+ * than the rest of the request). Sampling as the client asked, with
+ * llama-server's own truncations off (its defaults are top_k 40 and min_p
+ * 0.05): temperature and top_p alone, as OpenAI and the native core sample.
+ * NULL on OOM. */
+static char *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *ids)
+{
+    strbuf b;
+    strbuf_init(&b);
+    strbuf_append_str(&b, "{\"prompt\":[");
+    for (size_t i = 0; i < ids->n; i++) {
+        if (i) strbuf_append_char(&b, ',');
+        append_int(&b, ids->ids[i]);
+    }
+    strbuf_append_str(&b, "],\"stream\":true,\"min_p\":0,\"cache_prompt\":true,"
+                          "\"return_tokens\":true,\"chat_parser\":\"" NO_OUTPUT_PARSER
+                          "\",\"response_fields\":" RESPONSE_FIELDS);
+    append_key(&b, "n_predict");
+    append_int(&b, g->n_predict);
+    append_key(&b, "temperature");
+    append_double(&b, s->temperature);
+    append_key(&b, "top_p");
+    append_double(&b, s->top_p > 0 ? s->top_p : 1.0);
+    append_key(&b, "top_k");
+    append_int(&b, s->top_k > 0 ? s->top_k : 0);
+    if (s->has_seed) {
+        append_key(&b, "seed");
+        append_int(&b, (long long)(s->seed & 0xffffffffu));
+    }
+    if (s->presence_penalty != 0) {
+        append_key(&b, "presence_penalty");
+        append_double(&b, s->presence_penalty);
+    }
+    if (s->frequency_penalty != 0) {
+        append_key(&b, "frequency_penalty");
+        append_double(&b, s->frequency_penalty);
+    }
+    if (s->logprobs) { /* the sampled token's logprob comes with at least one alternative */
+        append_key(&b, "n_probs");
+        append_int(&b, s->top_logprobs > 0 ? s->top_logprobs : 1);
+    }
+    if (s->n_stop > 0) { /* strings need JSON escaping: jansson writes them */
         json_t *stop = json_array();
         for (size_t i = 0; i < s->n_stop; i++) {
             if (s->stop[i]) json_array_append_new(stop, json_string(s->stop[i]));
         }
-        json_object_set_new(b, "stop", stop);
+        char *text = json_dumps(stop, JSON_COMPACT);
+        json_decref(stop);
+        if (!text) b.oom = 1;
+        append_key(&b, "stop");
+        if (text) strbuf_append_str(&b, text);
+        free(text);
     }
-    return b;
+    strbuf_append_char(&b, '}');
+    if (b.oom) {
+        strbuf_clear(&b);
+        return NULL;
+    }
+    return strbuf_take(&b, NULL);
 }
 
 int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_error *err,
@@ -76,7 +189,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
 {
     const char *param = req->mode == FK_GEN_COMPLETION ? "prompt" : "messages";
     fktok_ids ids = {0};
-    if (tokenize_prompt(g->core->tok, req, &ids, err, msg, msg_len) != 0) {
+    if (tokenize_prompt(g->core, req, &ids, err, msg, msg_len) != 0) {
         free(ids.ids);
         return -1;
     }
@@ -101,10 +214,8 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
         if (g->n_predict < 0 || g->n_predict > room) g->n_predict = room;
     }
     g->top_logprobs = req->sampling->top_logprobs;
-    json_t *body = build_body(g, req->sampling, &ids);
+    g->body = build_body(g, req->sampling, &ids);
     free(ids.ids);
-    g->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
     g->path = strdup("/completion");
     if (!g->body || !g->path) {
         snprintf(msg, msg_len, "out of memory while building the upstream request");
@@ -221,33 +332,59 @@ static void take_output(fk_gen *g, const char *content, size_t clen, const int64
         walk_backward(g, content, clen, ids, nt);
 }
 
-static void read_final(fk_gen *g, const json_t *ev)
+/* timings.NAME of the last event: "timings/NAME" as response_fields flattens
+ * it, or inside "timings" from a server that sends everything. */
+static json_t *timing(const json_t *ev, const char *name)
+{
+    char flat[48];
+    snprintf(flat, sizeof flat, "timings/%s", name);
+    json_t *v = json_object_get(ev, flat);
+    return v ? v : json_object_get(json_object_get(ev, "timings"), name);
+}
+
+/* The last event's fields when jansson read it. */
+static void final_from_json(const json_t *ev, fast_final *f)
+{
+    memset(f, 0, sizeof *f);
+    const char *st = json_string_value(json_object_get(ev, "stop_type"));
+    if (st) snprintf(f->stop_type, sizeof f->stop_type, "%s", st);
+    f->tokens_predicted = json_integer_value(json_object_get(ev, "tokens_predicted"));
+    json_t *v;
+    if ((f->has_predicted_n = json_is_integer(v = timing(ev, "predicted_n"))))
+        f->predicted_n = json_integer_value(v);
+    if ((f->has_prompt_n = json_is_integer(v = timing(ev, "prompt_n"))))
+        f->prompt_n = json_integer_value(v);
+    if ((f->has_cache_n = json_is_integer(v = timing(ev, "cache_n"))))
+        f->cache_n = json_integer_value(v);
+    f->prompt_ms = json_number_value(timing(ev, "prompt_ms"));
+    f->predicted_ms = json_number_value(timing(ev, "predicted_ms"));
+    f->truncated = json_is_true(json_object_get(ev, "truncated"));
+}
+
+/* The last event: usage, timings and why it stopped. */
+static void read_final(fk_gen *g, const fast_final *f)
 {
     g->final_seen = 1;
-    const char *stop_type = json_string_value(json_object_get(ev, "stop_type"));
-    json_t *t = json_object_get(ev, "timings");
-    json_int_t predicted = json_integer_value(json_object_get(t, "predicted_n"));
-    if (!predicted) predicted = json_integer_value(json_object_get(ev, "tokens_predicted"));
-    json_int_t prompt_n = json_integer_value(json_object_get(t, "prompt_n"));
-    json_t *cache_n = json_object_get(t, "cache_n");
+    const char *stop_type = f->stop_type;
+    int64_t predicted = f->has_predicted_n && f->predicted_n ? f->predicted_n : f->tokens_predicted;
     g->stats.completion_tokens = (int)predicted;
-    if (json_is_integer(cache_n))
-        g->stats.cached_tokens = (int)json_integer_value(cache_n);
-    else if (prompt_n > 0 && prompt_n < g->n_prompt)
-        g->stats.cached_tokens = g->n_prompt - (int)prompt_n;
-    g->stats.prefill_ms = json_number_value(json_object_get(t, "prompt_ms"));
-    g->stats.decode_ms = json_number_value(json_object_get(t, "predicted_ms"));
-    if (stop_type && strcmp(stop_type, "eos") == 0)
+    if (f->has_cache_n)
+        g->stats.cached_tokens = (int)f->cache_n;
+    else if (f->prompt_n > 0 && f->prompt_n < g->n_prompt)
+        g->stats.cached_tokens = g->n_prompt - (int)f->prompt_n;
+    g->stats.prefill_ms = f->prompt_ms;
+    g->stats.decode_ms = f->predicted_ms;
+    if (strcmp(stop_type, "eos") == 0)
         g->stats.finish = FK_FINISH_STOP;
-    else if (stop_type && strcmp(stop_type, "word") == 0)
+    else if (strcmp(stop_type, "word") == 0)
         g->stats.finish = FK_FINISH_STOP_WORD;
-    else if (stop_type && strcmp(stop_type, "limit") == 0)
+    else if (strcmp(stop_type, "limit") == 0)
         g->stats.finish = FK_FINISH_LENGTH;
     else if (g->n_predict > 0 && predicted >= g->n_predict)
         g->stats.finish = FK_FINISH_LENGTH;
     else
         g->stats.finish = FK_FINISH_STOP;
-    if (json_is_true(json_object_get(ev, "truncated"))) {
+    if (f->truncated) {
         proxy_log(g->core, FK_LOG_WARN, "request %s: llama-server truncated the prompt",
                   g->request_id);
     }
@@ -367,7 +504,11 @@ static int take_event(fk_gen *g, const json_t *ev)
     take_output(g, content ? content : "", clen, ids, ids ? nt : 0);
     free(ids);
     attach_logprobs(g, first, json_object_get(ev, "completion_probabilities"));
-    if (json_is_true(json_object_get(ev, "stop"))) read_final(g, ev);
+    if (json_is_true(json_object_get(ev, "stop"))) {
+        fast_final f;
+        final_from_json(ev, &f);
+        read_final(g, &f);
+    }
     if (g->err.set) return -1;
     return gen_flush(g);
 }
@@ -382,6 +523,11 @@ int harmony_event(fk_gen *g, const char *field, char *value, size_t len)
         take_output(g, fe->has_content ? fe->content : "", fe->has_content ? fe->content_len : 0,
                     fe->tokens, fe->has_tokens ? fe->n_tokens : 0);
         if (g->err.set) return -1;
+        return gen_flush(g);
+    }
+    fast_final ff;
+    if (strcmp(field, "data") == 0 && fast_final_parse(value, len, &ff)) {
+        read_final(g, &ff);
         return gen_flush(g);
     }
     json_t *root = gen_parse_object(g, value, len);

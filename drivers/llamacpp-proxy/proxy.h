@@ -13,6 +13,7 @@
 #include "drivers/prompt.h"
 #include "harmony/harmony.h"
 #include "harmony/strbuf.h"
+#include "seg_cache.h"
 #include "tokenizer/fktok.h"
 #include "transfer.h"
 
@@ -45,6 +46,7 @@ struct fk_core {
     proxy_config cfg;        /* parsed once at create */
     fk_curl_loop *curl;      /* libcurl multi on the loop */
     fktok *tok;              /* tokenizer for Harmony prompts (lazy when not in Harmony mode) */
+    seg_cache seg_cache;     /* ids of recent long prompt segments (loop thread) */
 
     fk_health health;           /* last /health verdict */
     char health_detail[400];    /* why not ready (with a hint for the operator) */

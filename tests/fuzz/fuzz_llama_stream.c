@@ -59,6 +59,36 @@ static void check_fast_reader(fast_event *fe, const char *line, size_t n)
     json_decref(root);
 }
 
+/* An integer member of the last event as jansson reads it: (present, value). */
+static void want_int(const json_t *root, const char *key, int has, int64_t v)
+{
+    json_t *j = json_object_get(root, key);
+    if (has != json_is_integer(j) || (has && json_integer_value(j) != v)) abort();
+}
+
+/* The reader of the last event must agree with jansson wherever it answers. */
+static void check_fast_final(const char *line, size_t n)
+{
+    fast_final f;
+    if (!fast_final_parse(line, n, &f)) return;
+    json_t *root = json_loadb(line, n, 0, NULL);
+    if (!json_is_object(root) || !json_is_true(json_object_get(root, "stop"))) abort();
+    const char *st = json_string_value(json_object_get(root, "stop_type"));
+    if (strcmp(st ? st : "", f.stop_type) != 0) abort();
+    json_t *tp = json_object_get(root, "tokens_predicted");
+    if ((json_is_integer(tp) ? json_integer_value(tp) : 0) != f.tokens_predicted) abort();
+    want_int(root, "timings/predicted_n", f.has_predicted_n, f.predicted_n);
+    want_int(root, "timings/prompt_n", f.has_prompt_n, f.prompt_n);
+    want_int(root, "timings/cache_n", f.has_cache_n, f.cache_n);
+    if (json_number_value(json_object_get(root, "timings/prompt_ms")) != f.prompt_ms ||
+        json_number_value(json_object_get(root, "timings/predicted_ms")) != f.predicted_ms)
+        abort();
+    if (json_is_true(json_object_get(root, "truncated")) != f.truncated) abort();
+    json_t *c = json_object_get(root, "content"), *t = json_object_get(root, "tokens");
+    if ((c && json_string_length(c) != 0) || (t && json_array_size(t) != 0)) abort();
+    json_decref(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -91,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(line, v, n);
         line[n] = '\0';
         check_fast_reader(&fe, line, n);
+        check_fast_final(line, n);
         int r = g.mode == FK_GEN_PASSTHROUGH ? passthrough_event(&g, field, line, n)
                                              : harmony_event(&g, field, line, n);
         if (r < 0) break;

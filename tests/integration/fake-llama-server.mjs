@@ -11,7 +11,8 @@
 //   GET  /props                 {"default_generation_settings":{"n_ctx"},"model_path",...}
 //   POST /completion            native streaming (and non-streaming) completion; with
 //                               n_probs each event carries completion_probabilities
-//                               (made-up values: probsFor)
+//                               (made-up values: probsFor); response_fields trims
+//                               the final result (pickFields)
 //   POST /tokenize              user-defined Harmony tags always parsed, as the real one does
 //   POST /v1/chat/completions   OpenAI shape with reasoning_content, stream or not
 // Control endpoints (the tests'):
@@ -273,6 +274,22 @@ function probsFor(id, n) {
     return { ...entry(id, fakeLogprob(id)), top_logprobs: top };
 }
 
+// response_fields: the final result keeps only these paths ("a/b" is
+// a.b), each under its path, as llama-server's json_get_nested_values does.
+function pickFields(obj, paths) {
+    if (!Array.isArray(paths) || paths.length === 0) return obj;
+    const out = {};
+    for (const path of paths) {
+        let cur = obj, ok = true;
+        for (const k of String(path).split('/')) {
+            if (ok && cur && typeof cur === 'object' && !Array.isArray(cur) && k in cur) cur = cur[k];
+            else ok = false;
+        }
+        if (ok) out[path] = cur;
+    }
+    return out;
+}
+
 async function completion(req, res, body, entry) {
     const prompt = body.prompt;
     let ids = [];
@@ -315,7 +332,7 @@ async function completion(req, res, body, entry) {
         const whole = { ...final, content: gen.text, tokens: gen.all };
         if (body.n_probs > 0) whole.completion_probabilities = gen.all.map((id) => probsFor(id, body.n_probs));
         if (s.no_ids) delete whole.tokens;
-        return sendJson(res, 200, whole);
+        return sendJson(res, 200, pickFields(whole, body.response_fields));
     }
     startSse(res);
     let sent = 0;
@@ -345,7 +362,7 @@ async function completion(req, res, body, entry) {
         return;
     }
     entry.generated_ms = Date.now() - t0;
-    sse(res, 'data: ' + JSON.stringify(final) + '\n\n');
+    sse(res, 'data: ' + JSON.stringify(pickFields(final, body.response_fields)) + '\n\n');
     res.end();
 }
 

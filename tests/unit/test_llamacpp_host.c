@@ -703,6 +703,44 @@ static void test_faults(fake *f, fk_core *core)
     free(r);
 }
 
+/* The ids of the last /completion prompt, as a JSON text (caller frees). */
+static char *last_prompt_ids(fake *f)
+{
+    json_t *last = fake_last(f, "/completion");
+    char *ids = json_dumps(json_object_get(last, "prompt_ids"), JSON_COMPACT);
+    json_decref(last);
+    return ids;
+}
+
+/* Long prompt segments come from the core's cache the second time: the ids
+ * sent upstream are the same as when they were tokenized. */
+static void test_segment_cache(fake *f, fk_core *core)
+{
+    static const char *texts[2] = {
+        "A long user message, long enough for the segment cache: caf\xc3\xa9 \xe2\x82\xac 12345.",
+        "A long user message, long enough for the segment cache: cafe EUR 12345, changed."};
+    char *ids[2][2] = {{0}};
+    rec *r = calloc(1, sizeof *r);
+    for (int round = 0; round < 2; round++) {
+        for (int t = 0; t < 2; t++) {
+            prompt p;
+            harmony_prompt(&p, texts[t]);
+            fk_gen_request req = harmony_req(&p, 4);
+            memset(r, 0, sizeof *r);
+            start(core, &req, r);
+            wait_done(r, 5000);
+            ids[t][round] = last_prompt_ids(f);
+        }
+    }
+    for (int t = 0; t < 2; t++)
+        ok(ids[t][0] && ids[t][1] && strcmp(ids[t][0], ids[t][1]) == 0,
+           "segment cache: text %d sends the same ids tokenized and cached", t);
+    ok(ids[0][0] && ids[1][0] && strcmp(ids[0][0], ids[1][0]) != 0,
+       "segment cache: different texts, different ids");
+    for (int t = 0; t < 2; t++) free(ids[t][0]), free(ids[t][1]);
+    free(r);
+}
+
 static void test_reuse_and_concurrency(fake *f, fk_core *core)
 {
     prompt p;
@@ -935,6 +973,7 @@ int main(void)
             test_cancel(&f, core);
             test_pause(&f, core);
             test_faults(&f, core);
+            test_segment_cache(&f, core);
             test_reuse_and_concurrency(&f, core);
         }
         core_end(&t2, core);
