@@ -9,20 +9,22 @@
 #                    is written beside it as MODEL.gguf by fk-gguf
 #   FK_BENCH_LAYERS  layers when the checkpoint is made (default 2; 24 is the
 #                    full 20b shape, 13.8 GB)
+#   FK_BENCH_PROMPTS prefill lengths (default "128 512")
 #   FK_BENCH_THREADS threads for both engines (default: all CPUs)
 #   FK_BENCH_STEPS   decoded tokens per measurement (default 16)
 #   FK_BENCH_KERNELS the native engine's FK_CPU_KERNELS (default auto)
 # llama-bench comes from scripts/llama-server.sh --bench (built once, cached).
-# Each round runs prefill 128 and 512 and decode (batch 1; ours also batch 8)
-# on both; the summary takes each engine's best round (the least disturbed on
-# a shared machine) and prints ours / llama.cpp, with the read bandwidth
-# bench_engine measured.
+# Each round runs every prefill length and decode (batch 1; ours also batch
+# 8) on both engines; the summary takes each engine's best round (the least
+# disturbed on a shared machine) and prints ours / llama.cpp, with the read
+# bandwidth bench_engine measured.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-.}" && pwd)
 ROUNDS=${2:-3}
 MODEL=${FK_BENCH_MODEL:-/tmp/fk-bench-20b-2l}
 LAYERS=${FK_BENCH_LAYERS:-2}
+PROMPTS=${FK_BENCH_PROMPTS:-128 512}
 THREADS=${FK_BENCH_THREADS:-$(nproc)}
 STEPS=${FK_BENCH_STEPS:-16}
 KERNELS=${FK_BENCH_KERNELS:-auto}
@@ -35,10 +37,6 @@ if [ ! -f "$MODEL/config.json" ]; then
         --out "$MODEL"
 fi
 if [ ! -f "$GGUF" ]; then
-    [ -x "$BUILD/drivers/cuda/tools/fk-gguf" ] || {
-        echo "bench_vs_llamacpp.sh: needs $BUILD/drivers/cuda/tools/fk-gguf to convert $MODEL" >&2
-        exit 1
-    }
     tok="$MODEL/tokenizer.json"
     [ -f "$tok" ] || xz -dc "$top/tests/fixtures/tokenizer/tokenizer.json.xz" >"$tok"
     echo "creating $GGUF with fk-gguf"
@@ -50,45 +48,56 @@ trap 'rm -rf "$TMP"' EXIT INT TERM
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs," \
     "$THREADS threads; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# Best (largest) value of field $2 over lines matching $1 in file $3.
-best() {
-    awk -v pat="$1" -v f="$2" '$0 ~ pat { v = $f + 0; if (v > m) m = v } END { printf "%.2f", m }' "$3"
+# llama-bench csv: the avg_ts of the row with n_prompt $2 and n_gen $3.
+llama_ts() {
+    awk -F, -v p="$2" -v g="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        { gsub(/"/, "") } $c["n_prompt"] == p && $c["n_gen"] == g { print $c["avg_ts"] }' "$1"
 }
+# Largest number after "KEY " over the rounds.
+best() {
+    awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k && $(i + 1) + 0 > m) m = $(i + 1) + 0 }
+        END { printf "%.2f", m }' "$TMP/rounds"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 
+plist=$(echo "$PROMPTS" | tr ' ' ',')
 for r in $(seq 1 "$ROUNDS"); do
-    "$BUILD/tests/bench/bench_engine" --model "$MODEL" --threads "$THREADS" --prompt 128 \
-        --steps "$STEPS" --batch 1 --batch 8 --bw-mib 1024 --kernels "$KERNELS" >"$TMP/ours128" 2>&1
-    "$BUILD/tests/bench/bench_engine" --model "$MODEL" --threads "$THREADS" --prompt 512 \
-        --steps 1 --batch 0 --bw-mib 1024 --kernels "$KERNELS" >"$TMP/ours512" 2>&1
-    "$LLAMA_BENCH" -m "$GGUF" -t "$THREADS" -p 128,512 -n "$STEPS" -r 1 -o csv >"$TMP/llama" \
+    line="round $r:"
+    first=1
+    for p in $PROMPTS; do
+        if [ $first -eq 1 ]; then
+            batches="--batch 1 --batch 8"
+        else
+            batches="--batch 0"
+        fi
+        # shellcheck disable=SC2086
+        "$BUILD/tests/bench/bench_engine" --model "$MODEL" --threads "$THREADS" --prompt "$p" \
+            --steps "$STEPS" $batches --bw-mib 1024 --kernels "$KERNELS" >"$TMP/ours" 2>&1 ||
+            { cat "$TMP/ours" >&2; exit 1; }
+        line="$line ours_p$p $(awk '/^prefill/ { print $6 }' "$TMP/ours")"
+        if [ $first -eq 1 ]; then
+            line="$line ours_d1 $(awk '/^decode batch 1:/ { print $8 }' "$TMP/ours")"
+            line="$line ours_d8 $(awk '/^decode batch 8:/ { print $8 }' "$TMP/ours")"
+            line="$line bw $(awk '/^memory read bandwidth/ { print $4 }' "$TMP/ours")"
+            line="$line rss_mib $(awk '/^RSS after decoding/ { print $4 }' "$TMP/ours")"
+        fi
+        first=0
+    done
+    "$LLAMA_BENCH" -m "$GGUF" -t "$THREADS" -p "$plist" -n "$STEPS" -r 1 -o csv >"$TMP/llama" \
         2>"$TMP/llama.err" || { cat "$TMP/llama.err" >&2; exit 1; }
-    # ours: "prefill N tokens: T s, X tokens/s" / "decode batch B: mean ... = X tokens/s ..."
-    p128=$(awk '/^prefill/ { print $6 }' "$TMP/ours128")
-    p512=$(awk '/^prefill/ { print $6 }' "$TMP/ours512")
-    d1=$(awk '/^decode batch 1:/ { print $8 }' "$TMP/ours128")
-    d8=$(awk '/^decode batch 8:/ { print $8 }' "$TMP/ours128")
-    bw=$(awk '/^memory read bandwidth/ { print $4 }' "$TMP/ours128")
-    # llama-bench csv: n_prompt, n_gen and avg_ts columns, found by name.
-    lp128=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-        { gsub(/"/, "") } $c["n_prompt"] == 128 && $c["n_gen"] == 0 { print $c["avg_ts"] }' "$TMP/llama")
-    lp512=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-        { gsub(/"/, "") } $c["n_prompt"] == 512 && $c["n_gen"] == 0 { print $c["avg_ts"] }' "$TMP/llama")
-    ld=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-        { gsub(/"/, "") } $c["n_prompt"] == 0 && $c["n_gen"] > 0 { print $c["avg_ts"] }' "$TMP/llama")
-    echo "round $r: ours prefill128 $p128 prefill512 $p512 decode1 $d1 decode8 $d8 tok/s;" \
-        "llama.cpp prefill128 $lp128 prefill512 $lp512 decode1 $ld tok/s; bandwidth $bw GB/s" |
-        tee -a "$TMP/rounds"
+    for p in $PROMPTS; do line="$line llama_p$p $(llama_ts "$TMP/llama" "$p" 0)"; done
+    line="$line llama_d1 $(llama_ts "$TMP/llama" 0 "$STEPS")"
+    echo "$line" | tee -a "$TMP/rounds"
 done
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-R="$TMP/rounds"
-o128=$(best round 5 "$R") o512=$(best round 7 "$R") o1=$(best round 9 "$R") o8=$(best round 11 "$R")
-l128=$(best round 15 "$R") l512=$(best round 17 "$R") l1=$(best round 19 "$R") bw=$(best round 22 "$R")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 echo "best of $ROUNDS rounds, $THREADS threads, kernels $KERNELS, $(basename "$MODEL"):"
-printf '%-22s %12s %12s %8s\n' "" "native" "llama.cpp" "ratio"
-printf '%-22s %12s %12s %8s\n' "prefill 128 (tok/s)" "$o128" "$l128" "$(ratio "$o128" "$l128")"
-printf '%-22s %12s %12s %8s\n' "prefill 512 (tok/s)" "$o512" "$l512" "$(ratio "$o512" "$l512")"
-printf '%-22s %12s %12s %8s\n' "decode batch 1 (tok/s)" "$o1" "$l1" "$(ratio "$o1" "$l1")"
-printf '%-22s %12s %12s %8s\n' "decode batch 8 (tok/s)" "$o8" "-" "$(ratio "$o8" "$o1") of b1"
-echo "read bandwidth (best): $bw GB/s"
+printf '%-24s %12s %12s %8s\n' "(tokens/s)" "native" "llama.cpp" "ratio"
+for p in $PROMPTS; do
+    o=$(best "ours_p$p") l=$(best "llama_p$p")
+    printf '%-24s %12s %12s %8s\n' "prefill $p" "$o" "$l" "$(ratio "$o" "$l")"
+done
+o1=$(best ours_d1) l1=$(best llama_d1) o8=$(best ours_d8)
+printf '%-24s %12s %12s %8s\n' "decode batch 1" "$o1" "$l1" "$(ratio "$o1" "$l1")"
+printf '%-24s %12s %12s %8s\n' "decode batch 8 (sum)" "$o8" "-" "$(ratio "$o8" "$o1") of b1"
+echo "read bandwidth (best round): $(best bw) GB/s; native RSS after decoding $(best rss_mib) MiB"

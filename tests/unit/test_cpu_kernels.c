@@ -49,7 +49,9 @@ static void mats_free(mats *m)
     free(m->sc);
 }
 
-/* Random weights, or one-hot rows (W[n][n % K] = 1) when onehot. */
+/* Random weights, or one-hot rows when onehot: W[n][n % K] = 1 in bf16, or
+ * MXFP4 code 2.0 with every scale byte = onehot: the value
+ * 2 * 2^(onehot - 127). */
 static int mats_make(mats *m, fk_wfmt fmt, int N, int K, int onehot)
 {
     size_t nw = (size_t)N * K;
@@ -60,12 +62,13 @@ static int mats_make(mats *m, fk_wfmt fmt, int N, int K, int onehot)
     if (!m->bf || !m->codes || !m->sc) return -1;
     for (size_t i = 0; i < nw; i++) m->bf[i] = onehot ? 0 : bf16_of(frand());
     for (size_t i = 0; i < nw / 2; i++) m->codes[i] = onehot ? 0 : (uint8_t)(frand() * 256 + 128);
-    for (size_t i = 0; i < nw / 32; i++) m->sc[i] = onehot ? 127 : (uint8_t)(118 + i % 13);
+    for (size_t i = 0; i < nw / 32; i++)
+        m->sc[i] = (uint8_t)(onehot ? (size_t)onehot : 118 + i % 13);
     for (int n = 0; onehot && n < N; n++) {
         int k = n % K;
         m->bf[(size_t)n * K + k] = bf16_of(1.0f);
-        /* code 2 is 1.0; element k is the low nibble of byte k/2 when even */
-        m->codes[(size_t)n * (K / 2) + k / 2] = (uint8_t)(k % 2 ? 2 << 4 : 2);
+        /* code 4 is 2.0; element k is the low nibble of byte k/2 when even */
+        m->codes[(size_t)n * (K / 2) + k / 2] = (uint8_t)(k % 2 ? 4 << 4 : 4);
     }
     m->w = (fk_wmat){fmt, N, K, fmt == FK_W_MXFP4 ? (void *)m->codes : (void *)m->bf,
                      fmt == FK_W_MXFP4 ? m->sc : NULL};
@@ -157,22 +160,28 @@ static void check_random(fk_cpu_level level, fk_backend *one, fk_backend *many, 
     free(bias);
 }
 
-/* One-hot rows: every output is exactly the x value its row picks. */
-static void check_onehot(fk_cpu_level level, fk_backend *be, fk_wfmt fmt, int N, int K, int R)
+/* One-hot rows: every output is exactly the x value its row picks (times
+ * 2 * 2^(scale - 127) for MXFP4). */
+static void check_onehot(fk_cpu_level level, fk_backend *be, fk_wfmt fmt, int N, int K, int R,
+                         int scale)
 {
     mats m;
     float *x = malloc((size_t)R * K * sizeof *x), *y = malloc((size_t)R * N * sizeof *y);
-    if (mats_make(&m, fmt, N, K, 1) != 0 || !x || !y) {
+    float mult = fmt == FK_W_MXFP4 ? ldexpf(1.0f, scale - 126) : 1.0f;
+    if (mats_make(&m, fmt, N, K, scale) != 0 || !x || !y) {
         ok(0, "allocate the one-hot case");
     } else {
-        for (size_t i = 0; i < (size_t)R * K; i++) x[i] = frand() * 3.0f;
+        for (size_t i = 0; i < (size_t)R * K; i++)
+            x[i] = frand() * 2.0f + 1e-3f; /* |x| < 1, not 0 */
         be->ops->matmul(be, y, x, &m.w, NULL, R);
         int bad = 0;
         for (int b = 0; b < R; b++)
             for (int n = 0; n < N; n++)
-                if (y[(size_t)b * N + n] != x[(size_t)b * K + n % K]) bad++;
-        ok(bad == 0, "%s level, %s kernel, %s N=%d K=%d R=%d: one-hot rows give x exactly (%d off)",
-           fk_cpu_level_name(level), kernel_for(level, &m.w), fmt_name(fmt), N, K, R, bad);
+                if (y[(size_t)b * N + n] != x[(size_t)b * K + n % K] * mult) bad++;
+        ok(bad == 0,
+           "%s level, %s kernel, %s N=%d K=%d R=%d scale byte %d: one-hot rows give x exactly "
+           "(%d off)",
+           fk_cpu_level_name(level), kernel_for(level, &m.w), fmt_name(fmt), N, K, R, scale, bad);
     }
     mats_free(&m);
     free(x);
@@ -299,7 +308,16 @@ static void test_level(fk_cpu_level level)
         check_random(level, one, many, fmt, 208, 96, few, 9);
         check_random(level, one, many, fmt, 1040, 2880, some, 4);
         check_random(level, one, many, fmt, 200, 64, some, 4); /* N % 16 != 0 */
-        for (int r = 0; r < 9; r++) check_onehot(level, many, fmt, 272, 64, few[r]);
+        for (int r = 0; r < 9; r++) check_onehot(level, many, fmt, 272, 64, few[r], 127);
+        /* MXFP4 scales: small (2^-87; smaller ones make the amx level's
+         * lowest bf16 part of x subnormal, which AMX flushes), the top of
+         * its bf16 decoder's range (252) and past it (253: the amx level's
+         * per-value path); decode and prefill sized */
+        static const int scales[] = {40, 252, 253};
+        for (int i = 0; f && i < 3; i++) {
+            check_onehot(level, many, fmt, 272, 64, 1, scales[i]);
+            check_onehot(level, many, fmt, 272, 64, 16, scales[i]);
+        }
     }
     check_attention(level, one, many, 16, 2, 64, 0);
     check_attention(level, one, many, 16, 2, 64, 20);

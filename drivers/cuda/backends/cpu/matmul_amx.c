@@ -13,7 +13,10 @@
  * in float32, so the tiles compute the float32 sum of W x, like the generic
  * kernels, in another order. Output = (C[n][3r] + C[n][3r + 1]) + C[n][3r + 2].
  * (Two parts, 16 bits of x, measured 15x the generic kernels' error against
- * the float64 goldens: 2.6e-3 on a logit, over fk-golden's 1e-3.)
+ * the float64 goldens: 2.6e-3 on a logit, over fk-golden's 1e-3.) AMX
+ * treats subnormal inputs and products as zero: a part's product below
+ * 2^-126 is lost, far below what gpt-oss weights (scales near 2^-8 .. 2^2)
+ * and activations produce.
  *
  * Activations (prep): B blocks of `cols` columns, 3 per x row, 5 rows per
  * block (15 columns; 3R when R < 5, so a decode step multiplies no zeros):
@@ -23,10 +26,11 @@
  *
  * MXFP4 weights are decoded to bf16, exactly (a 2-bit mantissa times a
  * power-of-two scale), into a per-thread scratch that the A tiles then read:
- * mxfp4_avx512.h's float decoder, then vcvtne2ps2bf16, so the columns are in
- * its mx_column order and x is packed in that order too. A strip is decoded
- * row by row (one sequential stream per row) before its tiles run; it stays
- * in L2.
+ * mxfp4_avx512.h's mx_decode_bf16 (a table lookup whose entries carry the
+ * block's exponent), so the columns are in its eo_column order and x is
+ * packed in that order too. Scales outside its range (2^-125 .. 2^125) take
+ * a per-value path. With more than one B block a strip is decoded row by
+ * row (one sequential stream per row) before its tiles run; it stays in L2.
  *
  * Work: a thread takes 64-row ranges. With R <= 5 (one B block) it runs
  * strips of 16-row weight tiles against the block (two tiles for bf16, four
@@ -135,7 +139,7 @@ void fk_mmamx_prep(void *xp, const float *x, const fk_wmat *w, int R)
                 if (r < R) {
                     const float *xk = x + (size_t)r * K + k;
                     if (w->fmt == FK_W_MXFP4) {
-                        mx_order_block(ordered, xk);
+                        eo_order_block(ordered, xk);
                         xk = ordered;
                     }
                     split_parts(parts, xk);
@@ -153,26 +157,44 @@ void fk_mmamx_prep(void *xp, const float *x, const fk_wmat *w, int R)
 
 /* ---- MXFP4 decoding ----------------------------------------------------------------- */
 
+/* One block of codes q with scale byte sc -> 32 bf16 in eo_column order,
+ * one value at a time: for the rare scales mx_decode_bf16 cannot take
+ * (the bf16 bits of the float32 product, exact: it has at most 2 significant
+ * bits, or is infinite). */
+static void decode_block_scalar(uint16_t *out, const uint8_t *q, uint8_t sc)
+{
+    for (int c = 0; c < 32; c++) {
+        int e = eo_column(c);
+        float v = fk_fp4_f32(e % 2 ? q[e / 2] >> 4 : q[e / 2] & 15u) * fk_e8m0_f32(sc);
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        out[c] = (uint16_t)(u >> 16);
+    }
+}
+
 /* MXFP4 weight rows [n, n + rows) -> bf16 rows at out (row stride K), each
- * 32-value block in mx_column order. Row by row, so each row's codes and
+ * 32-value block in eo_column order. Row by row, so each row's codes and
  * scales are read front to back (one sequential stream per row). */
 static void decode_rows(uint16_t *out, const fk_wmat *w, int n, int rows)
 {
-    const __m512 values = mx_values();
+    const __m512i table = mx_bf16_table();
     size_t K = (size_t)w->k, ldq = K / 2, G = ldq / FK_MXFP4_BLOCK_BYTES;
     for (int r = 0; r < rows; r++) {
         const uint8_t *q = (const uint8_t *)w->data + (size_t)(n + r) * ldq;
         const uint8_t *sc = w->scales + (size_t)(n + r) * G;
         uint16_t *o = out + (size_t)r * K;
+        if (!mx_bf16_exact(sc, G)) {
+            for (size_t g = 0; g < G; g++)
+                decode_block_scalar(o + g * TILE_K, q + g * FK_MXFP4_BLOCK_BYTES, sc[g]);
+            continue;
+        }
         for (size_t g0 = 0; g0 < G; g0 += 16) {
             int gn = G - g0 < 16 ? (int)(G - g0) : 16;
-            float sf[16];
-            mx_scales16(sf, sc + g0, gn);
-            for (size_t g = g0; g < g0 + gn; g++) {
-                __m512 lo, hi;
-                mx_decode(&lo, &hi, q + g * FK_MXFP4_BLOCK_BYTES, sf[g - g0], values);
-                _mm512_storeu_si512(o + g * TILE_K, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-            }
+            uint32_t off[16];
+            mx_offsets16(off, sc + g0, gn);
+            for (size_t g = g0; g < g0 + gn; g++)
+                _mm512_storeu_si512(o + g * TILE_K, mx_decode_bf16(q + g * FK_MXFP4_BLOCK_BYTES,
+                                                                   off[g - g0], table));
         }
     }
 }
@@ -244,20 +266,21 @@ static void small_strip(const fk_mm_job *j, int n, int nt, const uint16_t *a, si
 static void small_strip_mx(const fk_mm_job *j, int n, int nt, uint16_t *abuf)
 {
     const fk_wmat *w = j->w;
-    const __m512 values = mx_values();
+    const __m512i table = mx_bf16_table();
     int K = w->k, G = K / TILE_K, cols = block_cols(j->R), rows = nt * TILE_ROWS;
     size_t ldq = (size_t)K / 2;
     const uint8_t *Q = (const uint8_t *)w->data + (size_t)n * ldq;
     const uint8_t *S = w->scales + (size_t)n * G;
     const uint32_t *B = j->xp;
+    int exact = mx_bf16_exact(S, (size_t)rows * G);
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
     for (int g0 = 0; g0 < G; g0 += 16) {
         int gn = G - g0 < 16 ? G - g0 : 16;
-        float sf[4 * TILE_ROWS][16];
-        for (int r = 0; r < rows; r++) mx_scales16(sf[r], S + (size_t)r * G + g0, gn);
+        uint32_t off[4 * TILE_ROWS][16];
+        for (int r = 0; exact && r < rows; r++) mx_offsets16(off[r], S + (size_t)r * G + g0, gn);
         for (int g = g0; g < g0 + gn; g++) {
             uint16_t *a = abuf + (size_t)(g & 1) * 4 * TILE_ROWS * TILE_K;
             for (int r = 0; r < rows; r++) {
@@ -265,9 +288,10 @@ static void small_strip_mx(const fk_mm_job *j, int n, int nt, uint16_t *abuf)
                 if (g + PREFETCH_K < G)
                     _mm_prefetch((const char *)(q + PREFETCH_K * FK_MXFP4_BLOCK_BYTES),
                                  _MM_HINT_T0);
-                __m512 lo, hi;
-                mx_decode(&lo, &hi, q, sf[r][g - g0], values);
-                _mm512_storeu_si512(a + r * TILE_K, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+                if (exact)
+                    _mm512_storeu_si512(a + r * TILE_K, mx_decode_bf16(q, off[r][g - g0], table));
+                else
+                    decode_block_scalar(a + r * TILE_K, q, S[(size_t)r * G + g]);
             }
             size_t step = TILE_ROWS * TILE_K;
             _tile_loadd(6, B + (size_t)g * PAIRS * cols, cols * 4);
