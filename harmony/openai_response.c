@@ -1,12 +1,9 @@
 /* openai_response.c: parser events -> OpenAI chat output for one choice.
+ * Each Harmony message goes where channels.h says:
  *
- *   analysis                                 -> reasoning_content + reasoning
- *   final, commentary without recipient      -> content
- *   recipient functions.NAME (any channel)   -> tool_calls[i]
- *   any other channel (or none)              -> content
- *   commentary/analysis to a non-function recipient (a built-in tool the
- *   gateway does not offer)                  -> reasoning (kept, never shown
- *                                               as the answer)
+ *   reasoning (analysis, calls to built-in tools)  -> reasoning_content + reasoning
+ *   text (final, a preamble, other channels)        -> content
+ *   a call to functions.NAME                        -> tool_calls[i]
  *
  * Streaming deltas are queued as they come and coalesced while not taken
  * (consecutive text of the same field and tool call becomes one delta); a
@@ -14,15 +11,12 @@
  * then its argument fragments carry only index and arguments. */
 #include "harmony/harmony.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "harmony/channels.h"
+#include "harmony/ids.h"
 #include "harmony/strbuf.h"
-
-#define FUNCTIONS_PREFIX "functions."
-#define ID_SUFFIX_LEN 24
 
 /* Where the text of the message being read goes. */
 typedef enum out_kind {
@@ -69,43 +63,8 @@ struct hm_openai_out {
     size_t n_pending;           /* used */
     size_t cap_pending;         /* allocated */
     int role_sent;              /* 1 once a delta carried "role" */
-    uint64_t rng;               /* id suffix generator state */
+    hm_ids ids;                 /* tool call id generator */
 };
-
-/* ==== ids ========================================================================== */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Seeds differ per object: time, address and a process-wide counter. */
-static uint64_t new_seed(const void *self)
-{
-    static atomic_uint_fast64_t counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t s = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    s ^= (uint64_t)(uintptr_t)self * 0x9E3779B97F4A7C15ull;
-    s ^= (uint64_t)atomic_fetch_add(&counter, 1) << 40;
-    return splitmix64(&s);
-}
-
-static char *new_call_id(hm_openai_out *o)
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    size_t plen = strlen(o->id_prefix);
-    char *id = malloc(plen + ID_SUFFIX_LEN + 1);
-    if (!id) return NULL;
-    memcpy(id, o->id_prefix, plen);
-    for (size_t i = 0; i < ID_SUFFIX_LEN; i++)
-        id[plen + i] = alphabet[splitmix64(&o->rng) % (sizeof alphabet - 1)];
-    id[plen + ID_SUFFIX_LEN] = '\0';
-    return id;
-}
 
 /* ==== lifecycle ======================================================================== */
 
@@ -123,7 +82,7 @@ hm_openai_out *hm_openai_out_new(const hm_openai_out_options *opts)
     }
     strbuf_init(&o->content);
     strbuf_init(&o->reasoning);
-    o->rng = new_seed(o);
+    hm_ids_seed(&o->ids, o);
     return o;
 }
 
@@ -177,18 +136,17 @@ static void queue_delta(hm_openai_out *o, delta_kind kind, size_t tool, const ch
     if (len) strbuf_append(&d->text, text, len);
 }
 
-static int is_function_recipient(const char *r)
-{
-    size_t k = strlen(FUNCTIONS_PREFIX);
-    return r && strncmp(r, FUNCTIONS_PREFIX, k) == 0 && r[k] != '\0';
-}
-
+/* Where the text of a message with this header goes. */
 static out_kind classify(const hm_event *ev)
 {
-    if (is_function_recipient(ev->recipient)) return OUT_TOOL;
-    const char *ch = ev->channel;
-    if (ch && strcmp(ch, "analysis") == 0) return OUT_REASONING;
-    if (ch && strcmp(ch, "commentary") == 0 && ev->recipient) return OUT_REASONING;
+    switch (hm_out_classify(ev->channel, ev->recipient)) {
+    case HM_OUT_CALL:
+        return OUT_TOOL;
+    case HM_OUT_REASONING:
+        return OUT_REASONING;
+    case HM_OUT_TEXT:
+        break;
+    }
     return OUT_CONTENT;
 }
 
@@ -205,8 +163,8 @@ static void start_tool_call(hm_openai_out *o, const char *recipient)
         o->cap_calls = cap;
     }
     tool_call *c = &o->calls[o->n_calls];
-    c->id = new_call_id(o);
-    c->name = strdup(recipient + strlen(FUNCTIONS_PREFIX));
+    c->id = hm_ids_new(&o->ids, o->id_prefix);
+    c->name = strdup(hm_out_function_name(recipient));
     if (!c->id || !c->name) {
         free(c->id);
         free(c->name);

@@ -2,6 +2,7 @@
 # streaming parser, text scanner, OpenAI response mapping, fk-harmony-check,
 # and their tests, fuzzers and benchmark.
 HARMONY_PARSE_SOURCES = harmony/utf8.h harmony/utf8.c harmony/parser.c harmony/scanner.c \
+	harmony/ids.h harmony/ids.c harmony/channels.h harmony/channels.c \
 	harmony/openai_response.c
 harmony_libfkharmony_la_SOURCES += $(HARMONY_PARSE_SOURCES)
 
