@@ -6,6 +6,7 @@
  *   parser        streamed completion pieces -> message events
  *   scanner       upstream text with spelled-out special tokens -> pieces
  *   openai        OpenAI chat request -> conversation; events -> OpenAI deltas/message
+ *   responses     OpenAI Responses request -> conversation; events -> output items
  *
  * Ownership: every char* inside a struct defined here is owned by that struct
  * and freed by its *_free / *_clear function; json_t* members hold one
@@ -240,5 +241,73 @@ int hm_openai_out_tool_call_count(const hm_openai_out *o);
  * recipient, and header text a non-strict recovery turned into content):
  * what grew after feeding a token tells whether it produced content. */
 size_t hm_openai_out_content_bytes(const hm_openai_out *o);
+
+/* ==== OpenAI Responses API ===================================================== */
+
+/* A Responses request -> conversation ready for hm_render(HM_RENDER_COMPLETION),
+ * by the chat mapping's rules (openai_request.c):
+ *
+ *   instructions, system/developer messages -> the developer "# Instructions"
+ *   tools (function only; others refused, naming them), tool_choice
+ *                                            -> the developer's functions
+ *   reasoning.effort                         -> the system message
+ *   message user                             -> user
+ *   message assistant                        -> final; commentary (a preamble)
+ *                                               when its phase is "commentary",
+ *                                               or without a phase when a
+ *                                               function_call item follows it
+ *   reasoning (content reasoning_text)       -> analysis
+ *   function_call                            -> commentary call to functions.NAME
+ *   function_call_output                     -> functions.NAME to=assistant (NAME
+ *                                               from the call with that call_id)
+ *
+ * `history` (NULL, or an array of items: earlier turns' input and output, as
+ * hm_responses_input_items and hm_responses_out_items give them) comes before
+ * `input`; its errors name "previous_response_id". 0, or -1 with *err filled
+ * (param names the field: "input[2].call_id", "tools[1].type"). */
+int hm_responses_to_conversation(const json_t *request, const json_t *history,
+                                 const hm_openai_options *opts, hm_conversation *out,
+                                 hm_openai_error *err);
+/* The request's `input` as an array of items (new reference): a string is one
+ * user message item; an array is itself. NULL when neither. */
+json_t *hm_responses_input_items(const json_t *input);
+
+/* Parser events -> Responses output items, whole and as stream events.
+ *
+ *   analysis (or a call to a non-function tool) -> reasoning item, one
+ *                                                  reasoning_text content part
+ *   final                                       -> message item (phase final_answer)
+ *   commentary without recipient (a preamble)   -> message item (phase commentary)
+ *   any other channel                           -> message item
+ *   recipient functions.NAME                    -> function_call item
+ *                                                  {id, call_id, name, arguments}
+ *
+ * One item per Harmony message; an item cut by the end of the stream has
+ * status "incomplete". Stream events (the Responses API's, without
+ * sequence_number, which the caller numbers):
+ *   response.output_item.added, response.content_part.added,
+ *   response.reasoning_text.delta|done, response.output_text.delta|done,
+ *   response.function_call_arguments.delta|done, response.content_part.done,
+ *   response.output_item.done
+ * Consecutive deltas of one item are merged while not taken. */
+typedef struct hm_responses_out hm_responses_out;
+
+/* `stream`: 1 to make stream events (else only the items are kept). */
+hm_responses_out *hm_responses_out_new(int stream);
+void hm_responses_out_free(hm_responses_out *o);
+/* Feed every parser event. */
+void hm_responses_out_event(hm_responses_out *o, const hm_event *ev);
+/* Count one generated token; `channel` is hm_parser_channel() at that token. */
+void hm_responses_out_count_token(hm_responses_out *o, const char *channel);
+/* Streaming: the events produced since the last call, as a new array
+ * (caller owns); empty when nothing new, NULL on OOM. */
+json_t *hm_responses_out_take_events(hm_responses_out *o);
+/* The output items so far, as a new array (caller owns). */
+json_t *hm_responses_out_items(const hm_responses_out *o);
+/* Tokens counted on the analysis channel. */
+int hm_responses_out_reasoning_tokens(const hm_responses_out *o);
+/* 1 when the last item is a function call whose message ended with a
+ * terminator (the model stopped to call, not for lack of tokens). */
+int hm_responses_out_ends_in_call(const hm_responses_out *o);
 
 #endif

@@ -3,14 +3,15 @@
 # and their tests, fuzzers and benchmark.
 HARMONY_PARSE_SOURCES = harmony/utf8.h harmony/utf8.c harmony/parser.c harmony/scanner.c \
 	harmony/ids.h harmony/ids.c harmony/channels.h harmony/channels.c \
-	harmony/openai_response.c
+	harmony/openai_response.c harmony/responses_out.c
 harmony_libfkharmony_la_SOURCES += $(HARMONY_PARSE_SOURCES)
 
 HARMONY_TEST_LDADD = harmony/libfkharmony.la $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/unit/test_harmony_parse tests/unit/test_scanner \
-	tests/unit/test_openai_response
-TESTS += tests/unit/test_harmony_parse tests/unit/test_scanner tests/unit/test_openai_response
+	tests/unit/test_openai_response tests/unit/test_responses
+TESTS += tests/unit/test_harmony_parse tests/unit/test_scanner tests/unit/test_openai_response \
+	tests/unit/test_responses
 tests_unit_test_harmony_parse_SOURCES = tests/unit/test_harmony_parse.c
 tests_unit_test_harmony_parse_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_harmony_parse_LDADD = $(HARMONY_TEST_LDADD)
@@ -20,6 +21,10 @@ tests_unit_test_scanner_LDADD = $(HARMONY_TEST_LDADD)
 tests_unit_test_openai_response_SOURCES = tests/unit/test_openai_response.c
 tests_unit_test_openai_response_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_openai_response_LDADD = $(HARMONY_TEST_LDADD)
+# The Responses API mapping, both directions.
+tests_unit_test_responses_SOURCES = tests/unit/test_responses.c
+tests_unit_test_responses_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_responses_LDADD = $(HARMONY_TEST_LDADD)
 
 # fk-harmony-check: every render and parse vector under the given directories.
 bin_PROGRAMS += harmony/fk-harmony-check

@@ -4,7 +4,7 @@ noinst_LTLIBRARIES += harmony/libfkharmony.la
 harmony_libfkharmony_la_SOURCES = harmony/harmony.h
 harmony_libfkharmony_la_SOURCES += harmony/strbuf.h harmony/strbuf.c harmony/conversation.c \
 	harmony/render.c harmony/schema_ts.c harmony/openai_map.h harmony/openai_map.c \
-	harmony/openai_request.c
+	harmony/openai_request.c harmony/responses_in.c
 harmony_libfkharmony_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 harmony_libfkharmony_la_LIBADD = $(JANSSON_LIBS)
 
