@@ -190,7 +190,7 @@ static json_t *chat_finish(fk_job *j, const fk_gen_stats *st, struct evbuffer *s
     return NULL;
 }
 
-static const fk_job_ops chat_ops = {chat_pieces, chat_finish, chat_state_free};
+static const fk_job_ops chat_ops = {chat_pieces, chat_finish, chat_state_free, NULL, 0};
 
 /* ---- request -> prompt ------------------------------------------------------------ */
 
@@ -199,34 +199,12 @@ static int render(fk_gateway *gw, fk_job_input *in, fk_api_error *err)
 {
     hm_openai_options ho = {.current_date = gw->slot->cfg.current_date, .default_effort = NULL};
     hm_conversation conv;
-    hm_conversation_init(&conv);
     hm_openai_error he;
-    memset(&he, 0, sizeof he);
-    if (hm_openai_chat_to_conversation(in->body, &ho, &conv, &he) < 0) {
-        hm_conversation_clear(&conv);
-        return fk_api_bad_request(err, he.code[0] ? he.code : "invalid_value",
-                                  he.param[0] ? he.param : NULL, "%s",
-                                  he.message[0] ? he.message : "invalid messages");
-    }
-    char *rerr = NULL;
-    int rc = hm_render(&conv, HM_RENDER_COMPLETION, 1, &in->prompt, &rerr);
+    if (hm_openai_chat_to_conversation(in->body, &ho, &conv, &he) < 0)
+        return fk_endpoint_mapping_error(&he, err);
+    int rc = fk_endpoint_render(in, &conv, "messages", err);
     hm_conversation_clear(&conv);
-    if (rc < 0) {
-        fk_api_bad_request(err, "invalid_value", "messages", "%s",
-                           rerr ? rerr : "cannot render the conversation");
-        free(rerr);
-        return -1;
-    }
-    const hm_prompt *p = &in->prompt;
-    in->segs = calloc(p->n ? p->n : 1, sizeof *in->segs);
-    if (!in->segs) return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
-    for (size_t i = 0; i < p->n; i++) {
-        const hm_segment *h = &p->segs[i];
-        in->segs[i] = (fk_segment){h->is_special ? FK_SEG_SPECIAL : FK_SEG_TEXT, h->untrusted,
-                                   h->text, h->len, -1};
-    }
-    in->n_segs = p->n;
-    return 0;
+    return rc;
 }
 
 /* Pass-through: the client's chat text must not spell special tokens (the

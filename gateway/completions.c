@@ -110,7 +110,7 @@ static json_t *completion_finish(fk_job *j, const fk_gen_stats *st, struct evbuf
 }
 
 static const fk_job_ops completion_ops = {completion_pieces, completion_finish,
-                                          completion_state_free};
+                                          completion_state_free, NULL, 0};
 
 /* The prompt as segments in in->segs (borrowing the body's strings): a
  * string is operator text, an array holds ids. */

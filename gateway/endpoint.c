@@ -2,6 +2,7 @@
 #include "endpoint.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Append "'id'" to a ", "-separated list in buf (o bytes used). */
@@ -70,4 +71,35 @@ void fk_handle_generation(fk_gateway *gw, struct evhttp_request *req, const fk_r
 fail:
     fk_job_input_free(in);
     fk_reply_error(gw, req, spec->ep, &err);
+}
+
+int fk_endpoint_render(fk_job_input *in, const hm_conversation *conv, const char *param,
+                       fk_api_error *err)
+{
+    char *rerr = NULL;
+    if (hm_render(conv, HM_RENDER_COMPLETION, 1, &in->prompt, &rerr) < 0) {
+        fk_api_bad_request(err, "invalid_value", param, "%s",
+                           rerr ? rerr : "cannot render the conversation");
+        free(rerr);
+        return -1;
+    }
+    const hm_prompt *p = &in->prompt;
+    in->segs = calloc(p->n ? p->n : 1, sizeof *in->segs);
+    if (!in->segs) return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    for (size_t i = 0; i < p->n; i++) {
+        const hm_segment *h = &p->segs[i];
+        in->segs[i] = (fk_segment){h->is_special ? FK_SEG_SPECIAL : FK_SEG_TEXT, h->untrusted,
+                                   h->text, h->len, -1};
+    }
+    in->n_segs = p->n;
+    return 0;
+}
+
+int fk_endpoint_mapping_error(const hm_openai_error *he, fk_api_error *err)
+{
+    if (!strcmp(he->code, "out_of_memory"))
+        return fk_api_error_set(err, 500, "server_error", NULL, NULL, "%s", he->message);
+    return fk_api_bad_request(err, he->code[0] ? he->code : "invalid_value",
+                              he->param[0] ? he->param : NULL, "%s",
+                              he->message[0] ? he->message : "invalid request");
 }

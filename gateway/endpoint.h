@@ -1,5 +1,5 @@
 /* endpoint.h: the one skeleton of the generation endpoints (chat,
- * completions): read and parse the body, route the model, let the endpoint
+ * completions, responses): read and parse the body, route the model, let the endpoint
  * build its prompt and output state, then hand a job to the core (job.h,
  * which waits for readiness). An endpoint supplies only what differs. */
 #ifndef FK_GATEWAY_ENDPOINT_H
@@ -22,5 +22,13 @@ typedef struct fk_endpoint_spec {
 
 void fk_handle_generation(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info,
                           const fk_endpoint_spec *spec);
+
+/* For prepare(): render `conv` for completion (analysis dropped by Harmony's
+ * rule) into in->prompt and view it as in->segs. 0, or -1 with err (400
+ * naming `param` when the conversation cannot be rendered). */
+int fk_endpoint_render(fk_job_input *in, const hm_conversation *conv, const char *param,
+                       fk_api_error *err);
+/* For prepare(): a Harmony mapping error as a 400. Returns -1. */
+int fk_endpoint_mapping_error(const hm_openai_error *he, fk_api_error *err);
 
 #endif

@@ -19,6 +19,7 @@ struct evhttp_bound_socket;
 struct event;
 struct fk_job;
 struct fk_conns;
+struct fk_response_store;
 
 /* One configuration and the core it loaded. SIGHUP makes a new slot for new
  * requests; the old one serves its in-flight jobs, then is freed. */
@@ -42,6 +43,7 @@ typedef struct fk_gateway {
     struct fk_conns *conns;            /* connection limit, timeouts, framing guard (conn.c) */
     fk_metrics metrics;                /* counters and histograms for /metrics */
     struct fk_job *jobs;               /* generations in flight (doubly linked) */
+    struct fk_response_store *responses; /* stored Responses API responses (all slots') */
     int n_jobs;                        /* length of `jobs` */
     int replies_in_flight;             /* job replies not yet written out */
     int shutting_down;                 /* 1 after SIGTERM/SIGINT */

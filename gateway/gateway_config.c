@@ -20,14 +20,31 @@
 /* Keys the gateway itself understands (an FK_ key outside this list and the
  * driver list draws a warning). */
 static const char *const gateway_keys[] = {
-    "FK_CORE_KIND",        "FK_CORE_API_BASE",    "FK_LISTEN",
-    "FK_DRIVER_DIR",       "FK_DRIVER",           "FK_API_KEY",
-    "FK_CORS_ORIGINS",     "FK_MAX_BODY_BYTES",   "FK_MAX_MESSAGES",
-    "FK_LOG_LEVEL",        "FK_CURRENT_DATE",     "FK_REASONING_FIELDS",
-    "FK_SHUTDOWN_GRACE_S", "FK_STATS_INTERVAL_S", "FK_KEEPALIVE_S",
-    "FK_HTTP_TIMEOUT_S",   "FK_HEADER_TIMEOUT_S", "FK_MAX_CONNECTIONS",
-    "FK_ACCEPT_ANY_MODEL", "FK_TEST_FIXED_IDS",   "FK_PASSTHROUGH_SPECIAL_TEXT",
+    "FK_CORE_KIND",
+    "FK_CORE_API_BASE",
+    "FK_LISTEN",
+    "FK_DRIVER_DIR",
+    "FK_DRIVER",
+    "FK_API_KEY",
+    "FK_CORS_ORIGINS",
+    "FK_MAX_BODY_BYTES",
+    "FK_MAX_MESSAGES",
+    "FK_LOG_LEVEL",
+    "FK_CURRENT_DATE",
+    "FK_REASONING_FIELDS",
+    "FK_SHUTDOWN_GRACE_S",
+    "FK_STATS_INTERVAL_S",
+    "FK_KEEPALIVE_S",
+    "FK_HTTP_TIMEOUT_S",
+    "FK_HEADER_TIMEOUT_S",
+    "FK_MAX_CONNECTIONS",
+    "FK_ACCEPT_ANY_MODEL",
+    "FK_TEST_FIXED_IDS",
+    "FK_PASSTHROUGH_SPECIAL_TEXT",
     "FK_WAIT_READY_S",
+    "FK_RESPONSES_STORE_MAX",
+    "FK_RESPONSES_STORE_TTL_S",
+    "FK_RESPONSES_STORE_MB",
 };
 
 /* Keys (or prefixes, ending in '*') that belong to drivers. */
@@ -343,6 +360,11 @@ static int check_numbers(checker *ck)
     if (get_int(ck, "FK_MAX_CONNECTIONS", 0, 1 << 24, 0, &cfg->max_connections) < 0) return -1;
     if (get_bool(ck, "FK_ACCEPT_ANY_MODEL", 0, &cfg->accept_any_model) < 0) return -1;
     if (get_bool(ck, "FK_TEST_FIXED_IDS", 0, &cfg->test_fixed_ids) < 0) return -1;
+    if (get_int(ck, "FK_RESPONSES_STORE_MAX", 0, 1 << 20, 1000, &cfg->responses_store_max) < 0 ||
+        get_double(ck, "FK_RESPONSES_STORE_TTL_S", 1, 365 * 86400.0, 86400,
+                   &cfg->responses_store_ttl_s) < 0 ||
+        get_int(ck, "FK_RESPONSES_STORE_MB", 1, 1 << 20, 256, &cfg->responses_store_mb) < 0)
+        return -1;
     if (cfg->max_model_len > 0 && cfg->default_max_tokens > cfg->max_model_len)
         return bad(ck->cfg, "FRONTEND_MAX_TOKENS", ck->err, ck->err_len,
                    "%d exceeds VLLM_MAX_MODEL_LEN (%d)", cfg->default_max_tokens,

@@ -30,6 +30,10 @@
  *   FK_ACCEPT_ANY_MODEL     1: any "model" is served by the core             [0]
  *   FK_PASSTHROUGH_SPECIAL_TEXT  reject | escape: spelled-out special tokens in
  *                           a pass-through chat (special_text.h)            [reject]
+ *   FK_RESPONSES_STORE_MAX  responses kept for previous_response_id and GET;
+ *                           0: none (response_store.h)                       [1000]
+ *   FK_RESPONSES_STORE_TTL_S  seconds a stored response is kept              [86400]
+ *   FK_RESPONSES_STORE_MB   megabytes the stored responses may take          [256]
  *   FK_TEST_FIXED_IDS       1: fixed ids and created (tests only)            [0]
  *
  * A bad value stops start-up with "FILE:LINE: KEY: why"; an unknown FK_ key in
@@ -91,6 +95,9 @@ typedef struct fk_config {
     int max_connections;                  /* FK_MAX_CONNECTIONS; 0: from RLIMIT_NOFILE */
     int accept_any_model;                 /* FK_ACCEPT_ANY_MODEL */
     fk_special_text_policy special_text;  /* FK_PASSTHROUGH_SPECIAL_TEXT */
+    int responses_store_max;              /* FK_RESPONSES_STORE_MAX */
+    double responses_store_ttl_s;         /* FK_RESPONSES_STORE_TTL_S */
+    int responses_store_mb;               /* FK_RESPONSES_STORE_MB */
     int test_fixed_ids;                   /* FK_TEST_FIXED_IDS */
 } fk_config;
 

@@ -309,14 +309,16 @@ static void end_reply(fk_job *j, const fk_gen_stats *st, const fk_api_error *err
         return;
     }
     struct evbuffer *buf = evbuffer_new();
-    if (failed) {
+    if (failed && j->ops->stream_error) {
+        j->ops->stream_error(j, &e, buf);
+    } else if (failed) {
         json_t *ej = fk_api_error_json(&e);
         fk_sse_add_json(buf, ej);
         json_decref(ej);
     } else {
         j->ops->finish(j, st, buf);
     }
-    fk_sse_add_done(buf);
+    if (!j->ops->no_done) fk_sse_add_done(buf);
     send_chunk(j, buf);
     evbuffer_free(buf);
     evhttp_send_reply_end(j->req);

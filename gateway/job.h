@@ -75,6 +75,12 @@ typedef struct fk_job_ops {
     json_t *(*finish)(fk_job *j, const fk_gen_stats *stats, struct evbuffer *sse);
     /* Free the endpoint's state. */
     void (*free)(void *state);
+    /* Optional: a failure after the stream started; append the endpoint's
+     * error events to `sse`. NULL: one `data: {"error":{...}}` event. */
+    void (*stream_error)(fk_job *j, const fk_api_error *e, struct evbuffer *sse);
+    /* 1: streams end with their last event, without "data: [DONE]" (the
+     * Responses API); 0: with it (chat, completions). */
+    int no_done;
 } fk_job_ops;
 
 struct fk_job {

@@ -22,6 +22,7 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/conn.h gateway/conn.c \
 	gateway/job.h gateway/job.c gateway/endpoint.h gateway/endpoint.c \
 	gateway/chat.c gateway/completions.c gateway/models.c gateway/health.c \
+	gateway/response_store.h gateway/response_store.c gateway/responses.c \
 	gateway/statslog.c gateway/shutdown.c gateway/slot.c gateway/version.c
 gateway_libfkgateway_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 gateway_libfkgateway_la_LIBADD = harmony/libfkharmony.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
@@ -56,13 +57,17 @@ EXTRA_DIST += tests/integration/lib.mjs tests/integration/gateway_openai.mjs \
 	tests/integration/gateway_cancel.mjs tests/integration/gateway_badinput.mjs \
 	tests/integration/gateway_lifecycle.mjs tests/integration/gateway_stress.mjs \
 	tests/integration/gateway_http.mjs \
-	tests/integration/gateway_abi.mjs tests/gateway_sse.sh
+	tests/integration/gateway_abi.mjs tests/gateway_sse.sh \
+	tests/integration/gateway_responses.mjs
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
-	tests/integration/gateway_stress.mjs tests/integration/gateway_abi.mjs tests/gateway_sse.sh
+	tests/integration/gateway_stress.mjs tests/integration/gateway_abi.mjs tests/gateway_sse.sh \
+	tests/integration/gateway_responses.mjs
 
-check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy
-TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy
+check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy \
+	tests/unit/test_response_store
+TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy \
+	tests/unit/test_response_store
 tests_unit_test_dotenv_SOURCES = tests/unit/test_dotenv.c
 tests_unit_test_dotenv_LDADD = gateway/libfkgateway.la
 tests_unit_test_gateway_config_SOURCES = tests/unit/test_gateway_config.c
@@ -70,6 +75,9 @@ tests_unit_test_gateway_config_LDADD = gateway/libfkgateway.la
 tests_unit_test_lossy_SOURCES = tests/unit/test_lossy.c
 tests_unit_test_lossy_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_lossy_LDADD = gateway/libfkgateway.la $(JANSSON_LIBS)
+tests_unit_test_response_store_SOURCES = tests/unit/test_response_store.c
+tests_unit_test_response_store_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_response_store_LDADD = gateway/libfkgateway.la $(JANSSON_LIBS)
 
 # The framing guard alone, and the real gateway under thousands of idle connections.
 check_PROGRAMS += tests/unit/test_http_guard tests/unit/test_gateway_conns

@@ -16,14 +16,16 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "response_store.h"
 #include "server.h"
 
 static void usage(FILE *f)
 {
     fputs("usage: fk-gateway [--env FILE]\n"
           "\n"
-          "Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
-          "/health, /metrics, /version) in front of the core named by FK_CORE_KIND.\n"
+          "Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/responses,\n"
+          "/v1/models, /health, /metrics, /version) in front of the core named by\n"
+          "FK_CORE_KIND.\n"
           "SIGHUP reloads FILE; SIGTERM/SIGINT stop after in-flight requests.\n"
           "\n"
           "  --env FILE   configuration in dotenv form (default: ./.env if present);\n"
@@ -64,6 +66,8 @@ static void teardown(fk_gateway *gw)
 {
     fk_server_free(gw);
     fk_slots_free_all(gw);
+    fk_response_store_free(gw->responses);
+    gw->responses = NULL;
     struct event **evs[] = {&gw->sig_term,    &gw->sig_int,     &gw->sig_hup,
                             &gw->grace_timer, &gw->stats_timer, &gw->drain_timer};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++) {
@@ -84,6 +88,8 @@ static int start(fk_gateway *gw, const char *env_path, char *err, size_t err_len
     gw->base = event_base_new();
     if (!gw->base) return snprintf(err, err_len, "event_base_new failed"), -1;
     fk_metrics_init(&gw->metrics);
+    if (!(gw->responses = fk_response_store_new()))
+        return snprintf(err, err_len, "out of memory"), -1;
     int config_error = 0;
     gw->slot = fk_slot_open(gw, env_path, &config_error, err, err_len);
     if (!gw->slot) return config_error ? -2 : -1;

@@ -234,3 +234,25 @@ int fk_parse_completion_request(const json_t *body, const fk_limits *lim, fk_req
         return fk_api_bad_request(err, "unsupported_value", "echo", "'echo' is not supported");
     return get_bool(body, "skip_special_tokens", 0, &out->skip_special_tokens, err);
 }
+
+int fk_parse_responses_request(const json_t *body, const fk_limits *lim, fk_request_params *out,
+                               fk_api_error *err)
+{
+    if (parse_common(body, lim, out, err) < 0) return -1;
+    long long hi = lim->max_model_len > 0 ? lim->max_model_len : (1 << 24), mot, top_logprobs;
+    if (get_integer(body, "max_output_tokens", 1, hi, 0, &mot, err) < 0 ||
+        get_integer(body, "top_logprobs", 0, 20, 0, &top_logprobs, err) < 0)
+        return -1;
+    if (mot) out->sampling.max_tokens = (int)mot;
+    const json_t *input = field(body, "input");
+    if (!input)
+        return fk_api_bad_request(err, "missing_required_parameter", "input",
+                                  "'input' is required");
+    if (!json_is_string(input) && !json_is_array(input))
+        return want_type(err, "input", "a string or an array of items", input);
+    if (json_array_size(input) > (size_t)lim->max_messages)
+        return fk_api_bad_request(err, "invalid_value", "input",
+                                  "'input' holds %zu items; the limit is %d",
+                                  json_array_size(input), lim->max_messages);
+    return 0; /* the items, tools and the rest: responses.c and harmony/responses_in.c */
+}

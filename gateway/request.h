@@ -1,6 +1,6 @@
 /* request.h: validate an OpenAI request body into generation parameters.
  *
- * Pure functions (no I/O), shared by the chat and completions endpoints and
+ * Pure functions (no I/O), shared by the generation endpoints and
  * the fuzz target. Wrong types and out-of-range values are 400 errors naming
  * the field; unknown fields are ignored; a null value counts as absent. */
 #ifndef FK_GATEWAY_REQUEST_H
@@ -35,5 +35,11 @@ int fk_parse_chat_request(const json_t *body, const fk_limits *lim, fk_request_p
 /* POST /v1/completions. 0, or -1 with err filled. */
 int fk_parse_completion_request(const json_t *body, const fk_limits *lim, fk_request_params *out,
                                 fk_api_error *err);
+
+/* POST /v1/responses: chat's sampling fields, max_output_tokens (over
+ * max_tokens), stream, and `input` (a string or at most max_messages items).
+ * 0, or -1 with err filled. */
+int fk_parse_responses_request(const json_t *body, const fk_limits *lim, fk_request_params *out,
+                               fk_api_error *err);
 
 #endif

@@ -29,6 +29,8 @@ static const char *const endpoint_names[] = {
     "/metrics",
     "other",
     "/version",
+    "/v1/responses",
+    "/v1/responses/{id}",
 };
 
 const char *fk_endpoint_name(fk_endpoint ep)
@@ -228,7 +230,7 @@ static void preflight(fk_gateway *gw, struct evhttp_request *req, int allowed)
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     if (allowed) {
         const char *want = evhttp_find_header(in, "Access-Control-Request-Headers");
-        evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         evhttp_add_header(
             out, "Access-Control-Allow-Headers",
             want && strlen(want) < 1024 ? want : "Authorization, Content-Type, X-Request-Id");
@@ -259,8 +261,8 @@ static int authorized(const fk_gateway *gw, struct evhttp_request *req)
 /* ---- routing ------------------------------------------------------------------- */
 
 typedef struct route {
-    const char *path; /* exact path */
-    int method;       /* EVHTTP_REQ_GET or EVHTTP_REQ_POST */
+    const char *path; /* exact path, or a prefix when it ends in '/' */
+    int methods;      /* EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE */
     fk_endpoint ep;   /* for metrics */
     int needs_key;    /* 1: FK_API_KEY applies */
     void (*handler)(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
@@ -269,6 +271,8 @@ typedef struct route {
 static const route routes[] = {
     {"/v1/chat/completions", EVHTTP_REQ_POST, FK_EP_CHAT, 1, fk_handle_chat},
     {"/v1/completions", EVHTTP_REQ_POST, FK_EP_COMPLETIONS, 1, fk_handle_completions},
+    {"/v1/responses", EVHTTP_REQ_POST, FK_EP_RESPONSES, 1, fk_handle_responses},
+    {"/v1/responses/", EVHTTP_REQ_GET | EVHTTP_REQ_DELETE, FK_EP_RESPONSE, 1, fk_handle_response},
     {"/v1/models", EVHTTP_REQ_GET, FK_EP_MODELS, 1, fk_handle_models},
     {"/health", EVHTTP_REQ_GET, FK_EP_HEALTH, 0, fk_handle_health},
     {"/metrics", EVHTTP_REQ_GET, FK_EP_METRICS, 0, fk_handle_metrics},
@@ -282,6 +286,19 @@ static void on_reply_complete(struct evhttp_request *req, void *arg)
     fk_gateway *gw = arg;
     gw->replies_in_flight--;
     fk_conns_reply_done(gw, req);
+}
+
+static int route_matches(const route *r, const char *path)
+{
+    size_t n = strlen(r->path);
+    return r->path[n - 1] == '/' ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
+}
+
+/* "GET, DELETE" for an Allow header and messages. */
+static const char *method_names(int methods)
+{
+    if (methods == (EVHTTP_REQ_GET | EVHTTP_REQ_DELETE)) return "GET, DELETE";
+    return methods == EVHTTP_REQ_GET ? "GET" : "POST";
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -303,13 +320,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     fk_api_error e;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         const route *r = &routes[i];
-        if (strcmp(path, r->path) != 0) continue;
+        if (!route_matches(r, path)) continue;
         info.endpoint = r->ep;
-        if ((int)method != r->method) {
+        if (!((int)method & r->methods)) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                              r->method == EVHTTP_REQ_GET ? "GET" : "POST");
+                              method_names(r->methods));
             fk_api_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
-                             "%s takes %s", r->path, r->method == EVHTTP_REQ_GET ? "GET" : "POST");
+                             "%s takes %s", r->path, method_names(r->methods));
             fk_reply_error(gw, req, r->ep, &e);
             return;
         }

@@ -20,6 +20,8 @@ typedef enum fk_endpoint {
     FK_EP_METRICS = 4,     /* GET /metrics */
     FK_EP_OTHER = 5,       /* anything else (404/405) */
     FK_EP_VERSION = 6,     /* GET /version */
+    FK_EP_RESPONSES = 7,   /* POST /v1/responses */
+    FK_EP_RESPONSE = 8,    /* GET, DELETE /v1/responses/{id} */
 } fk_endpoint;
 
 /* What the router learned about a request before its handler runs. */
@@ -66,5 +68,8 @@ void fk_handle_models(fk_gateway *gw, struct evhttp_request *req, const fk_req_i
 void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_version(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
+void fk_handle_responses(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
+/* GET or DELETE /v1/responses/{id} */
+void fk_handle_response(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 
 #endif

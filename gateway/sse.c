@@ -27,6 +27,12 @@ void fk_sse_add_json(struct evbuffer *buf, const json_t *obj)
     evbuffer_add(buf, "\n\n", 2);
 }
 
+void fk_sse_add_event(struct evbuffer *buf, const char *name, const json_t *obj)
+{
+    evbuffer_add_printf(buf, "event: %s\n", name);
+    fk_sse_add_json(buf, obj);
+}
+
 void fk_sse_add_done(struct evbuffer *buf)
 {
     evbuffer_add(buf, "data: [DONE]\n\n", 14);

@@ -40,7 +40,8 @@ int hm_map_missing(hm_openai_error *e, const char *param)
 
 int hm_map_wrong_type(hm_openai_error *e, const char *param, const char *want, const json_t *got)
 {
-    return hm_map_fail(e, "invalid_type", param, "expected %s, got %s", want, fk_json_type_name(got));
+    return hm_map_fail(e, "invalid_type", param, "expected %s, got %s", want,
+                       fk_json_type_name(got));
 }
 
 /* ==== field readers =========================================================== */

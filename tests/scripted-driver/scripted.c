@@ -38,7 +38,9 @@
  * pass-through body); none -> "default". A pass-through body is written to the
  * log as "body REQUEST_ID SCRIPT JSON", the request's tools as "tools
  * REQUEST_ID SCRIPT JSON", the sampling parameters as
- * "params REQUEST_ID SCRIPT mode=... max_tokens=... stop=a|b". The generation honours max_tokens
+ * "params REQUEST_ID SCRIPT mode=... max_tokens=... stop=a|b", the prompt as
+ * "prompt REQUEST_ID SCRIPT \"...\"" (a JSON string: segments back to back,
+ * specials spelled out). The generation honours max_tokens
  * (finish length), max_model_len (refuses context_length_exceeded), cancel
  * (on_done CANCELLED from the loop) and pause/resume. metrics() reports a KV
  * usage of live generations / 4 (backend "scripted").
@@ -648,6 +650,33 @@ static void log_params(struct fk_core *c, const sc_gen *g, const fk_gen_request 
     sc_log(c, "params", g, line);
 }
 
+/* "prompt ID SCRIPT \"...\"": the prompt's segments back to back (specials
+ * spelled out, token ids as <|token:N|>) as one JSON string. */
+static void log_prompt(struct fk_core *c, const sc_gen *g, const fk_gen_request *req)
+{
+    if (!c->log_path) return;
+    size_t len = 0;
+    for (size_t i = 0; i < req->n_segments; i++) len += segment(req, i)->len + 24;
+    char *flat = malloc(len + 1);
+    if (!flat) return;
+    size_t o = 0;
+    for (size_t i = 0; i < req->n_segments; i++) {
+        const fk_segment *sg = segment(req, i);
+        if (sg->text) {
+            memcpy(flat + o, sg->text, sg->len);
+            o += sg->len;
+        } else {
+            o += (size_t)snprintf(flat + o, len + 1 - o, "<|token:%d|>", (int)sg->token_id);
+        }
+    }
+    json_t *js = json_stringn(flat, o);
+    char *text = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+    if (text) sc_log(c, "prompt", g, text);
+    free(text);
+    json_decref(js);
+    free(flat);
+}
+
 /* Loop thread, posted from start_thread: begin playing. */
 static void start_posted(void *arg)
 {
@@ -739,6 +768,7 @@ static sc_gen *scripted_generate(struct fk_core *c, const fk_gen_request *reques
     sc_log(c, "generate", g, NULL);
     log_params(c, g, req);
     if (req->tools_json) sc_log(c, "tools", g, req->tools_json);
+    if (req->mode != FK_GEN_PASSTHROUGH) log_prompt(c, g, req);
     if (req->mode == FK_GEN_PASSTHROUGH && req->client_body) {
         char *body = strndup(req->client_body, req->client_body_len);
         if (body) sc_log(c, "body", g, body);
