@@ -34,10 +34,11 @@ EXTRA_DIST += tests/integration/fake-llama-server.mjs
 # Through the real fk-gateway with the openai client (Harmony and
 # pass-through modes, faults); proxy_fake.mjs is their shared helper.
 TESTS += tests/integration/proxy_harmony.mjs tests/integration/proxy_passthrough.mjs \
-	tests/integration/proxy_faults.mjs tests/integration/proxy_injection.mjs
+	tests/integration/proxy_faults.mjs tests/integration/proxy_injection.mjs \
+	tests/integration/proxy_responses.mjs
 EXTRA_DIST += tests/integration/proxy_fake.mjs tests/integration/proxy_harmony.mjs \
 	tests/integration/proxy_passthrough.mjs tests/integration/proxy_faults.mjs \
-	tests/integration/proxy_injection.mjs
+	tests/integration/proxy_injection.mjs tests/integration/proxy_responses.mjs
 
 # The same driver against the real llama-server (scripts/llama-server.sh; the
 # test skips, saying why, when it is not built) on a GGUF from fk-gguf.

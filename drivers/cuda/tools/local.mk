@@ -28,6 +28,11 @@ tests_integration_native_top1_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS
 TESTS += tests/integration/llama_gguf.mjs
 EXTRA_DIST += tests/integration/llama_gguf.mjs tests/integration/real_llama.mjs
 
+# /v1/responses on real models: the native engine and (when built) the real
+# llama-server on the tiny checkpoint's GGUF.
+TESTS += tests/integration/responses_cores.mjs
+EXTRA_DIST += tests/integration/responses_cores.mjs
+
 # fk-gguf's output read back and compared with the checkpoints, and its refusals.
 check_PROGRAMS += tests/unit/test_gguf
 TESTS += tests/unit/test_gguf
