@@ -1,5 +1,6 @@
-/* fuzz_request.c: arbitrary bytes as a request body: JSON parse, chat and
- * completion validation, the Harmony mapping and rendering the gateway does,
+/* fuzz_request.c: arbitrary bytes as a request body: JSON parse, chat,
+ * completion and Responses validation, the Harmony mappings (chat; Responses
+ * alone and with the body's input as its history) and rendering the gateway does,
  * and the error object it would send, and the pass-through check for spelled
  * special tokens (after escaping, none may be left). Nothing may crash or
  * leak. */
@@ -34,6 +35,27 @@ static void render(const json_t *body)
     hm_conversation_clear(&conv);
 }
 
+/* The Responses mapping, with `history` (NULL or any JSON), rendered. */
+static void render_responses(const json_t *body, const json_t *history)
+{
+    hm_openai_options ho = {.current_date = "2026-11-26", .default_effort = NULL};
+    hm_conversation conv;
+    hm_openai_error he;
+    if (hm_responses_to_conversation(body, history, &ho, &conv, &he) == 0) {
+        hm_prompt p;
+        hm_prompt_init(&p);
+        char *err = NULL;
+        if (hm_render(&conv, HM_RENDER_COMPLETION, 1, &p, &err) == 0) {
+            size_t len = 0;
+            free(hm_prompt_flatten(&p, &len));
+        }
+        free(err);
+        hm_prompt_clear(&p);
+        hm_conversation_clear(&conv);
+    }
+    json_decref(hm_responses_input_items(json_object_get(body, "input")));
+}
+
 static void special_text(const json_t *body)
 {
     char where[64];
@@ -66,6 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         emit_error(&err);
     if (fk_parse_completion_request(body, &lim, &rp, &err) < 0) emit_error(&err);
+    if (fk_parse_responses_request(body, &lim, &rp, &err) < 0) emit_error(&err);
+    render_responses(body, NULL);
+    render_responses(body, json_object_get(body, "input"));
     special_text(body);
     json_decref(body);
     return 0;
