@@ -64,6 +64,7 @@ awk '
 known='./scripts/setup.sh
 ./scripts/test.sh
 curl -s http://127.0.0.1:8001/v1/chat/completions -H '"'"'Content-Type: application/json'"'"' -d '"'"'{"model":"tiny-gptoss","messages":[{"role":"user","content":"Hi"}],"max_tokens":16}'"'"'
+curl -s http://127.0.0.1:8001/v1/responses -H '"'"'Content-Type: application/json'"'"' -d '"'"'{"model":"tiny-gptoss","input":"Hi","max_output_tokens":16}'"'"'
 sh scripts/llama-server.sh
 sh scripts/llama-server.sh --cached
 sh scripts/llama-server.sh --bench
@@ -109,6 +110,12 @@ if wait_for "http://127.0.0.1:$port/health" 60; then
     case $out in
     *'"object":"chat.completion"'*'"completion_tokens":16'*) pass "fk-gateway --env conf/default.env, then the README's curl request" ;;
     *) fail "the README's curl request" "$out" ;;
+    esac
+    out=$(cd "$t/root" && curl -s http://127.0.0.1:$port/v1/responses -H 'Content-Type: application/json' \
+        -d '{"model":"tiny-gptoss","input":"Hi","max_output_tokens":16}')
+    case $out in
+    *'"object":"response"'*'"output_tokens":16'*) pass "the README's /v1/responses curl request" ;;
+    *) fail "the README's /v1/responses curl request" "$out" ;;
     esac
 else
     fail "fk-gateway --env conf/default.env did not become ready" "$(cat "$t/default.log")"
