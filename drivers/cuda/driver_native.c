@@ -442,8 +442,14 @@ static void on_loaded(void *arg)
         char err[512];
         c->sched = fk_sched_new(c->model, c->pool, &v, &sc, err, sizeof err);
         pthread_mutex_lock(&c->mu);
+        if (c->sched && fk_sched_max_model_len(c->sched) < c->max_model_len)
+            c->host->log(c->host, FK_LOG_WARN,
+                         "max_model_len %d -> %d: a KV cache of %zu MiB holds no more for one "
+                         "sequence (raise FK_KV_CACHE_MB)",
+                         c->max_model_len, fk_sched_max_model_len(c->sched),
+                         fk_kv_pool_blocks(c->pool) * fk_kv_block_bytes(c->pool) >> 20);
         if (c->sched) {
-            c->max_model_len = fk_sched_max_model_len(c->sched); /* the pool may cap it */
+            c->max_model_len = fk_sched_max_model_len(c->sched);
             c->state = LOAD_READY;
         } else {
             c->state = LOAD_FAILED;

@@ -6,9 +6,9 @@
  * Configuration errors, a model directory that cannot load, a model whose
  * vocabulary is too small, a request that arrives while loading (refused as
  * not ready, for the host to hold), prompt segments (text never becomes specials; unknown
- * specials and out-of-range ids are 400s), the context-length refusal, and
- * the pass-through refusal. Loading is held on a named pipe standing in for
- * tokenizer.json until the test writes it. */
+ * specials and out-of-range ids are 400s), the context-length refusal, a KV
+ * cache that caps max_model_len, and the pass-through refusal. Loading is held on a named pipe
+ * standing in for tokenizer.json until the test writes it. */
 #include "driver.h"
 #include "tests/tap.h"
 #include "tests/unit/test_host.h"
@@ -237,6 +237,45 @@ static void test_small_vocab(const char *tmp)
     if (system(cmd) != 0) diag("cannot remove %s", dir);
 }
 
+/* A KV cache too small for VLLM_MAX_MODEL_LEN caps the served length at
+ * what one sequence can hold (so every admitted request can finish), and a
+ * longer prompt is refused up front as context_length_exceeded. */
+static void test_kv_cap(const char *fixture)
+{
+    char err[512], detail[512];
+    const fk_host *h = host_with((const char *const[]){"VLLM_MODEL_CORE", fixture, "FK_KV_CACHE_MB",
+                                                       "1", "FK_THREADS", "1", NULL},
+                                 err, sizeof err);
+    fk_core *c = h ? drv->create(h, err, sizeof err) : NULL;
+    if (!ok(c != NULL, "create with FK_KV_CACHE_MB=1 (%s)", c ? "" : err)) return;
+    fk_health st = FK_HEALTH_LOADING;
+    for (int i = 0; i < 30000 && st == FK_HEALTH_LOADING; i++) {
+        event_base_loop(base, EVLOOP_ONCE);
+        st = drv->health(c, detail, sizeof detail);
+    }
+    is_int(st, FK_HEALTH_READY, "ready (%s)", detail);
+    fk_model_info info[1];
+    drv->list_models(c, info, 1, sizeof info[0]);
+    /* 1 MiB = 128 blocks of 16 positions (8 KiB each on the tiny model); a
+     * sequence needs n/16 full blocks and up to 34 sliding ones. */
+    ok(info[0].max_model_len > 1000 && info[0].max_model_len < 8192,
+       "max_model_len capped by the pool: %d (VLLM_MAX_MODEL_LEN 8192)", info[0].max_model_len);
+    static char long_text[20000];
+    for (size_t i = 0; i + 5 < sizeof long_text; i += 5) memcpy(long_text + i, "word ", 5);
+    fk_segment too_long = seg(FK_SEG_TEXT, long_text);
+    fk_sampling sp;
+    fk_gen_request r = request(&sp, &too_long, 1, 4);
+    fk_error e;
+    int refused = refuse(c, &r, &e);
+    ok(refused && e.http_status == 400 && e.code && strcmp(e.code, "context_length_exceeded") == 0,
+       "a prompt the pool can never hold: 400 context_length_exceeded up front (%s)", e.message);
+    fk_core_metrics m = {.struct_size = sizeof m, .kv_usage = -1};
+    drv->metrics(c, &m);
+    ok(m.kv_usage == 0 && m.backend && strcmp(m.backend, "cpu") == 0,
+       "metrics: KV usage 0 when idle, backend cpu");
+    drv->destroy(c);
+}
+
 /* Writes the real tokenizer into the pipe once `go` is set. */
 typedef struct pipe_writer {
     const char *src, *dst; /* tokenizer.json and the pipe */
@@ -405,6 +444,7 @@ int main(void)
     test_small_host(held);
     test_broken_model(empty);
     test_small_vocab(tmp);
+    test_kv_cap(fixture);
     test_serving(fixture, held);
 
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {

@@ -771,6 +771,9 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
         return NULL;
     }
     fk_kv_pool_set_prefix_cache(pool, s->cfg.prefix_cache);
+    s->wstats.kv_blocks_total = fk_kv_pool_blocks(pool); /* known before the first step */
+    s->wstats.kv_blocks_used = fk_kv_pool_blocks(pool) - fk_kv_pool_free_blocks(pool);
+    s->stats = s->wstats;
     s->run = fk_run_new(m, err, err_len);
     if (!s->run) {
         free(s);
