@@ -33,30 +33,30 @@ typedef struct fk_slot {
 } fk_slot;
 
 typedef struct fk_gateway {
-    fk_slot *slot;                     /* the current configuration and core */
-    fk_slot *retired;                  /* older slots still finishing jobs */
-    struct event *reaper;              /* frees idle retired slots outside driver callbacks */
-    char reload_error[512];            /* why the last reload failed ("" if it did not) */
-    struct event_base *base;           /* the loop */
-    struct evhttp *http;               /* the HTTP server */
-    struct evhttp_bound_socket *bound; /* the listening socket (NULL once closed) */
-    struct fk_conns *conns;            /* connection limit, timeouts, framing guard (conn.c) */
-    fk_metrics metrics;                /* counters and histograms for /metrics */
-    struct fk_job *jobs;               /* generations in flight (doubly linked) */
+    fk_slot *slot;                       /* the current configuration and core */
+    fk_slot *retired;                    /* older slots still finishing jobs */
+    struct event *reaper;                /* frees idle retired slots outside driver callbacks */
+    char reload_error[512];              /* why the last reload failed ("" if it did not) */
+    struct event_base *base;             /* the loop */
+    struct evhttp *http;                 /* the HTTP server */
+    struct evhttp_bound_socket *bound;   /* the listening socket (NULL once closed) */
+    struct fk_conns *conns;              /* connection limit, timeouts, framing guard (conn.c) */
+    fk_metrics metrics;                  /* counters and histograms for /metrics */
+    struct fk_job *jobs;                 /* generations in flight (doubly linked) */
     struct fk_response_store *responses; /* stored Responses API responses (all slots') */
-    int n_jobs;                        /* length of `jobs` */
-    int replies_in_flight;             /* job replies not yet written out */
-    int shutting_down;                 /* 1 after SIGTERM/SIGINT */
-    int grace_expired;                 /* 1 once in-flight requests were cancelled */
-    struct event *sig_term;            /* SIGTERM handler */
-    struct event *sig_int;             /* SIGINT handler */
-    struct event *sig_hup;             /* SIGHUP handler: reload */
-    struct event *grace_timer;         /* fires FK_SHUTDOWN_GRACE_S after the signal */
-    struct event *stats_timer;         /* the periodic throughput line */
-    struct event *drain_timer;         /* polls for written replies before exit */
-    double drain_deadline;             /* fk_now() after which we exit anyway */
-    double stats_last;                 /* fk_now() at the last throughput line */
-    uint64_t next_id;                  /* counter for request and completion ids */
+    int n_jobs;                          /* length of `jobs` */
+    int replies_in_flight;               /* job replies not yet written out */
+    int shutting_down;                   /* 1 after SIGTERM/SIGINT */
+    int grace_expired;                   /* 1 once in-flight requests were cancelled */
+    struct event *sig_term;              /* SIGTERM handler */
+    struct event *sig_int;               /* SIGINT handler */
+    struct event *sig_hup;               /* SIGHUP handler: reload */
+    struct event *grace_timer;           /* fires FK_SHUTDOWN_GRACE_S after the signal */
+    struct event *stats_timer;           /* the periodic throughput line */
+    struct event *drain_timer;           /* polls for written replies before exit */
+    double drain_deadline;               /* fk_now() after which we exit anyway */
+    double stats_last;                   /* fk_now() at the last throughput line */
+    uint64_t next_id;                    /* counter for request and completion ids */
 } fk_gateway;
 
 /* Seconds since an arbitrary fixed point (monotonic). */
