@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/regular_file.h"
 #include "harmony/strbuf.h"
 
 /* ---- entries ----------------------------------------------------------------- */
@@ -259,9 +260,10 @@ int fk_dotenv_parse(const char *buf, size_t len, const char *fname, fk_dotenv *o
 
 int fk_dotenv_load(const char *path, fk_dotenv *out, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
+    char why[160];
+    FILE *f = fk_fopen_regular(path, why, sizeof why);
     if (!f) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        snprintf(err, err_len, "%s: %s", path, why);
         return -1;
     }
     strbuf all;

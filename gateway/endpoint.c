@@ -38,7 +38,7 @@ void fk_handle_generation(fk_gateway *gw, struct evhttp_request *req, const fk_r
 {
     fk_api_error err;
     fk_limits lim = {gw->slot->cfg.default_max_tokens, gw->slot->cfg.max_model_len,
-                     gw->slot->cfg.max_messages};
+                     gw->slot->cfg.max_messages, !gw->slot->cfg.use_harmony};
     void *state = NULL;
     fk_job_input *in = fk_job_input_new();
     if (!in) {

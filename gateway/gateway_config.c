@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -420,6 +421,41 @@ static int apply_environment(fk_config *cfg)
     return 0;
 }
 
+/* FK_PUBLIC_ENDPOINTS: "none", or a comma list of /health, /version, /metrics. */
+static int check_public(checker *ck)
+{
+    static const struct {
+        const char *path; /* as written */
+        int bit;          /* FK_PUBLIC_* */
+    } known[] = {{"/health", FK_PUBLIC_HEALTH},
+                 {"/version", FK_PUBLIC_VERSION},
+                 {"/metrics", FK_PUBLIC_METRICS}};
+    fk_config *cfg = ck->cfg;
+    const char *v = value(cfg, "FK_PUBLIC_ENDPOINTS");
+    cfg->public_endpoints = FK_PUBLIC_HEALTH | FK_PUBLIC_VERSION | FK_PUBLIC_METRICS;
+    if (!v) return 0;
+    cfg->public_endpoints = 0;
+    if (strcmp(v, "none") == 0) return 0;
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ') t--;
+        if (t == p) break;
+        size_t n = (size_t)(t - p), i = 0;
+        while (i < sizeof known / sizeof *known &&
+               !(strlen(known[i].path) == n && memcmp(known[i].path, p, n) == 0))
+            i++;
+        if (i == sizeof known / sizeof *known)
+            return bad(cfg, "FK_PUBLIC_ENDPOINTS", ck->err, ck->err_len,
+                       "'%.*s' is not /health, /version or /metrics (or none)", (int)n, p);
+        cfg->public_endpoints |= known[i].bit;
+        p = e;
+    }
+    return 0;
+}
+
 static int validate(fk_config *cfg, char *err, size_t err_len)
 {
     checker ck = {cfg, err, err_len};
@@ -432,6 +468,7 @@ static int validate(fk_config *cfg, char *err, size_t err_len)
         return snprintf(err, err_len, "out of memory"), -1;
     cfg->api_key = value(cfg, "FK_API_KEY");
     cfg->cors_origins = value(cfg, "FK_CORS_ORIGINS");
+    if (check_public(&ck) < 0) return -1;
     warn_unknown(cfg);
     return 0;
 }
@@ -471,9 +508,8 @@ int fk_config_load(fk_config *cfg, const char *path, char *err, size_t err_len)
     memset(cfg, 0, sizeof *cfg);
     fk_dotenv_init(&cfg->file);
     const char *p = path ? path : ".env";
-    FILE *probe = fopen(p, "rb");
-    if (probe) fclose(probe);
-    if (probe || path) {
+    /* ./.env may be missing; anything there (a FIFO too) is read and judged. */
+    if (path || access(p, F_OK) == 0) {
         if (set_env_path(cfg, p, err, err_len) < 0) return -1;
         if (fk_dotenv_load(p, &cfg->file, err, err_len) < 0) return -1;
     }

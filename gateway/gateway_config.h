@@ -15,6 +15,8 @@
  *   FK_DRIVER               driver name, overriding FK_CORE_KIND's choice
  *   FK_API_KEY              when set, clients must send "Authorization: Bearer KEY"
  *   FK_CORS_ORIGINS         "*" or a comma list of allowed origins           [none]
+ *   FK_PUBLIC_ENDPOINTS     which of /health,/version,/metrics answer without
+ *                           FK_API_KEY; "none": all need it     [/health,/version,/metrics]
  *   FK_MAX_BODY_BYTES       request body limit (413 above)                   [4194304]
  *   FK_MAX_MESSAGES         messages per chat request (400 above)            [1024]
  *   FK_LOG_LEVEL            error | warn | info | debug                      [info]
@@ -55,6 +57,13 @@ typedef enum fk_reasoning_fields {
     FK_REASONING_ONLY = 2,    /* reasoning only */
 } fk_reasoning_fields;
 
+/* FK_PUBLIC_ENDPOINTS bits. */
+enum {
+    FK_PUBLIC_HEALTH = 1,  /* /health */
+    FK_PUBLIC_VERSION = 2, /* /version */
+    FK_PUBLIC_METRICS = 4, /* /metrics */
+};
+
 typedef enum fk_special_text_policy {
     FK_SPECIAL_TEXT_REJECT = 0, /* 400 naming the field */
     FK_SPECIAL_TEXT_ESCAPE = 1, /* a zero width space after the '<' */
@@ -80,6 +89,7 @@ typedef struct fk_config {
     const char *driver_name;              /* FK_DRIVER, else from core_kind */
     const char *api_key;                  /* FK_API_KEY or NULL */
     const char *cors_origins;             /* FK_CORS_ORIGINS or NULL */
+    int public_endpoints;                 /* FK_PUBLIC_ENDPOINTS as FK_PUBLIC_* bits */
     long max_body_bytes;                  /* FK_MAX_BODY_BYTES */
     int max_messages;                     /* FK_MAX_MESSAGES */
     int log_level;                        /* FK_LOG_LEVEL as fk_log_level */

@@ -153,6 +153,22 @@ static int parse_common(const json_t *body, const fk_limits *lim, fk_request_par
     return 0;
 }
 
+/* logit_bias and response_format: refused where the core would ignore them. */
+static int check_unsupported(const json_t *body, int chat, fk_api_error *err)
+{
+    const json_t *lb = field(body, "logit_bias");
+    if (lb && !(json_is_object(lb) && json_object_size(lb) == 0))
+        return fk_api_bad_request(err, "unsupported_parameter", "logit_bias",
+                                  "'logit_bias' is not supported by this core");
+    const json_t *rf = field(body, "response_format");
+    const char *type = json_string_value(json_object_get(rf, "type"));
+    if (rf && !(chat && type && strcmp(type, "text") == 0))
+        return fk_api_bad_request(err, "unsupported_parameter", "response_format",
+                                  "'response_format' is not supported by this core (only "
+                                  "{\"type\": \"text\"} on chat)");
+    return 0;
+}
+
 static int check_tools(const json_t *body, fk_api_error *err)
 {
     const json_t *tools = field(body, "tools");
@@ -188,7 +204,7 @@ int fk_parse_chat_request(const json_t *body, const fk_limits *lim, fk_request_p
     long long top_logprobs;
     if (get_bool(body, "logprobs", 0, &out->sampling.logprobs, err) < 0 ||
         get_integer(body, "top_logprobs", 0, 20, 0, &top_logprobs, err) < 0 ||
-        check_tools(body, err) < 0)
+        check_tools(body, err) < 0 || (!lim->passthrough && check_unsupported(body, 1, err) < 0))
         return -1;
     out->sampling.top_logprobs = (int)top_logprobs;
     return 0; /* reasoning_effort: harmony/openai_request.c validates it where it is used */
@@ -226,7 +242,9 @@ int fk_parse_completion_request(const json_t *body, const fk_limits *lim, fk_req
     if (check_prompt(p, err) < 0) return -1;
     out->prompt = p;
     long long lp;
-    if (get_integer(body, "logprobs", 0, 20, 0, &lp, err) < 0) return -1;
+    if (get_integer(body, "logprobs", 0, 20, 0, &lp, err) < 0 ||
+        check_unsupported(body, 0, err) < 0)
+        return -1;
     out->sampling.logprobs = lp > 0;
     out->sampling.top_logprobs = (int)lp;
     const json_t *echo = field(body, "echo");

@@ -2,7 +2,11 @@
  *
  * Pure functions (no I/O), shared by the generation endpoints and
  * the fuzz target. Wrong types and out-of-range values are 400 errors naming
- * the field; unknown fields are ignored; a null value counts as absent. */
+ * the field; unknown fields are ignored; a null value counts as absent.
+ * Fields the core would silently ignore are refused with 400
+ * unsupported_parameter naming them: logit_bias (unless empty), and on chat
+ * response_format other than {"type":"text"} (both pass in pass-through mode,
+ * where llama-server reads them itself). */
 #ifndef FK_GATEWAY_REQUEST_H
 #define FK_GATEWAY_REQUEST_H
 
@@ -17,6 +21,7 @@ typedef struct fk_limits {
     int default_max_tokens; /* FRONTEND_MAX_TOKENS */
     int max_model_len;      /* VLLM_MAX_MODEL_LEN (0: none known) */
     int max_messages;       /* FK_MAX_MESSAGES */
+    int passthrough;        /* FRONTEND_USE_HARMONY=0: the core reads the chat body itself */
 } fk_limits;
 
 typedef struct fk_request_params {

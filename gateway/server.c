@@ -264,19 +264,19 @@ typedef struct route {
     const char *path; /* exact path, or a prefix when it ends in '/' */
     int methods;      /* EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE */
     fk_endpoint ep;   /* for metrics */
-    int needs_key;    /* 1: FK_API_KEY applies */
+    int public_bit;   /* 0: FK_API_KEY always applies; else the FK_PUBLIC_* bit that waives it */
     void (*handler)(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 } route;
 
 static const route routes[] = {
-    {"/v1/chat/completions", EVHTTP_REQ_POST, FK_EP_CHAT, 1, fk_handle_chat},
-    {"/v1/completions", EVHTTP_REQ_POST, FK_EP_COMPLETIONS, 1, fk_handle_completions},
-    {"/v1/responses", EVHTTP_REQ_POST, FK_EP_RESPONSES, 1, fk_handle_responses},
-    {"/v1/responses/", EVHTTP_REQ_GET | EVHTTP_REQ_DELETE, FK_EP_RESPONSE, 1, fk_handle_response},
-    {"/v1/models", EVHTTP_REQ_GET, FK_EP_MODELS, 1, fk_handle_models},
-    {"/health", EVHTTP_REQ_GET, FK_EP_HEALTH, 0, fk_handle_health},
-    {"/metrics", EVHTTP_REQ_GET, FK_EP_METRICS, 0, fk_handle_metrics},
-    {"/version", EVHTTP_REQ_GET, FK_EP_VERSION, 0, fk_handle_version},
+    {"/v1/chat/completions", EVHTTP_REQ_POST, FK_EP_CHAT, 0, fk_handle_chat},
+    {"/v1/completions", EVHTTP_REQ_POST, FK_EP_COMPLETIONS, 0, fk_handle_completions},
+    {"/v1/responses", EVHTTP_REQ_POST, FK_EP_RESPONSES, 0, fk_handle_responses},
+    {"/v1/responses/", EVHTTP_REQ_GET | EVHTTP_REQ_DELETE, FK_EP_RESPONSE, 0, fk_handle_response},
+    {"/v1/models", EVHTTP_REQ_GET, FK_EP_MODELS, 0, fk_handle_models},
+    {"/health", EVHTTP_REQ_GET, FK_EP_HEALTH, FK_PUBLIC_HEALTH, fk_handle_health},
+    {"/metrics", EVHTTP_REQ_GET, FK_EP_METRICS, FK_PUBLIC_METRICS, fk_handle_metrics},
+    {"/version", EVHTTP_REQ_GET, FK_EP_VERSION, FK_PUBLIC_VERSION, fk_handle_version},
 };
 
 /* Every reply, once written out: the connection may go on (conn.c), and
@@ -330,7 +330,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             fk_reply_error(gw, req, r->ep, &e);
             return;
         }
-        if (r->needs_key && !authorized(gw, req)) {
+        if (!(r->public_bit & gw->slot->cfg.public_endpoints) && !authorized(gw, req)) {
             fk_api_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
                              "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.");
             fk_reply_error(gw, req, r->ep, &e);

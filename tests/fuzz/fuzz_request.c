@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_error_t je;
     json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
     if (!body) return 0;
-    fk_limits lim = {2048, 8192, 64};
+    fk_limits lim = {2048, 8192, 64, size % 2};
     fk_request_params rp;
     fk_api_error err;
     if (fk_parse_chat_request(body, &lim, &rp, &err) == 0)

@@ -125,6 +125,18 @@ test('unknown model: 404 model_not_found; unknown path 404; wrong method 405', a
   assert.equal(r.headers.get('allow'), 'POST');
 });
 
+test('fields the core would ignore are refused, naming them: logit_bias, response_format', async () => {
+  assertError(await send('/v1/chat/completions', chat({ logit_bias: { 1000: 5 } })), 400, 'logit_bias', 'unsupported_parameter');
+  assertError(await send('/v1/chat/completions', chat({ response_format: { type: 'json_object' } })), 400, 'response_format', 'unsupported_parameter');
+  assertError(await send('/v1/chat/completions', chat({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } })), 400, 'response_format', 'unsupported_parameter');
+  assertError(await send('/v1/completions', JSON.stringify({ prompt: 'x', logit_bias: { 1: 1 } })), 400, 'logit_bias', 'unsupported_parameter');
+  assertError(await send('/v1/completions', JSON.stringify({ prompt: 'x', response_format: { type: 'text' } })), 400, 'response_format', 'unsupported_parameter');
+  for (const extra of [{ logit_bias: {} }, { logit_bias: null }, { response_format: { type: 'text' } }, { response_format: null }]) {
+    const r = await send('/v1/chat/completions', chat(extra));
+    assert.equal(r.status, 200, `${JSON.stringify(extra)}: ${r.text}`);
+  }
+});
+
 test('raw completions: bad prompts', async () => {
   assertError(await send('/v1/completions', JSON.stringify({})), 400, 'prompt', 'missing_required_parameter');
   assertError(await send('/v1/completions', JSON.stringify({ prompt: 5 })), 400, 'prompt');

@@ -3,10 +3,11 @@
 // letting an in-flight stream finish before exiting 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { startGateway, runGateway, scriptedEnv, openaiClient, GATEWAY } from './lib.mjs';
+import { startGateway, runGateway, scriptedEnv, openaiClient, tmpDir, GATEWAY } from './lib.mjs';
 
 const hello = { hello: { harmony: '<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>Hi there<|return|>' } };
 
@@ -23,6 +24,20 @@ test('--help, --version, a bad argument, a missing --env file', () => {
   const missing = spawnSync(GATEWAY, ['--env', '/nonexistent/x.env'], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /\/nonexistent\/x\.env: No such file or directory/);
+});
+
+test('a FIFO (or a directory) as the .env is refused at once, not waited on', async () => {
+  const dir = tmpDir();
+  const fifo = join(dir, 'fifo.env');
+  const mk = spawnSync('mkfifo', [fifo]);
+  assert.equal(mk.status, 0, 'mkfifo');
+  for (const [path, what] of [[fifo, 'a FIFO'], [dir, 'a directory']]) {
+    const t0 = Date.now();
+    const r = spawnSync(GATEWAY, ['--env', path], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1, `${what}: ${r.stderr} ${r.signal}`);
+    assert.match(r.stderr, new RegExp(`${what}, not a regular file`));
+    assert.ok(Date.now() - t0 < 5000, `${what}: refused in ${Date.now() - t0} ms`);
+  }
 });
 
 test('a bad value stops start-up with FILE:LINE: KEY: why', async () => {

@@ -284,11 +284,32 @@ test('bearer key: 401 invalid_api_key without it, 200 with it', async () => {
       (e) => e instanceof OpenAI.AuthenticationError && e.code === 'invalid_api_key');
     const ok = await openaiClient(keyed, { apiKey: 'sk-secret' }).chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') });
     assert.equal(ok.choices[0].message.content, 'Hello! How can I help?');
-    const h = await fetch(keyed.baseURL + '/health');
-    assert.equal(h.status, 200, '/health needs no key');
+    for (const path of ['/health', '/version', '/metrics'])
+      assert.equal((await fetch(keyed.baseURL + path)).status, 200, `${path} needs no key by default`);
   } finally {
     const r = await keyed.stop();
     assert.equal(r.code, 0, r.stderr);
+  }
+});
+
+test('FK_PUBLIC_ENDPOINTS puts /health, /version, /metrics behind the key', async () => {
+  const auth = { authorization: 'Bearer sk-secret' };
+  const none = await startGateway({ env: { ...sc.env, FK_API_KEY: 'sk-secret', FK_PUBLIC_ENDPOINTS: 'none' } });
+  const some = await startGateway({ env: { ...sc.env, FK_API_KEY: 'sk-secret', FK_PUBLIC_ENDPOINTS: '/health' } });
+  try {
+    for (const path of ['/health', '/version', '/metrics']) {
+      const r = await fetch(none.baseURL + path);
+      assert.equal(r.status, 401, `${path} behind the key`);
+      assert.equal((await r.json()).error.code, 'invalid_api_key');
+      assert.equal((await fetch(none.baseURL + path, { headers: auth })).status, 200, `${path} with the key`);
+    }
+    assert.equal((await fetch(some.baseURL + '/health')).status, 200, '/health listed: public');
+    assert.equal((await fetch(some.baseURL + '/metrics')).status, 401, '/metrics not listed: keyed');
+  } finally {
+    for (const g of [none, some]) {
+      const r = await g.stop();
+      assert.equal(r.code, 0, r.stderr);
+    }
   }
 });
 

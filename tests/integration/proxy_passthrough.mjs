@@ -156,6 +156,15 @@ test('max_tokens holds against an upstream that ignores it: finish length, the u
   assert.equal(r.choices[0].finish_reason, 'length');
 });
 
+test('logit_bias and response_format reach the upstream, which reads them itself', async () => {
+  const response_format = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } };
+  const r = await client.chat.completions.create({ model: MODEL, messages: user('hi'), logit_bias: { 1000: 5 }, response_format });
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  const last = await fake.last('/v1/chat/completions');
+  assert.deepEqual(last.body.response_format, response_format);
+  assert.deepEqual(last.body.logit_bias, { 1000: 5 });
+});
+
 test('integer upstream error codes become OpenAI string codes', async () => {
   await fake.fault({ fault: 'status', status: 400, code: 400, type: 'invalid_request_error', message: 'bad tools' });
   await assert.rejects(client.chat.completions.create({ model: MODEL, messages: user('x') }), (e) => {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A valid small config; %s slots: extra keys spliced in before the rope entry. */
@@ -193,6 +194,23 @@ static void test_load_dir(void)
            strstr(err, "generation_config.json: not valid JSON"),
        "bad generation_config.json named");
     remove(path);
+    /* A FIFO as config.json (or generation_config.json) is refused, not waited on. */
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s/generation_config.json", dir);
+    if (ok(mkfifo(fifo, 0600) == 0, "mkfifo generation_config.json")) {
+        ok(fk_config_load(dir, &c, err, sizeof err) == -1 &&
+               strstr(err, "a FIFO, not a regular file"),
+           "a FIFO as generation_config.json is refused: %s", err);
+        remove(fifo);
+    }
+    snprintf(fifo, sizeof fifo, "%s/config.json", dir);
+    remove(fifo);
+    if (ok(mkfifo(fifo, 0600) == 0, "mkfifo config.json")) {
+        ok(fk_config_load(dir, &c, err, sizeof err) == -1 && strstr(err, "config.json") &&
+               strstr(err, "a FIFO, not a regular file"),
+           "a FIFO as config.json is refused: %s", err);
+        remove(fifo);
+    }
     snprintf(path, sizeof path, "%s/config.json", dir);
     remove(path);
     ok(fk_config_load(dir, &c, err, sizeof err) == -1 && strstr(err, "config.json: cannot read"),

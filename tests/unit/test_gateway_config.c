@@ -106,6 +106,9 @@ static void test_errors(void)
            "my.env:1: FK_HEADER_TIMEOUT_S: 0 is out of range [0.1, 3600]");
     expect("FK_MAX_CONNECTIONS=-1\n",
            "my.env:1: FK_MAX_CONNECTIONS: -1 is out of range [0, 16777216]");
+    expect("FK_PUBLIC_ENDPOINTS=/health,/v1/models\n",
+           "my.env:1: FK_PUBLIC_ENDPOINTS: '/v1/models' is not /health, /version or /metrics (or "
+           "none)");
     expect("FK_PASSTHROUGH_SPECIAL_TEXT=strip\n",
            "my.env:1: FK_PASSTHROUGH_SPECIAL_TEXT: 'strip' must be reject or escape");
     expect("FK_CURRENT_DATE=2026-13-01\n",

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/regular_file.h"
+
 /* Upper bounds that keep every product of dimensions far inside int64. */
 #define CFG_MAX_DIM (1 << 20)
 #define CFG_MAX_VOCAB (1 << 24)
@@ -338,10 +340,11 @@ int fk_config_parse(const char *json_text, size_t len, fk_gptoss_config *cfg, ch
     return rc;
 }
 
-/* Read a whole small file into a malloc'd buffer; NULL with errno set. */
-static char *slurp(const char *path, size_t *len)
+/* Read a whole small regular file into a malloc'd buffer; NULL with errno
+ * set and `why` saying why. */
+static char *slurp(const char *path, size_t *len, char *why, size_t why_len)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fk_fopen_regular(path, why, why_len);
     if (!f) return NULL;
     char *buf = NULL;
     size_t cap = 0, n = 0;
@@ -369,6 +372,7 @@ static char *slurp(const char *path, size_t *len)
     fclose(f);
     free(buf);
     errno = e ? e : EIO;
+    snprintf(why, why_len, "%s", strerror(errno));
     return NULL;
 }
 
@@ -378,10 +382,11 @@ static int load_generation(const char *dir, fk_gptoss_config *cfg, char *err, si
     char path[4096];
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
     size_t len;
-    char *text = slurp(path, &len);
+    char why[160];
+    char *text = slurp(path, &len, why, sizeof why);
     if (!text) {
         if (errno == ENOENT) return 0;
-        return cfg_fail(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+        return cfg_fail(err, err_len, "%s: cannot read: %s", path, why);
     }
     json_error_t jerr;
     json_t *root = json_loadb(text, len, 0, &jerr);
@@ -406,8 +411,9 @@ int fk_config_load(const char *model_dir, fk_gptoss_config *cfg, char *err, size
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", model_dir);
     size_t len;
-    char *text = slurp(path, &len);
-    if (!text) return cfg_fail(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+    char why[160];
+    char *text = slurp(path, &len, why, sizeof why);
+    if (!text) return cfg_fail(err, err_len, "%s: cannot read: %s", path, why);
     int rc = fk_config_parse(text, len, cfg, err, err_len);
     free(text);
     if (rc == 0) rc = load_generation(model_dir, cfg, err, err_len);
