@@ -48,6 +48,7 @@ struct fk_conn {
     struct evbuffer *refusal_out;    /* its bytes not yet written (while refusing) */
     int no_linger;                   /* close at once when evhttp lets go */
     int write_failed;                /* the socket refused output; evhttp was told */
+    int dropped;                     /* evhttp was told to let go (counted in cs->dropping) */
     int flushing;                    /* inside flush_output: output may be written */
     wait_list list;                  /* the waiting list it is on */
     double since;                    /* when it got there (fk_now) */
@@ -78,7 +79,8 @@ typedef struct fk_conns {
     } wait[WL_COUNT];
     fk_conn **by_fd;                 /* set-up connections by socket */
     size_t by_fd_len;                /* entries in by_fd */
-    fk_conn *setup;                  /* accepted, waiting for set-up */
+    fk_conn *setup, *setup_tail;     /* accepted, waiting for set-up (oldest first) */
+    int dropping;                    /* connections let go of, not yet freed by evhttp */
     struct event *setup_ev;          /* runs set-up once evhttp has the connection */
     struct event *sweep;             /* every second: header timeouts */
     struct event *resume_accept;     /* accepting again after a failed accept() */
@@ -150,6 +152,8 @@ static void place(fk_conns *cs, fk_conn *c)
 static void drop(fk_conn *c, int deferred)
 {
     list_del(c->cs, c);
+    if (!c->dropped) c->cs->dropping++;
+    c->dropped = 1;
     bufferevent_trigger_event(c->filter, BEV_EVENT_EOF | BEV_EVENT_READING,
                               deferred ? BEV_TRIG_DEFER_CALLBACKS : 0);
 }
@@ -233,10 +237,12 @@ static void conn_free(void *ctx)
     bufferevent_decref(c->sock);
     if (cs) {
         if (c->in_setup) {
-            fk_conn **p = &cs->setup;
-            while (*p && *p != c) p = &(*p)->setup_next;
+            fk_conn **p = &cs->setup, *prev = NULL;
+            while (*p && *p != c) prev = *p, p = &(*p)->setup_next;
             if (*p) *p = c->setup_next;
+            if (cs->setup_tail == c) cs->setup_tail = prev;
         }
+        if (c->dropped) cs->dropping--;
         list_del(cs, c);
         if (c->fd >= 0 && (size_t)c->fd < cs->by_fd_len && cs->by_fd[c->fd] == c)
             cs->by_fd[c->fd] = NULL;
@@ -479,26 +485,39 @@ static int remember_fd(fk_conns *cs, fk_conn *c)
     return 0;
 }
 
-/* Runs right after evhttp took new connections: note their sockets, admit
- * them under the limit (closing the longest-idle ones, or answering 503). */
-static void on_setup(evutil_socket_t unused, short what, void *arg)
+/* Runs right after evhttp took new connections (a burst of them may come in
+ * one accept callback): note their sockets, oldest first, then hold the
+ * limit by closing the longest-idle connections; a newest one that nothing
+ * can make room for is answered 503. */
+static void set_up_new(fk_conns *cs)
 {
-    fk_conns *cs = arg;
+    fk_conn *newest = NULL;
     while (cs->setup) {
         fk_conn *c = cs->setup;
         cs->setup = c->setup_next;
+        if (!cs->setup) cs->setup_tail = NULL;
         c->in_setup = 0;
         c->fd = bufferevent_getfd(c->filter);
         if (c->fd < 0 || remember_fd(cs, c) < 0) continue;
         list_put(cs, c, WL_NEW, 0);
-        if (cs->stats.open > cs->stats.max && !evict_one(cs, c)) {
+        newest = c;
+    }
+    while (cs->stats.open - cs->dropping > cs->stats.max) {
+        if (evict_one(cs, newest)) continue;
+        if (newest && !newest->refusing) {
             fk_api_error busy;
             fk_api_error_set(&busy, 503, "unavailable_error", "server_busy", NULL,
                              "all %d connections (FK_MAX_CONNECTIONS) are busy", cs->stats.max);
             busy.retry_after_s = 1;
-            refuse(c, &busy);
+            refuse(newest, &busy);
         }
+        break;
     }
+}
+
+static void on_setup(evutil_socket_t unused, short what, void *arg)
+{
+    set_up_new(arg);
 }
 
 /* evhttp_set_bevcb: the bufferevent evhttp will use for a new connection. */
@@ -531,8 +550,11 @@ static struct bufferevent *new_conn(struct event_base *base, void *arg)
         return NULL;
     }
     c->in_setup = 1;
-    c->setup_next = cs->setup;
-    cs->setup = c;
+    if (cs->setup_tail)
+        cs->setup_tail->setup_next = c;
+    else
+        cs->setup = c;
+    cs->setup_tail = c;
     cs->stats.open++;
     event_active(cs->setup_ev, 0, 0);
     return filter;
@@ -564,6 +586,7 @@ static void on_accept_error(struct evconnlistener *lev, void *unused)
     cs->stats.accept_errors++;
     cs->errors_unlogged++;
     log_accept_errors(cs);
+    set_up_new(cs); /* connections of this accept burst become evictable */
     for (int i = 0; i < ACCEPT_ERROR_EVICT && evict_one(cs, NULL); i++) continue;
     evconnlistener_disable(lev);
     struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};

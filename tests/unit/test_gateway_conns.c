@@ -8,9 +8,10 @@
  *     time) stays near zero while the idle connections are held,
  *   - its log stays small (no accept() error storm),
  *   - it closed the oldest idle connections to stay under its limit.
- * Twice: with the limit derived from RLIMIT_NOFILE (1024 -> 480 connections),
- * and with FK_MAX_CONNECTIONS set above what 256 descriptors allow, so that
- * accept() itself fails with EMFILE. */
+ * With the limit derived from RLIMIT_NOFILE (1024 -> 480 connections); the
+ * same with the gateway stopped while the connections queue, so that it
+ * accepts them all in one burst; and with FK_MAX_CONNECTIONS set above what
+ * 256 descriptors allow, so that accept() itself fails with EMFILE. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -226,7 +227,7 @@ static const char chat[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nCon
 
 /* One scenario: hold n idle connections against a gateway; check it serves. */
 static void scenario(const char *name, int nofile, const char *env, int n, int *fds,
-                     int want_accept_errors)
+                     int want_accept_errors, int burst)
 {
     gateway g;
     if (!ok(gateway_start(&g, nofile, env) == 0, "%s: the gateway starts (RLIMIT_NOFILE %d)", name,
@@ -234,7 +235,9 @@ static void scenario(const char *name, int nofile, const char *env, int n, int *
         return;
     char out[8192];
     double cpu0 = cpu_s(g.pid);
+    if (burst) kill(g.pid, SIGSTOP); /* the connections wait in the backlog: one big accept burst */
     int opened = open_idle(g.port, fds, n);
+    if (burst) kill(g.pid, SIGCONT);
     ok(opened == n, "%s: %d idle connections opened (%d wanted)", name, opened, n);
     sleep(2); /* the gateway settles: accepts, evictions, paused accepts */
     double cpu1 = cpu_s(g.pid);
@@ -285,8 +288,9 @@ int main(void)
         return done_testing();
     int *fds = calloc((size_t)n, sizeof *fds);
     if (!fds) return 1;
-    scenario("derived limit", 1024, "", n, fds, 0);
-    scenario("accept() out of descriptors", 256, "FK_MAX_CONNECTIONS=1000\n", n / 3, fds, 1);
+    scenario("derived limit", 1024, "", n, fds, 0, 0);
+    scenario("derived limit, all accepted at once", 1024, "", n * 2 / 3, fds, 0, 1);
+    scenario("accept() out of descriptors", 256, "FK_MAX_CONNECTIONS=1000\n", n / 3, fds, 1, 0);
     free(fds);
     return done_testing();
 }
