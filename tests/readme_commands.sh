@@ -89,7 +89,8 @@ build-check/tests/bench/bench_scheduler
 sh tests/bench/bench_prefix.sh build-check
 cd build-check && sh ../tests/bench/bench_gateway.sh 5
 FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy.mjs
-FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy_real.mjs'
+FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy_real.mjs
+sh tests/device/run.sh'
 unknown=$(printf '%s\n' "$known" | sed 's/  */ /g' | grep -vxF -f - "$t/commands")
 if [ -z "$unknown" ] && [ -s "$t/commands" ]; then
     pass "every README command ($(wc -l <"$t/commands") of them) is run or skipped here"
@@ -179,6 +180,7 @@ else
     skip "FK_CORE_API_BASE=http://127.0.0.1:8080 fk-gateway --env conf/llama.env" "no llama-server to point at"
 fi
 skip "the first 'Comparing cores' block (conf/llama.env + conf/vllm.env)" "needs gpt-oss-20b in /models and llama-server serving it"
+skip "sh tests/device/run.sh" "the GPU run: needs an NVIDIA GPU, builds with nvcc and writes a 13.8 GB checkpoint"
 
 # "Example that runs here": the block as a script; only the ports and /tmp differ.
 p1=$(free_port)

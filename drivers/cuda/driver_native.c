@@ -2,9 +2,10 @@
  * gateway driver (FK_CORE_KIND=vllm).
  *
  *   create()    reads the configuration and starts a loader thread
- *   loader      tokenizer -> checkpoint (validated, prefaulted) -> CPU
- *               backend -> model -> KV cache pool (allocated here, off the
- *               loop)
+ *   loader      tokenizer -> checkpoint (validated, prefaulted) -> backend
+ *               (FK_BACKEND: the GPU, or the CPU) -> model (weights
+ *               uploaded to a GPU) -> KV cache pool (allocated here, off
+ *               the loop; on a GPU sized from VLLM_GPU_MEMORY_UTILIZATION)
  *   on_loaded   (loop, posted by the loader) starts the scheduler
  *   generate()  tokenizes the prompt segments and submits to the scheduler;
  *               before the model is ready it refuses with err->not_ready
@@ -15,14 +16,17 @@
  *
  * Configuration: the shared keys from fk_host.core_config (VLLM_MODEL_CORE
  * as model_path, VLLM_MAX_MODEL_LEN, FRONTEND_VLLM_MODEL), this driver's own
- * through fk_host.config_int (FK_CPU_KERNELS through config_get):
+ * through fk_host.config_int (FK_CPU_KERNELS and FK_BACKEND through config_get):
  *   VLLM_MODEL_CORE      model directory (required)
  *   VLLM_MAX_MODEL_LEN   prompt + completion limit (0/unset: 8192, capped by the model)
+ *   VLLM_GPU_MEMORY_UTILIZATION  share of the GPU's memory the engine may use (0.9)
  *   FRONTEND_VLLM_MODEL  served model id (default: the directory's basename)
+ *   FK_BACKEND           auto (the GPU when there is one, else the CPU), cpu or cuda
  *   FK_THREADS           CPU threads for the model (default: all)
  *   FK_MAX_BATCH         sequences decoded together (default 8)
- *   FK_KV_CACHE_MB       KV cache pool size (default: room for FK_MAX_BATCH sequences
- *                        of VLLM_MAX_MODEL_LEN tokens)
+ *   FK_KV_CACHE_MB       KV cache pool size (default: on the CPU, room for FK_MAX_BATCH
+ *                        sequences of VLLM_MAX_MODEL_LEN tokens; on a GPU, what
+ *                        VLLM_GPU_MEMORY_UTILIZATION leaves after weights and activations)
  *   FK_PREFILL_CHUNK     prompt tokens prefilled per step (default 512)
  *   FK_CPU_KERNELS       CPU matmul kernels: auto (default: the best this CPU
  *                        runs), amx, avx512 or generic (cpu_features.h)
@@ -34,6 +38,7 @@
  * uses the host's post, never libevent itself. */
 #include "driver.h"
 #include "drivers/cuda/backends/cpu/cpu_features.h"
+#include "drivers/cuda/backends/cuda/cuda.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
 #include "drivers/cuda/serve/scheduler.h"
@@ -64,13 +69,17 @@ enum load_state {
 typedef struct fk_gen fk_gen;
 
 struct fk_core {
-    const fk_host *host;       /* the gateway's services (borrowed) */
-    char *model_dir;           /* VLLM_MODEL_CORE (owned) */
-    char *model_id;            /* served model name (owned) */
-    int max_model_len;         /* configured, then capped by the model once loaded */
-    int n_threads;             /* FK_THREADS; 0: all CPUs */
-    size_t kv_bytes;           /* FK_KV_CACHE_MB in bytes; 0: the default */
-    fk_sched_config sched_cfg; /* batch, prefill chunk */
+    const fk_host *host;          /* the gateway's services (borrowed) */
+    char *model_dir;              /* VLLM_MODEL_CORE (owned) */
+    char *model_id;               /* served model name (owned) */
+    int max_model_len;            /* configured, then capped by the model once loaded */
+    int n_threads;                /* FK_THREADS; 0: all CPUs */
+    fk_backend_kind backend_kind; /* FK_BACKEND */
+    double gpu_util;              /* VLLM_GPU_MEMORY_UTILIZATION */
+    char backend_desc[384];       /* what runs the model, for the log and metrics (written by
+                                     the loader, read-only from LOAD_DONE on) */
+    size_t kv_bytes;              /* FK_KV_CACHE_MB in bytes; 0: the default */
+    fk_sched_config sched_cfg;    /* batch, prefill chunk */
 
     pthread_t loader;      /* the loader thread */
     pthread_mutex_t mu;    /* guards state, progress, error */
@@ -80,7 +89,7 @@ struct fk_core {
 
     fktok *tok;        /* tokenizer (written by the loader before LOAD_DONE) */
     fk_checkpoint *ck; /* mmapped weights (idem) */
-    fk_backend *be;    /* the CPU backend (idem) */
+    fk_backend *be;    /* the backend (idem) */
     fk_model *model;   /* the model (idem) */
     fk_kv_pool *pool;  /* the KV cache (idem) */
     int vocab_size;    /* V, for FK_SEG_TOKEN range checks */
@@ -152,7 +161,8 @@ static int read_config(fk_core *c, char *err, size_t err_len)
         h->config_int(h, "FK_KV_CACHE_MB", 0, 0, LLONG_MAX / (1 << 20), &kv_mb, err, err_len) ||
         h->config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len) ||
         h->config_bool(h, "FK_PREFIX_CACHE", 1, &prefix, err, err_len) ||
-        fk_cpu_kernels_choose(h->config_get(h, "FK_CPU_KERNELS"), err, err_len))
+        fk_cpu_kernels_choose(h->config_get(h, "FK_CPU_KERNELS"), err, err_len) ||
+        fk_backend_kind_parse(h->config_get(h, "FK_BACKEND"), &c->backend_kind, err, err_len))
         return -1;
     c->model_dir = strdup(dir);
     c->model_id = cc.model_id && *cc.model_id ? strdup(cc.model_id) : basename_of(dir);
@@ -162,6 +172,7 @@ static int read_config(fk_core *c, char *err, size_t err_len)
     }
     c->max_model_len = cc.max_model_len > 0 ? cc.max_model_len : 8192;
     c->n_threads = (int)threads;
+    c->gpu_util = cc.gpu_memory_utilization > 0 ? cc.gpu_memory_utilization : 0.9;
     c->sched_cfg.max_batch = (int)batch;
     c->kv_bytes = (size_t)kv_mb << 20;
     c->sched_cfg.prefill_chunk = (int)chunk;
@@ -181,6 +192,39 @@ static void set_progress(fk_core *c, int percent)
 static void prefault_progress(void *ud, uint64_t done, uint64_t total)
 {
     set_progress(ud, 10 + (int)(total ? 70 * done / total : 70));
+}
+
+/* Weights copied to the GPU: 80% .. 95%. */
+static void upload_progress(void *ud, uint64_t done, uint64_t total)
+{
+    set_progress(ud, 80 + (int)(total ? 15 * done / total : 15));
+}
+
+/* The KV pool's size on a GPU: what VLLM_GPU_MEMORY_UTILIZATION leaves once
+ * the weights, the backend's scratch and one run's activations are
+ * allocated (a run is made here to measure them, then freed: the
+ * scheduler makes its own). 0 with err. */
+static size_t gpu_kv_bytes(const fk_core *c, const fk_model *m, int len, char *err, size_t err_len)
+{
+    fk_backend *be = fk_model_backend(m);
+    fk_status st = fk_backend_cuda_reserve(be, fk_model_config(m), FK_RUN_ROWS);
+    if (st != FK_OK) {
+        snprintf(err, err_len, "GPU scratch: %s (%s)", fk_status_str(st),
+                 fk_backend_cuda_error(be));
+        return 0;
+    }
+    fk_run *run = fk_run_new(m, err, err_len);
+    if (!run) return 0;
+    fk_cuda_info gpu;
+    fk_backend_cuda_info(be, &gpu);
+    fk_run_free(run);
+    fk_kv_budget b = {gpu.total_bytes,
+                      gpu.free_at_start,
+                      gpu.free_now,
+                      c->gpu_util,
+                      fk_kv_pool_bytes_for(m, KV_BLOCK_TOKENS, 1, len, c->sched_cfg.prefill_chunk),
+                      len};
+    return (size_t)fk_cuda_kv_bytes(&b, err, err_len);
 }
 
 static fktok *load_tokenizer(const fk_core *c, char *err, size_t err_len)
@@ -233,18 +277,30 @@ static void *loader_main(void *arg)
     if (!ck) goto fail;
     set_progress(c, 10);
     fk_checkpoint_prefault(ck, prefault_progress, c);
-    be = fk_backend_cpu_new(c->n_threads);
-    if (!be) {
-        snprintf(err, sizeof err, "cannot start the CPU backend's threads");
-        goto fail;
-    }
+    fk_cuda_options copt = fk_cuda_options_default();
+    copt.weights_bytes = fk_cuda_weights_bytes(ck);
+    copt.progress = upload_progress;
+    copt.progress_ud = c;
+    be = fk_backend_open(c->backend_kind, c->n_threads, &copt, NULL, c->backend_desc,
+                         sizeof c->backend_desc, err, sizeof err);
+    if (!be) goto fail;
+    c->host->log(c->host, FK_LOG_INFO, "backend %s%s%s", c->backend_desc, *err ? "; no GPU: " : "",
+                 err);
     m = fk_model_new(ck, be, err, sizeof err);
+    if (!m && fk_backend_is_cuda(be) && *fk_backend_cuda_error(be)) {
+        size_t at = strlen(err);
+        snprintf(err + at, sizeof err - at, " (%s)", fk_backend_cuda_error(be));
+    }
     if (!m || vocab_covers(tok, m, err, sizeof err) != 0) goto fail;
     int len = c->max_model_len, positions = fk_model_config(m)->max_position_embeddings;
-    size_t kv_bytes = c->kv_bytes ? c->kv_bytes
-                                  : fk_kv_pool_bytes_for(m, KV_BLOCK_TOKENS, c->sched_cfg.max_batch,
-                                                         len < positions ? len : positions,
-                                                         c->sched_cfg.prefill_chunk);
+    if (len > positions) len = positions;
+    size_t kv_bytes = c->kv_bytes;
+    if (!kv_bytes && fk_backend_is_cuda(be)) {
+        if (!(kv_bytes = gpu_kv_bytes(c, m, len, err, sizeof err))) goto fail;
+    } else if (!kv_bytes) {
+        kv_bytes = fk_kv_pool_bytes_for(m, KV_BLOCK_TOKENS, c->sched_cfg.max_batch, len,
+                                        c->sched_cfg.prefill_chunk);
+    }
     pool = fk_kv_pool_new(m, kv_bytes, KV_BLOCK_TOKENS, err, sizeof err);
     if (!pool) goto fail;
     pthread_mutex_lock(&c->mu);
@@ -461,9 +517,10 @@ static void on_loaded(void *arg)
     int progress;
     if (load_state(c, &progress) == LOAD_READY)
         c->host->log(c->host, FK_LOG_INFO,
-                     "model %s ready (%s, max_model_len %d, max batch %d, KV cache %zu MiB: "
+                     "model %s ready (%s on %s, max_model_len %d, max batch %d, KV cache %zu MiB: "
                      "%zu blocks of %d positions)",
-                     c->model_id, c->model_dir, c->max_model_len, c->sched_cfg.max_batch,
+                     c->model_id, c->model_dir, c->backend_desc, c->max_model_len,
+                     c->sched_cfg.max_batch,
                      fk_kv_pool_blocks(c->pool) * fk_kv_block_bytes(c->pool) >> 20,
                      fk_kv_pool_blocks(c->pool), KV_BLOCK_TOKENS);
     else {
@@ -553,7 +610,8 @@ static size_t native_list_models(fk_core *c, fk_model_info *out, size_t max, siz
  * and prefix cache lookups. */
 static void native_metrics(fk_core *c, fk_core_metrics *out)
 {
-    if (FK_HAS_MEMBER(out, fk_core_metrics, backend)) out->backend = "cpu";
+    if (FK_HAS_MEMBER(out, fk_core_metrics, backend))
+        out->backend = load_state(c, NULL) == LOAD_READY ? c->backend_desc : NULL;
     if (!c->sched) return;
     fk_sched_stats st;
     fk_sched_get_stats(c->sched, &st);

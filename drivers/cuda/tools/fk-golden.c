@@ -1,8 +1,7 @@
 /* fk-golden: check the native engine against reference outputs.
  *
- *   fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref]
+ *   fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref|cuda]
  *             [--kernels LEVEL] [--verbose]
- *             [--verbose]
  *
  * FILE is a safetensors file holding, for each prompt P (found by its
  * `P.ids` tensor):
@@ -22,13 +21,15 @@
  *     tokens, the pick made by the backend's argmax op) picks P.greedy_ids
  *     wherever the golden margin exceeds TOL, once per prompt at batch 1 and
  *     once with all prompts in one batch.
- * --backend ref runs everything on the reference backend (plain loops);
- * --kernels picks the CPU backend's matmul kernels (FK_CPU_KERNELS: auto,
+ * --backend ref runs everything on the reference backend (plain loops),
+ * --backend cuda on the GPU; without --backend, FK_BACKEND picks (cpu when
+ * it is unset); --kernels picks the CPU backend's matmul kernels (FK_CPU_KERNELS: auto,
  * amx, avx512, generic; cpu_features.h). If
  * the engine refuses (an error status), the line says why.
  * Prints one line per prompt and then "N passed, M failed"; exits 0 only when
  * nothing failed, 1 on a failed check, 2 on a usage or file error. */
 #include "drivers/cuda/backends/cpu/cpu_features.h"
+#include "drivers/cuda/backends/cuda/cuda.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
 
@@ -331,7 +332,7 @@ static int engine_start(engine *e, const golden *gs, int n)
 
 static void usage(FILE *f)
 {
-    fputs("usage: fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref] "
+    fputs("usage: fk-golden --model DIR --goldens FILE [--threads N] [--backend cpu|ref|cuda] "
           "[--kernels LEVEL] [--verbose]\n"
           "Checks the native engine against reference outputs: for each prompt in FILE\n"
           "(a safetensors file of P.ids, P.last_logits, P.topk_ids, P.topk_logits,\n"
@@ -353,7 +354,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *model_dir = NULL, *gold_path = NULL, *backend = "cpu", *kernels = NULL;
+    const char *model_dir = NULL, *gold_path = NULL, *backend = getenv("FK_BACKEND"),
+               *kernels = NULL;
     int verbose = 0, threads = 0;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},   {"goldens", required_argument, NULL, 'g'},
@@ -389,12 +391,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!model_dir || !gold_path || optind != argc ||
-        (strcmp(backend, "cpu") != 0 && strcmp(backend, "ref") != 0)) {
+    char err[4096];
+    fk_backend_kind kind = FK_BACKEND_CPU;
+    if (backend && *backend && fk_backend_kind_parse(backend, &kind, err, sizeof err) != 0) {
+        fprintf(stderr, "fk-golden: %s\n", err);
+        return 2;
+    }
+    if (!model_dir || !gold_path || optind != argc) {
         usage(stderr);
         return 2;
     }
-    char err[4096];
     if (fk_cpu_kernels_choose(kernels, err, sizeof err) != 0) {
         fprintf(stderr, "fk-golden: %s\n", err);
         return 2;
@@ -410,12 +416,18 @@ int main(int argc, char **argv)
         fk_checkpoint_close(ck);
         return 2;
     }
+    fk_cuda_options copt = fk_cuda_options_default();
+    copt.weights_bytes = fk_cuda_weights_bytes(ck);
+    char desc[512];
     fk_backend *be =
-        strcmp(backend, "ref") == 0 ? fk_backend_ref_new() : fk_backend_cpu_new(threads);
+        fk_backend_open(kind, threads, &copt, NULL, desc, sizeof desc, err, sizeof err);
     engine e = {0};
-    if (be) e.m = fk_model_new(ck, be, err, sizeof err);
+    if (be) {
+        printf("# backend %s\n", desc);
+        e.m = fk_model_new(ck, be, err, sizeof err);
+    }
     if (!e.m) {
-        fprintf(stderr, "fk-golden: %s\n", be ? err : "cannot start the backend");
+        fprintf(stderr, "fk-golden: %s\n", err);
         if (be) be->ops->free(be);
         fk_st_close(gf);
         fk_checkpoint_close(ck);
