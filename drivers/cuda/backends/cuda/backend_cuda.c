@@ -170,6 +170,7 @@ fk_status fk_cu_flush(fk_cuda_backend *b)
 void *fk_cu_scratch(fk_cuda_backend *b, int which, size_t bytes)
 {
     if (b->scratch_cap[which] >= bytes && b->scratch[which]) return b->scratch[which];
+    if (enter(b) != FK_OK) return NULL;
     size_t cap = b->scratch_cap[which] * 3 / 2;
     if (cap < bytes) cap = bytes;
     if (cap < 4096) cap = 4096;
@@ -213,7 +214,7 @@ static fk_status grow_stage(fk_cuda_backend *b, size_t cap)
     b->stage_host = b->stage_dev = NULL;
     b->st.stage = NULL;
     b->st.stage_cap = b->stage_cap = 0;
-    CU_TRY(b, cudaHostAlloc(&b->stage_host, cap, cudaHostAllocDefault));
+    CU_TRY(b, cudaHostAlloc(&b->stage_host, cap, cudaHostAllocPortable));
     CU_TRY(b, cudaMalloc(&b->stage_dev, cap));
     b->st.stage = b->stage_host;
     b->st.stage_cap = b->stage_cap = cap;
@@ -251,7 +252,7 @@ fk_status fk_cu_result(fk_cuda_backend *b, void *dst, size_t bytes, size_t *off)
     b->out_host = NULL;
     b->st.out = NULL;
     b->st.out_cap = b->out_cap = 0;
-    CU_TRY(b, cudaHostAlloc(&b->out_host, bytes + bytes / 2, cudaHostAllocDefault));
+    CU_TRY(b, cudaHostAlloc(&b->out_host, bytes + bytes / 2, cudaHostAllocPortable));
     b->st.out = b->out_host;
     b->st.out_cap = b->out_cap = bytes + bytes / 2;
     *off = fk_cu_stream_result(&b->st, dst, bytes);
@@ -260,6 +261,12 @@ fk_status fk_cu_result(fk_cuda_backend *b, void *dst, size_t bytes, size_t *off)
 
 fk_status fk_cu_push(fk_cuda_backend *b, const fk_cu_rec *r)
 {
+    fk_cu_rec plain;
+    if (!b->profiling && r->bytes) { /* attention's depends on positions: graphs must not see it */
+        memcpy(&plain, r, sizeof plain); /* padding too: records are compared bytewise */
+        plain.bytes = 0;
+        r = &plain;
+    }
     if (fk_cu_stream_push(&b->st, r) != 0) {
         snprintf(b->err, sizeof b->err, "out of host memory for the op records");
         return FK_ERR_OOM;
@@ -469,16 +476,16 @@ static void cu_free(fk_backend *be)
 static fk_status start(fk_cuda_backend *b, const fk_cuda_options *opt)
 {
     CU_TRY(b, cudaStreamCreateWithFlags(&b->stream, cudaStreamNonBlocking));
-    CU_TRY(b, cudaHostAlloc(&b->stage_host, STAGE_BYTES, cudaHostAllocDefault));
+    CU_TRY(b, cudaHostAlloc(&b->stage_host, STAGE_BYTES, cudaHostAllocPortable));
     CU_TRY(b, cudaMalloc(&b->stage_dev, STAGE_BYTES));
     b->stage_cap = STAGE_BYTES;
-    CU_TRY(b, cudaHostAlloc(&b->out_host, OUT_BYTES, cudaHostAllocDefault));
+    CU_TRY(b, cudaHostAlloc(&b->out_host, OUT_BYTES, cudaHostAllocPortable));
     b->out_cap = OUT_BYTES;
     CU_TRY(b, cudaMalloc((void **)&b->err_dev, sizeof *b->err_dev));
-    CU_TRY(b, cudaHostAlloc((void **)&b->err_host, sizeof *b->err_host, cudaHostAllocDefault));
+    CU_TRY(b, cudaHostAlloc((void **)&b->err_host, sizeof *b->err_host, cudaHostAllocPortable));
     *b->err_host = 0;
     for (int i = 0; i < 2; i++) {
-        CU_TRY(b, cudaHostAlloc(&b->bounce[i], BOUNCE_BYTES, cudaHostAllocDefault));
+        CU_TRY(b, cudaHostAlloc(&b->bounce[i], BOUNCE_BYTES, cudaHostAllocPortable));
         CU_TRY(b, cudaEventCreateWithFlags(&b->bounce_done[i], cudaEventDisableTiming));
     }
     b->bounce_cap = BOUNCE_BYTES;

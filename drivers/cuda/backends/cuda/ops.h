@@ -83,7 +83,7 @@ typedef struct fk_cu_paged {
 
 typedef struct fk_cu_rec {
     int op;         /* fk_cu_op */
-    uint64_t bytes; /* bytes the op reads from memory (weights, cache): for the profile */
+    uint64_t bytes; /* bytes the op reads (weights, cache) while profiling, else 0 */
     union {
         struct {
             void *dst;       /* device */

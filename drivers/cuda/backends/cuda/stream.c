@@ -87,7 +87,7 @@ size_t fk_cu_stream_result(fk_cu_stream *s, void *dst, size_t bytes)
 int fk_cu_stream_push(fk_cu_stream *s, const fk_cu_rec *r)
 {
     if (grow((void **)&s->recs, &s->cap_recs, s->n_recs, sizeof *s->recs) != 0) return -1;
-    s->recs[s->n_recs++] = *r;
+    memcpy(&s->recs[s->n_recs++], r, sizeof *r); /* padding too: compared bytewise */
     return 0;
 }
 
