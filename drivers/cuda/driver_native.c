@@ -16,12 +16,13 @@
  *
  * Configuration: the shared keys from fk_host.core_config (VLLM_MODEL_CORE
  * as model_path, VLLM_MAX_MODEL_LEN, FRONTEND_VLLM_MODEL), this driver's own
- * through fk_host.config_int (FK_CPU_KERNELS and FK_BACKEND through config_get):
+ * through fk_host.config_int/bool (FK_CPU_KERNELS and FK_BACKEND through config_get):
  *   VLLM_MODEL_CORE      model directory (required)
  *   VLLM_MAX_MODEL_LEN   prompt + completion limit (0/unset: 8192, capped by the model)
  *   VLLM_GPU_MEMORY_UTILIZATION  share of the GPU's memory the engine may use (0.9)
  *   FRONTEND_VLLM_MODEL  served model id (default: the directory's basename)
  *   FK_BACKEND           auto (the GPU when there is one, else the CPU), cpu or cuda
+ *   FK_CUDA_GRAPHS       1: decode steps replay as CUDA graphs (default); 0: op by op
  *   FK_THREADS           CPU threads for the model (default: all)
  *   FK_MAX_BATCH         sequences decoded together (default 8)
  *   FK_KV_CACHE_MB       KV cache pool size (default: on the CPU, room for FK_MAX_BATCH
@@ -75,6 +76,7 @@ struct fk_core {
     int max_model_len;            /* configured, then capped by the model once loaded */
     int n_threads;                /* FK_THREADS; 0: all CPUs */
     fk_backend_kind backend_kind; /* FK_BACKEND */
+    int cuda_graphs;              /* FK_CUDA_GRAPHS */
     double gpu_util;              /* VLLM_GPU_MEMORY_UTILIZATION */
     char backend_desc[384];       /* what runs the model, for the log and metrics (written by
                                      the loader, read-only from LOAD_DONE on) */
@@ -162,7 +164,8 @@ static int read_config(fk_core *c, char *err, size_t err_len)
         h->config_int(h, "FK_PREFILL_CHUNK", 512, 1, 1 << 20, &chunk, err, err_len) ||
         h->config_bool(h, "FK_PREFIX_CACHE", 1, &prefix, err, err_len) ||
         fk_cpu_kernels_choose(h->config_get(h, "FK_CPU_KERNELS"), err, err_len) ||
-        fk_backend_kind_parse(h->config_get(h, "FK_BACKEND"), &c->backend_kind, err, err_len))
+        fk_backend_kind_parse(h->config_get(h, "FK_BACKEND"), &c->backend_kind, err, err_len) ||
+        h->config_bool(h, "FK_CUDA_GRAPHS", 1, &c->cuda_graphs, err, err_len))
         return -1;
     c->model_dir = strdup(dir);
     c->model_id = cc.model_id && *cc.model_id ? strdup(cc.model_id) : basename_of(dir);
@@ -279,6 +282,7 @@ static void *loader_main(void *arg)
     fk_checkpoint_prefault(ck, prefault_progress, c);
     fk_cuda_options copt = fk_cuda_options_default();
     copt.weights_bytes = fk_cuda_weights_bytes(ck);
+    copt.graphs = c->cuda_graphs;
     copt.progress = upload_progress;
     copt.progress_ud = c;
     be = fk_backend_open(c->backend_kind, c->n_threads, &copt, NULL, c->backend_desc,

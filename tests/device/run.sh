@@ -22,6 +22,8 @@
 #                  needs 15 GB free)
 #   FK_CUDA_ARCH   compute capability to build for (default 90)
 #   OUT=DIR        when set, each step's log is copied there too
+# FK_CUDA_SYNC=1 (a wait after every op, naming the one that fails) and
+# FK_CUDA_GRAPHS=0 (no CUDA graphs) reach every program it runs.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 work=${FK_WORK:-/tmp/fk-device}
@@ -93,6 +95,16 @@ n_ok=$(grep -c '^ok' "$work/ops.log")
 n_bad=$(grep -c '^not ok' "$work/ops.log")
 echo "test_cuda_ops: $n_ok ok, $n_bad not ok"
 grep -q '^1\.\.0 # SKIP' "$work/ops.log" && { cat "$work/ops.log"; rc=77; }
+if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+    echo "again with FK_CUDA_SYNC=1 (a wait after every op names the one that fails):"
+    FK_CUDA_SYNC=1 timeout 120 "$build/tests/unit/test_cuda_ops" 2>&1 | grep -E '^not ok|^#' | head -n 20
+    if command -v compute-sanitizer >/dev/null; then
+        echo "and under compute-sanitizer (memcheck):"
+        FK_CUDA_SYNC=1 timeout 240 compute-sanitizer --tool memcheck --print-limit 10 \
+            "$build/tests/unit/test_cuda_ops" > "$work/sanitizer.log" 2>&1
+        grep -E 'ERROR SUMMARY|Invalid|at 0x|by thread|in [a-z_]+kernel' "$work/sanitizer.log" | head -n 30
+    fi
+fi
 result "2 (ops)" $rc "$work/ops.log"
 
 # ---- 3. goldens -------------------------------------------------------------------------------

@@ -47,9 +47,10 @@ static fk_status ensure_events(fk_cuda_backend *b, size_t n)
 }
 
 /* Queue a segment's work: clear the error word, copy the staged bytes, launch
- * every record (between events when profiling), fetch the error word. */
+ * every record (between events when profiling; waiting after each with
+ * FK_CUDA_SYNC, never while capturing), fetch the error word. */
 static int queue_segment(fk_cuda_backend *b, const fk_cu_rec *recs, size_t n, size_t staged,
-                         int timed)
+                         int timed, int capturing)
 {
     fk_cu_ctx ctx = {b->err_dev, b->stage_dev, b->out_host};
     if (timed) {
@@ -63,6 +64,7 @@ static int queue_segment(fk_cuda_backend *b, const fk_cu_rec *recs, size_t n, si
     for (size_t i = 0; i < n; i++) {
         if (timed) CU_TRY(b, cudaEventRecord(b->events[2 * i], b->stream));
         cudaError_t e = fk_cu_launch(&recs[i], b->stream, &ctx);
+        if (e == cudaSuccess && b->sync_each && !capturing) e = cudaStreamSynchronize(b->stream);
         if (e != cudaSuccess)
             return fk_cu_fail(b, e, fk_cu_op_name(recs[i].op), __FILE__, __LINE__);
         if (timed) CU_TRY(b, cudaEventRecord(b->events[2 * i + 1], b->stream));
@@ -75,7 +77,7 @@ static int queue_segment(fk_cuda_backend *b, const fk_cu_rec *recs, size_t n, si
 static int ex_launch(void *ud, const fk_cu_rec *recs, size_t n, size_t staged)
 {
     fk_cuda_backend *b = ud;
-    int st = queue_segment(b, recs, n, staged, b->profiling);
+    int st = queue_segment(b, recs, n, staged, b->profiling, 0);
     if (st == FK_OK && b->profiling) {
         b->timed_recs = recs;
         b->timed_n = n;
@@ -89,7 +91,7 @@ static int ex_capture(void *ud, const fk_cu_rec *recs, size_t n, size_t staged, 
     cudaGraph_t g = NULL;
     cudaGraphExec_t ge = NULL;
     CU_TRY(b, cudaStreamBeginCapture(b->stream, cudaStreamCaptureModeThreadLocal));
-    int st = queue_segment(b, recs, n, staged, 0);
+    int st = queue_segment(b, recs, n, staged, 0, 1);
     cudaError_t e = cudaStreamEndCapture(b->stream, &g);
     if (st != FK_OK) {
         if (e == cudaSuccess && g) cudaGraphDestroy(g);
@@ -493,7 +495,9 @@ static fk_status start(fk_cuda_backend *b, const fk_cuda_options *opt)
     b->weights.cap = opt->weights_bytes;
     fk_cu_exec ex = {b, ex_launch, ex_capture, ex_replay, ex_drop, ex_wait};
     fk_cu_stream_init(&b->st, &ex, b->stage_host, b->stage_cap, b->out_host, b->out_cap);
-    b->st.graphs_on = b->graphs = opt->graphs;
+    b->sync_each = opt->sync_each;
+    b->graphs = opt->graphs && !opt->sync_each;
+    b->st.graphs_on = b->graphs;
     return FK_OK;
 }
 
@@ -610,8 +614,8 @@ void fk_backend_cuda_set_graphs(fk_backend *be, int on)
 {
     fk_cuda_backend *b = cu_of(be);
     fk_cu_flush(b);
-    b->graphs = on;
-    b->st.graphs_on = on && !b->profiling;
+    b->graphs = on && !b->sync_each;
+    b->st.graphs_on = b->graphs && !b->profiling;
 }
 
 double fk_backend_cuda_copy_bandwidth(fk_backend *be, size_t bytes)

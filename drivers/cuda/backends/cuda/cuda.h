@@ -53,10 +53,13 @@ typedef struct fk_cuda_options {
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud; /* passed to progress */
     int graphs;        /* 1: capture repeated segments as CUDA graphs; 0: never */
+    int sync_each;     /* 1: wait after every op and name the one that failed (debugging;
+                          no graphs) */
 } fk_cuda_options;
 
 /* Options with the defaults: device 0, no reservation, graphs on unless
- * the environment says FK_CUDA_GRAPHS=0. */
+ * the environment says FK_CUDA_GRAPHS=0 (the driver reads that key from its
+ * configuration instead), sync_each when it says FK_CUDA_SYNC=1. */
 fk_cuda_options fk_cuda_options_default(void);
 
 /* Whether device `device` can run the backend: 1 with info filled, or 0

@@ -77,6 +77,7 @@ typedef struct fk_cuda_backend {
     int32_t *host_tmp;           /* host scratch for building staged blobs */
     size_t host_tmp_cap;         /* its entries */
     int profiling;               /* 1: events around every launch, no graphs */
+    int sync_each;               /* 1: wait after every launch (FK_CUDA_SYNC), no graphs */
     int graphs;                  /* the option (restored when profiling stops) */
     cudaEvent_t *events;         /* profiling: two per record of a segment */
     const fk_cu_rec *timed_recs; /* the segment being timed (valid until its wait) */

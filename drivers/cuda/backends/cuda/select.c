@@ -9,8 +9,9 @@
 fk_cuda_options fk_cuda_options_default(void)
 {
     fk_cuda_options o = {0};
-    const char *g = getenv("FK_CUDA_GRAPHS");
+    const char *g = getenv("FK_CUDA_GRAPHS"), *sync = getenv("FK_CUDA_SYNC");
     o.graphs = !(g && strcmp(g, "0") == 0);
+    o.sync_each = sync && strcmp(sync, "1") == 0;
     return o;
 }
 
