@@ -382,15 +382,22 @@ template <int RB> cudaError_t launch_rb(const fk_cu_gemv *g, int grid_rows, cuda
 
 // ---- the fused experts ----------------------------------------------------------------------
 
-// One block: the expert lists from the picks (P = R*k pairs, each pick's
-// expert). groups = [count, expert of each group (G), start of each group
-// (G + 1), the pairs of group 0, of group 1, ...]; experts in increasing
-// id, pairs in increasing order within a group. in_row[p] = p / k.
-__global__ void moe_lists_kernel(const int32_t *pick, int P, int E, int G, int k, int32_t *groups,
-                                 int32_t *in_row)
+// One block: route every row (kern.h's top-k, the picks then ordered by
+// expert id: pick[r*k + j], pick_w likewise), then the expert lists of the
+// P = R*k picks: groups = [count, expert of each group (G), start of each
+// group (G + 1), the picks of group 0, of group 1, ...]; experts in
+// increasing id, picks in increasing order within a group; in_row[p] = p / k.
+__global__ void moe_route_kernel(const float *logits, int R, int E, int k, int G, int32_t *pick,
+                                 float *pick_w, int32_t *groups, int32_t *in_row)
 {
     extern __shared__ int32_t smem[];
     int32_t *count = smem, *start = smem + E;
+    const int P = R * k;
+    for (int r = threadIdx.x; r < R; r += blockDim.x) {
+        fk_k_topk_row(logits + (size_t)r * E, E, k, pick + (size_t)r * k, pick_w + (size_t)r * k);
+        fk_k_sort_picks(pick + (size_t)r * k, pick_w + (size_t)r * k, k);
+    }
+    __syncthreads(); // the block's global writes are visible to it after this
     for (int e = threadIdx.x; e < E; e += blockDim.x) {
         int c = 0;
         for (int p = 0; p < P; p++) c += pick[p] == e;
@@ -464,11 +471,10 @@ extern "C" cudaError_t fk_cu_moe(const fk_cu_rec *rec, cudaStream_t s)
     const int R = m.rows, k = m.k, E = w.n_experts, H = w.hidden, I = w.inter;
     const int P = R * k, G = P < E ? P : E;
     const bool mx = w.fmt == FK_W_MXFP4;
-    cudaError_t e = fk_cu_route_launch(m.pick, m.pick_w, m.logits, R, E, k, 1, s);
+    moe_route_kernel<<<1, 256, 2 * E * sizeof(int32_t), s>>>(m.logits, R, E, k, G, m.pick, m.pick_w,
+                                                             m.groups, m.in_row);
+    cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
-    moe_lists_kernel<<<1, 256, 2 * E * sizeof(int32_t), s>>>(m.pick, P, E, G, k, m.groups,
-                                                             m.in_row);
-    if ((e = cudaGetLastError()) != cudaSuccess) return e;
 
     fk_cu_gemv g = {};
     g.fmt = w.fmt;

@@ -124,16 +124,12 @@ __global__ void add_kernel(float *y, const float *x, size_t n)
 
 // ---- router and argmax ------------------------------------------------------------------------
 
-// One thread per row: kern.h's top-k (the reference rule), then for the
-// fused experts the picks ordered by expert id.
-__global__ void route_kernel(int32_t *idx, float *w, const float *lg, int R, int E, int k, int sort)
+// One thread per row: kern.h's top-k (the reference rule), best first.
+__global__ void route_kernel(int32_t *idx, float *w, const float *lg, int R, int E, int k)
 {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= R) return;
-    int32_t *ix = idx + (size_t)r * k;
-    float *wr = w + (size_t)r * k;
-    fk_k_topk_row(lg + (size_t)r * E, E, k, ix, wr);
-    if (sort) fk_k_sort_picks(ix, wr, k);
+    fk_k_topk_row(lg + (size_t)r * E, E, k, idx + (size_t)r * k, w + (size_t)r * k);
 }
 
 // (value, index) ranking of argmax: a number beats NaN, a larger value beats
@@ -220,7 +216,7 @@ extern "C" cudaError_t fk_cu_launch(const fk_cu_rec *r, cudaStream_t s, const fk
         return fk_cu_attention(r, s);
     case FK_CU_ROUTE:
         route_kernel<<<blocks_for(a.route.rows, 64), 64, 0, s>>>(
-            a.route.idx, a.route.w, a.route.lg, a.route.rows, a.route.e, a.route.k, a.route.sort);
+            a.route.idx, a.route.w, a.route.lg, a.route.rows, a.route.e, a.route.k);
         break;
     case FK_CU_SWIGLU:
         swiglu_kernel<<<blocks_for(a.swiglu.n, kThreads), kThreads, 0, s>>>(
@@ -245,13 +241,5 @@ extern "C" cudaError_t fk_cu_launch(const fk_cu_rec *r, cudaStream_t s, const fk
     default:
         return cudaErrorInvalidValue;
     }
-    return cudaGetLastError();
-}
-
-// Launch helpers the other .cu files share.
-extern "C" cudaError_t fk_cu_route_launch(int32_t *idx, float *w, const float *lg, int R, int E,
-                                          int k, int sort, cudaStream_t s)
-{
-    route_kernel<<<blocks_for(R, 64), 64, 0, s>>>(idx, w, lg, R, E, k, sort);
     return cudaGetLastError();
 }

@@ -26,10 +26,6 @@ cudaError_t fk_cu_launch(const fk_cu_rec *r, cudaStream_t s, const fk_cu_ctx *ct
 /* The gemv launches (gemv.cu); used by fk_cu_launch for matmul and moe. */
 cudaError_t fk_cu_gemv_launch(const fk_cu_gemv *g, int grid_rows, cudaStream_t s);
 cudaError_t fk_cu_moe(const fk_cu_rec *r, cudaStream_t s);
-/* The router kernel (kernels.cu): top-k of each row into device memory,
- * best first, or by increasing expert id when sort (moe). */
-cudaError_t fk_cu_route_launch(int32_t *idx, float *w, const float *lg, int R, int E, int k,
-                               int sort, cudaStream_t s);
 /* The attention launches (attention.cu). */
 cudaError_t fk_cu_attention(const fk_cu_rec *r, cudaStream_t s);
 cudaError_t fk_cu_kv_store(const fk_cu_rec *r, cudaStream_t s);

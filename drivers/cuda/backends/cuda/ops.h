@@ -132,7 +132,6 @@ typedef struct fk_cu_rec {
             float *w;        /* [R, k] device */
             const float *lg; /* [R, E] */
             int rows, e, k;  /* R, E, k */
-            int sort;        /* 1: picks by increasing expert id (moe), 0: best first */
         } route;
         struct {
             float *y;        /* [R, I] */
