@@ -285,11 +285,15 @@ static void *loader_main(void *arg)
     copt.graphs = c->cuda_graphs;
     copt.progress = upload_progress;
     copt.progress_ud = c;
-    be = fk_backend_open(c->backend_kind, c->n_threads, &copt, NULL, c->backend_desc,
+    fk_backend_kind chosen;
+    be = fk_backend_open(c->backend_kind, c->n_threads, &copt, &chosen, c->backend_desc,
                          sizeof c->backend_desc, err, sizeof err);
     if (!be) goto fail;
-    c->host->log(c->host, FK_LOG_INFO, "backend %s%s%s", c->backend_desc, *err ? "; no GPU: " : "",
-                 err);
+    if (chosen == FK_BACKEND_CPU)
+        c->host->log(c->host, FK_LOG_INFO, "backend cpu (%d threads)%s%s",
+                     fk_backend_cpu_threads(be), *err ? "; no GPU: " : "", err);
+    else
+        c->host->log(c->host, FK_LOG_INFO, "backend %s", c->backend_desc);
     m = fk_model_new(ck, be, err, sizeof err);
     if (!m && fk_backend_is_cuda(be) && *fk_backend_cuda_error(be)) {
         size_t at = strlen(err);

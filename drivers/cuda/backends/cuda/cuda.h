@@ -155,9 +155,10 @@ int fk_backend_choose(fk_backend_kind kind, int gpu, const char *why, char *err,
 
 /* Start the backend FK_BACKEND names: threads for the CPU backend, opt for
  * CUDA (NULL: defaults). On success *chosen says which started, desc (if
- * not NULL) describes it ("cuda: NVIDIA H100 80GB HBM3 (79.1 GiB, compute
- * capability 9.0)", "cpu: 16 threads"), and err holds why no GPU was used
- * when auto fell back to the CPU ("" otherwise). NULL with err otherwise. */
+ * not NULL) names it as driver.h's fk_core_metrics.backend does ("cuda:
+ * NVIDIA H100 80GB HBM3 (79.1 GiB)", "cpu", "ref"), and err holds why no GPU
+ * was used when auto fell back to the CPU ("" otherwise). NULL with err
+ * otherwise. */
 fk_backend *fk_backend_open(fk_backend_kind kind, int threads, const fk_cuda_options *opt,
                             fk_backend_kind *chosen, char *desc, size_t desc_len, char *err,
                             size_t err_len);

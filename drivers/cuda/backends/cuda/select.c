@@ -83,8 +83,8 @@ fk_backend *fk_backend_open(fk_backend_kind kind, int threads, const fk_cuda_opt
         be = fk_backend_cuda_new(&o, err, err_len);
         if (be && desc) {
             fk_backend_cuda_info(be, &info);
-            snprintf(desc, desc_len, "cuda: %s (%.1f GiB, compute capability %d.%d)", info.name,
-                     (double)info.total_bytes / (1 << 30), info.cc_major, info.cc_minor);
+            snprintf(desc, desc_len, "cuda: %s (%.1f GiB)", info.name,
+                     (double)info.total_bytes / (1 << 30));
         }
     } else if (pick == FK_BACKEND_REF) {
         be = fk_backend_ref_new();
@@ -93,7 +93,7 @@ fk_backend *fk_backend_open(fk_backend_kind kind, int threads, const fk_cuda_opt
     } else {
         be = fk_backend_cpu_new(threads);
         if (!be) snprintf(err, err_len, "cannot start the CPU backend's threads");
-        if (be && desc) snprintf(desc, desc_len, "cpu: %d threads", fk_backend_cpu_threads(be));
+        if (be && desc) snprintf(desc, desc_len, "cpu");
         if (be) snprintf(err, err_len, "%s", kind == FK_BACKEND_AUTO ? why : "");
     }
     if (be && chosen) *chosen = (fk_backend_kind)pick;
