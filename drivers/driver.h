@@ -15,7 +15,7 @@
  * 2. Within one version, structs only grow, at their end (append-only, like
  *    SQLite's sqlite3_api_routines). Every struct that crosses the boundary
  *    begins with `uint32_t struct_size`, the size its writer compiled, except
- *    array elements (fk_segment, fk_piece, fk_model_info), whose size travels
+ *    array elements (fk_segment, fk_piece, fk_model_info, fk_replica_info), whose size travels
  *    beside the array: a reader steps through such an array with FK_AT, never
  *    with its own sizeof.
  * 3. No struct is embedded in another (a pointer is used), so growing one
@@ -29,7 +29,7 @@
  *    generate(), fk_model_info in list_models(), fk_core_metrics in
  *    metrics()) assigns members one by one, only those FK_HAS allows, and
  *    never assigns the whole struct (that would write past a smaller one).
- * 6. Optional table members (fk_driver.probe, .metrics; fk_gen_callbacks.
+ * 6. Optional table members (fk_driver.probe, .metrics, .replicas; fk_gen_callbacks.
  *    on_waiting) may be NULL or lie beyond the writer's struct_size: the
  *    caller checks both and never calls a missing one.
  * 7. A driver that needs a host service checks FK_HAS_MEMBER(host, fk_host,
@@ -110,7 +110,9 @@ typedef struct fk_timer fk_timer; /* a host timer (opaque) */
 typedef struct fk_core_config {
     uint32_t struct_size;          /* sizeof(fk_core_config) as the host compiled it */
     const char *core_kind;         /* FK_CORE_KIND: "llama" | "vllm" */
-    const char *api_base;          /* FK_CORE_API_BASE without trailing '/', or NULL */
+    const char *api_base;          /* FK_CORE_API_BASE without trailing '/', or NULL; since
+                                      replicas, a comma-separated list of such URLs (no
+                                      blanks; each http:// or https://) */
     const char *model_id;          /* FRONTEND_VLLM_MODEL, or NULL */
     const char *model_path;        /* VLLM_MODEL_CORE, a relative path resolved against the
                                       .env file's folder; or NULL */
@@ -371,6 +373,22 @@ typedef struct fk_core_metrics {
                                 borrowed from the core */
 } fk_core_metrics;
 
+/* Array element, written by the driver's replicas(): one upstream of a core
+ * that spreads its requests over several (the llama proxy with a list in
+ * FK_CORE_API_BASE). The host passes the element size (rule 5). */
+typedef struct fk_replica_info {
+    const char *url;    /* its base URL; borrowed until the next call into the driver */
+    fk_health health;   /* its last health verdict */
+    const char *detail; /* why it is not ready ("" when it is); borrowed like url */
+    int in_flight;      /* this core's requests on it now */
+    int slots_total;    /* its generation slots (llama-server /slots); -1: unknown */
+    int slots_idle;     /* of those, idle at the last look (any client's); -1: unknown */
+    uint64_t requests;  /* requests sent to it so far (a retry counts on each) */
+    uint64_t failures;  /* of those, ended by a transport failure or an upstream error */
+    uint64_t retries;   /* requests moved from it to another replica before any output */
+    uint64_t sticky;    /* requests sent to it because it held their prompt's prefix */
+} fk_replica_info;
+
 typedef struct fk_driver {
     uint32_t abi_version; /* FK_DRIVER_ABI_VERSION the driver was built against */
     uint32_t struct_size; /* sizeof(fk_driver) as the driver compiled it */
@@ -411,6 +429,11 @@ typedef struct fk_driver {
     /* Optional (NULL or absent: no engine gauges): fill what the core knows
      * for /metrics and the periodic log line. Loop thread; must be cheap. */
     void (*metrics)(fk_core *core, fk_core_metrics *out);
+
+    /* Optional (NULL or absent: the core has no replicas to show): fill up to
+     * `max` entries of `out`, each info_size bytes apart (rule 5), and return
+     * how many upstreams the core has. Loop thread; must be cheap. */
+    size_t (*replicas)(fk_core *core, fk_replica_info *out, size_t max, size_t info_size);
 } fk_driver;
 
 typedef const fk_driver *(*fk_driver_init_fn)(void);

@@ -197,7 +197,7 @@ static const fk_job_ops chat_ops = {chat_pieces, chat_finish, chat_state_free, N
 /* Render the Harmony prompt into in->prompt and view it as in->segs. */
 static int render(fk_gateway *gw, fk_job_input *in, fk_api_error *err)
 {
-    hm_openai_options ho = {.current_date = gw->slot->cfg.current_date, .default_effort = NULL};
+    hm_openai_options ho = {.current_date = gw->config->current_date, .default_effort = NULL};
     hm_conversation conv;
     hm_openai_error he;
     if (hm_openai_chat_to_conversation(in->body, &ho, &conv, &he) < 0)
@@ -237,12 +237,12 @@ static int chat_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk_api_e
     const json_t *tools = json_object_get(in->body, "tools");
     if (json_array_size(tools) > 0 && !(in->tools = json_dumps(tools, JSON_COMPACT)))
         return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
-    in->mode = gw->slot->cfg.use_harmony ? FK_GEN_HARMONY : FK_GEN_PASSTHROUGH;
+    in->mode = in->slot->cfg.use_harmony ? FK_GEN_HARMONY : FK_GEN_PASSTHROUGH;
     if (in->mode == FK_GEN_HARMONY && render(gw, in, err) < 0) return -1;
     if (in->mode == FK_GEN_PASSTHROUGH &&
-        passthrough_special_text(&gw->slot->cfg, in->body, &in->body_text, err) < 0)
+        passthrough_special_text(&in->slot->cfg, in->body, &in->body_text, err) < 0)
         return -1;
-    if (!(*state = chat_state_new(&gw->slot->cfg, in->rp.sampling.logprobs)))
+    if (!(*state = chat_state_new(gw->config, in->rp.sampling.logprobs)))
         return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
     return 0;
 }

@@ -95,7 +95,7 @@ typedef struct fk_conns {
 
 static double header_timeout(const fk_conns *cs)
 {
-    return cs->gw->slot->cfg.header_timeout_s;
+    return cs->gw->config->header_timeout_s;
 }
 
 /* ---- waiting lists --------------------------------------------------------------------- */
@@ -335,7 +335,7 @@ static enum bufferevent_filter_result guard_input(struct evbuffer *src, struct e
         return BEV_NEED_MORE;
     }
     size_t had = evbuffer_get_length(dst);
-    uint64_t max_body = (uint64_t)c->cs->gw->slot->cfg.max_body_bytes;
+    uint64_t max_body = (uint64_t)c->cs->gw->config->max_body_bytes;
     for (;;) {
         fk_api_error why;
         fk_guard_result r = fk_http_guard_feed(&c->guard, src, dst, max_body, &why);
@@ -653,7 +653,7 @@ int fk_conns_start(fk_gateway *gw, char *err, size_t err_len)
     gw->conns = cs;
     cs->gw = gw;
     int derived = derived_max();
-    int configured = gw->slot->cfg.max_connections;
+    int configured = gw->config->max_connections;
     cs->stats.max = configured > 0 ? configured : derived;
     if (configured > derived)
         fk_warn("FK_MAX_CONNECTIONS=%d is more than the open-file limit allows (%d); "

@@ -34,6 +34,26 @@ const fk_dotenv_entry *fk_dotenv_find(const fk_dotenv *d, const char *key)
     return NULL;
 }
 
+int fk_dotenv_copy(fk_dotenv *dst, const fk_dotenv *src)
+{
+    fk_dotenv_init(dst);
+    if (src->n == 0) return 0;
+    if (!(dst->v = calloc(src->n, sizeof *dst->v))) return -1;
+    dst->cap = src->n;
+    for (; dst->n < src->n; dst->n++) {
+        const fk_dotenv_entry *e = &src->v[dst->n];
+        char *key = strdup(e->key), *value = strdup(e->value);
+        if (!key || !value) {
+            free(key);
+            free(value);
+            fk_dotenv_free(dst);
+            return -1;
+        }
+        dst->v[dst->n] = (fk_dotenv_entry){key, value, e->line};
+    }
+    return 0;
+}
+
 /* Takes ownership of key and value (frees them on failure). */
 static int dotenv_set(fk_dotenv *d, char *key, char *value, int line)
 {

@@ -33,6 +33,9 @@ int fk_dotenv_parse(const char *buf, size_t len, const char *fname, fk_dotenv *o
                     size_t err_len);
 /* Read and parse a file. -1 with err ("FILE: No such file...") on failure. */
 int fk_dotenv_load(const char *path, fk_dotenv *out, char *err, size_t err_len);
+/* dst = a deep copy of src (dst need not be initialised). 0, or -1 on OOM
+ * (dst then empty). */
+int fk_dotenv_copy(fk_dotenv *dst, const fk_dotenv *src);
 /* The entry for key, or NULL. */
 const fk_dotenv_entry *fk_dotenv_find(const fk_dotenv *d, const char *key);
 

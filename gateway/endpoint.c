@@ -5,29 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Append "'id'" to a ", "-separated list in buf (o bytes used). */
+/* Append "'id'" to a ", "-separated list in buf (o bytes used), unless it
+ * is there already. */
 static size_t add_name(char *buf, size_t len, size_t o, const char *id)
 {
+    char quoted[256];
+    snprintf(quoted, sizeof quoted, "'%s'", id);
+    if (strstr(buf, quoted)) return o;
     int w = snprintf(buf + o, len - o, "%s'%s'", o ? ", " : "", id);
     return w > 0 && (size_t)w < len - o ? o + (size_t)w : o;
 }
 
-/* 404 naming the model asked for and the ones served (the core's and the
- * FRONTEND_VLLM_MODEL alias). */
+/* 404 naming the model asked for and the ones served (every core's own and
+ * its FRONTEND_VLLM_MODEL alias). */
 static void model_not_found(const fk_gateway *gw, const char *asked, fk_api_error *err)
 {
-    fk_model_info models[16];
-    size_t n = fk_router_list_models(&gw->slot->router, models, 16);
-    const char *alias = gw->slot->cfg.frontend_model;
-    char served[512] = "";
+    char served[1024] = "";
     size_t o = 0;
-    int alias_listed = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!models[i].id) continue;
-        o = add_name(served, sizeof served, o, models[i].id);
-        alias_listed |= alias && strcmp(alias, models[i].id) == 0;
+    for (size_t c = 0; c < gw->n_cores; c++) {
+        const fk_slot *s = gw->cores[c];
+        fk_model_info models[16];
+        size_t n = fk_router_list_models(&s->router, models, 16);
+        const char *alias = s->cfg.frontend_model;
+        int alias_listed = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!models[i].id) continue;
+            o = add_name(served, sizeof served, o, models[i].id);
+            alias_listed |= alias && strcmp(alias, models[i].id) == 0;
+        }
+        if (alias && !alias_listed) o = add_name(served, sizeof served, o, alias);
     }
-    if (alias && !alias_listed) o = add_name(served, sizeof served, o, alias);
     fk_api_error_set(err, 404, "invalid_request_error", "model_not_found", "model",
                      "The model '%s' does not exist or is not served here; served: %s.", asked,
                      o ? served : "(none)");
@@ -37,8 +44,6 @@ void fk_handle_generation(fk_gateway *gw, struct evhttp_request *req, const fk_r
                           const fk_endpoint_spec *spec)
 {
     fk_api_error err;
-    fk_limits lim = {gw->slot->cfg.default_max_tokens, gw->slot->cfg.max_model_len,
-                     gw->slot->cfg.max_messages, !gw->slot->cfg.use_harmony};
     void *state = NULL;
     fk_job_input *in = fk_job_input_new();
     if (!in) {
@@ -46,14 +51,21 @@ void fk_handle_generation(fk_gateway *gw, struct evhttp_request *req, const fk_r
         goto fail;
     }
     in->path = spec->path;
-    if (fk_read_json_body(gw, req, &in->body, &err) < 0 ||
-        spec->parse(in->body, &lim, &in->rp, &err) < 0)
-        goto fail;
-    const char *model = fk_router_resolve(&gw->slot->router, in->rp.model);
-    if (!model) {
+    if (fk_read_json_body(gw, req, &in->body, &err) < 0) goto fail;
+    /* The model picks the core, whose limits apply (a "model" that is not a
+     * string goes to the default core, whose parser says what is wrong). */
+    const char *asked = json_string_value(json_object_get(in->body, "model"));
+    const char *model = NULL;
+    fk_slot *slot = fk_cores_route(gw, asked, &model);
+    const fk_config *cc = slot ? &slot->cfg : &gw->cores[0]->cfg;
+    fk_limits lim = {cc->default_max_tokens, cc->max_model_len, gw->config->max_messages,
+                     !cc->use_harmony};
+    if (spec->parse(in->body, &lim, &in->rp, &err) < 0) goto fail;
+    if (!slot) {
         model_not_found(gw, in->rp.model, &err);
         goto fail;
     }
+    in->slot = slot;
     if (!(in->model = strdup(model))) {
         fk_api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
         goto fail;

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "harmony/strbuf.h"
 #include "log.h"
 
 #ifndef FK_PKGLIBDIR
@@ -46,7 +47,45 @@ static const char *const gateway_keys[] = {
     "FK_RESPONSES_STORE_MAX",
     "FK_RESPONSES_STORE_TTL_S",
     "FK_RESPONSES_STORE_MB",
+    "FK_CORES",
+    "FK_RELOAD_WATCH_MS",
 };
+
+/* Keys that configure the gateway as a whole: read from the main .env only
+ * (the rest, seed keys, FK_DRIVER*, FK_WAIT_READY_S, FK_PASSTHROUGH_SPECIAL_TEXT
+ * and drivers' keys, belong to each core). */
+static const char *const gateway_wide_keys[] = {
+    "FK_LISTEN",
+    "FK_API_KEY",
+    "FK_CORS_ORIGINS",
+    "FK_MAX_BODY_BYTES",
+    "FK_MAX_MESSAGES",
+    "FK_LOG_LEVEL",
+    "FK_CURRENT_DATE",
+    "FK_REASONING_FIELDS",
+    "FK_SHUTDOWN_GRACE_S",
+    "FK_STATS_INTERVAL_S",
+    "FK_KEEPALIVE_S",
+    "FK_HTTP_TIMEOUT_S",
+    "FK_HEADER_TIMEOUT_S",
+    "FK_MAX_CONNECTIONS",
+    "FK_ACCEPT_ANY_MODEL",
+    "FK_TEST_FIXED_IDS",
+    "FK_RESPONSES_STORE_MAX",
+    "FK_RESPONSES_STORE_TTL_S",
+    "FK_RESPONSES_STORE_MB",
+    "FK_PUBLIC_ENDPOINTS",
+    "FK_CORES",
+    "FK_RELOAD_WATCH_MS",
+    "FRONTEND_VLLM_API_BASE",
+};
+
+int fk_config_is_gateway_wide(const char *key)
+{
+    for (size_t i = 0; i < sizeof gateway_wide_keys / sizeof *gateway_wide_keys; i++)
+        if (strcmp(key, gateway_wide_keys[i]) == 0) return 1;
+    return 0;
+}
 
 /* Keys (or prefixes, ending in '*') that belong to drivers. */
 static const char *const driver_keys[] = {
@@ -71,9 +110,28 @@ static int is_gateway_key(const char *key)
     return 0;
 }
 
-const char *fk_config_get(const fk_config *cfg, const char *key)
+/* The entry for `key`: the file's own, else (an FK_CORES file) the main
+ * .env's, with *dir set to the folder its relative paths resolve against
+ * (NULL for a value the environment gave). NULL when neither has it. */
+static const fk_dotenv_entry *entry(const fk_config *cfg, const char *key, const char **path,
+                                    const char **dir)
 {
     const fk_dotenv_entry *e = fk_dotenv_find(&cfg->file, key);
+    *path = cfg->env_path;
+    *dir = cfg->env_dir;
+    if (!e) {
+        e = fk_dotenv_find(&cfg->base, key);
+        *path = cfg->base_path;
+        *dir = cfg->base_dir;
+    }
+    if (!e || e->line <= 0) *path = *dir = NULL;
+    return e;
+}
+
+const char *fk_config_get(const fk_config *cfg, const char *key)
+{
+    const char *path, *dir;
+    const fk_dotenv_entry *e = entry(cfg, key, &path, &dir);
     if (e) return e->value;
     return getenv(key);
 }
@@ -83,9 +141,10 @@ const char *fk_config_get(const fk_config *cfg, const char *key)
 /* Where a key's value came from, for messages: "FILE:LINE" or "environment". */
 static void where(const fk_config *cfg, const char *key, char *buf, size_t len)
 {
-    const fk_dotenv_entry *e = fk_dotenv_find(&cfg->file, key);
+    const char *path, *dir;
+    const fk_dotenv_entry *e = entry(cfg, key, &path, &dir);
     if (e && e->line > 0)
-        snprintf(buf, len, "%s:%d", cfg->env_path ? cfg->env_path : ".env", e->line);
+        snprintf(buf, len, "%s:%d", path ? path : ".env", e->line);
     else
         snprintf(buf, len, "environment");
 }
@@ -167,11 +226,11 @@ int fk_config_bool(const fk_config *cfg, const char *key, int def, int *out, cha
  * came from the file. Owned result, NULL on OOM. */
 static char *resolve(const fk_config *cfg, const char *key, const char *p, size_t n)
 {
-    const fk_dotenv_entry *e = fk_dotenv_find(&cfg->file, key);
-    int from_file = e && e->line > 0;
-    if (p[0] == '/' || !from_file || !cfg->env_dir) return strndup(p, n);
-    char *out = malloc(strlen(cfg->env_dir) + 1 + n + 1);
-    if (out) sprintf(out, "%s/%.*s", cfg->env_dir, (int)n, p);
+    const char *path, *dir;
+    entry(cfg, key, &path, &dir);
+    if (p[0] == '/' || !dir) return strndup(p, n);
+    char *out = malloc(strlen(dir) + 1 + n + 1);
+    if (out) sprintf(out, "%s/%.*s", dir, (int)n, p);
     return out;
 }
 
@@ -193,7 +252,9 @@ static int path_list(const fk_config *cfg, const char *key, char **out, char *er
     if (!v) return 0;
     size_t parts = 1;
     for (const char *p = v; *p; p++) parts += *p == ':';
-    size_t cap = strlen(v) + 1 + parts * (cfg->env_dir ? strlen(cfg->env_dir) + 1 : 0);
+    const char *path, *dir;
+    entry(cfg, key, &path, &dir);
+    size_t cap = strlen(v) + 1 + parts * (dir ? strlen(dir) + 1 : 0);
     char *list = calloc(1, cap);
     if (!list) return bad(cfg, key, err, err_len, "out of memory");
     for (const char *p = v;;) {
@@ -276,6 +337,40 @@ static int check_date(checker *ck)
     return 0;
 }
 
+/* FK_CORE_API_BASE: an http(s) URL, or a comma-separated list of them
+ * (replicas); kept without blanks around the commas or trailing slashes. */
+static int check_api_base(checker *ck)
+{
+    fk_config *cfg = ck->cfg;
+    const char *v = value(cfg, "FK_CORE_API_BASE");
+    if (!v) return 0;
+    strbuf out;
+    strbuf_init(&out);
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        const char *e = comma ? comma : p + strlen(p);
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '/')) e--;
+        size_t n = (size_t)(e - p);
+        int http =
+            (n > 7 && strncmp(p, "http://", 7) == 0) || (n > 8 && strncmp(p, "https://", 8) == 0);
+        if (!http || memchr(p, ' ', n)) {
+            strbuf_clear(&out);
+            return bad(cfg, "FK_CORE_API_BASE", ck->err, ck->err_len,
+                       "'%.*s' is not an http(s) URL (a list of replicas: URL,URL,...)", (int)n, p);
+        }
+        if (out.len) strbuf_append_char(&out, ',');
+        strbuf_append(&out, p, n);
+        if (!comma) break;
+        p = comma + 1;
+    }
+    if (out.oom || !(cfg->core_api_base = strbuf_take(&out, NULL))) {
+        strbuf_clear(&out);
+        return bad(cfg, "FK_CORE_API_BASE", ck->err, ck->err_len, "out of memory");
+    }
+    return 0;
+}
+
 static int check_core(checker *ck)
 {
     fk_config *cfg = ck->cfg;
@@ -291,16 +386,7 @@ static int check_core(checker *ck)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
             return bad(ck->cfg, "FK_DRIVER", ck->err, ck->err_len,
                        "'%s': a driver name is [a-z0-9_-]+", cfg->driver_name);
-    const char *base = value(cfg, "FK_CORE_API_BASE");
-    if (base && strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
-        return bad(cfg, "FK_CORE_API_BASE", ck->err, ck->err_len, "'%s' is not an http(s) URL",
-                   base);
-    if (base) {
-        size_t n = strlen(base);
-        while (n > 0 && base[n - 1] == '/') n--;
-        if (!(cfg->core_api_base = strndup(base, n)))
-            return bad(cfg, "FK_CORE_API_BASE", ck->err, ck->err_len, "out of memory");
-    }
+    if (check_api_base(ck) < 0) return -1;
     cfg->frontend_model = value(cfg, "FRONTEND_VLLM_MODEL");
     return fk_config_path(cfg, "VLLM_MODEL_CORE", &cfg->model_path, ck->err, ck->err_len);
 }
@@ -366,6 +452,7 @@ static int check_numbers(checker *ck)
                    &cfg->responses_store_ttl_s) < 0 ||
         get_int(ck, "FK_RESPONSES_STORE_MB", 1, 1 << 20, 256, &cfg->responses_store_mb) < 0)
         return -1;
+    if (get_int(ck, "FK_RELOAD_WATCH_MS", 0, 3600000, 1000, &cfg->reload_watch_ms) < 0) return -1;
     if (cfg->max_model_len > 0 && cfg->default_max_tokens > cfg->max_model_len)
         return bad(ck->cfg, "FRONTEND_MAX_TOKENS", ck->err, ck->err_len,
                    "%d exceeds VLLM_MAX_MODEL_LEN (%d)", cfg->default_max_tokens,
@@ -387,8 +474,46 @@ static int is_known_key(const char *key)
     return is_gateway_key(key) || fk_config_is_driver_key(key);
 }
 
+/* FK_CORES: a comma-separated list of files, each resolved as a path. */
+static int check_cores(checker *ck)
+{
+    fk_config *cfg = ck->cfg;
+    const char *v = value(cfg, "FK_CORES");
+    if (!v || cfg->core_file) return 0;
+    size_t parts = 1;
+    for (const char *p = v; *p; p++) parts += *p == ',';
+    cfg->core_files = calloc(parts, sizeof *cfg->core_files);
+    cfg->core_names = calloc(parts, sizeof *cfg->core_names);
+    if (!cfg->core_files || !cfg->core_names)
+        return bad(cfg, "FK_CORES", ck->err, ck->err_len, "out of memory");
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        const char *e = comma ? comma : p + strlen(p);
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        if (e == p)
+            return bad(cfg, "FK_CORES", ck->err, ck->err_len,
+                       "'%s': an empty entry (FK_CORES=FILE[,FILE...])", v);
+        size_t i = cfg->n_core_files;
+        for (size_t k = 0; k < i; k++)
+            if (strlen(cfg->core_names[k]) == (size_t)(e - p) &&
+                memcmp(cfg->core_names[k], p, (size_t)(e - p)) == 0)
+                return bad(cfg, "FK_CORES", ck->err, ck->err_len, "'%.*s' is listed twice",
+                           (int)(e - p), p);
+        cfg->core_names[i] = strndup(p, (size_t)(e - p));
+        cfg->core_files[i] = resolve(cfg, "FK_CORES", p, (size_t)(e - p));
+        cfg->n_core_files++;
+        if (!cfg->core_names[i] || !cfg->core_files[i])
+            return bad(cfg, "FK_CORES", ck->err, ck->err_len, "out of memory");
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
 /* Warn about FK_ keys nobody reads, and keys that differ from a known one
- * only in case (keys are case-sensitive: "fk_listen" is not FK_LISTEN). */
+ * only in case (keys are case-sensitive: "fk_listen" is not FK_LISTEN); in
+ * an FK_CORES file, about gateway-wide keys (read from the main .env only). */
 static void warn_unknown(const fk_config *cfg)
 {
     for (size_t i = 0; i < cfg->file.n; i++) {
@@ -403,6 +528,9 @@ static void warn_unknown(const fk_config *cfg)
                     cfg->file.v[i].line, k, upper);
         else if (strncmp(upper, "FK_", 3) == 0 && !is_known_key(k))
             fk_warn("%s:%d: %s: unknown key (ignored)", file, cfg->file.v[i].line, k);
+        else if (cfg->core_file && fk_config_is_gateway_wide(k))
+            fk_warn("%s:%d: %s: read from the main .env only; ignored in a core file (FK_CORES)",
+                    file, cfg->file.v[i].line, k);
     }
 }
 
@@ -456,12 +584,14 @@ static int check_public(checker *ck)
     return 0;
 }
 
-static int validate(fk_config *cfg, char *err, size_t err_len)
+/* `warn`: log warnings about the file's own lines (once per file read). */
+static int validate(fk_config *cfg, int warn, char *err, size_t err_len)
 {
     checker ck = {cfg, err, err_len};
-    if (apply_environment(cfg) < 0) return snprintf(err, err_len, "out of memory"), -1;
+    if (!cfg->core_file && apply_environment(cfg) < 0)
+        return snprintf(err, err_len, "out of memory"), -1;
     if (check_core(&ck) < 0 || check_listen(&ck) < 0 || check_date(&ck) < 0 ||
-        check_enums(&ck) < 0 || check_numbers(&ck) < 0)
+        check_enums(&ck) < 0 || check_numbers(&ck) < 0 || check_cores(&ck) < 0)
         return -1;
     if (path_list(cfg, "FK_DRIVER_DIR", &cfg->driver_dir, err, err_len) < 0) return -1;
     if (!cfg->driver_dir && !(cfg->driver_dir = strdup(FK_PKGLIBDIR)))
@@ -469,7 +599,7 @@ static int validate(fk_config *cfg, char *err, size_t err_len)
     cfg->api_key = value(cfg, "FK_API_KEY");
     cfg->cors_origins = value(cfg, "FK_CORS_ORIGINS");
     if (check_public(&ck) < 0) return -1;
-    warn_unknown(cfg);
+    if (warn) warn_unknown(cfg);
     return 0;
 }
 
@@ -500,7 +630,7 @@ int fk_config_load_buffer(fk_config *cfg, const char *buf, size_t len, const cha
     fk_dotenv_init(&cfg->file);
     if (set_env_path(cfg, fname, err, err_len) < 0) return -1;
     if (fk_dotenv_parse(buf, len, fname, &cfg->file, err, err_len) < 0) return -1;
-    return validate(cfg, err, err_len);
+    return validate(cfg, 1, err, err_len);
 }
 
 int fk_config_load(fk_config *cfg, const char *path, char *err, size_t err_len)
@@ -513,14 +643,88 @@ int fk_config_load(fk_config *cfg, const char *path, char *err, size_t err_len)
         if (set_env_path(cfg, p, err, err_len) < 0) return -1;
         if (fk_dotenv_load(p, &cfg->file, err, err_len) < 0) return -1;
     }
-    return validate(cfg, err, err_len);
+    return validate(cfg, 1, err, err_len);
+}
+
+/* A copy of s (NULL stays NULL); -1 on OOM. */
+static int dup_or_null(char **out, const char *s)
+{
+    *out = s ? strdup(s) : NULL;
+    return s && !*out ? -1 : 0;
+}
+
+int fk_config_derive(fk_config *cfg, const fk_config *main, const char *core_path, char *err,
+                     size_t err_len)
+{
+    memset(cfg, 0, sizeof *cfg);
+    fk_dotenv_init(&cfg->file);
+    fk_dotenv_init(&cfg->base);
+    if (!core_path) { /* the default core: the main .env as it was read */
+        if (fk_dotenv_copy(&cfg->file, &main->file) < 0 ||
+            dup_or_null(&cfg->env_path, main->env_path) < 0 ||
+            dup_or_null(&cfg->env_dir, main->env_dir) < 0)
+            return snprintf(err, err_len, "out of memory"), -1;
+        return validate(cfg, 0, err, err_len);
+    }
+    cfg->core_file = 1;
+    if (set_env_path(cfg, core_path, err, err_len) < 0) return -1;
+    if (fk_dotenv_load(core_path, &cfg->file, err, err_len) < 0) return -1;
+    if (fk_dotenv_copy(&cfg->base, &main->file) < 0 ||
+        dup_or_null(&cfg->base_path, main->env_path) < 0 ||
+        dup_or_null(&cfg->base_dir, main->env_dir) < 0)
+        return snprintf(err, err_len, "out of memory"), -1;
+    return validate(cfg, 1, err, err_len);
+}
+
+/* ---- fingerprints ------------------------------------------------------------------ */
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp((*(const fk_dotenv_entry *const *)a)->key,
+                  (*(const fk_dotenv_entry *const *)b)->key);
+}
+
+char *fk_config_fingerprint(const fk_config *cfg)
+{
+    size_t n = cfg->file.n + cfg->base.n;
+    const fk_dotenv_entry **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->file.n; i++) v[k++] = &cfg->file.v[i];
+    for (size_t i = 0; i < cfg->base.n; i++)
+        if (!fk_dotenv_find(&cfg->file, cfg->base.v[i].key)) v[k++] = &cfg->base.v[i];
+    qsort(v, k, sizeof *v, by_key);
+    strbuf out;
+    strbuf_init(&out);
+    int ok = 1;
+    for (size_t i = 0; i < k && ok; i++) {
+        if (fk_config_is_gateway_wide(v[i]->key)) continue;
+        const char *path, *dir;
+        entry(cfg, v[i]->key, &path, &dir);
+        ok = strbuf_printf(&out, "%s=%s\t%s\n", v[i]->key, v[i]->value, dir ? dir : "") == 0;
+    }
+    free(v);
+    if (!ok) {
+        strbuf_clear(&out);
+        return NULL;
+    }
+    return strbuf_take(&out, NULL);
 }
 
 void fk_config_free(fk_config *cfg)
 {
     fk_dotenv_free(&cfg->file);
+    fk_dotenv_free(&cfg->base);
     free(cfg->env_path);
     free(cfg->env_dir);
+    free(cfg->base_path);
+    free(cfg->base_dir);
+    for (size_t i = 0; i < cfg->n_core_files; i++) {
+        free(cfg->core_files[i]);
+        free(cfg->core_names[i]);
+    }
+    free(cfg->core_files);
+    free(cfg->core_names);
     free(cfg->core_api_base);
     free(cfg->model_path);
     free(cfg->driver_dir);

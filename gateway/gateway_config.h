@@ -37,13 +37,23 @@
  *   FK_RESPONSES_STORE_TTL_S  seconds a stored response is kept              [86400]
  *   FK_RESPONSES_STORE_MB   megabytes the stored responses may take          [256]
  *   FK_TEST_FIXED_IDS       1: fixed ids and created (tests only)            [0]
+ *   FK_CORES                FILE[,FILE...]: one more core per seed-style .env
+ *   FK_RELOAD_WATCH_MS      poll period of the .env files for changes; 0: off [1000]
  *
  * A bad value stops start-up with "FILE:LINE: KEY: why"; an unknown FK_ key in
  * the file is a warning, except keys drivers read (FK_LLAMA_*, FK_SCRIPT*,
  * FK_THREADS, ...). Paths (VLLM_MODEL_CORE, FK_DRIVER_DIR, drivers' path keys)
  * written relative in the file are relative to the file's folder. Drivers get
  * the seed keys parsed (fk_host.core_config) and read their own keys through
- * fk_host's typed getters, which are the functions below. */
+ * fk_host's typed getters, which are the functions below.
+ *
+ * Several cores (FK_CORES): the main .env is the gateway's configuration and
+ * its default core. Each FK_CORES file (relative to the main .env's folder)
+ * is read over it: the file's own lines win, keys it leaves out come from the
+ * main .env, then the environment (which overrides the main .env's lines, not
+ * a core file's). Gateway-wide keys (fk_config_is_gateway_wide: FK_LISTEN,
+ * FK_API_KEY, ...) are read from the main .env only; a core file that sets
+ * one draws a warning. */
 #ifndef FK_GATEWAY_GATEWAY_CONFIG_H
 #define FK_GATEWAY_GATEWAY_CONFIG_H
 
@@ -70,9 +80,13 @@ typedef enum fk_special_text_policy {
 } fk_special_text_policy;
 
 typedef struct fk_config {
-    fk_dotenv file; /* the .env entries (values already overridden by the environment) */
-    char *env_path; /* the file read, or NULL when none was */
-    char *env_dir;  /* its absolute folder (relative paths in it resolve there), or NULL */
+    fk_dotenv file;  /* the .env entries (the main .env's overridden by the environment) */
+    fk_dotenv base;  /* an FK_CORES file's fallback: the main .env's entries; else empty */
+    char *env_path;  /* the file read, or NULL when none was */
+    char *env_dir;   /* its absolute folder (relative paths in it resolve there), or NULL */
+    char *base_path; /* the main .env `base` came from, or NULL */
+    char *base_dir;  /* its folder (relative paths in `base` resolve there), or NULL */
+    int core_file;   /* 1: an FK_CORES file (the environment does not override its lines) */
     /* seed keys */
     const char *core_kind;         /* "llama" | "vllm" */
     char *core_api_base;           /* FK_CORE_API_BASE without trailing '/', or NULL (owned) */
@@ -109,6 +123,10 @@ typedef struct fk_config {
     double responses_store_ttl_s;         /* FK_RESPONSES_STORE_TTL_S */
     int responses_store_mb;               /* FK_RESPONSES_STORE_MB */
     int test_fixed_ids;                   /* FK_TEST_FIXED_IDS */
+    char **core_files;                    /* FK_CORES entries, resolved (owned); main .env only */
+    char **core_names;                    /* the same entries as written (owned) */
+    size_t n_core_files;                  /* entries in core_files and core_names */
+    int reload_watch_ms;                  /* FK_RELOAD_WATCH_MS; 0: off */
 } fk_config;
 
 /* Read `path` (NULL: "./.env", which may be missing) and the environment,
@@ -118,7 +136,20 @@ int fk_config_load(fk_config *cfg, const char *path, char *err, size_t err_len);
 /* The same from a buffer (tests, fuzzing); `fname` names it in messages. */
 int fk_config_load_buffer(fk_config *cfg, const char *buf, size_t len, const char *fname, char *err,
                           size_t err_len);
+/* A core's own configuration, derived from the loaded main one: core_path
+ * NULL gives the default core's (a copy of `main`); otherwise core_path is
+ * read over `main` (see the top of this file). 0, or -1 with err; on failure
+ * call fk_config_free. */
+int fk_config_derive(fk_config *cfg, const fk_config *main, const char *core_path, char *err,
+                     size_t err_len);
 void fk_config_free(fk_config *cfg);
+/* 1 when `key` configures the gateway as a whole (read from the main .env
+ * only, never a reason to reload a core). */
+int fk_config_is_gateway_wide(const char *key);
+/* What makes a core what it is: every key it sees except the gateway-wide
+ * ones, with the folder its relative paths resolve against, as one text
+ * (malloc'd; NULL on OOM). Two configurations with equal texts make the same core. */
+char *fk_config_fingerprint(const fk_config *cfg);
 /* A key's value: the environment first, then the file; NULL when unset.
  * Valid until fk_config_free. */
 const char *fk_config_get(const fk_config *cfg, const char *key);

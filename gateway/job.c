@@ -183,7 +183,7 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 
 static void observe_pieces(fk_job *j, size_t n)
 {
-    fk_metrics *m = &j->gw->metrics;
+    fk_core_stats *m = j->slot->stats;
     double now = fk_now();
     if (!j->produced) {
         j->produced = 1;
@@ -271,7 +271,7 @@ static void on_waiting(void *ud, const char *what)
 
 static void count_done(fk_job *j, const fk_gen_stats *st)
 {
-    fk_metrics *m = &j->gw->metrics;
+    fk_core_stats *m = j->slot->stats;
     if (j->produced)
         m->running--;
     else
@@ -334,7 +334,7 @@ static void job_end(fk_job *j, const fk_gen_stats *st, const fk_api_error *e, in
     if (ran)
         count_done(j, st);
     else
-        j->gw->metrics.waiting--;
+        j->slot->stats->waiting--;
     stop_watching(j);
     if (j->evcon) evhttp_connection_set_closecb(j->evcon, NULL, NULL);
     j->evcon = NULL;
@@ -421,7 +421,7 @@ fk_job *fk_job_new(fk_gateway *gw, struct evhttp_request *req, const fk_req_info
         return NULL;
     }
     j->gw = gw;
-    j->slot = gw->slot;
+    j->slot = in->slot;
     j->req = req;
     j->endpoint = info->endpoint;
     snprintf(j->request_id, sizeof j->request_id, "%s", info->request_id);
@@ -443,7 +443,7 @@ static void job_link(fk_job *j)
     if (gw->jobs) gw->jobs->prev = j;
     gw->jobs = j;
     gw->n_jobs++;
-    gw->metrics.waiting++;
+    j->slot->stats->waiting++;
     j->slot->jobs++;
 }
 
@@ -480,9 +480,9 @@ static void watch_client(fk_job *j)
         j->peer_watch = event_new(gw->base, fd, EV_READ | EV_PERSIST, on_peer_readable, j);
         if (j->peer_watch) event_add(j->peer_watch, NULL);
     }
-    if (j->stream && j->slot->cfg.keepalive_s > 0) {
+    if (j->stream && gw->config->keepalive_s > 0) {
         j->keepalive = event_new(gw->base, -1, EV_PERSIST, on_keepalive, j);
-        double s = j->slot->cfg.keepalive_s;
+        double s = gw->config->keepalive_s;
         struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
         if (j->keepalive) event_add(j->keepalive, &tv);
     }

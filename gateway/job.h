@@ -49,6 +49,7 @@ typedef struct fk_job fk_job;
 /* What a job hands the driver, now or once the core is ready, with
  * everything it points to. Owned by the job (fk_job_input_free). */
 typedef struct fk_job_input {
+    fk_slot *slot;        /* the core the request goes to (borrowed; the job holds it) */
     json_t *body;         /* the parsed client body (owns the strings rp borrows) */
     fk_request_params rp; /* its parameters; rp.sampling.stop points into rp.stop */
     char *model;          /* the routed model name the driver gets (owned) */

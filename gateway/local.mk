@@ -23,7 +23,8 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/job.h gateway/job.c gateway/endpoint.h gateway/endpoint.c \
 	gateway/chat.c gateway/completions.c gateway/models.c gateway/health.c \
 	gateway/response_store.h gateway/response_store.c gateway/responses.c \
-	gateway/statslog.c gateway/shutdown.c gateway/slot.c gateway/version.c
+	gateway/statslog.c gateway/shutdown.c gateway/slot.c gateway/cores.c \
+	gateway/watch.c gateway/version.c
 gateway_libfkgateway_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 gateway_libfkgateway_la_LIBADD = harmony/libfkharmony.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 
@@ -57,11 +58,12 @@ EXTRA_DIST += tests/integration/lib.mjs tests/integration/gateway_openai.mjs \
 	tests/integration/gateway_cancel.mjs tests/integration/gateway_badinput.mjs \
 	tests/integration/gateway_lifecycle.mjs tests/integration/gateway_stress.mjs \
 	tests/integration/gateway_http.mjs \
-	tests/integration/gateway_abi.mjs tests/gateway_sse.sh \
+	tests/integration/gateway_abi.mjs tests/integration/gateway_cores.mjs tests/gateway_sse.sh \
 	tests/integration/gateway_responses.mjs tests/integration/agents_sdk.mjs
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
-	tests/integration/gateway_stress.mjs tests/integration/gateway_abi.mjs tests/gateway_sse.sh \
+	tests/integration/gateway_stress.mjs tests/integration/gateway_abi.mjs \
+	tests/integration/gateway_cores.mjs tests/gateway_sse.sh \
 	tests/integration/gateway_responses.mjs tests/integration/agents_sdk.mjs
 
 check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy \

@@ -1,8 +1,8 @@
-/* main.c: fk-gateway: an OpenAI-compatible endpoint in front of one core.
+/* main.c: fk-gateway: an OpenAI-compatible endpoint in front of its cores.
  *
  *   fk-gateway [--env FILE]      read FILE (default ./.env) and serve
  *
- * Start-up order: config -> loop (pthreads enabled first) -> driver -> HTTP.
+ * Start-up order: loop (pthreads enabled first) -> config -> drivers -> HTTP.
  * Exit 0 after SIGTERM/SIGINT once in-flight requests are done; 1 on a
  * configuration or start-up error. */
 #include <config.h>
@@ -25,8 +25,9 @@ static void usage(FILE *f)
           "\n"
           "Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/responses,\n"
           "/v1/models, /health, /metrics, /version) in front of the core named by\n"
-          "FK_CORE_KIND.\n"
-          "SIGHUP reloads FILE; SIGTERM/SIGINT stop after in-flight requests.\n"
+          "FK_CORE_KIND, and one more core per file listed in FK_CORES, routed by model.\n"
+          "SIGHUP (or a change to the files) reloads them; SIGTERM/SIGINT stop\n"
+          "after in-flight requests.\n"
           "\n"
           "  --env FILE   configuration in dotenv form (default: ./.env if present);\n"
           "               the process environment overrides the file\n"
@@ -68,8 +69,13 @@ static void teardown(fk_gateway *gw)
     fk_slots_free_all(gw);
     fk_response_store_free(gw->responses);
     gw->responses = NULL;
-    struct event **evs[] = {&gw->sig_term,    &gw->sig_int,     &gw->sig_hup,
-                            &gw->grace_timer, &gw->stats_timer, &gw->drain_timer};
+    fk_watch_free(gw);
+    if (gw->config) fk_config_free(gw->config);
+    free(gw->config);
+    gw->config = NULL;
+    fk_metrics_free(&gw->metrics);
+    struct event **evs[] = {&gw->sig_term,    &gw->sig_int,       &gw->sig_hup,    &gw->grace_timer,
+                            &gw->stats_timer, &gw->drain_timer, &gw->stage_timer};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++) {
         if (*evs[i]) event_free(*evs[i]);
         *evs[i] = NULL;
@@ -91,10 +97,10 @@ static int start(fk_gateway *gw, const char *env_path, char *err, size_t err_len
     if (!(gw->responses = fk_response_store_new()))
         return snprintf(err, err_len, "out of memory"), -1;
     int config_error = 0;
-    gw->slot = fk_slot_open(gw, env_path, &config_error, err, err_len);
-    if (!gw->slot) return config_error ? -2 : -1;
+    if (fk_cores_start(gw, env_path, &config_error, err, err_len) < 0)
+        return config_error ? -2 : -1;
     if (fk_server_start(gw, err, err_len) < 0) return -1;
-    if (fk_shutdown_init(gw) < 0 || fk_statslog_init(gw) < 0)
+    if (fk_shutdown_init(gw) < 0 || fk_statslog_init(gw) < 0 || fk_watch_init(gw) < 0)
         return snprintf(err, err_len, "cannot install signal handlers or timers"), -1;
     return 0;
 }

@@ -163,7 +163,7 @@ static void store(fk_job *j, resp_state *s, json_t *response, json_t *output)
         json_decref(items);
         return;
     }
-    fk_store_limits lim = store_limits(&j->slot->cfg);
+    fk_store_limits lim = store_limits(j->gw->config);
     fk_response_store_put(j->gw->responses, &lim, fk_now(), j->id, response, items);
     json_decref(items);
 }
@@ -362,7 +362,7 @@ static int previous(fk_gateway *gw, const json_t *body, json_t **history, fk_api
     const json_t *prev = field(body, "previous_response_id");
     *history = NULL;
     if (!prev) return 0;
-    fk_store_limits lim = store_limits(&gw->slot->cfg);
+    fk_store_limits lim = store_limits(gw->config);
     json_t *items = NULL;
     if (!fk_response_store_get(gw->responses, &lim, fk_now(), json_string_value(prev), NULL,
                                &items))
@@ -379,7 +379,7 @@ static int previous(fk_gateway *gw, const json_t *body, json_t **history, fk_api
 static int prepare_state(fk_gateway *gw, fk_job_input *in, resp_state *s, fk_api_error *err)
 {
     if (previous(gw, in->body, &s->history, err) < 0) return -1;
-    hm_openai_options ho = {.current_date = gw->slot->cfg.current_date, .default_effort = NULL};
+    hm_openai_options ho = {.current_date = gw->config->current_date, .default_effort = NULL};
     hm_conversation conv;
     hm_openai_error he;
     if (hm_responses_to_conversation(in->body, s->history, &ho, &conv, &he) < 0)
@@ -402,7 +402,7 @@ static int prepare_state(fk_gateway *gw, fk_job_input *in, resp_state *s, fk_api
 
 static int resp_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk_api_error *err)
 {
-    if (!gw->slot->cfg.use_harmony)
+    if (!in->slot->cfg.use_harmony)
         return fk_api_bad_request(err, "unsupported_value", NULL,
                                   "/v1/responses needs FRONTEND_USE_HARMONY=1: this core passes "
                                   "chat requests through (FRONTEND_USE_HARMONY=0); use "
@@ -446,7 +446,7 @@ void fk_handle_response(fk_gateway *gw, struct evhttp_request *req, const fk_req
         fk_reply_error(gw, req, FK_EP_RESPONSE, &e);
         return;
     }
-    fk_store_limits lim = store_limits(&gw->slot->cfg);
+    fk_store_limits lim = store_limits(gw->config);
     json_t *r = NULL;
     int del = evhttp_request_get_command(req) == EVHTTP_REQ_DELETE;
     int found = del ? fk_response_store_delete(gw->responses, &lim, fk_now(), id)

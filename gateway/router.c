@@ -1,4 +1,4 @@
-/* router.c: open the configured core; map request model names onto it. */
+/* router.c: open one configured core; the model names it lists. */
 #include "router.h"
 
 #include <stdio.h>
@@ -60,13 +60,19 @@ const char *fk_router_default_model(const fk_router *r)
     return "";
 }
 
-const char *fk_router_resolve(const fk_router *r, const char *requested)
+size_t fk_router_replicas(const fk_router *r, fk_replica_info *out, size_t max)
 {
-    if (!requested) return fk_router_default_model(r);
-    if (r->cfg->frontend_model && strcmp(requested, r->cfg->frontend_model) == 0) return requested;
+    memset(out, 0, max * sizeof *out);
+    if (!r->core || !r->driver.table->replicas) return 0;
+    size_t n = r->driver.table->replicas(r->core, out, max, sizeof *out);
+    return n < max ? n : max;
+}
+
+int fk_router_lists(const fk_router *r, const char *id)
+{
     fk_model_info info[16];
     size_t n = fk_router_list_models(r, info, 16);
     for (size_t i = 0; i < n; i++)
-        if (info[i].id && strcmp(info[i].id, requested) == 0) return requested;
-    return r->cfg->accept_any_model ? requested : NULL;
+        if (info[i].id && strcmp(info[i].id, id) == 0) return 1;
+    return 0;
 }

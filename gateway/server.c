@@ -43,7 +43,7 @@ const char *fk_endpoint_name(fk_endpoint ep)
 void fk_make_id(fk_gateway *gw, const char *prefix, char *buf, size_t len)
 {
     uint64_t n = ++gw->next_id;
-    if (gw->slot->cfg.test_fixed_ids) {
+    if (gw->config->test_fixed_ids) {
         snprintf(buf, len, "%s%06llu", prefix, (unsigned long long)n);
         return;
     }
@@ -65,7 +65,7 @@ void fk_make_id(fk_gateway *gw, const char *prefix, char *buf, size_t len)
 
 long long fk_created(const fk_gateway *gw)
 {
-    return gw->slot->cfg.test_fixed_ids ? 1764000000LL : (long long)time(NULL);
+    return gw->config->test_fixed_ids ? 1764000000LL : (long long)time(NULL);
 }
 
 /* ---- replies -------------------------------------------------------------------- */
@@ -196,7 +196,7 @@ static void request_id(fk_gateway *gw, struct evhttp_request *req, char *buf, si
 /* The value for Access-Control-Allow-Origin, or NULL when not allowed. */
 static const char *allowed_origin(const fk_gateway *gw, const char *origin)
 {
-    const char *list = gw->slot->cfg.cors_origins;
+    const char *list = gw->config->cors_origins;
     if (!origin || !list) return NULL;
     if (strcmp(list, "*") == 0) return "*";
     size_t ol = strlen(origin);
@@ -250,12 +250,12 @@ static int same_secret(const char *a, const char *b)
 
 static int authorized(const fk_gateway *gw, struct evhttp_request *req)
 {
-    if (!gw->slot->cfg.api_key) return 1;
+    if (!gw->config->api_key) return 1;
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0;
     h += 7;
     while (*h == ' ') h++;
-    return same_secret(h, gw->slot->cfg.api_key);
+    return same_secret(h, gw->config->api_key);
 }
 
 /* ---- routing ------------------------------------------------------------------- */
@@ -330,7 +330,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             fk_reply_error(gw, req, r->ep, &e);
             return;
         }
-        if (!(r->public_bit & gw->slot->cfg.public_endpoints) && !authorized(gw, req)) {
+        if (!(r->public_bit & gw->config->public_endpoints) && !authorized(gw, req)) {
             fk_api_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
                              "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.");
             fk_reply_error(gw, req, r->ep, &e);
@@ -358,15 +358,15 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
                                              EVHTTP_REQ_PATCH);
     evhttp_set_max_body_size(gw->http, 1L << 30);
     evhttp_set_max_headers_size(gw->http, 2 * FK_GUARD_MAX_HEAD);
-    evhttp_set_timeout(gw->http, gw->slot->cfg.http_timeout_s);
+    evhttp_set_timeout(gw->http, gw->config->http_timeout_s);
     evhttp_set_default_content_type(gw->http, "application/json");
     errno = 0;
-    gw->bound = evhttp_bind_socket_with_handle(gw->http, gw->slot->cfg.listen_host,
-                                               (ev_uint16_t)gw->slot->cfg.listen_port);
+    gw->bound = evhttp_bind_socket_with_handle(gw->http, gw->config->listen_host,
+                                               (ev_uint16_t)gw->config->listen_port);
     if (!gw->bound) {
         int e = errno;
         snprintf(err, err_len, "cannot listen on %s:%d: %s; set FK_LISTEN to a free HOST:PORT",
-                 gw->slot->cfg.listen_host, gw->slot->cfg.listen_port,
+                 gw->config->listen_host, gw->config->listen_port,
                  e ? strerror(e) : "the address is in use or not local");
         return -1;
     }
@@ -376,7 +376,7 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
     listen(evhttp_bound_socket_get_fd(gw->bound), FK_LISTEN_BACKLOG);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int port = gw->slot->cfg.listen_port;
+    int port = gw->config->listen_port;
     char host[INET6_ADDRSTRLEN] = "";
     if (getsockname(evhttp_bound_socket_get_fd(gw->bound), (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
@@ -390,7 +390,7 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
         }
     }
     if (fk_conns_start(gw, err, err_len) < 0) return -1;
-    fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->slot->cfg.listen_host,
+    fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->config->listen_host,
                   port);
     return 0;
 }

@@ -52,10 +52,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     gw->shutting_down = 1;
     fk_info("%s: stopping; %d request(s) in flight, grace %.1f s",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT", gw->n_jobs, gw->slot->cfg.shutdown_grace_s);
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", gw->n_jobs, gw->config->shutdown_grace_s);
     fk_server_stop_accepting(gw);
     if (gw->stats_timer) event_del(gw->stats_timer);
-    double s = gw->slot->cfg.shutdown_grace_s;
+    double s = gw->config->shutdown_grace_s;
     struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
     gw->grace_timer = evtimer_new(gw->base, on_grace_expired, gw);
     if (gw->grace_timer) evtimer_add(gw->grace_timer, &tv);
@@ -65,7 +65,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     fk_gateway *gw = arg;
-    if (!gw->shutting_down) fk_reload(gw);
+    if (!gw->shutting_down) fk_reload(gw, "SIGHUP");
 }
 
 int fk_shutdown_init(fk_gateway *gw)

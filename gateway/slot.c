@@ -1,13 +1,13 @@
-/* slot.c: a configuration and the core it loaded, and SIGHUP reloads.
+/* slot.c: one core (a configuration and the driver it loaded), and the
+ * retirement of cores a reload replaced or removed.
  *
- * A reload reads the same file again. When it parses and the new core starts,
- * new requests go to the new slot while the old one finishes its jobs; it is
- * freed afterwards from the reaper event, never from inside a driver's own
- * callback (its code may still be on the stack). When the reload fails, the
- * old slot stays and /health shows the error. */
+ * A retired slot takes no new requests; it is freed from the reaper event
+ * once its last job ended, never from inside a driver's own callback (its
+ * code may still be on the stack). */
 #include <config.h>
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,27 +17,38 @@
 void fk_slot_close(fk_slot *s)
 {
     if (!s) return;
+    fk_slot_close(s->staged);
     fk_router_close(&s->router);
     if (s->host_ready) fk_host_clear(&s->host);
     fk_config_free(&s->cfg);
+    free(s->name);
+    free(s->fingerprint);
     free(s);
 }
 
-fk_slot *fk_slot_open(fk_gateway *gw, const char *path, int *config_error, char *err,
-                      size_t err_len)
+fk_slot *fk_slot_open(fk_gateway *gw, const char *name, fk_config *cfg, char *err, size_t err_len)
 {
     fk_slot *s = calloc(1, sizeof *s);
-    if (!s) return snprintf(err, err_len, "out of memory"), NULL;
-    *config_error = 0;
-    if (fk_config_load(&s->cfg, path, err, err_len) < 0) {
-        *config_error = 1;
-        fk_slot_close(s);
-        return NULL;
+    if (!s) {
+        fk_config_free(cfg);
+        return snprintf(err, err_len, "out of memory"), NULL;
     }
-    fk_log_set_level(s->cfg.log_level);
-    fk_info("fk-gateway %s: core %s, driver %s, config %s", PACKAGE_VERSION, s->cfg.core_kind,
-            s->cfg.driver_name, s->cfg.env_path ? s->cfg.env_path : "(environment only)");
-    if (fk_host_init(&s->host, &s->cfg, gw->base, s->cfg.driver_name) < 0) {
+    s->cfg = *cfg; /* moved */
+    memset(cfg, 0, sizeof *cfg);
+    s->name = strdup(name);
+    s->fingerprint = fk_config_fingerprint(&s->cfg);
+    s->stats = fk_metrics_core(&gw->metrics, name);
+    if (!s->name || !s->fingerprint || !s->stats) {
+        fk_slot_close(s);
+        return snprintf(err, err_len, "out of memory"), NULL;
+    }
+    if (strcmp(name, "default") == 0)
+        snprintf(s->log_name, sizeof s->log_name, "%s", s->cfg.driver_name);
+    else
+        snprintf(s->log_name, sizeof s->log_name, "%s[%s]", s->cfg.driver_name, name);
+    fk_info("core %s: %s, driver %s, config %s", name, s->cfg.core_kind, s->cfg.driver_name,
+            s->cfg.env_path ? s->cfg.env_path : "(environment only)");
+    if (fk_host_init(&s->host, &s->cfg, gw->base, s->log_name) < 0) {
         snprintf(err, err_len, "cannot set up host services");
         fk_slot_close(s);
         return NULL;
@@ -48,6 +59,12 @@ fk_slot *fk_slot_open(fk_gateway *gw, const char *path, int *config_error, char 
         return NULL;
     }
     return s;
+}
+
+fk_health fk_slot_health(const fk_slot *s, char *detail, size_t detail_len)
+{
+    detail[0] = '\0';
+    return s->router.driver.table->health(s->router.core, detail, detail_len);
 }
 
 /* The reaper: free retired slots that have no jobs left. */
@@ -62,7 +79,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         *pp = s->next;
-        fk_info("unloading the previous core (driver %s)", s->cfg.driver_name);
+        fk_info("core %s: unloading the previous core (driver %s)", s->name, s->cfg.driver_name);
         fk_slot_close(s);
     }
 }
@@ -73,36 +90,20 @@ static void schedule_reap(fk_gateway *gw)
     if (gw->reaper) event_active(gw->reaper, 0, 0);
 }
 
+void fk_slot_retire(fk_gateway *gw, fk_slot *s)
+{
+    fk_slot_close(s->staged);
+    s->staged = NULL;
+    s->retired = 1;
+    s->next = gw->retired;
+    gw->retired = s;
+    schedule_reap(gw);
+}
+
 void fk_slot_job_ended(fk_gateway *gw, fk_slot *s)
 {
     s->jobs--;
-    if (s != gw->slot && s->jobs == 0) schedule_reap(gw);
-}
-
-void fk_reload(fk_gateway *gw)
-{
-    const char *path = gw->slot->cfg.env_path;
-    char err[1024] = "";
-    fk_info("SIGHUP: reloading %s", path ? path : "the environment");
-    int config_error;
-    fk_slot *s = fk_slot_open(gw, path, &config_error, err, sizeof err);
-    if (!s) {
-        fk_log_set_level(gw->slot->cfg.log_level);
-        snprintf(gw->reload_error, sizeof gw->reload_error, "reload failed: %s", err);
-        fk_error("%s; the previous configuration stays", gw->reload_error);
-        return;
-    }
-    gw->reload_error[0] = '\0';
-    if (strcmp(s->cfg.listen_host, gw->slot->cfg.listen_host) != 0 ||
-        (s->cfg.listen_port != gw->slot->cfg.listen_port && s->cfg.listen_port != 0))
-        fk_warn("FK_LISTEN changed: takes effect at the next start");
-    fk_slot *old = gw->slot;
-    old->next = gw->retired;
-    gw->retired = old;
-    gw->slot = s;
-    fk_info("reloaded: core %s, driver %s; %d request(s) finish on the previous core",
-            s->cfg.core_kind, s->cfg.driver_name, old->jobs);
-    schedule_reap(gw);
+    if (s->retired && s->jobs == 0) schedule_reap(gw);
 }
 
 void fk_slots_free_all(fk_gateway *gw)
@@ -112,8 +113,10 @@ void fk_slots_free_all(fk_gateway *gw)
         gw->retired = s->next;
         fk_slot_close(s);
     }
-    fk_slot_close(gw->slot);
-    gw->slot = NULL;
+    for (size_t i = 0; i < gw->n_cores; i++) fk_slot_close(gw->cores[i]);
+    free(gw->cores);
+    gw->cores = NULL;
+    gw->n_cores = 0;
     if (gw->reaper) event_free(gw->reaper);
     gw->reaper = NULL;
 }

@@ -72,14 +72,13 @@ xz -dc tests/fixtures/tokenizer/tokenizer.json.xz >tokenizer.json
 fk-gguf --model tests/fixtures/models/tiny-gptoss-mxfp4 --tokenizer tokenizer.json --out tiny.gguf
 $(sh scripts/llama-server.sh) -m tiny.gguf --port 8080 -c 4096
 FK_CORE_API_BASE=http://127.0.0.1:8080 fk-gateway --env conf/llama.env
-fk-gateway --env conf/llama.env
-FK_LISTEN=127.0.0.1:8002 fk-gateway --env conf/vllm.env
-node scripts/compare-cores.mjs http://127.0.0.1:8001/v1 http://127.0.0.1:8002/v1
+FK_CORES=conf/vllm.env fk-gateway --env conf/llama.env
+node scripts/compare-cores.mjs http://127.0.0.1:8001/v1 --models gpt-oss-20b-mxfp4.gguf,gpt-oss-20b
 fk-mkmodel --from tests/fixtures/models/tiny-gptoss-mxfp4 --experts-form bf16 --out /tmp/tiny-bf16
-FK_LISTEN=127.0.0.1:8011 fk-gateway --env conf/default.env & a=$!
-FK_LISTEN=127.0.0.1:8012 VLLM_MODEL_CORE=/tmp/tiny-bf16 fk-gateway --env conf/default.env & b=$!
-node scripts/compare-cores.mjs http://127.0.0.1:8011/v1 http://127.0.0.1:8012/v1 --max-tokens 16
-kill $a $b
+printf '"'"'VLLM_MODEL_CORE=/tmp/tiny-bf16\nFRONTEND_VLLM_MODEL=tiny-gptoss-bf16\n'"'"' >/tmp/bf16.env
+FK_LISTEN=127.0.0.1:8011 FK_CORES=/tmp/bf16.env fk-gateway --env conf/default.env & gw=$!
+node scripts/compare-cores.mjs http://127.0.0.1:8011/v1 --models tiny-gptoss,tiny-gptoss-bf16 --max-tokens 16
+kill $gw
 build-check/tests/bench/bench_harmony_parser 8 7
 sh tests/bench/bench_tokenizer.sh build-check
 sh tests/bench/bench_load.sh build-check
@@ -179,18 +178,17 @@ else
     skip "\$(sh scripts/llama-server.sh) -m tiny.gguf --port 8080 -c 4096" "llama-server is not built here"
     skip "FK_CORE_API_BASE=http://127.0.0.1:8080 fk-gateway --env conf/llama.env" "no llama-server to point at"
 fi
-skip "the first 'Comparing cores' block (conf/llama.env + conf/vllm.env)" "needs gpt-oss-20b in /models and llama-server serving it"
+skip "the first 'Comparing cores' block (conf/llama.env + FK_CORES=conf/vllm.env)" "needs gpt-oss-20b in /models and llama-server serving it"
 skip "sh tests/device/run.sh" "the GPU run: needs an NVIDIA GPU, builds with nvcc and writes a 13.8 GB checkpoint"
 
-# "Example that runs here": the block as a script; only the ports and /tmp differ.
+# "Example that runs here": the block as a script; only the port and /tmp differ.
 p1=$(free_port)
-p2=$(free_port)
-sed -n '/^    fk-mkmodel --from/,/^    kill \$a \$b/p' "$top/README.md" | sed 's/^    //' |
-    sed "s#/tmp/tiny-bf16#$t/tiny-bf16#g; s/8011/$p1/g; s/8012/$p2/g" >"$t/example.sh"
+sed -n '/^    fk-mkmodel --from/,/^    kill \$gw/p' "$top/README.md" | sed 's/^    //' |
+    sed "s#/tmp/tiny-bf16#$t/tiny-bf16#g; s#/tmp/bf16.env#$t/bf16.env#g; s/8011/$p1/g" >"$t/example.sh"
 if [ "$(wc -l <"$t/example.sh")" -eq 5 ] &&
     out=$(cd "$t/root" && timeout 180 sh "$t/example.sh" 2>"$t/example.log"); then
     case $out in
-    *"4 of 4 chats identical (100.0%)"*) pass "the 'Example that runs here' block: 4 of 4 chats identical, both gateways stopped" ;;
+    *"4 of 4 chats identical (100.0%)"*) pass "the 'Example that runs here' block: one gateway, both cores, 4 of 4 chats identical, the gateway stopped" ;;
     *) fail "the 'Example that runs here' block" "$out" ;;
     esac
 else

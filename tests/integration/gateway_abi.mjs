@@ -29,7 +29,7 @@ test('a smaller driver table is accepted and its missing metrics() is never call
   await withGateway('scripted-small', async (gw, client) => {
     await client.chat.completions.create({ model: 'fk-scripted', messages: user('script:hello') });
     const m = await (await fetch(gw.baseURL + '/metrics')).text();
-    assert.match(m, /^vllm:num_requests_running\{model_name="fk-scripted"\} 0$/m, '/metrics answers');
+    assert.match(m, /^vllm:num_requests_running\{core="default",model_name="fk-scripted"\} 0$/m, '/metrics answers');
     assert.doesNotMatch(m, /kv_cache_usage|fk_core_backend_info/, 'no engine gauges without metrics()');
     await gw.waitForLog(/Running: 0 reqs, Waiting: 0 reqs$/m, 5000);
     assert.doesNotMatch(gw.stderr(), /beyond the table/);
@@ -62,7 +62,7 @@ test('the full-size driver (control): its stats, error and metrics() are read', 
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('retry-after'), '5');
     const m = await (await fetch(gw.baseURL + '/metrics')).text();
-    assert.match(m, /^vllm:kv_cache_usage_perc\{model_name="fk-scripted"\} 0$/m);
+    assert.match(m, /^vllm:kv_cache_usage_perc\{core="default",model_name="fk-scripted"\} 0$/m);
     await gw.waitForLog(/Waiting: 0 reqs, KV cache usage: 0\.0%$/m, 5000);
   });
 });

@@ -128,7 +128,10 @@ test('/health: 503 loading, then 200 ok; requests meanwhile wait for the core', 
     assert.equal(sc.readLog().filter((l) => l.startsWith('generate ')).length, 2, 'generate() ran only once ready');
     const ok = await fetch(gw.baseURL + '/health');
     assert.equal(ok.status, 200);
-    assert.deepEqual(await ok.json(), { status: 'ok', core: 'vllm', model: 'fk-scripted' });
+    assert.deepEqual(await ok.json(), {
+      status: 'ok', core: 'vllm', model: 'fk-scripted',
+      cores: [{ name: 'default', kind: 'vllm', driver: 'scripted', model: 'fk-scripted', status: 'ok' }],
+    });
   } finally {
     assert.equal((await gw.stop()).code, 0);
   }
@@ -153,7 +156,7 @@ test('a core still loading after FK_WAIT_READY_S: 503 model_not_ready with Retry
     await pending;
     await sleep(300);
     const m = await (await fetch(gw.baseURL + '/metrics')).text();
-    assert.match(m, /^vllm:num_requests_waiting\{model_name="fk-scripted"\} 0$/m, 'a client that left while waiting is gone');
+    assert.match(m, /^vllm:num_requests_waiting\{core="default",model_name="fk-scripted"\} 0$/m, 'a client that left while waiting is gone');
     assert.equal(sc.readLog().filter((l) => l.startsWith('generate ')).length, 0, 'generate() never ran');
   } finally {
     assert.equal((await gw.stop()).code, 0);
@@ -174,16 +177,16 @@ test('/metrics after traffic, and the throughput log line', async () => {
     const m = await res.text();
     assert.match(m, /^fk_http_requests_total\{endpoint="\/v1\/chat\/completions",status="200"\} 4$/m);
     assert.match(m, /^fk_http_requests_total\{endpoint="\/v1\/chat\/completions",status="400"\} 1$/m);
-    assert.match(m, /^vllm:e2e_request_latency_seconds_count\{model_name="fk-scripted"\} 4$/m);
-    assert.match(m, /^vllm:time_to_first_token_seconds_bucket\{model_name="fk-scripted",le="\+Inf"\} 4$/m);
+    assert.match(m, /^vllm:e2e_request_latency_seconds_count\{core="default",model_name="fk-scripted"\} 4$/m);
+    assert.match(m, /^vllm:time_to_first_token_seconds_bucket\{core="default",model_name="fk-scripted",le="\+Inf"\} 4$/m);
     assert.match(m, /^# TYPE vllm:inter_token_latency_seconds histogram$/m);
-    assert.match(m, /^vllm:generation_tokens_total\{model_name="fk-scripted"\} 52$/m);
-    assert.match(m, /^vllm:prompt_tokens_total\{model_name="fk-scripted"\} [1-9]\d*$/m);
-    assert.match(m, /^vllm:num_requests_running\{model_name="fk-scripted"\} 0$/m);
-    assert.match(m, /^vllm:num_requests_waiting\{model_name="fk-scripted"\} 0$/m);
-    assert.match(m, /^vllm:kv_cache_usage_perc\{model_name="fk-scripted"\} 0$/m, 'the driver\'s metrics()');
-    assert.match(m, /^fk_core_backend_info\{backend="scripted"\} 1$/m);
-    await gw.waitForLog(/Avg prompt throughput: [\d.]+ tokens\/s, Avg generation throughput: [1-9][\d.]* tokens\/s, Running: 0 reqs, Waiting: 0 reqs, KV cache usage: 0\.0%$/m, 5000);
+    assert.match(m, /^vllm:generation_tokens_total\{core="default",model_name="fk-scripted"\} 52$/m);
+    assert.match(m, /^vllm:prompt_tokens_total\{core="default",model_name="fk-scripted"\} [1-9]\d*$/m);
+    assert.match(m, /^vllm:num_requests_running\{core="default",model_name="fk-scripted"\} 0$/m);
+    assert.match(m, /^vllm:num_requests_waiting\{core="default",model_name="fk-scripted"\} 0$/m);
+    assert.match(m, /^vllm:kv_cache_usage_perc\{core="default",model_name="fk-scripted"\} 0$/m, 'the driver\'s metrics()');
+    assert.match(m, /^fk_core_backend_info\{core="default",model_name="fk-scripted",backend="scripted"\} 1$/m);
+    await gw.waitForLog(/Core default: Avg prompt throughput: [\d.]+ tokens\/s, Avg generation throughput: [1-9][\d.]* tokens\/s, Running: 0 reqs, Waiting: 0 reqs, KV cache usage: 0\.0%$/m, 5000);
   } finally {
     assert.equal((await gw.stop()).code, 0);
   }
@@ -271,7 +274,7 @@ test('SIGHUP reloads: new requests use the new core, in-flight ones finish on th
     const original = readFileSync(gw.envPath, 'utf8');
     writeFileSync(gw.envPath, original.replace('FK_SCRIPT_MODEL="model-a"', 'FK_SCRIPT_MODEL="model-b"'));
     gw.proc.kill('SIGHUP');
-    await gw.waitForLog(/reloaded: core vllm, driver scripted; 1 request\(s\) finish on the previous core/);
+    await gw.waitForLog(/core default reloaded: vllm, driver scripted; 1 request\(s\) finish on the previous core/);
     assert.deepEqual(await models(), ['model-b']);
     for (;;) {
       const { value, done } = await reader.read();

@@ -1,7 +1,8 @@
 /* test_gateway_config.c: gateway keys: defaults, the seed's keys as written,
  * validation messages "FILE:LINE: KEY: why", the environment overriding
- * the file, the typed getters drivers use, and relative paths resolved
- * against the file's folder. */
+ * the file, the typed getters drivers use, relative paths resolved
+ * against the file's folder, FK_CORES files read over the main .env, their
+ * fingerprints, and FK_CORE_API_BASE lists. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,8 @@ static void test_errors(void)
     expect("FK_CURRENT_DATE=2026-13-01\n",
            "my.env:1: FK_CURRENT_DATE: '2026-13-01' is not a YYYY-MM-DD date");
     expect("FK_CORE_API_BASE=llama-core:8080\n",
-           "my.env:1: FK_CORE_API_BASE: 'llama-core:8080' is not an http(s) URL");
+           "my.env:1: FK_CORE_API_BASE: 'llama-core:8080' is not an http(s) URL (a list of "
+           "replicas: URL,URL,...)");
     expect("FK_DRIVER=../../evil\n",
            "my.env:1: FK_DRIVER: '../../evil': a driver name is [a-z0-9_-]+");
     expect("FK_MAX_BODY_BYTES=10\n",
@@ -241,6 +243,95 @@ static void test_paths(void)
     rmdir(dir);
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_core_files(void)
+{
+    char dir[] = "/tmp/fk-cores-XXXXXX", main_env[96], core_env[96], sub[64], want[256];
+    if (!ok(mkdtemp(dir) != NULL, "temp folder")) return;
+    snprintf(sub, sizeof sub, "%s/cores", dir);
+    mkdir(sub, 0700);
+    snprintf(main_env, sizeof main_env, "%s/.env", dir);
+    snprintf(core_env, sizeof core_env, "%s/b.env", sub);
+    write_file(main_env, "FK_CORE_KIND=llama\nFK_CORE_API_BASE=http://a:1/\n"
+                         "FRONTEND_VLLM_MODEL=model-a\nFK_TOKENIZER=tok.json\n"
+                         "FK_LLAMA_IDLE_TIMEOUT_S=9\nFK_CORES= cores/b.env , c.env\n"
+                         "FK_MAX_MESSAGES=5\n");
+    write_file(core_env, "FRONTEND_VLLM_MODEL=model-b\nFK_CORE_API_BASE=http://b:1, https://c:2//\n"
+                         "VLLM_MODEL_CORE=w\nFK_MAX_MESSAGES=6\n");
+    setenv("FK_LLAMA_IDLE_TIMEOUT_S", "8", 1);
+    setenv("FRONTEND_VLLM_MODEL", "from-env", 1);
+    fk_config m, d, b;
+    char err[512] = "";
+    is_int(fk_config_load(&m, main_env, err, sizeof err), 0, "main .env: %s", err);
+    is_int((int)m.n_core_files, 2, "FK_CORES: two entries");
+    is_str(m.core_names[0], "cores/b.env", "an entry as written (blanks trimmed)");
+    is_str(m.core_files[0], core_env, "resolved against the main .env's folder");
+    is_str(m.frontend_model, "from-env", "the environment overrides the main .env");
+    is_int(fk_config_derive(&d, &m, NULL, err, sizeof err), 0, "the default core: %s", err);
+    is_str(d.frontend_model, "from-env", "the default core is the main .env as read");
+    is_int(fk_config_derive(&b, &m, core_env, err, sizeof err), 0, "a core file: %s", err);
+    is_str(b.frontend_model, "model-b", "its own line wins over the environment");
+    is_str(b.core_kind, "llama", "a key it leaves out comes from the main .env");
+    is_str(b.core_api_base, "http://b:1,https://c:2", "a replica list, tidied");
+    is_str(fk_config_get(&b, "FK_LLAMA_IDLE_TIMEOUT_S"), "8",
+           "... the main .env's value, which the environment overrode");
+    is_int((int)b.n_core_files, 0, "FK_CORES is not read from a core file");
+    snprintf(want, sizeof want, "%s/w", sub);
+    char *p = NULL;
+    is_str(b.model_path, want, "its own relative path: against its folder");
+    fk_config_path(&b, "FK_TOKENIZER", &p, err, sizeof err);
+    snprintf(want, sizeof want, "%s/tok.json", dir);
+    is_str(p, want, "an inherited relative path: against the main .env's folder");
+    free(p);
+    ok(fk_config_is_gateway_wide("FK_MAX_MESSAGES") &&
+           !fk_config_is_gateway_wide("FK_WAIT_READY_S"),
+       "FK_MAX_MESSAGES is the gateway's, FK_WAIT_READY_S each core's");
+    char *fd = fk_config_fingerprint(&d), *fb = fk_config_fingerprint(&b);
+    ok(fd && fb && strcmp(fd, fb) != 0, "two cores, two fingerprints");
+    ok(fb && strstr(fb, "FRONTEND_VLLM_MODEL=model-b\t") && !strstr(fb, "FK_MAX_MESSAGES"),
+       "a fingerprint holds the core's keys, not gateway-wide ones");
+    write_file(main_env, "FK_CORE_KIND=llama\nFK_CORE_API_BASE=http://a:1/\n"
+                         "FRONTEND_VLLM_MODEL=model-a\nFK_TOKENIZER=tok.json\n"
+                         "FK_LLAMA_IDLE_TIMEOUT_S=9\nFK_CORES= cores/b.env , c.env\n"
+                         "FK_MAX_MESSAGES=50\nFK_API_KEY=k\n");
+    fk_config m2, b2;
+    fk_config_load(&m2, main_env, err, sizeof err);
+    is_int(fk_config_derive(&b2, &m2, core_env, err, sizeof err), 0, "again: %s", err);
+    char *fb2 = fk_config_fingerprint(&b2);
+    ok(fb && fb2 && strcmp(fb, fb2) == 0, "gateway-wide changes leave a core's fingerprint alone");
+    free(fd);
+    free(fb);
+    free(fb2);
+    fk_config_free(&b2);
+    fk_config_free(&m2);
+    write_file(core_env, "FK_CORE_API_BASE=http://b:1,ftp://x\n");
+    fk_config bad;
+    is_int(fk_config_derive(&bad, &m, core_env, err, sizeof err), -1, "a bad core file fails");
+    snprintf(want, sizeof want,
+             "%s:1: FK_CORE_API_BASE: 'ftp://x' is not an http(s) URL (a list of replicas: "
+             "URL,URL,...)",
+             core_env);
+    is_str(err, want, "naming the core file and line");
+    fk_config_free(&bad);
+    unsetenv("FK_LLAMA_IDLE_TIMEOUT_S");
+    unsetenv("FRONTEND_VLLM_MODEL");
+    fk_config_free(&b);
+    fk_config_free(&d);
+    fk_config_free(&m);
+    unlink(core_env);
+    unlink(main_env);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void)
 {
     fk_log_set_level(FK_LOG_ERROR); /* unknown-key warnings are not under test here */
@@ -252,5 +343,6 @@ int main(void)
     test_driver_keys();
     test_getters();
     test_paths();
+    test_core_files();
     return done_testing();
 }
