@@ -1,6 +1,7 @@
 /* driver.c: the llama.cpp proxy driver's table (fk-driver-llamacpp.so):
  * configuration, the core's lifetime, and the lifetime of one generation
- * (waiting for readiness, the upstream request, pieces, the single on_done). */
+ * (a replica, the upstream request, a retry on another replica when the
+ * first fails before any output, pieces, the single on_done). */
 #include "proxy.h"
 
 #include <errno.h>
@@ -287,6 +288,7 @@ static int gen_sink_event(void *owner, const char *field, char *value, size_t le
 {
     fk_gen *g = owner;
     if (g->cancelled) return -1;
+    g->events++;
     return g->mode == FK_GEN_PASSTHROUGH ? passthrough_event(g, field, value, len)
                                          : harmony_event(g, field, value, len);
 }
@@ -297,30 +299,79 @@ static void gen_sink_first_byte(void *owner)
     g->t_first_byte_ms = proxy_now_ms();
 }
 
-/* Before any output the upstream refused the connection or answered 503
- * (loading): the health state says so at once and /health is polled now.
- * A loading answer is marked not_ready, so the host holds the request until
- * health() says READY and submits it again; a refused connection stays a
- * 503 with Retry-After (errors_from_transport). */
-static void note_not_ready(fk_gen *g, const fk_xfer_end *end)
+/* The replica refused the connection or answered 503 (loading): its health
+ * says so at once and it is polled now, so no other request is sent there
+ * meanwhile. */
+static void note_not_ready(replica *r, const fk_xfer_end *end)
 {
     int refused = end->curl_code == CURLE_COULDNT_CONNECT;
     int loading = end->curl_code == CURLE_OK && end->status == 503;
-    if (g->cancelled || g->pieces_sent > 0 || !(refused || loading)) return;
-    fk_core *core = g->core;
-    core->health = refused ? FK_HEALTH_UNAVAILABLE : FK_HEALTH_LOADING;
-    if (refused)
-        health_unreachable_detail(core, end->curl_code, end->curl_error, core->health_detail,
-                                  sizeof core->health_detail);
-    else
-        snprintf(core->health_detail, sizeof core->health_detail, "Loading model");
-    g->err.not_ready = loading;
-    health_poke(core);
+    if (refused || loading) {
+        char detail[sizeof r->health_detail];
+        if (refused)
+            health_unreachable_detail(r->base, end->curl_code, end->curl_error, detail,
+                                      sizeof detail);
+        else
+            snprintf(detail, sizeof detail, "Loading model");
+        health_set(r, refused ? FK_HEALTH_UNAVAILABLE : FK_HEALTH_LOADING, detail);
+    }
+    health_poke(r);
 }
+
+/* A try that failed before anything of it was read (unreachable, the
+ * connection lost, 502/503/504: loading, or a proxy in between) may go to
+ * another replica: the client has seen nothing of it. A first-byte timeout
+ * is not retried (the replica was working on it), nor a real answer. */
+static int retryable(const fk_gen *g, const fk_xfer_end *end)
+{
+    if (g->cancelled || g->pieces_sent > 0 || g->events > 0 || g->err.set || g->limit_reached ||
+        end->aborted || end->timeout != FK_XFER_NO_TIMEOUT)
+        return 0;
+    switch (end->curl_code) {
+    case CURLE_OK:
+        return end->status == 502 || end->status == 503 || end->status == 504;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT: /* connecting (our watchdog is excluded above) */
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* 1 when the try ended in a failure of the replica (for its counter). */
+static int failed_on_replica(const fk_gen *g, const fk_xfer_end *end)
+{
+    return !g->cancelled && (g->err.set || end->curl_code != CURLE_OK || end->status >= 500 ||
+                             end->timeout != FK_XFER_NO_TIMEOUT);
+}
+
+static int gen_start(fk_gen *g);
 
 static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
 {
     fk_gen *g = owner;
+    replica *r = g->replica;
+    g->xfer = NULL;
+    r->in_flight--;
+    int failed = failed_on_replica(g, end);
+    if (failed) r->failures++;
+    if (retryable(g, end)) {
+        note_not_ready(r, end);
+        if (gen_start(g) == 0) {
+            r->retries++;
+            proxy_log(g->core, FK_LOG_WARN,
+                      "request %s: %s failed before any output; retried on %s", g->request_id,
+                      r->base, g->replica->base);
+            fk_xfer_free(x);
+            return;
+        }
+        /* no ready replica left untried: this failure is reported as it is */
+    }
     /* The mode's finish also flushes held text when the sink itself stopped on
      * an error or at the completion budget. */
     if (!g->cancelled && (!end->aborted || g->err.set || g->limit_reached)) {
@@ -328,22 +379,30 @@ static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
             passthrough_finish(g, end);
         else
             harmony_finish(g, end);
-        note_not_ready(g, end);
+        if (failed && g->pieces_sent == 0) note_not_ready(r, end);
+        g->err.not_ready =
+            g->err.set && g->pieces_sent == 0 && end->curl_code == CURLE_OK && end->status == 503;
     } else if (!g->cancelled && end->aborted && !g->err.set) {
         gen_fail(g, 502, "server_error", "upstream_error", "the upstream stream was abandoned");
     }
-    g->xfer = NULL;
     fk_xfer_free(x);
     gen_finish(g);
 }
 
 static const fk_xfer_sink GEN_SINK = {gen_sink_event, gen_sink_done, gen_sink_first_byte};
 
-static void gen_start(fk_gen *g)
+/* Start a try on the next replica. 0, or -1 when no ready replica is left
+ * untried (nothing is recorded then). */
+static int gen_start(fk_gen *g)
 {
     fk_core *core = g->core;
+    replica *r = replicas_choose(g);
+    if (!r) return -1;
+    g->replica = r;
+    g->events = 0;
+    g->t_first_byte_ms = 0;
     char url[2048];
-    snprintf(url, sizeof url, "%s%s", core->cfg.api_base, g->path);
+    snprintf(url, sizeof url, "%s%s", r->base, g->path);
     fk_xfer_opts o = {
         .url = url,
         .body = g->body,
@@ -355,13 +414,15 @@ static void gen_start(fk_gen *g)
     g->state = GEN_RUNNING;
     g->xfer = fk_xfer_start(core->curl, core->base, &o, &GEN_SINK, g);
     if (!g->xfer) {
+        r->in_flight--;
         gen_fail(g, 500, "server_error", "internal_error",
                  "cannot start the upstream request to %s", url);
         event_active(g->wake, 0, 0);
-        return;
+        return 0;
     }
     struct timeval tv = tv_ms(core->cfg.waiting_notify_ms);
     evtimer_add(g->notify, &tv);
+    return 0;
 }
 
 /* Zero-delay work: a cancelled or failed generation that has no transfer ends. */
@@ -401,23 +462,26 @@ static fk_core *llama_create(const fk_host *host, char *err, size_t err_len)
     }
     core->host = host;
     core->base = host->event_base(host);
-    core->health = FK_HEALTH_LOADING;
-    snprintf(core->health_detail, sizeof core->health_detail, "waiting for the first /health");
-    if (config_load(&core->cfg, host, err, err_len) != 0) goto fail;
+    if (config_load(&core->cfg, host, err, err_len) != 0 || replicas_init(core, err, err_len) != 0)
+        goto fail;
     if (core->cfg.use_harmony && load_tokenizer(core, err, err_len) != 0) goto fail;
     core->curl = fk_curl_loop_new(core->base, 256);
     if (!core->curl) {
         snprintf(err, err_len, "cannot set up libcurl on the event loop");
         goto fail;
     }
-    if (health_start(core) != 0) {
-        snprintf(err, err_len, "cannot start polling %s/health", core->cfg.api_base);
-        goto fail;
+    for (int i = 0; i < core->n_replicas; i++) {
+        if (health_start(&core->replicas[i]) != 0) {
+            snprintf(err, err_len, "cannot start polling %s/health", core->replicas[i].base);
+            goto fail;
+        }
     }
-    proxy_log(core, FK_LOG_INFO, "llama.cpp core at %s (%s mode)", core->cfg.api_base,
-              core->cfg.use_harmony ? "Harmony" : "pass-through");
+    proxy_log(core, FK_LOG_INFO, "llama.cpp core at %s (%s mode%s)", core->cfg.api_base,
+              core->cfg.use_harmony ? "Harmony" : "pass-through",
+              core->n_replicas > 1 ? ", replicas" : "");
     return core;
 fail:
+    replicas_free(core);
     fk_curl_loop_free(core->curl);
     fktok_free(core->tok);
     config_clear(&core->cfg);
@@ -430,16 +494,15 @@ static void llama_destroy(fk_core *core)
 {
     if (!core) return;
     core->destroying = 1;
-    health_stop(core);
     while (core->gens) {
         fk_gen *g = core->gens;
         gen_unlink(g);
         gen_free(g);
     }
+    replicas_free(core);
     fk_curl_loop_free(core->curl);
     fktok_free(core->tok);
     seg_cache_clear(&core->seg_cache);
-    free(core->upstream_model);
     config_clear(&core->cfg);
     free(core);
     curl_global_cleanup();
@@ -457,18 +520,40 @@ static fk_health llama_health(fk_core *core, char *detail, size_t detail_len)
 static size_t llama_list_models(fk_core *core, fk_model_info *out, size_t max, size_t info_size)
 {
     if (max < 1) return 1;
-    const char *id = core->cfg.model_id ? core->cfg.model_id : core->upstream_model;
+    const char *id = core->cfg.model_id ? core->cfg.model_id : replicas_model(core);
     if (FK_HAS(info_size, fk_model_info, id)) out->id = id ? id : "gpt-oss";
     if (FK_HAS(info_size, fk_model_info, owned_by)) out->owned_by = "llamacpp";
     if (FK_HAS(info_size, fk_model_info, max_model_len))
         out->max_model_len =
-            core->cfg.max_model_len ? core->cfg.max_model_len : core->upstream_n_ctx;
+            core->cfg.max_model_len ? core->cfg.max_model_len : replicas_n_ctx(core);
     return 1;
+}
+
+static size_t llama_replicas(fk_core *core, fk_replica_info *out, size_t max, size_t info_size)
+{
+    for (size_t i = 0; i < max && i < (size_t)core->n_replicas; i++) {
+        const replica *r = &core->replicas[i];
+        fk_replica_info *o = (fk_replica_info *)((char *)out + i * info_size);
+        fk_replica_info v = {
+            .url = r->base,
+            .health = r->health,
+            .detail = r->health == FK_HEALTH_READY ? "" : r->health_detail,
+            .in_flight = r->in_flight,
+            .slots_total = r->slots_total,
+            .slots_idle = r->slots_total >= 0 ? r->slots_total - r->slots_busy : -1,
+            .requests = r->requests,
+            .failures = r->failures,
+            .retries = r->retries,
+            .sticky = r->sticky,
+        };
+        memcpy(o, &v, info_size < sizeof v ? info_size : sizeof v);
+    }
+    return (size_t)core->n_replicas;
 }
 
 /* The message buffer a refusal's text lives in until the host copies it
  * (generate() returns first; the host reads err right after, on this thread). */
-static char refusal_msg[512];
+static char refusal_msg[2048];
 
 static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
                               const fk_gen_callbacks *cb, void *ud, fk_error *err)
@@ -485,7 +570,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
         return NULL;
     }
     if (core->health != FK_HEALTH_READY) { /* the host asks again once health() says READY */
-        snprintf(refusal_msg, sizeof refusal_msg, "llama-server at %s is not ready: %s",
+        snprintf(refusal_msg, sizeof refusal_msg, "llama-server at %.800s is not ready: %.1100s",
                  core->cfg.api_base, core->health_detail);
         errors_refuse(err, refusal_msg, 503,
                       core->health == FK_HEALTH_LOADING ? "model_not_ready" : "core_unavailable",
@@ -493,7 +578,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
         if (FK_HAS_MEMBER(err, fk_error, retry_after_s)) err->retry_after_s = 5;
         if (FK_HAS_MEMBER(err, fk_error, not_ready))
             err->not_ready = core->health == FK_HEALTH_LOADING;
-        health_poke(core);
+        for (int i = 0; i < core->n_replicas; i++) health_poke(&core->replicas[i]);
         return NULL;
     }
     fk_gen *g = calloc(1, sizeof *g);
@@ -503,6 +588,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
         return NULL;
     }
     g->core = core;
+    g->sticky = -1;
     fk_abi_copy(&g->cb, sizeof g->cb, cb, cb->struct_size);
     g->ud = ud;
     g->stats.struct_size = sizeof g->stats;
@@ -521,7 +607,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
         } else {
             int limit = req->max_model_len > 0    ? req->max_model_len
                         : core->cfg.max_model_len ? core->cfg.max_model_len
-                                                  : core->upstream_n_ctx;
+                                                  : replicas_n_ctx(core);
             rc = harmony_prepare(g, req, limit, err, refusal_msg, sizeof refusal_msg);
         }
     } else {
@@ -544,7 +630,12 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
     g->next = core->gens;
     if (core->gens) core->gens->prev = g;
     core->gens = g;
-    gen_start(g);
+    if (gen_start(g) != 0) { /* health() said ready a moment ago; a poll may have changed it */
+        gen_fail(g, 503, "unavailable_error", "core_unavailable", "no replica is ready: %s",
+                 core->health_detail);
+        g->err.retry_after_s = 5;
+        event_active(g->wake, 0, 0);
+    }
     return g;
 }
 
@@ -577,6 +668,8 @@ static const fk_driver LLAMA_DRIVER = {
     .generate = llama_generate,
     .cancel = llama_cancel,
     .resume = llama_resume,
+    .metrics = NULL,
+    .replicas = llama_replicas,
 };
 
 __attribute__((visibility("default"))) const fk_driver *fk_driver_init(void);

@@ -113,33 +113,34 @@ void errors_from_upstream(fk_gen *g, long http_status, const char *body, size_t 
 void errors_from_transport(fk_gen *g, const fk_xfer_end *end)
 {
     const fk_core *core = g->core;
+    const char *base = g->replica->base;
     if (end->timeout == FK_XFER_FIRST_BYTE) {
         gen_fail(g, 504, "server_error", "upstream_timeout",
-                 "llama-server at %s sent nothing for %ld s (FK_LLAMA_FIRST_BYTE_TIMEOUT_S)",
-                 core->cfg.api_base, core->cfg.first_byte_ms / 1000);
+                 "llama-server at %s sent nothing for %ld s (FK_LLAMA_FIRST_BYTE_TIMEOUT_S)", base,
+                 core->cfg.first_byte_ms / 1000);
     } else if (end->timeout == FK_XFER_IDLE) {
         gen_fail(g, 504, "server_error", "upstream_timeout",
                  "llama-server at %s stalled for %ld s mid-stream after %d pieces "
                  "(FK_LLAMA_IDLE_TIMEOUT_S)",
-                 core->cfg.api_base, core->cfg.idle_ms / 1000, g->pieces_sent);
+                 base, core->cfg.idle_ms / 1000, g->pieces_sent);
     } else if (end->curl_code == CURLE_OPERATION_TIMEDOUT && end->bytes == 0) {
         gen_fail(g, 504, "server_error", "upstream_timeout",
                  "cannot connect to llama-server at %s within %ld ms (FK_LLAMA_CONNECT_TIMEOUT_MS)",
-                 core->cfg.api_base, core->cfg.connect_timeout_ms);
+                 base, core->cfg.connect_timeout_ms);
     } else if (end->curl_code == CURLE_COULDNT_CONNECT ||
                end->curl_code == CURLE_COULDNT_RESOLVE_HOST) {
         char why[400];
-        health_unreachable_detail(core, end->curl_code, end->curl_error, why, sizeof why);
+        health_unreachable_detail(base, end->curl_code, end->curl_error, why, sizeof why);
         gen_fail(g, 503, "unavailable_error", "core_unavailable", "%s", why);
         g->err.retry_after_s = 5;
     } else if (end->curl_code != CURLE_OK) {
         gen_fail(g, 502, "server_error", "upstream_error",
                  "the connection to llama-server at %s failed after %zu bytes (%d pieces): %s",
-                 core->cfg.api_base, end->bytes, g->pieces_sent, end->curl_error);
+                 base, end->bytes, g->pieces_sent, end->curl_error);
     } else {
         gen_fail(g, 502, "server_error", "upstream_error",
                  "llama-server at %s ended the stream before its last event (%d pieces received)",
-                 core->cfg.api_base, g->pieces_sent);
+                 base, g->pieces_sent);
     }
 }
 

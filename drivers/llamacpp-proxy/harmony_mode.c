@@ -184,6 +184,17 @@ static char *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *
     return strbuf_take(&b, NULL);
 }
 
+/* With several replicas: the prompt's ids are its units for stickiness. */
+static void remember_prompt(fk_gen *g, const fktok_ids *ids)
+{
+    if (g->core->n_replicas < 2) return;
+    uint64_t *units = malloc(ids->n * sizeof *units);
+    if (!units) return; /* this request simply goes to the least busy replica */
+    for (size_t i = 0; i < ids->n; i++) units[i] = (uint64_t)(uint32_t)ids->ids[i];
+    replicas_prefix(g, units, ids->n);
+    free(units);
+}
+
 int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_error *err,
                     char *msg, size_t msg_len)
 {
@@ -214,6 +225,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
         if (g->n_predict < 0 || g->n_predict > room) g->n_predict = room;
     }
     g->top_logprobs = req->sampling->top_logprobs;
+    remember_prompt(g, &ids);
     g->body = build_body(g, req->sampling, &ids);
     free(ids.ids);
     g->path = strdup("/completion");

@@ -1,10 +1,14 @@
-/* health.c: readiness of the llama-server upstream, from polling /health.
+/* health.c: readiness of each llama-server replica, from polling it.
  *
- * 200 -> READY, 503 -> LOADING (the model is loading), a refused connection
- * or an unresolvable host -> UNAVAILABLE with a hint (the host answers 503
- * at once then; it waits only for LOADING). Polls every health_interval_ms
- * while not ready and every health_ready_ms once ready. On becoming ready it
- * reads /props once (context size, model path). */
+ * /health: 200 -> READY, 503 -> LOADING (the model is loading), a refused
+ * connection or an unresolvable host -> UNAVAILABLE with a hint (the host
+ * answers 503 at once then; it waits only for LOADING). Polls every
+ * health_interval_ms while not ready and every health_ready_ms once ready.
+ * On becoming ready it reads /props once (context size, model path), and at
+ * each ready poll /slots (how many slots it has and how many are busy, for
+ * the least-busy choice) until it answers with something else than a list
+ * (started with --no-slots). The core's verdict is its replicas'
+ * (replicas_update_health). */
 #include "proxy.h"
 
 #include <event2/event.h>
@@ -12,31 +16,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Upper bound for one /health or /props exchange. */
+/* Upper bound for one /health, /props or /slots exchange. */
 #define HEALTH_REQUEST_MS 5000
 
-static void schedule(fk_core *core, long ms)
+static void schedule(replica *r, long ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(core->health_timer, &tv);
+    evtimer_add(r->poll_timer, &tv);
 }
 
-static void set_state(fk_core *core, fk_health h, const char *detail)
+void health_set(replica *r, fk_health h, const char *detail)
 {
-    fk_health old = core->health;
-    core->health = h;
-    snprintf(core->health_detail, sizeof core->health_detail, "%s", detail);
-    if (old != h) {
-        proxy_log(core, h == FK_HEALTH_READY ? FK_LOG_INFO : FK_LOG_WARN, "upstream %s: %s",
-                  core->cfg.api_base,
-                  h == FK_HEALTH_READY     ? "ready"
-                  : h == FK_HEALTH_LOADING ? detail
-                                           : detail);
-    }
+    fk_health old = r->health;
+    r->health = h;
+    snprintf(r->health_detail, sizeof r->health_detail, "%s", detail);
+    if (old != h)
+        proxy_log(r->core, h == FK_HEALTH_READY ? FK_LOG_INFO : FK_LOG_WARN, "upstream %s: %s",
+                  r->base, h == FK_HEALTH_READY ? "ready" : detail);
+    replicas_update_health(r->core);
 }
 
 /* /props: n_ctx (top level or under default_generation_settings) and the model file. */
-static void read_props(fk_core *core, const char *body, size_t len)
+static void read_props(replica *r, const char *body, size_t len)
 {
     json_t *root = json_loadb(body, len, 0, NULL);
     if (!json_is_object(root)) {
@@ -47,20 +48,42 @@ static void read_props(fk_core *core, const char *body, size_t len)
     if (!json_is_integer(n))
         n = json_object_get(json_object_get(root, "default_generation_settings"), "n_ctx");
     if (json_is_integer(n) && json_integer_value(n) > 0 && json_integer_value(n) < 100000000)
-        core->upstream_n_ctx = (int)json_integer_value(n);
+        r->n_ctx = (int)json_integer_value(n);
     const char *path = json_string_value(json_object_get(root, "model_path"));
     if (path && *path) {
         const char *slash = strrchr(path, '/');
-        free(core->upstream_model);
-        core->upstream_model = strdup(slash ? slash + 1 : path);
+        free(r->model);
+        r->model = strdup(slash ? slash + 1 : path);
     }
     json_decref(root);
 }
 
-void health_unreachable_detail(const fk_core *core, CURLcode code, const char *curl_error,
-                               char *out, size_t out_len)
+/* /slots: [{"id":0,"is_processing":false,...},...]. Anything else (501
+ * without --slots, another server) means: do not ask again. */
+static void read_slots(replica *r, const fk_xfer_end *end)
 {
-    const char *base = core->cfg.api_base;
+    json_t *root = end->curl_code == CURLE_OK && end->status == 200
+                       ? json_loadb(end->body, end->body_len, 0, NULL)
+                       : NULL;
+    if (!json_is_array(root)) {
+        if (end->curl_code == CURLE_OK) r->slots_unsupported = 1;
+        r->slots_total = -1;
+        json_decref(root);
+        return;
+    }
+    size_t i;
+    json_t *slot;
+    int busy = 0;
+    json_array_foreach(root, i, slot) busy += json_is_true(json_object_get(slot, "is_processing"));
+    r->slots_total = (int)json_array_size(root);
+    r->slots_busy = busy;
+    r->in_flight_at_slots = r->in_flight;
+    json_decref(root);
+}
+
+void health_unreachable_detail(const char *base, CURLcode code, const char *curl_error, char *out,
+                               size_t out_len)
+{
     if (code == CURLE_COULDNT_CONNECT)
         snprintf(out, out_len,
                  "nothing accepts connections at %s (connection refused): start llama-server "
@@ -86,86 +109,92 @@ static void loading_detail(const char *body, size_t len, char *out, size_t out_l
     json_decref(root);
 }
 
-static void poll_now(fk_core *core);
-
-static void on_health_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
+static void read_health(replica *r, const fk_xfer_end *end)
 {
-    fk_core *core = owner;
-    int was_props = core->health_xfer_is_props;
-    core->health_xfer = NULL;
-    char detail[sizeof core->health_detail];
-    if (was_props) {
-        if (end->curl_code == CURLE_OK && end->status == 200)
-            read_props(core, end->body, end->body_len);
-        core->props_done = 1;
-        fk_xfer_free(x);
-        schedule(core, core->cfg.health_ready_ms);
-        return;
-    }
+    char detail[sizeof r->health_detail];
     if (end->curl_code != CURLE_OK) {
-        health_unreachable_detail(core, end->curl_code, end->curl_error, detail, sizeof detail);
-        set_state(core, FK_HEALTH_UNAVAILABLE, detail);
+        health_unreachable_detail(r->base, end->curl_code, end->curl_error, detail, sizeof detail);
+        health_set(r, FK_HEALTH_UNAVAILABLE, detail);
     } else if (end->status == 200) {
-        set_state(core, FK_HEALTH_READY, "");
+        health_set(r, FK_HEALTH_READY, "");
     } else if (end->status == 503) {
         loading_detail(end->body, end->body_len, detail, sizeof detail);
-        set_state(core, FK_HEALTH_LOADING, detail);
+        health_set(r, FK_HEALTH_LOADING, detail);
     } else {
-        snprintf(detail, sizeof detail, "%s/health answered HTTP %ld", core->cfg.api_base,
-                 end->status);
-        set_state(core, FK_HEALTH_UNAVAILABLE, detail);
+        snprintf(detail, sizeof detail, "%s/health answered HTTP %ld", r->base, end->status);
+        health_set(r, FK_HEALTH_UNAVAILABLE, detail);
     }
-    fk_xfer_free(x);
-    if (core->health == FK_HEALTH_READY && !core->props_done) {
-        poll_now(core);
-        return;
-    }
-    schedule(core, core->health == FK_HEALTH_READY ? core->cfg.health_ready_ms
-                                                   : core->cfg.health_interval_ms);
 }
 
-static const fk_xfer_sink HEALTH_SINK = {NULL, on_health_done, NULL};
+static void poll_now(replica *r, poll_kind kind);
 
-/* Start /health (or /props, once, after the first READY). */
-static void poll_now(fk_core *core)
+/* After each answer: what to ask next, now or after the period. */
+static void on_poll_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
 {
-    if (core->health_xfer || core->destroying) return;
-    int props = core->health == FK_HEALTH_READY && !core->props_done;
+    replica *r = owner;
+    poll_kind kind = r->poll;
+    r->poll_xfer = NULL;
+    if (kind == POLL_HEALTH)
+        read_health(r, end);
+    else if (kind == POLL_PROPS) {
+        if (end->curl_code == CURLE_OK && end->status == 200)
+            read_props(r, end->body, end->body_len);
+        r->props_done = 1;
+    } else {
+        read_slots(r, end);
+    }
+    fk_xfer_free(x);
+    int ready = r->health == FK_HEALTH_READY;
+    if (ready && kind == POLL_HEALTH && !r->props_done)
+        poll_now(r, POLL_PROPS);
+    else if (ready && kind != POLL_SLOTS && !r->slots_unsupported)
+        poll_now(r, POLL_SLOTS);
+    else
+        schedule(r, ready ? r->core->cfg.health_ready_ms : r->core->cfg.health_interval_ms);
+}
+
+static const fk_xfer_sink POLL_SINK = {NULL, on_poll_done, NULL};
+
+static void poll_now(replica *r, poll_kind kind)
+{
+    static const char *const paths[] = {"/health", "/props", "/slots"};
+    fk_core *core = r->core;
+    if (r->poll_xfer || core->destroying) return;
     char url[2048];
-    snprintf(url, sizeof url, "%s%s", core->cfg.api_base, props ? "/props" : "/health");
+    snprintf(url, sizeof url, "%s%s", r->base, paths[kind]);
     fk_xfer_opts o = {
         .url = url,
         .connect_timeout_ms = core->cfg.connect_timeout_ms,
         .total_ms = HEALTH_REQUEST_MS,
     };
-    core->health_xfer_is_props = props;
-    core->health_xfer = fk_xfer_start(core->curl, core->base, &o, &HEALTH_SINK, core);
-    if (!core->health_xfer) schedule(core, core->cfg.health_interval_ms);
+    r->poll = kind;
+    r->poll_xfer = fk_xfer_start(core->curl, core->base, &o, &POLL_SINK, r);
+    if (!r->poll_xfer) schedule(r, core->cfg.health_interval_ms);
 }
 
-static void on_health_timer(evutil_socket_t fd, short what, void *arg)
+static void on_poll_timer(evutil_socket_t fd, short what, void *arg)
 {
-    poll_now(arg);
+    poll_now(arg, POLL_HEALTH);
 }
 
-int health_start(fk_core *core)
+int health_start(replica *r)
 {
-    core->health_timer = evtimer_new(core->base, on_health_timer, core);
-    if (!core->health_timer) return -1;
-    schedule(core, 0);
+    r->poll_timer = evtimer_new(r->core->base, on_poll_timer, r);
+    if (!r->poll_timer) return -1;
+    schedule(r, 0);
     return 0;
 }
 
-void health_stop(fk_core *core)
+void health_stop(replica *r)
 {
-    if (core->health_timer) event_free(core->health_timer);
-    core->health_timer = NULL;
-    if (core->health_xfer) fk_xfer_free(core->health_xfer);
-    core->health_xfer = NULL;
+    if (r->poll_timer) event_free(r->poll_timer);
+    r->poll_timer = NULL;
+    if (r->poll_xfer) fk_xfer_free(r->poll_xfer);
+    r->poll_xfer = NULL;
 }
 
-void health_poke(fk_core *core)
+void health_poke(replica *r)
 {
-    if (!core->health_timer || core->health_xfer) return;
-    schedule(core, 0);
+    if (!r->poll_timer || r->poll_xfer) return;
+    schedule(r, 0);
 }

@@ -8,6 +8,7 @@ drivers_llamacpp_proxy_fk_driver_llamacpp_la_SOURCES = \
 	drivers/llamacpp-proxy/transfer.h drivers/llamacpp-proxy/transfer.c \
 	drivers/llamacpp-proxy/harmony_mode.c drivers/llamacpp-proxy/passthrough.c \
 	drivers/llamacpp-proxy/health.c drivers/llamacpp-proxy/errors.c \
+	drivers/llamacpp-proxy/replicas.c \
 	drivers/llamacpp-proxy/fast_event.h drivers/llamacpp-proxy/fast_event.c \
 	drivers/llamacpp-proxy/seg_cache.h drivers/llamacpp-proxy/seg_cache.c
 drivers_llamacpp_proxy_fk_driver_llamacpp_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden \
@@ -50,6 +51,11 @@ EXTRA_DIST += tests/integration/proxy_real.mjs
 TESTS += tests/integration/logprobs.mjs
 EXTRA_DIST += tests/integration/logprobs.mjs
 
+# Replicas (FK_CORE_API_BASE=URL,URL,URL): three stand-ins, then three real
+# llama-servers (skipped, saying why, when llama-server is not built).
+TESTS += tests/integration/proxy_replicas.mjs
+EXTRA_DIST += tests/integration/proxy_replicas.mjs
+
 # Benchmark (not a test): direct vs through the gateway, see the file's header.
 EXTRA_DIST += tests/bench/bench_proxy.mjs tests/bench/bench_proxy_real.mjs
 
@@ -57,8 +63,8 @@ EXTRA_DIST += tests/bench/bench_proxy.mjs tests/bench/bench_proxy_real.mjs
 LLAMA_DRIVER_SOURCES = drivers/llamacpp-proxy/driver.c drivers/llamacpp-proxy/curl_loop.c \
 	drivers/llamacpp-proxy/transfer.c drivers/llamacpp-proxy/harmony_mode.c \
 	drivers/llamacpp-proxy/passthrough.c drivers/llamacpp-proxy/health.c \
-	drivers/llamacpp-proxy/errors.c drivers/llamacpp-proxy/fast_event.c \
-	drivers/llamacpp-proxy/seg_cache.c drivers/prompt.c
+	drivers/llamacpp-proxy/errors.c drivers/llamacpp-proxy/replicas.c \
+	drivers/llamacpp-proxy/fast_event.c drivers/llamacpp-proxy/seg_cache.c drivers/prompt.c
 FUZZERS += tests/fuzz/fuzz_llama_stream
 tests_fuzz_fuzz_llama_stream_SOURCES = tests/fuzz/fuzz_llama_stream.c $(LLAMA_DRIVER_SOURCES)
 tests_fuzz_fuzz_llama_stream_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS) \

@@ -41,6 +41,32 @@ static int rewrite_body(json_t *body, const fk_gen_request *req)
     return json_object_set_new(so, "include_usage", json_true());
 }
 
+/* FNV-1a of a string: one chat message as a unit. */
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* With several replicas: the chat's messages (each as its canonical JSON)
+ * are its units for stickiness, since llama-server renders them itself. */
+static void remember_messages(fk_gen *g, const json_t *body)
+{
+    const json_t *messages = json_object_get(body, "messages");
+    size_t n = json_array_size(messages);
+    if (g->core->n_replicas < 2 || n == 0) return;
+    uint64_t *units = malloc(n * sizeof *units);
+    if (!units) return; /* this request simply goes to the least busy replica */
+    for (size_t i = 0; i < n; i++) {
+        char *text = json_dumps(json_array_get(messages, i), JSON_COMPACT | JSON_SORT_KEYS);
+        units[i] = text ? text_hash(text) : i;
+        free(text);
+    }
+    replicas_prefix(g, units, n);
+    free(units);
+}
+
 int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, char *msg,
                         size_t msg_len)
 {
@@ -62,6 +88,7 @@ int passthrough_prepare(fk_gen *g, const fk_gen_request *req, fk_error *err, cha
         return errors_refuse(err, msg, 400, "invalid_json", NULL);
     }
     g->n_predict = req->sampling->max_tokens;
+    remember_messages(g, body);
     if (rewrite_body(body, req) == 0) g->body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     g->path = strdup(path);

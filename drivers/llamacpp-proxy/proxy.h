@@ -1,5 +1,6 @@
 /* proxy.h: private shapes of the llama.cpp proxy driver (one core, its
- * generations) shared by its files. Everything runs on the loop thread. */
+ * replicas, its generations) shared by its files. Everything runs on the
+ * loop thread. */
 #ifndef FK_LLAMA_PROXY_H
 #define FK_LLAMA_PROXY_H
 
@@ -23,7 +24,7 @@ struct event_base;
 /* ---- configuration --------------------------------------------------------------- */
 
 typedef struct proxy_config {
-    char *api_base;       /* FK_CORE_API_BASE without a trailing slash (core_config) */
+    char *api_base;       /* FK_CORE_API_BASE: one base URL or a comma-separated list */
     char *model_id;       /* FRONTEND_VLLM_MODEL, or NULL (then from /props) */
     int use_harmony;      /* FRONTEND_USE_HARMONY (core_config) */
     int max_model_len;    /* VLLM_MAX_MODEL_LEN, 0: ask upstream */
@@ -36,9 +37,54 @@ typedef struct proxy_config {
     long idle_ms;            /* FK_LLAMA_IDLE_TIMEOUT_S, in ms */
 } proxy_config;
 
-/* ---- the core ------------------------------------------------------------------------- */
+/* ---- the core and its replicas ----------------------------------------------------------- */
 
 typedef struct fk_gen fk_gen;
+
+#define REPLICAS_MAX 64   /* upstreams per core (fk_gen.tried is a 64-bit mask) */
+#define STICKY_SLOTS 4096 /* prompts the prefix table remembers per core */
+#define STICKY_PROBES 4   /* table slots one prompt hash may occupy */
+#define STICKY_SLACK                                                                               \
+    2 /* a prompt stays on its replica while that one runs at most this many                       \
+         more requests than the least busy one (or has a free slot) */
+
+/* What health.c is asking a replica. */
+typedef enum poll_kind {
+    POLL_HEALTH = 0, /* GET /health: ready, loading, unreachable */
+    POLL_PROPS = 1,  /* GET /props: n_ctx and the model file, once after it is ready */
+    POLL_SLOTS = 2,  /* GET /slots: its slots and how many are busy, while ready */
+} poll_kind;
+
+/* One llama-server behind the core (FK_CORE_API_BASE lists one or more). */
+typedef struct replica {
+    fk_core *core;            /* owner */
+    int index;                /* position in core->replicas */
+    char *base;               /* its base URL, without a trailing slash (owned) */
+    fk_health health;         /* last verdict (polls, and requests that failed) */
+    char health_detail[400];  /* why not ready (with a hint for the operator) */
+    fk_xfer *poll_xfer;       /* the poll in flight */
+    poll_kind poll;           /* what it asks */
+    struct event *poll_timer; /* next poll */
+    int props_done;           /* /props answered (n_ctx, model path known) */
+    int n_ctx;                /* /props n_ctx, 0 unknown */
+    char *model;              /* basename of /props model_path, or NULL */
+    int slots_unsupported;    /* /slots answered with something else than a list: not asked again */
+    int slots_total;          /* slots at the last /slots; -1 unknown */
+    int slots_busy;           /* of those, processing then (any client's) */
+    int in_flight_at_slots;   /* in_flight when /slots was read (our share of slots_busy) */
+    int in_flight;            /* this core's generations on it now */
+    uint64_t requests;        /* requests sent to it */
+    uint64_t failures;        /* of those, ended by a transport failure or an error status */
+    uint64_t retries;         /* requests moved from it to another replica before any output */
+    uint64_t sticky;          /* requests sent to it because it held their prompt's prefix */
+} replica;
+
+/* One remembered prompt: the replica that served it. */
+typedef struct sticky_entry {
+    uint64_t hash; /* the prompt's prefix hash (0: empty slot) */
+    int replica;   /* index in core->replicas */
+    uint64_t used; /* core->sticky_clock when recorded (the oldest is replaced) */
+} sticky_entry;
 
 struct fk_core {
     const fk_host *host;     /* the gateway's services (borrowed) */
@@ -48,14 +94,13 @@ struct fk_core {
     fktok *tok;              /* tokenizer for Harmony prompts (lazy when not in Harmony mode) */
     seg_cache seg_cache;     /* ids of recent long prompt segments (loop thread) */
 
-    fk_health health;           /* last /health verdict */
-    char health_detail[400];    /* why not ready (with a hint for the operator) */
-    fk_xfer *health_xfer;       /* /health or /props request in flight */
-    int health_xfer_is_props;   /* the request in flight is /props */
-    struct event *health_timer; /* next poll */
-    int props_done;             /* /props answered (n_ctx, model path known) */
-    int upstream_n_ctx;         /* /props n_ctx, 0 unknown */
-    char *upstream_model;       /* basename of /props model_path, or NULL */
+    replica *replicas;        /* the upstreams, in FK_CORE_API_BASE order (owned) */
+    int n_replicas;           /* entries in replicas (1..REPLICAS_MAX) */
+    int rr;                   /* where a tie among equally busy replicas is broken next */
+    fk_health health;         /* READY when any replica is; else the most hopeful verdict */
+    char health_detail[1024]; /* why not ready (each replica's reason when several) */
+    sticky_entry *sticky;     /* the prefix table: STICKY_SLOTS entries (owned) */
+    uint64_t sticky_clock;    /* prompts recorded so far */
 
     fk_gen *gens;   /* every generation not yet done (doubly linked) */
     int destroying; /* destroy() in progress */
@@ -110,19 +155,24 @@ typedef enum pt_msg {
 } pt_msg;
 
 struct fk_gen {
-    fk_core *core;          /* owner */
-    fk_gen *prev, *next;    /* in core->gens */
-    fk_gen_callbacks cb;    /* the host's callbacks (copied; absent ones NULL) */
-    void *ud;               /* the host's context */
-    fk_gen_mode mode;       /* Harmony/completion (native /completion) or pass-through */
-    char request_id[96];    /* for logs and X-Request-Id */
-    char *path;             /* upstream path ("/completion", "/v1/chat/completions") */
-    char *body;             /* upstream request body (JSON) */
-    gen_state state;        /* see gen_state */
-    fk_xfer *xfer;          /* the upstream request, while running */
-    struct event *wake;     /* zero-delay work: start, finish */
-    struct event *notify;   /* periodic on_waiting until the first piece */
-    double t_created_ms;    /* monotonic ms at generate() */
+    fk_core *core;        /* owner */
+    fk_gen *prev, *next;  /* in core->gens */
+    fk_gen_callbacks cb;  /* the host's callbacks (copied; absent ones NULL) */
+    void *ud;             /* the host's context */
+    fk_gen_mode mode;     /* Harmony/completion (native /completion) or pass-through */
+    char request_id[96];  /* for logs and X-Request-Id */
+    char *path;           /* upstream path ("/completion", "/v1/chat/completions") */
+    char *body;           /* upstream request body (JSON) */
+    gen_state state;      /* see gen_state */
+    fk_xfer *xfer;        /* the upstream request, while running */
+    replica *replica;     /* the replica the current try runs on, or NULL before the first */
+    uint64_t tried;       /* replicas tried so far (bit i: replicas[i]): a retry goes elsewhere */
+    int sticky;           /* the replica holding the prompt's longest remembered prefix; -1 none */
+    uint64_t prompt_hash; /* the whole prompt's prefix hash, or 0 (nothing to remember) */
+    int events;           /* upstream stream events read in the current try */
+    struct event *wake;   /* zero-delay work: start, finish */
+    struct event *notify; /* periodic on_waiting until the first piece */
+    double t_created_ms;  /* monotonic ms at generate() */
     double t_first_byte_ms; /* monotonic ms of the upstream's first byte, 0 before */
     int cancelled;          /* cancel() was called */
     int pieces_sent;        /* pieces delivered to the host */
@@ -225,15 +275,38 @@ json_t *errors_from_end(fk_gen *g, const fk_xfer_end *end);
  * (`complete` 0) is a transport failure. */
 void errors_if_cut(fk_gen *g, const fk_xfer_end *end, int complete);
 
-/* ---- health.c
+/* ---- health.c: per replica
  * ------------------------------------------------------------------------------------ */
 
-int health_start(fk_core *core);
-void health_stop(fk_core *core);
+int health_start(replica *r);
+void health_stop(replica *r);
 /* Poll now (e.g. after a refused connection). */
-void health_poke(fk_core *core);
-/* Why the upstream cannot be reached, with what to do about it. */
-void health_unreachable_detail(const fk_core *core, CURLcode code, const char *curl_error,
-                               char *out, size_t out_len);
+void health_poke(replica *r);
+/* Set the replica's verdict (a poll, or a request that found it down). */
+void health_set(replica *r, fk_health h, const char *detail);
+/* Why the upstream at `base` cannot be reached, with what to do about it. */
+void health_unreachable_detail(const char *base, CURLcode code, const char *curl_error, char *out,
+                               size_t out_len);
+
+/* ---- replicas.c: which replica serves a request
+ * ------------------------------------------------------------------------------------ */
+
+/* Parse cfg.api_base into core->replicas. 0, or -1 with err. */
+int replicas_init(fk_core *core, char *err, size_t err_len);
+void replicas_free(fk_core *core);
+/* The core's verdict from its replicas' (after any of them changed). */
+void replicas_update_health(fk_core *core);
+/* The prompt as units (token ids, or one hash per chat message): which
+ * replica holds its longest remembered prefix (g->sticky) and its own hash
+ * (g->prompt_hash), remembered for the replica that gets it. */
+void replicas_prefix(fk_gen *g, const uint64_t *units, size_t n);
+/* The replica for g's next try: the one holding its prefix while that one is
+ * ready and not much busier than the rest, else the least busy ready one
+ * not tried yet; NULL when none is left. Counts the request on it. */
+replica *replicas_choose(fk_gen *g);
+/* The smallest n_ctx any replica reported (0: none known). */
+int replicas_n_ctx(const fk_core *core);
+/* The model file the first replica that knows it reported, or NULL. */
+const char *replicas_model(const fk_core *core);
 
 #endif

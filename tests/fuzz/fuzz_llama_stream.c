@@ -20,6 +20,7 @@ static fk_host host = {
     .abi_version = FK_DRIVER_ABI_VERSION, .struct_size = sizeof(fk_host), .log = quiet_log};
 static fk_core core;
 static char base_url[] = "http://fuzz"; /* named in error messages */
+static replica upstream;                /* the one replica the events come from */
 static size_t total_bytes;              /* touched so the sanitizers read every piece */
 
 static int on_pieces(void *ud, const fk_piece *pieces, size_t n, size_t piece_size)
@@ -99,9 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         core.host = &host;
         core.tok = fktok_load_default(err, sizeof err); /* NULL is fine: no id mapping */
         core.cfg.api_base = base_url;
+        upstream = (replica){.core = &core, .base = base_url, .slots_total = -1};
     }
     fk_gen g = {0};
     g.core = &core;
+    g.replica = &upstream;
     g.cb = (fk_gen_callbacks){sizeof g.cb, on_pieces, on_done, NULL};
     g.stats.struct_size = sizeof g.stats;
     g.mode = (data[0] & 1) ? FK_GEN_PASSTHROUGH : FK_GEN_HARMONY;

@@ -2,19 +2,26 @@
 // fake-llama-server.mjs: a stand-in for llama.cpp's llama-server, speaking the
 // wire format described in docs/OPENAI-API.md, for the proxy driver's tests.
 //
-//   node fake-llama-server.mjs [--port N] [--loading-ms N] [--n-ctx N] [--model PATH] [--exit-on-eof]
+//   node fake-llama-server.mjs [--port N] [--loading-ms N] [--n-ctx N] [--model PATH] [--parallel N]
+//                              [--no-slots] [--exit-on-eof]
 //
 // Prints "PORT <n>" on stdout once listening (port 0 picks a free one).
 //
 // Endpoints (upstream's):
 //   GET  /health                503 {"error":{"code":503,...}} while loading, then 200 {"status":"ok"}
 //   GET  /props                 {"default_generation_settings":{"n_ctx"},"model_path",...}
+//   GET  /slots                 [{"id","n_ctx","speculative","is_processing"}] for --parallel
+//                               slots (default 4), the first ones busy with the generation
+//                               requests in progress; --no-slots: 501 as llama-server answers
+//                               without --slots
 //   POST /completion            native streaming (and non-streaming) completion; with
 //                               n_probs each event carries completion_probabilities
 //                               (made-up values: probsFor); response_fields trims
 //                               the final result (pickFields)
 //   POST /tokenize              user-defined Harmony tags always parsed, as the real one does
 //   POST /v1/chat/completions   OpenAI shape with reasoning_content, stream or not
+// With --parallel N given, at most N generations run at once and the rest
+// wait for a slot in arrival order, as llama-server's do (without it: no limit).
 // Control endpoints (the tests'):
 //   GET  /__log                 every request seen: path, body, prompt ids and text,
 //                               whether the client closed early; connection count
@@ -62,6 +69,23 @@ let loadingUntil = 0; // set once listening
 let down = false; // /__health {"down": true}: refuse /health with 500
 const nCtx = Number(opt('--n-ctx', 8192));
 const modelPath = opt('--model', '/models/gpt-oss-20b-mxfp4.gguf');
+const nSlots = Number(opt('--parallel', 4));
+const limitSlots = args.includes('--parallel');
+let generating = 0; // generation requests holding a slot
+const slotWaiters = []; // resolvers of requests waiting for one (--parallel)
+function takeSlot() {
+    if (!limitSlots || generating < nSlots) {
+        generating++;
+        return Promise.resolve();
+    }
+    return new Promise((resolve) => slotWaiters.push(resolve)); // handed over by releaseSlot
+}
+function releaseSlot() {
+    const next = slotWaiters.shift();
+    if (next) next();
+    else generating--;
+}
+const slotsEndpoint = !args.includes('--no-slots');
 
 // ---- tokenizer: o200k_base + the Harmony specials (js-tiktoken) ----------------
 const SPECIAL = {
@@ -443,6 +467,7 @@ async function chat(req, res, body, entry) {
 
 // ---- the server -------------------------------------------------------------------
 let nRequests = 0;
+const GENERATION_PATHS = ['/completion', '/v1/chat/completions'];
 const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     const raw = req.method === 'POST' ? await readBody(req) : '';
@@ -463,12 +488,21 @@ const server = http.createServer(async (req, res) => {
         return sendJson(res, 200, { status: 'ok' });
     }
     if (req.method === 'GET' && url.pathname === '/props') {
-        return sendJson(res, 200, { default_generation_settings: { n_ctx: nCtx }, total_slots: 4, model_path: modelPath, chat_template: '', build_info: 'b0-fake' });
+        return sendJson(res, 200, { default_generation_settings: { n_ctx: nCtx }, total_slots: nSlots, model_path: modelPath, chat_template: '', build_info: 'b0-fake' });
     }
     if (Date.now() < loadingUntil) return sendJson(res, 503, errorBody(503, 'Loading model', 'unavailable_error'));
+    if (req.method === 'GET' && url.pathname === '/slots') {
+        if (!slotsEndpoint) return sendJson(res, 501, errorBody(501, 'This server does not support slots endpoint. Start it with `--slots`', 'not_supported_error'));
+        return sendJson(res, 200, Array.from({ length: nSlots }, (_, id) => ({ id, n_ctx: nCtx, speculative: false, is_processing: id < generating })));
+    }
     if (req.method === 'POST' && url.pathname === '/tokenize') {
         const ids = tokenize(String(body.content ?? ''), body.parse_special === true);
         return sendJson(res, 200, { tokens: ids });
+    }
+    if (GENERATION_PATHS.includes(url.pathname) && req.method === 'POST') {
+        await takeSlot();
+        if (res.destroyed) return releaseSlot(); // the client left while it waited
+        res.on('close', releaseSlot);
     }
     if (req.method === 'POST' && url.pathname === '/completion') return completion(req, res, body, entry);
     if (req.method === 'POST' && url.pathname === '/v1/chat/completions') return chat(req, res, body, entry);
