@@ -89,6 +89,7 @@ sh tests/bench/bench_prefix.sh build-check
 cd build-check && sh ../tests/bench/bench_gateway.sh 5
 FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy.mjs
 FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy_real.mjs
+FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_replicas.mjs
 sh tests/device/run.sh'
 unknown=$(printf '%s\n' "$known" | sed 's/  */ /g' | grep -vxF -f - "$t/commands")
 if [ -z "$unknown" ] && [ -s "$t/commands" ]; then
@@ -195,8 +196,8 @@ else
     fail "the 'Example that runs here' block failed" "$(cat "$t/example.sh" "$t/example.log")"
 fi
 
-# Benchmarks: the proxy one (whose relative paths broke it) with small sizes;
-# the others run for minutes.
+# Benchmarks: the proxy and replica ones (node, relative paths) with small
+# sizes; the others run for minutes.
 if [ ! -d "$t/root/tests/node_modules" ]; then
     skip "FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy.mjs" "no tests/node_modules in this source tree (make distcheck)"
 elif out=$(cd "$t/root" && ln -s "$build" build-check &&
@@ -208,6 +209,18 @@ elif out=$(cd "$t/root" && ln -s "$build" build-check &&
     esac
 else
     fail "bench_proxy.mjs as the README gives it" "$out"
+fi
+if [ ! -d "$t/root/tests/node_modules" ]; then
+    skip "FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_replicas.mjs" "no tests/node_modules in this source tree (make distcheck)"
+elif out=$(cd "$t/root" && { [ -e build-check ] || ln -s "$build" build-check; } &&
+    FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules \
+        timeout 120 node tests/bench/bench_replicas.mjs --clients 4 --seconds 1 --n 10 2>&1); then
+    case $out in
+    *"unloaded, one request at a time"*"added p50/p99"*) pass "FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_replicas.mjs (small sizes)" ;;
+    *) fail "bench_replicas.mjs printed no numbers" "$out" ;;
+    esac
+else
+    fail "bench_replicas.mjs as the README gives it" "$out"
 fi
 skip "the other benchmark commands" "they run for minutes (bench_load writes a 13.8 GB model); by hand"
 

@@ -56,8 +56,10 @@ EXTRA_DIST += tests/integration/logprobs.mjs
 TESTS += tests/integration/proxy_replicas.mjs
 EXTRA_DIST += tests/integration/proxy_replicas.mjs
 
-# Benchmark (not a test): direct vs through the gateway, see the file's header.
-EXTRA_DIST += tests/bench/bench_proxy.mjs tests/bench/bench_proxy_real.mjs
+# Benchmarks (not tests): direct vs through the gateway, one upstream (the
+# stand-in, the real llama-server) or several (replicas); see the files' headers.
+EXTRA_DIST += tests/bench/bench_proxy.mjs tests/bench/bench_proxy_real.mjs \
+	tests/bench/bench_replicas.mjs
 
 # Fuzz target: upstream stream events through the driver's own handlers.
 LLAMA_DRIVER_SOURCES = drivers/llamacpp-proxy/driver.c drivers/llamacpp-proxy/curl_loop.c \
