@@ -343,11 +343,12 @@ static int retryable(const fk_gen *g, const fk_xfer_end *end)
     }
 }
 
-/* 1 when the try ended in a failure of the replica (for its counter). */
+/* 1 when the try ended in a failure of the replica (for its counter): a
+ * transport failure or a server error, not a request the upstream refused. */
 static int failed_on_replica(const fk_gen *g, const fk_xfer_end *end)
 {
-    return !g->cancelled && (g->err.set || end->curl_code != CURLE_OK || end->status >= 500 ||
-                             end->timeout != FK_XFER_NO_TIMEOUT);
+    return !g->cancelled && (end->curl_code != CURLE_OK || end->timeout != FK_XFER_NO_TIMEOUT ||
+                             end->status >= 500 || (g->err.set && g->err.http_status >= 500));
 }
 
 static int gen_start(fk_gen *g);

@@ -68,7 +68,8 @@ test('two cores: routed by model, listed together, reported per core', async () 
     const v = await (await fetch(gw.baseURL + '/version')).json();
     assert.deepEqual(v.cores.map((c) => c.name), ['default', b.path]);
   } finally {
-    assert.equal((await gw.stop()).code, 0);
+    const r = await gw.stop();
+    assert.equal(r.code, 0, r.stderr);
   }
 });
 
@@ -105,7 +106,8 @@ test('a core file is read over the main .env: its lines win, the rest is inherit
     assert.ok(b.readLog().some((l) => /^params .* max_tokens=3\b/.test(l)), 'the core file: its own FRONTEND_MAX_TOKENS');
     assert.equal((await health(gw)).cores[1].kind, 'vllm', 'FK_CORE_KIND inherited');
   } finally {
-    assert.equal((await gw.stop()).code, 0);
+    const r = await gw.stop();
+    assert.equal(r.code, 0, r.stderr);
   }
 });
 
@@ -149,7 +151,8 @@ test('reload adds, replaces and removes cores; streams in flight finish once, on
     assert.equal((await chat(gw, 'model-b')).status, 404);
     assert.equal(c.readLog().filter((l) => l.startsWith('generate ')).length, 1);
   } finally {
-    assert.equal((await gw.stop()).code, 0);
+    const r = await gw.stop();
+    assert.equal(r.code, 0, r.stderr);
   }
 });
 
@@ -185,6 +188,7 @@ test('a replacement that fails keeps the old core and says why; one still loadin
     assert.match((await health(gw)).reload_error, /listed twice/);
     assert.equal(await answer(gw, 'model-a'), 'from A');
   } finally {
-    assert.equal((await gw.stop()).code, 0);
+    const r = await gw.stop();
+    assert.equal(r.code, 0, r.stderr);
   }
 });
