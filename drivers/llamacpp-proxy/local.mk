@@ -52,9 +52,12 @@ TESTS += tests/integration/logprobs.mjs
 EXTRA_DIST += tests/integration/logprobs.mjs
 
 # Replicas (FK_CORE_API_BASE=URL,URL,URL): three stand-ins, then three real
-# llama-servers (skipped, saying why, when llama-server is not built).
+# llama-servers (skipped, saying why, when llama-server is not built). It runs
+# after proxy_real.mjs, not beside it: both time real llama-servers on a
+# machine with few cores.
 TESTS += tests/integration/proxy_replicas.mjs
 EXTRA_DIST += tests/integration/proxy_replicas.mjs
+tests/integration/proxy_replicas.log: tests/integration/proxy_real.log
 
 # Benchmarks (not tests): direct vs through the gateway, one upstream (the
 # stand-in, the real llama-server) or several (replicas); see the files' headers.
