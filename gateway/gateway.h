@@ -43,21 +43,21 @@ typedef struct fk_slot {
 } fk_slot;
 
 typedef struct fk_gateway {
-    fk_config *config;                 /* the main .env: the gateway-wide keys (owned) */
-    fk_slot **cores;                   /* the cores new requests go to; cores[0] is the
-                                          default core (the main .env's); array owned */
-    size_t n_cores;                    /* entries in cores (at least 1 once started) */
-    fk_slot *retired;                  /* older slots still finishing jobs */
-    struct event *reaper;              /* frees idle retired slots outside driver callbacks */
-    struct event *stage_timer;         /* looks at staged replacements until they are ready */
-    struct fk_watch *watch;            /* watch.c: looks for changed .env files (owned) */
-    char reload_error[1024];           /* why the last reload failed ("" if it did not) */
-    struct event_base *base;           /* the loop */
-    struct evhttp *http;               /* the HTTP server */
-    struct evhttp_bound_socket *bound; /* the listening socket (NULL once closed) */
-    struct fk_conns *conns;            /* connection limit, timeouts, framing guard (conn.c) */
-    fk_metrics metrics;                /* counters and histograms for /metrics */
-    struct fk_job *jobs;               /* generations in flight (doubly linked) */
+    fk_config *config;                   /* the main .env: the gateway-wide keys (owned) */
+    fk_slot **cores;                     /* the cores new requests go to; cores[0] is the
+                                            default core (the main .env's); array owned */
+    size_t n_cores;                      /* entries in cores (at least 1 once started) */
+    fk_slot *retired;                    /* older slots still finishing jobs */
+    struct event *reaper;                /* frees idle retired slots outside driver callbacks */
+    struct event *stage_timer;           /* looks at staged replacements until they are ready */
+    struct fk_watch *watch;              /* watch.c: looks for changed .env files (owned) */
+    char reload_error[1024];             /* why the last reload failed ("" if it did not) */
+    struct event_base *base;             /* the loop */
+    struct evhttp *http;                 /* the HTTP server */
+    struct evhttp_bound_socket *bound;   /* the listening socket (NULL once closed) */
+    struct fk_conns *conns;              /* connection limit, timeouts, framing guard (conn.c) */
+    fk_metrics metrics;                  /* counters and histograms for /metrics */
+    struct fk_job *jobs;                 /* generations in flight (doubly linked) */
     struct fk_response_store *responses; /* stored Responses API responses (all slots') */
     int n_jobs;                          /* length of `jobs` */
     int replies_in_flight;               /* job replies not yet written out */

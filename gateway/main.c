@@ -74,7 +74,7 @@ static void teardown(fk_gateway *gw)
     free(gw->config);
     gw->config = NULL;
     fk_metrics_free(&gw->metrics);
-    struct event **evs[] = {&gw->sig_term,    &gw->sig_int,       &gw->sig_hup,    &gw->grace_timer,
+    struct event **evs[] = {&gw->sig_term,    &gw->sig_int,     &gw->sig_hup,    &gw->grace_timer,
                             &gw->stats_timer, &gw->drain_timer, &gw->stage_timer};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++) {
         if (*evs[i]) event_free(*evs[i]);

@@ -390,8 +390,7 @@ int fk_server_start(fk_gateway *gw, char *err, size_t err_len)
         }
     }
     if (fk_conns_start(gw, err, err_len) < 0) return -1;
-    fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->config->listen_host,
-                  port);
+    fk_log_always("gateway", "listening on %s:%d", host[0] ? host : gw->config->listen_host, port);
     return 0;
 }
 

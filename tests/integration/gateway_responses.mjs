@@ -363,7 +363,7 @@ test('metrics and the throughput line count Responses requests', async () => {
   assert.ok(count(/^fk_http_requests_total\{endpoint="\/v1\/responses",status="404"\} (\d+)$/m) >= 2);
   assert.ok(count(/^fk_http_requests_total\{endpoint="\/v1\/responses\/\{id\}",status="200"\} (\d+)$/m) >= 3);
   assert.ok(count(/^fk_http_requests_total\{endpoint="\/v1\/responses\/\{id\}",status="404"\} (\d+)$/m) >= 3);
-  assert.ok(count(/^vllm:e2e_request_latency_seconds_count\{model_name="fk-scripted"\} (\d+)$/m) >= 10);
-  assert.ok(count(/^vllm:generation_tokens_total\{model_name="fk-scripted"\} (\d+)$/m) > 100);
+  assert.ok(count(/^vllm:e2e_request_latency_seconds_count\{core="default",model_name="fk-scripted"\} (\d+)$/m) >= 10);
+  assert.ok(count(/^vllm:generation_tokens_total\{core="default",model_name="fk-scripted"\} (\d+)$/m) > 100);
   await gw.waitForLog(/Avg prompt throughput: [1-9][\d.]* tokens\/s, Avg generation throughput: [1-9][\d.]* tokens\/s/m, 5000);
 });
