@@ -2,7 +2,8 @@
  *
  *   fk-gateway [--env FILE]      read FILE (default ./.env) and serve
  *
- * Start-up order: loop (pthreads enabled first) -> config -> drivers -> HTTP.
+ * Start-up order: loop (pthreads enabled first) -> config -> drivers ->
+ * signals and timers -> HTTP.
  * Exit 0 after SIGTERM/SIGINT once in-flight requests are done; 1 on a
  * configuration or start-up error. */
 #include <config.h>
@@ -84,8 +85,8 @@ static void teardown(fk_gateway *gw)
     gw->base = NULL;
 }
 
-/* Loop first (pthreads enabled before it), then the configuration and core,
- * then HTTP. A configuration error is printed as is ("FILE:LINE: KEY: why")
+/* Loop first (pthreads enabled before it), then the configuration and cores,
+ * signal handlers and timers, then HTTP. A configuration error is printed as is ("FILE:LINE: KEY: why")
  * and returns 2 so main can tell it from a start-up failure. */
 static int start(fk_gateway *gw, const char *env_path, char *err, size_t err_len)
 {
@@ -99,9 +100,11 @@ static int start(fk_gateway *gw, const char *env_path, char *err, size_t err_len
     int config_error = 0;
     if (fk_cores_start(gw, env_path, &config_error, err, err_len) < 0)
         return config_error ? -2 : -1;
-    if (fk_server_start(gw, err, err_len) < 0) return -1;
+    /* The signal handlers before the "listening on" line: whoever reads it
+     * may signal at once (a SIGHUP before them would end the process). */
     if (fk_shutdown_init(gw) < 0 || fk_statslog_init(gw) < 0 || fk_watch_init(gw) < 0)
         return snprintf(err, err_len, "cannot install signal handlers or timers"), -1;
+    if (fk_server_start(gw, err, err_len) < 0) return -1;
     return 0;
 }
 
