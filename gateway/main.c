@@ -86,8 +86,9 @@ static void teardown(fk_gateway *gw)
 }
 
 /* Loop first (pthreads enabled before it), then the configuration and cores,
- * signal handlers and timers, then HTTP. A configuration error is printed as is ("FILE:LINE: KEY: why")
- * and returns 2 so main can tell it from a start-up failure. */
+ * signal handlers and timers, then HTTP. A configuration error is printed as
+ * is ("FILE:LINE: KEY: why") and returns 2 so main can tell it from a
+ * start-up failure. */
 static int start(fk_gateway *gw, const char *env_path, char *err, size_t err_len)
 {
     if (evthread_use_pthreads() < 0)

@@ -217,20 +217,26 @@ test('real llama-servers: spread, a conversation stays, kill -9 and restart', { 
     }
     assert.ok(served.every((s) => s === served[0] && s >= 0), `the conversation stayed on one llama-server: ${served}`);
 
-    const streams = await Promise.all(Array.from({ length: 6 }, (_, i) =>
-      client.chat.completions.create({ model: 'tiny-gptoss', messages: user(`Go on and on ${i}.`), max_tokens: 300, temperature: 1, seed: 10 + i, stream: true })));
-    const results = streams.map(async (s) => {
-      let n = 0;
-      try {
-        for await (const c of s) if (c.choices[0]?.delta) n++;
-        return { n };
-      } catch (e) {
-        return { n, err: e };
-      }
+    // Six long streams, two per llama-server; once each has output, one
+    // llama-server is killed. Its streams must fail cleanly; the others must
+    // go on (a few more chunks each, then they are cancelled: their length is
+    // not the point).
+    const live = Array.from({ length: 6 }, (_, i) => {
+      const ac = new AbortController();
+      const st = { n: 0, err: null, ended: false, ac };
+      st.done = client.chat.completions.create({ model: 'tiny-gptoss', messages: user(`Go on and on ${i}.`), max_tokens: 3000, temperature: 1, seed: 10 + i, stream: true }, { signal: ac.signal })
+        .then(async (s) => { for await (const c of s) if (c.choices[0]?.delta) st.n++; })
+        .catch((e) => { st.err = e; })
+        .finally(() => { st.ended = true; });
+      return st;
     });
-    await sleep(300);
+    const until = async (pred, ms, what) => {
+      for (const end = Date.now() + ms; !pred(); await sleep(20)) if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    };
+    await until(() => live.every((st) => st.n > 0 || st.ended), 30000, 'every stream has output');
     const busy = (await (await fetch(servers[2].baseURL + '/slots')).json()).filter((x) => x.is_processing).length;
     await servers[2].kill9();
+    const atKill = live.map((st) => st.n);
     const t0 = Date.now();
     let seen = null;
     for (; Date.now() - t0 < 2 * HEALTH_READY_MS; await sleep(20)) {
@@ -240,12 +246,13 @@ test('real llama-servers: spread, a conversation stays, kill -9 and restart', { 
     const after = await Promise.all(Array.from({ length: 4 }, (_, i) =>
       client.chat.completions.create({ model: 'tiny-gptoss', messages: user(`Short ${i}`), max_tokens: 4 })));
     assert.equal(after.length, 4, 'requests after the kill succeed on the others');
-    const done = await Promise.all(results);
-    const failed = done.filter((d) => d.err);
+    await until(() => live.every((st, i) => st.ended || st.n >= atKill[i] + 5), 30000, 'the other streams go on');
+    const failed = live.filter((st) => st.err);
+    live.forEach((st) => st.ac.abort());
+    await Promise.all(live.map((st) => st.done));
     assert.ok(busy >= 1, 'the killed llama-server was generating');
     assert.equal(failed.length, busy, `the streams on the killed llama-server (${busy}) failed, no others`);
-    for (const d of failed) assert.ok(d.err instanceof OpenAI.APIError, String(d.err));
-    assert.ok(done.some((d) => !d.err), 'the streams elsewhere finished');
+    for (const st of failed) assert.ok(st.err instanceof OpenAI.APIError, String(st.err));
 
     await servers[2].restart();
     await allReady(gw, 30000);
