@@ -27,6 +27,7 @@ typedef struct chat_state {
                            (streaming) or all of them; NULL when not asked for */
     json_t *lp_maybe;   /* entries of the ordinary tokens since the last special token
                            that have not produced content (yet) */
+    int lp_as_ids;      /* logprobs name tokens "token_id:N" (return_tokens_as_token_ids) */
 } chat_state;
 
 static void chat_state_free(void *p)
@@ -46,10 +47,11 @@ static void on_event(void *ud, const hm_event *ev)
     hm_openai_out_event(s->out, ev);
 }
 
-static chat_state *chat_state_new(const fk_config *cfg, int logprobs)
+static chat_state *chat_state_new(const fk_config *cfg, int logprobs, int lp_as_ids)
 {
     chat_state *s = calloc(1, sizeof *s);
     if (!s) return NULL;
+    s->lp_as_ids = lp_as_ids;
     if (logprobs && (!(s->lp = json_array()) || !(s->lp_maybe = json_array()))) {
         chat_state_free(s);
         return NULL;
@@ -128,7 +130,7 @@ static void flush_deltas(fk_job *j, struct evbuffer *sse)
 static void note_logprobs(chat_state *s, const fk_piece *p, size_t content_before)
 {
     if (p && p->is_special) json_array_clear(s->lp_maybe);
-    if (p && !p->is_special) json_array_append_new(s->lp_maybe, fk_lp_chat_entry(p));
+    if (p && !p->is_special) json_array_append_new(s->lp_maybe, fk_lp_chat_entry(p, s->lp_as_ids));
     if (hm_openai_out_content_bytes(s->out) > content_before) {
         json_array_extend(s->lp, s->lp_maybe);
         json_array_clear(s->lp_maybe);
@@ -242,7 +244,7 @@ static int chat_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk_api_e
     if (in->mode == FK_GEN_PASSTHROUGH &&
         passthrough_special_text(&in->slot->cfg, in->body, &in->body_text, err) < 0)
         return -1;
-    if (!(*state = chat_state_new(gw->config, in->rp.sampling.logprobs)))
+    if (!(*state = chat_state_new(gw->config, in->rp.sampling.logprobs, in->rp.tokens_as_ids)))
         return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
     return 0;
 }

@@ -20,6 +20,7 @@ typedef struct completion_state {
     int skip_special; /* drop special-token pieces */
     int pieces;       /* pieces received (fallback token count) */
     int logprobs;     /* 1: the request asked for logprobs */
+    int as_ids;       /* logprobs name tokens "token_id:N" (return_tokens_as_token_ids) */
     fk_lp_legacy lp;  /* logprobs of the tokens not yet sent (streaming) or all */
     size_t offset;    /* bytes of completion text so far (text_offset) */
 } completion_state;
@@ -70,7 +71,7 @@ static void completion_pieces(fk_job *j, const fk_piece *p, size_t n, struct evb
         s->pieces++;
         if (p[i].is_special && s->skip_special) continue;
         strbuf_append(&s->text, p[i].text, p[i].len); /* OOM: the text is cut, the reply goes on */
-        if (s->logprobs) fk_lp_legacy_add(&s->lp, &p[i], s->offset);
+        if (s->logprobs) fk_lp_legacy_add(&s->lp, &p[i], s->offset, s->as_ids);
         s->offset += p[i].len;
     }
     if (sse) flush_text(j, sse, 0);
@@ -140,6 +141,7 @@ static int completion_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk
     in->mode = FK_GEN_COMPLETION;
     s->skip_special = in->rp.skip_special_tokens;
     s->logprobs = in->rp.sampling.logprobs;
+    s->as_ids = in->rp.tokens_as_ids;
     if (s->logprobs && fk_lp_legacy_init(&s->lp) != 0) {
         free(s);
         return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");

@@ -2,6 +2,7 @@
 #include "logprobs.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include "utf8.h"
 
@@ -18,19 +19,30 @@ static json_t *byte_array(const char *text, size_t len)
     return a;
 }
 
-/* {"token", "logprob", "bytes"} of one token. */
-static json_t *token_object(const char *text, size_t len, float logprob)
+/* A token's name: "token_id:N" (as_ids, and the core gave an id), else its
+ * text as a JSON string (invalid UTF-8 repaired). */
+static json_t *token_name(const char *text, size_t len, int32_t id, int as_ids)
 {
-    return json_pack("{s:o, s:o, s:o}", "token", fk_json_lossy_string(text, len), "logprob",
+    if (!as_ids || id < 0) return fk_json_lossy_string(text, len);
+    char name[32];
+    snprintf(name, sizeof name, "token_id:%ld", (long)id);
+    return json_string(name);
+}
+
+/* {"token", "logprob", "bytes"} of one token. */
+static json_t *token_object(const char *text, size_t len, int32_t id, float logprob, int as_ids)
+{
+    return json_pack("{s:o, s:o, s:o}", "token", token_name(text, len, id, as_ids), "logprob",
                      number_or_null(logprob), "bytes", byte_array(text, len));
 }
 
-json_t *fk_lp_chat_entry(const fk_piece *p)
+json_t *fk_lp_chat_entry(const fk_piece *p, int as_ids)
 {
-    json_t *e = token_object(p->text, p->len, p->logprob);
+    json_t *e = token_object(p->text, p->len, p->token_id, p->logprob, as_ids);
     json_t *top = json_array();
     for (uint32_t i = 0; top && i < p->n_top; i++)
-        json_array_append_new(top, token_object(p->top[i].text, p->top[i].len, p->top[i].logprob));
+        json_array_append_new(top, token_object(p->top[i].text, p->top[i].len, p->top[i].token_id,
+                                                p->top[i].logprob, as_ids));
     if (!e || !top || json_object_set_new(e, "top_logprobs", top) != 0) {
         json_decref(e);
         return NULL;
@@ -54,16 +66,16 @@ int fk_lp_legacy_init(fk_lp_legacy *l)
     return -1;
 }
 
-void fk_lp_legacy_add(fk_lp_legacy *l, const fk_piece *p, size_t offset)
+void fk_lp_legacy_add(fk_lp_legacy *l, const fk_piece *p, size_t offset, int as_ids)
 {
     json_t *top = json_object();
     for (uint32_t i = 0; top && i < p->n_top; i++) {
-        json_t *key = fk_json_lossy_string(p->top[i].text, p->top[i].len);
+        json_t *key = token_name(p->top[i].text, p->top[i].len, p->top[i].token_id, as_ids);
         if (key)
             json_object_set_new(top, json_string_value(key), number_or_null(p->top[i].logprob));
         json_decref(key);
     }
-    json_array_append_new(l->tokens, fk_json_lossy_string(p->text, p->len));
+    json_array_append_new(l->tokens, token_name(p->text, p->len, p->token_id, as_ids));
     json_array_append_new(l->token_logprobs, number_or_null(p->logprob));
     json_array_append_new(l->top_logprobs, top ? top : json_null());
     json_array_append_new(l->text_offset, json_integer((json_int_t)offset));

@@ -10,8 +10,11 @@
  *                (text_offset: byte offsets into the completion's text)
  *
  * "token" is the token's bytes as a JSON string (invalid UTF-8 repaired, as
- * the text is) and "bytes" keeps them exact. A log-probability the core did
- * not give (NAN) is written as null. */
+ * the text is) and "bytes" keeps them exact; with `as_ids` (the request's
+ * return_tokens_as_token_ids, as vLLM names it) a token the core gave an id
+ * is named "token_id:N" instead, in "token", the alternatives and the
+ * completions form's keys (a piece without an id keeps its text). A
+ * log-probability the core did not give (NAN) is written as null. */
 #ifndef FK_GATEWAY_LOGPROBS_H
 #define FK_GATEWAY_LOGPROBS_H
 
@@ -20,7 +23,7 @@
 #include "driver.h"
 
 /* One chat entry for piece p (caller owns). NULL on OOM. */
-json_t *fk_lp_chat_entry(const fk_piece *p);
+json_t *fk_lp_chat_entry(const fk_piece *p, int as_ids);
 /* {"content": content, "refusal": null}; content is stolen. */
 json_t *fk_lp_chat_object(json_t *content);
 
@@ -35,7 +38,7 @@ typedef struct fk_lp_legacy {
 /* Empty arrays. 0, or -1 on OOM. */
 int fk_lp_legacy_init(fk_lp_legacy *l);
 /* Append piece p, whose text starts at byte `offset` of the completion. */
-void fk_lp_legacy_add(fk_lp_legacy *l, const fk_piece *p, size_t offset);
+void fk_lp_legacy_add(fk_lp_legacy *l, const fk_piece *p, size_t offset, int as_ids);
 /* 1 when something was added since the last take. */
 int fk_lp_legacy_pending(const fk_lp_legacy *l);
 /* The object of everything added since the last take (caller owns); the

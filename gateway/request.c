@@ -143,7 +143,8 @@ static int parse_common(const json_t *body, const fk_limits *lim, fk_request_par
         get_integer(body, "n", 1, 1, 1, &n, err) < 0 ||
         get_number(body, "presence_penalty", -2, 2, 0, &pp, err) < 0 ||
         get_number(body, "frequency_penalty", -2, 2, 0, &fp, err) < 0 ||
-        get_stop(body, out, err) < 0)
+        get_stop(body, out, err) < 0 ||
+        get_bool(body, "return_tokens_as_token_ids", 0, &out->tokens_as_ids, err) < 0)
         return -1;
     s->top_k = top_k < 0 ? 0 : (int)top_k;
     s->has_seed = field(body, "seed") != NULL;

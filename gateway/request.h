@@ -31,6 +31,8 @@ typedef struct fk_request_params {
     fk_sampling sampling;          /* max_tokens resolved; stop points into `stop` */
     const char *stop[FK_MAX_STOP]; /* borrowed from the body */
     int skip_special_tokens;       /* completions: drop special tokens from text */
+    int tokens_as_ids;             /* return_tokens_as_token_ids (vLLM's): logprobs name each
+                                      token "token_id:N" instead of spelling it */
     const json_t *prompt;          /* completions: the prompt (string or id array), borrowed */
 } fk_request_params;
 
