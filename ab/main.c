@@ -33,14 +33,28 @@ typedef struct ab_options {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fk-ab --a BASE_URL [--a-model ID] --b BASE_URL [--b-model ID]\n"
-               "             [--chats FILE.jsonl] [--max-tokens N] [--top-k K] [--json] [--html "
-               "FILE]\n"
-               "             [--tokenizer PATH] [--date YYYY-MM-DD] [--api-key KEY] [--wait S]\n"
-               "Sends the same chats to both endpoints (greedy, /v1/completions with the\n"
-               "rendered Harmony prompt) and reports where their tokens part: agreement, first\n"
-               "divergence, log-probability differences, top-k overlap, reasoning and final,\n"
-               "speed. A model defaults to the first id of its base's /v1/models.\n");
+    fprintf(f,
+            "usage: fk-ab --a BASE_URL [--a-model ID] --b BASE_URL [--b-model ID]\n"
+            "             [--chats FILE.jsonl] [--max-tokens N] [--json] [--html FILE]\n"
+            "Sends the same chats to two OpenAI-compatible endpoints (greedy, through\n"
+            "/v1/completions with the rendered Harmony prompt as token ids) and reports\n"
+            "where their tokens part.\n"
+            "  --a, --b URL        the two bases (http://HOST:PORT, with or without /v1)\n"
+            "  --a-model, --b-model ID  the model (default: the first id of /v1/models)\n"
+            "  --chats FILE        one chat a line: {\"messages\": [...]} (\"tools\",\n"
+            "                      \"reasoning_effort\" too) or {\"prompt\": \"text\" | [ids]};\n"
+            "                      default: a built-in set of 4\n"
+            "  --max-tokens N      tokens per answer (default %d)\n"
+            "  --top-k K           alternatives compared per position, 1-20 (default %d)\n"
+            "  --json              print the report as one JSON object\n"
+            "  --html FILE         also write a self-contained HTML report (SVG plots)\n"
+            "  --tokenizer PATH    tokenizer.json or tiktoken ranks (default: the bundled\n"
+            "                      o200k_harmony, as the gateway)\n"
+            "  --date YYYY-MM-DD   the date in the system message (default: today, UTC)\n"
+            "  --api-key KEY       bearer token for both (default: $FK_API_KEY)\n"
+            "  --wait S            how long a base may refuse connections (default 60)\n"
+            "Exit status: 0 compared, 1 an endpoint or input failed, 2 usage.\n",
+            AB_DEFAULT_MAX_TOKENS, AB_DEFAULT_TOP_K);
 }
 
 /* "http://h:p/v1/" -> "http://h:p" (owned copy). */

@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir "$t/root" "$t/elsewhere"
 for d in conf scripts tests tokenizer; do ln -s "$top/$d" "$t/root/$d"; done
-PATH=$build/gateway:$build/drivers/cuda/tools:$PATH
+PATH=$build/gateway:$build/drivers/cuda/tools:$build/ab:$PATH
 export PATH
 
 n=0
@@ -73,11 +73,12 @@ fk-gguf --model tests/fixtures/models/tiny-gptoss-mxfp4 --tokenizer tokenizer.js
 $(sh scripts/llama-server.sh) -m tiny.gguf --port 8080 -c 4096
 FK_CORE_API_BASE=http://127.0.0.1:8080 fk-gateway --env conf/llama.env
 FK_CORES=conf/vllm.env fk-gateway --env conf/llama.env
-node scripts/compare-cores.mjs http://127.0.0.1:8001/v1 --models gpt-oss-20b-mxfp4.gguf,gpt-oss-20b
+fk-ab --a BASE_URL [--a-model ID] --b BASE_URL [--b-model ID] [--chats FILE.jsonl] [--max-tokens N] [--json] [--html FILE]
+fk-ab --a http://127.0.0.1:8001 --a-model gpt-oss-20b-mxfp4.gguf --b http://127.0.0.1:8001 --b-model gpt-oss-20b --html ab.html
 fk-mkmodel --from tests/fixtures/models/tiny-gptoss-mxfp4 --experts-form bf16 --out /tmp/tiny-bf16
 printf '"'"'VLLM_MODEL_CORE=/tmp/tiny-bf16\nFRONTEND_VLLM_MODEL=tiny-gptoss-bf16\n'"'"' >/tmp/bf16.env
 FK_LISTEN=127.0.0.1:8011 FK_CORES=/tmp/bf16.env fk-gateway --env conf/default.env & gw=$!
-node scripts/compare-cores.mjs http://127.0.0.1:8011/v1 --models tiny-gptoss,tiny-gptoss-bf16 --max-tokens 16
+fk-ab --a http://127.0.0.1:8011 --a-model tiny-gptoss --b http://127.0.0.1:8011 --b-model tiny-gptoss-bf16 --max-tokens 16
 kill $gw
 build-check/tests/bench/bench_harmony_parser 8 7
 sh tests/bench/bench_tokenizer.sh build-check
@@ -179,6 +180,7 @@ else
     skip "\$(sh scripts/llama-server.sh) -m tiny.gguf --port 8080 -c 4096" "llama-server is not built here"
     skip "FK_CORE_API_BASE=http://127.0.0.1:8080 fk-gateway --env conf/llama.env" "no llama-server to point at"
 fi
+skip "fk-ab --a BASE_URL [--a-model ID] ..." "the synopsis; the example below runs it"
 skip "the first 'Comparing cores' block (conf/llama.env + FK_CORES=conf/vllm.env)" "needs gpt-oss-20b in /models and llama-server serving it"
 skip "sh tests/device/run.sh" "the GPU run: needs an NVIDIA GPU, builds with nvcc and writes a 13.8 GB checkpoint"
 
@@ -189,7 +191,8 @@ sed -n '/^    fk-mkmodel --from/,/^    kill \$gw/p' "$top/README.md" | sed 's/^ 
 if [ "$(wc -l <"$t/example.sh")" -eq 5 ] &&
     out=$(cd "$t/root" && timeout 180 sh "$t/example.sh" 2>"$t/example.log"); then
     case $out in
-    *"4 of 4 chats identical (100.0%)"*) pass "the 'Example that runs here' block: one gateway, both cores, 4 of 4 chats identical, the gateway stopped" ;;
+    *"token agreement 1.000 (64 of 64 tokens before the first divergence); 4 of 4 chats identical"*)
+        pass "the 'Example that runs here' block: one gateway, both cores, fk-ab finds 4 of 4 chats identical, the gateway stopped" ;;
     *) fail "the 'Example that runs here' block" "$out" ;;
     esac
 else
@@ -225,7 +228,7 @@ fi
 skip "the other benchmark commands" "they run for minutes (bench_load writes a 13.8 GB model); by hand"
 
 # ---- --help explains, and points at what is installed ------------------------------
-for tool in fk-gateway fk-golden fk-mkmodel; do
+for tool in fk-gateway fk-golden fk-mkmodel fk-ab; do
     out=$($tool --help 2>&1)
     if [ $? -eq 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -ge 8 ] && ! printf '%s' "$out" | grep -q 'gateway/config.h'; then
         pass "$tool --help explains its options"

@@ -163,6 +163,25 @@ test('native core: completion logprobs, whole and streamed', async () => {
   await completionCase(nativeClient, 'native');
 });
 
+test('return_tokens_as_token_ids (vLLM\'s): every token and alternative named by its id', async () => {
+  const base = { model: MODEL, max_tokens: 8, temperature: 0, return_tokens_as_token_ids: true };
+  const spelled = await nativeClient.completions.create({ ...base, prompt: RAW, logprobs: 2, return_tokens_as_token_ids: false });
+  const named = await nativeClient.completions.create({ ...base, prompt: RAW, logprobs: 2 });
+  const lp = named.choices[0].logprobs;
+  assert.equal(named.choices[0].text, spelled.choices[0].text, 'the text is unchanged');
+  assert.deepEqual(lp.token_logprobs, spelled.choices[0].logprobs.token_logprobs);
+  assert.ok(lp.tokens.every((t) => /^token_id:\d+$/.test(t)), `tokens named by id: ${lp.tokens}`);
+  for (const top of lp.top_logprobs) assert.ok(Object.keys(top).every((t) => /^token_id:\d+$/.test(t)), 'alternatives too');
+  assert.ok(lp.tokens.includes('token_id:200005') || !spelled.choices[0].text.includes('<|channel|>'), 'specials by their ids');
+  const chat = await nativeClient.chat.completions.create({ ...base, messages: user('Hi'), max_tokens: 12, logprobs: true, top_logprobs: 1 });
+  for (const e of chat.choices[0].logprobs.content) {
+    assert.match(e.token, /^token_id:\d+$/, 'chat entries too');
+    assert.match(e.top_logprobs[0].token, /^token_id:\d+$/);
+  }
+  assert.equal(Buffer.concat(chat.choices[0].logprobs.content.map((e) => Buffer.from(e.bytes))).toString(), chat.choices[0].message.content ?? '',
+    'bytes stay the tokens\' bytes');
+});
+
 test('llama core (stand-in): llama-server\'s n_probs become the same shapes, values passed through', async () => {
   const fake = await startFake();
   const gw = await startGateway({ env: llamaEnv(fake, { FRONTEND_VLLM_MODEL: MODEL }) });
