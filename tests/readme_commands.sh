@@ -84,6 +84,8 @@ build-check/tests/bench/bench_harmony_parser 8 7
 sh tests/bench/bench_tokenizer.sh build-check
 sh tests/bench/bench_load.sh build-check
 sh tests/bench/bench_engine.sh build-check
+sh tests/bench/bench_vs_llamacpp.sh build-check
+build-check/tests/bench/bench_matmul
 build-check/tests/bench/bench_sampler
 build-check/tests/bench/bench_scheduler
 sh tests/bench/bench_prefix.sh build-check
