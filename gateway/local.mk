@@ -94,7 +94,7 @@ tests_fuzz_fuzz_http_guard_SOURCES = tests/fuzz/fuzz_http_guard.c gateway/http_g
 	gateway/openai_errors.c gateway/utf8.c
 tests_fuzz_fuzz_http_guard_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_http_guard_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_http_guard_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+tests_fuzz_fuzz_http_guard_LDADD = harmony/libfkharmony.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c gateway/request.c \
 	gateway/openai_errors.c gateway/utf8.c gateway/special_text.c
 tests_fuzz_fuzz_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -fsanitize=fuzzer
