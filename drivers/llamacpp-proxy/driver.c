@@ -88,7 +88,7 @@ static int config_load(proxy_config *c, const fk_host *host, char *err, size_t e
         long *out;       /* where it goes */
     } nums[] = {
         {"FK_LLAMA_HEALTH_INTERVAL_MS", 1000, 10, 1, &c->health_interval_ms},
-        {"FK_LLAMA_HEALTH_READY_INTERVAL_MS", 10000, 10, 1, &c->health_ready_ms},
+        {"FK_LLAMA_HEALTH_READY_INTERVAL_MS", 1000, 10, 1, &c->health_ready_ms},
         {"FK_LLAMA_WAITING_NOTIFY_MS", 1000, 10, 1, &c->waiting_notify_ms},
         {"FK_LLAMA_CONNECT_TIMEOUT_MS", 3000, 0, 1, &c->connect_timeout_ms},
         {"FK_LLAMA_FIRST_BYTE_TIMEOUT_S", 600, 0, 1000, &c->first_byte_ms},
@@ -287,6 +287,7 @@ static void gen_finish(fk_gen *g)
 static int gen_sink_event(void *owner, const char *field, char *value, size_t len)
 {
     fk_gen *g = owner;
+    g->t_last_event_ms = proxy_now_ms();
     if (g->cancelled) return -1;
     g->events++;
     return g->mode == FK_GEN_PASSTHROUGH ? passthrough_event(g, field, value, len)
@@ -386,8 +387,26 @@ static void gen_sink_done(void *owner, fk_xfer *x, const fk_xfer_end *end)
     } else if (!g->cancelled && end->aborted && !g->err.set) {
         gen_fail(g, 502, "server_error", "upstream_error", "the upstream stream was abandoned");
     }
+    /* A transfer that failed on the wire may mean the replica is gone:
+     * have /health say so now rather than at the next poll. */
+    if (end->curl_code != CURLE_OK || end->timeout) health_poke(r);
     fk_xfer_free(x);
     gen_finish(g);
+}
+
+void gens_fail_silent(replica *r, double silent_ms, const char *why)
+{
+    double now = proxy_now_ms();
+    for (fk_gen *g = r->core->gens; g; g = g->next) {
+        if (g->replica != r || g->state != GEN_RUNNING || !g->xfer || g->cancelled) continue;
+        double last = g->t_last_event_ms ? g->t_last_event_ms : g->t_started_ms;
+        if (now - last < silent_ms) continue;
+        gen_fail(g, 504, "server_error", "upstream_timeout",
+                 "llama-server at %s stopped answering (%s) and sent nothing for this request "
+                 "in %.0f s",
+                 r->base, why, (now - last) / 1000);
+        fk_xfer_abort(g->xfer);
+    }
 }
 
 static const fk_xfer_sink GEN_SINK = {gen_sink_event, gen_sink_done, gen_sink_first_byte};
@@ -413,6 +432,8 @@ static int gen_start(fk_gen *g)
         .idle_ms = core->cfg.idle_ms,
     };
     g->state = GEN_RUNNING;
+    g->t_started_ms = proxy_now_ms();
+    g->t_last_event_ms = 0;
     g->xfer = fk_xfer_start(core->curl, core->base, &o, &GEN_SINK, g);
     if (!g->xfer) {
         r->in_flight--;

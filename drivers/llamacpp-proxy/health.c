@@ -3,7 +3,12 @@
  * /health: 200 -> READY, 503 -> LOADING (the model is loading), a refused
  * connection or an unresolvable host -> UNAVAILABLE with a hint (the host
  * answers 503 at once then; it waits only for LOADING). Polls every
- * health_interval_ms while not ready and every health_ready_ms once ready.
+ * health_interval_ms while not ready and every health_ready_ms once ready
+ * (both 1 s by default, so a killed upstream shows within about a second; a
+ * generation transfer that fails on the wire polls at once). A /health that
+ * gets no answer within 5 s means a stopped upstream (it accepts connections
+ * and says nothing): its running generations silent that long end with 504
+ * then, not after the minutes-long first-byte timeout.
  * On becoming ready it reads /props once (context size, model path), and at
  * each ready poll /slots (how many slots it has and how many are busy, for
  * the least-busy choice) until it answers with something else than a list
@@ -115,6 +120,8 @@ static void read_health(replica *r, const fk_xfer_end *end)
     if (end->curl_code != CURLE_OK) {
         health_unreachable_detail(r->base, end->curl_code, end->curl_error, detail, sizeof detail);
         health_set(r, FK_HEALTH_UNAVAILABLE, detail);
+        if (end->curl_code == CURLE_OPERATION_TIMEDOUT)
+            gens_fail_silent(r, HEALTH_REQUEST_MS, "/health got no answer either");
     } else if (end->status == 200) {
         health_set(r, FK_HEALTH_READY, "");
     } else if (end->status == 503) {

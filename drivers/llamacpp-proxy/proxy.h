@@ -174,6 +174,8 @@ struct fk_gen {
     struct event *notify; /* periodic on_waiting until the first piece */
     double t_created_ms;  /* monotonic ms at generate() */
     double t_first_byte_ms; /* monotonic ms of the upstream's first byte, 0 before */
+    double t_started_ms;    /* monotonic ms the current try started (GEN_RUNNING) */
+    double t_last_event_ms; /* monotonic ms of the try's last upstream event, 0 before */
     int cancelled;          /* cancel() was called */
     int pieces_sent;        /* pieces delivered to the host */
     gen_error err;          /* the error for on_done */
@@ -308,5 +310,12 @@ replica *replicas_choose(fk_gen *g);
 int replicas_n_ctx(const fk_core *core);
 /* The model file the first replica that knows it reported, or NULL. */
 const char *replicas_model(const fk_core *core);
+
+/* ---- driver.c: generations, for health.c ---------------------------------------------- */
+
+/* A replica's /health got no answer: fail with 504 every generation running
+ * on it that has heard nothing from it for silent_ms (a stopped llama-server
+ * accepts connections and says nothing; the first-byte timeout is minutes). */
+void gens_fail_silent(replica *r, double silent_ms, const char *why);
 
 #endif

@@ -143,3 +143,42 @@ test('an upstream that answers 503 (loading) before any output: the request wait
   const log = await fake.log();
   assert.ok(log.requests.filter((q) => q.path === '/completion').length >= 2, 'sent again after the 503');
 });
+
+test('a stopped upstream (SIGSTOP) fails a waiting request within seconds and /health says so; a killed one shows within about a second', async () => {
+  const f = await startFake();
+  // The default poll periods and first-byte timeout (600 s), as shipped.
+  const g = await startGateway({ env: llamaEnv(f, { FK_LLAMA_HEALTH_INTERVAL_MS: '', FK_LLAMA_HEALTH_READY_INTERVAL_MS: '' }) });
+  try {
+    await waitReady(g);
+    f.proc.kill('SIGSTOP');
+    const t0 = Date.now();
+    const res = await fetch(g.baseURL + '/v1/chat/completions', {
+      method: 'POST', body: JSON.stringify({ model: MODEL, messages: user('hi') }), signal: AbortSignal.timeout(60000),
+    });
+    const ms = Date.now() - t0;
+    const e = (await res.json()).error;
+    assert.equal(res.status, 504, JSON.stringify(e));
+    assert.equal(e.code, 'upstream_timeout');
+    assert.match(e.message, /stopped answering/);
+    assert.ok(ms < 20000, `failed after ${ms} ms, not after FK_LLAMA_FIRST_BYTE_TIMEOUT_S (600 s)`);
+    const h = await fetch(g.baseURL + '/health');
+    assert.equal(h.status, 503, 'the gateway says the core is unavailable');
+    f.proc.kill('SIGCONT');
+    await waitReady(g, 15000);
+    f.proc.kill('SIGKILL');
+    const t1 = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - t1 < 10000) {
+      status = (await fetch(g.baseURL + '/health')).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    const shown = Date.now() - t1;
+    assert.equal(status, 503);
+    assert.ok(shown < 2500, `/health said ok for ${shown} ms after the upstream died`);
+  } finally {
+    f.proc.kill('SIGCONT');
+    f.stop();
+    const r = await g.stop();
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
