@@ -18,6 +18,9 @@
 #ifndef FK_PKGLIBDIR
 #define FK_PKGLIBDIR "/usr/local/lib/forgekeeper"
 #endif
+#ifndef FK_PKGDATADIR
+#define FK_PKGDATADIR "/usr/local/share/forgekeeper"
+#endif
 
 /* Keys the gateway itself understands (an FK_ key outside this list and the
  * driver list draws a warning). */
@@ -26,6 +29,7 @@ static const char *const gateway_keys[] = {
     "FK_CORE_API_BASE",
     "FK_LISTEN",
     "FK_DRIVER_DIR",
+    "FK_WEB_DIR",
     "FK_DRIVER",
     "FK_API_KEY",
     "FK_CORS_ORIGINS",
@@ -75,6 +79,7 @@ static const char *const gateway_wide_keys[] = {
     "FK_RESPONSES_STORE_TTL_S",
     "FK_RESPONSES_STORE_MB",
     "FK_PUBLIC_ENDPOINTS",
+    "FK_WEB_DIR",
     "FK_CORES",
     "FK_RELOAD_WATCH_MS",
     "FRONTEND_VLLM_API_BASE",
@@ -584,6 +589,18 @@ static int check_public(checker *ck)
     return 0;
 }
 
+/* FK_WEB_DIR: a folder (resolved like every path), "none", or the installed one. */
+static int check_web_dir(checker *ck)
+{
+    fk_config *cfg = ck->cfg;
+    const char *v = value(cfg, "FK_WEB_DIR");
+    if (v && strcmp(v, "none") == 0) return 0;
+    if (fk_config_path(cfg, "FK_WEB_DIR", &cfg->web_dir, ck->err, ck->err_len) < 0) return -1;
+    if (!cfg->web_dir && !(cfg->web_dir = strdup(FK_PKGDATADIR "/web")))
+        return bad(cfg, "FK_WEB_DIR", ck->err, ck->err_len, "out of memory");
+    return 0;
+}
+
 /* `warn`: log warnings about the file's own lines (once per file read). */
 static int validate(fk_config *cfg, int warn, char *err, size_t err_len)
 {
@@ -596,6 +613,7 @@ static int validate(fk_config *cfg, int warn, char *err, size_t err_len)
     if (path_list(cfg, "FK_DRIVER_DIR", &cfg->driver_dir, err, err_len) < 0) return -1;
     if (!cfg->driver_dir && !(cfg->driver_dir = strdup(FK_PKGLIBDIR)))
         return snprintf(err, err_len, "out of memory"), -1;
+    if (check_web_dir(&ck) < 0) return -1;
     cfg->api_key = value(cfg, "FK_API_KEY");
     cfg->cors_origins = value(cfg, "FK_CORS_ORIGINS");
     if (check_public(&ck) < 0) return -1;
@@ -728,5 +746,6 @@ void fk_config_free(fk_config *cfg)
     free(cfg->core_api_base);
     free(cfg->model_path);
     free(cfg->driver_dir);
+    free(cfg->web_dir);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -13,6 +13,7 @@
  *   FK_LISTEN               HOST:PORT; port 0 picks a free one               [127.0.0.1:8001]
  *   FK_DRIVER_DIR           colon-separated driver directories               [pkglibdir]
  *   FK_DRIVER               driver name, overriding FK_CORE_KIND's choice
+ *   FK_WEB_DIR              the chat page's files; "none": no page     [pkgdatadir/web]
  *   FK_API_KEY              when set, clients must send "Authorization: Bearer KEY"
  *   FK_CORS_ORIGINS         "*" or a comma list of allowed origins           [none]
  *   FK_PUBLIC_ENDPOINTS     which of /health,/version,/metrics answer without
@@ -100,6 +101,7 @@ typedef struct fk_config {
     char listen_host[256];                /* FK_LISTEN host part */
     int listen_port;                      /* FK_LISTEN port; 0: any free port */
     char *driver_dir;                     /* FK_DRIVER_DIR, each entry resolved (owned) */
+    char *web_dir;                        /* FK_WEB_DIR, resolved (owned); NULL: "none" */
     const char *driver_name;              /* FK_DRIVER, else from core_kind */
     const char *api_key;                  /* FK_API_KEY or NULL */
     const char *cors_origins;             /* FK_CORS_ORIGINS or NULL */

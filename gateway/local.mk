@@ -24,7 +24,7 @@ gateway_libfkgateway_la_SOURCES = \
 	gateway/chat.c gateway/completions.c gateway/models.c gateway/health.c \
 	gateway/response_store.h gateway/response_store.c gateway/responses.c \
 	gateway/statslog.c gateway/shutdown.c gateway/slot.c gateway/cores.c \
-	gateway/watch.c gateway/version.c
+	gateway/watch.c gateway/version.c gateway/page.c
 gateway_libfkgateway_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 gateway_libfkgateway_la_LIBADD = harmony/libfkharmony.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 
@@ -116,3 +116,15 @@ EXTRA_DIST += gateway/README.md
 # The documented example configurations, installed beside the tokenizer data
 # (fk-gateway --help points at them).
 dist_pkgdata_DATA += conf/llama.env conf/vllm.env
+
+# The chat page (GET /, see page.c): static files, installed beside the
+# tokenizer data; tests read them from the source tree (FK_WEB_DIR) and drive
+# them in headless Chromium.
+webdir = $(pkgdatadir)/web
+dist_web_DATA = gateway/web/index.html gateway/web/app.js gateway/web/app.css
+TESTS += tests/integration/page.mjs
+EXTRA_DIST += tests/integration/page.mjs
+clean-local: clean-screenshots
+clean-screenshots:
+	rm -rf tests/screenshots
+.PHONY: clean-screenshots

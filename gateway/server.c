@@ -31,6 +31,7 @@ static const char *const endpoint_names[] = {
     "/version",
     "/v1/responses",
     "/v1/responses/{id}",
+    "/ (page)",
 };
 
 const char *fk_endpoint_name(fk_endpoint ep)
@@ -261,12 +262,15 @@ static int authorized(const fk_gateway *gw, struct evhttp_request *req)
 /* ---- routing ------------------------------------------------------------------- */
 
 typedef struct route {
-    const char *path; /* exact path, or a prefix when it ends in '/' */
+    const char *path; /* exact path, or a prefix when it ends in '/' ("/" is exact) */
     int methods;      /* EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE */
     fk_endpoint ep;   /* for metrics */
-    int public_bit;   /* 0: FK_API_KEY always applies; else the FK_PUBLIC_* bit that waives it */
+    int public_bit;   /* 0: FK_API_KEY always applies; PAGE_PUBLIC: never (the chat page's
+                         files); else the FK_PUBLIC_* bit that waives it */
     void (*handler)(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 } route;
+
+#define PAGE_PUBLIC (-1)
 
 static const route routes[] = {
     {"/v1/chat/completions", EVHTTP_REQ_POST, FK_EP_CHAT, 0, fk_handle_chat},
@@ -277,6 +281,9 @@ static const route routes[] = {
     {"/health", EVHTTP_REQ_GET, FK_EP_HEALTH, FK_PUBLIC_HEALTH, fk_handle_health},
     {"/metrics", EVHTTP_REQ_GET, FK_EP_METRICS, FK_PUBLIC_METRICS, fk_handle_metrics},
     {"/version", EVHTTP_REQ_GET, FK_EP_VERSION, FK_PUBLIC_VERSION, fk_handle_version},
+    {"/", EVHTTP_REQ_GET, FK_EP_PAGE, PAGE_PUBLIC, fk_handle_page},
+    {"/app.js", EVHTTP_REQ_GET, FK_EP_PAGE, PAGE_PUBLIC, fk_handle_page},
+    {"/app.css", EVHTTP_REQ_GET, FK_EP_PAGE, PAGE_PUBLIC, fk_handle_page},
 };
 
 /* Every reply, once written out: the connection may go on (conn.c), and
@@ -291,7 +298,8 @@ static void on_reply_complete(struct evhttp_request *req, void *arg)
 static int route_matches(const route *r, const char *path)
 {
     size_t n = strlen(r->path);
-    return r->path[n - 1] == '/' ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
+    return n > 1 && r->path[n - 1] == '/' ? strncmp(path, r->path, n) == 0
+                                          : strcmp(path, r->path) == 0;
 }
 
 /* "GET, DELETE" for an Allow header and messages. */
@@ -330,7 +338,8 @@ static void on_request(struct evhttp_request *req, void *arg)
             fk_reply_error(gw, req, r->ep, &e);
             return;
         }
-        if (!(r->public_bit & gw->config->public_endpoints) && !authorized(gw, req)) {
+        int open = r->public_bit == PAGE_PUBLIC || (r->public_bit & gw->config->public_endpoints);
+        if (!open && !authorized(gw, req)) {
             fk_api_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
                              "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.");
             fk_reply_error(gw, req, r->ep, &e);

@@ -22,6 +22,7 @@ typedef enum fk_endpoint {
     FK_EP_VERSION = 6,     /* GET /version */
     FK_EP_RESPONSES = 7,   /* POST /v1/responses */
     FK_EP_RESPONSE = 8,    /* GET, DELETE /v1/responses/{id} */
+    FK_EP_PAGE = 9,        /* GET /, /app.js, /app.css: the chat page */
 } fk_endpoint;
 
 /* What the router learned about a request before its handler runs. */
@@ -68,6 +69,8 @@ void fk_handle_models(fk_gateway *gw, struct evhttp_request *req, const fk_req_i
 void fk_handle_health(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_metrics(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_version(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
+/* page.c: the chat page's files. */
+void fk_handle_page(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 void fk_handle_responses(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);
 /* GET or DELETE /v1/responses/{id} */
 void fk_handle_response(fk_gateway *gw, struct evhttp_request *req, const fk_req_info *info);

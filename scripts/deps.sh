@@ -4,11 +4,12 @@
 #   (no flag)  what building and running the gateway needs (and curl, which
 #              the README's first request uses)
 #   --test     also the test tools: clang + sanitizer runtimes, curl, Node.js,
-#              and cmake + git for scripts/llama-server.sh
+#              cmake + git for scripts/llama-server.sh, and chromium, the
+#              headless browser the chat page's tests drive
 set -eu
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libevent-dev libjansson-dev libcurl4-openssl-dev libpcre2-dev curl"
-test_pkgs="clang libclang-rt-14-dev clang-format curl xz-utils cmake git"
+test_pkgs="clang libclang-rt-14-dev clang-format curl xz-utils cmake git chromium"
 
 want=$build_pkgs
 [ "${1:-}" = "--test" ] && want="$want $test_pkgs"

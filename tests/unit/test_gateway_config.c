@@ -33,6 +33,10 @@ static void test_defaults(void)
     ok(c.stats_interval_s == 5, "stats every 5 s");
     is_int(c.reasoning_fields, FK_REASONING_BOTH, "both reasoning fields");
     is_str(c.driver_dir, FK_PKGLIBDIR, "drivers from pkglibdir");
+    is_str(c.web_dir, FK_PKGDATADIR "/web", "the chat page from pkgdatadir/web");
+    fk_config_free(&c);
+    is_int(load(&c, "FK_WEB_DIR=none\n", err, sizeof err), 0, "FK_WEB_DIR=none: %s", err);
+    ok(c.web_dir == NULL, "FK_WEB_DIR=none: no page");
     fk_config_free(&c);
 }
 
@@ -206,9 +210,10 @@ static void test_paths(void)
     mkdir(sub, 0700);
     FILE *f = fopen(file, "w");
     if (f) {
-        fputs("VLLM_MODEL_CORE=../models/tiny\nFK_DRIVER_DIR=lib:/abs/drivers::plug\n"
-              "FK_TOKENIZER=/etc/tok.json\nFK_SCRIPT_FILE=s.json\n",
-              f);
+        fputs(
+            "VLLM_MODEL_CORE=../models/tiny\nFK_DRIVER_DIR=lib:/abs/drivers::plug\nFK_WEB_DIR=web\n"
+            "FK_TOKENIZER=/etc/tok.json\nFK_SCRIPT_FILE=s.json\n",
+            f);
         fclose(f);
     }
     fk_config c;
@@ -221,6 +226,8 @@ static void test_paths(void)
     char list[600];
     snprintf(list, sizeof list, "%s/lib:/abs/drivers::%s/plug", real, real);
     is_str(c.driver_dir, list, "FK_DRIVER_DIR: each relative entry resolved");
+    snprintf(want, sizeof want, "%s/web", real);
+    is_str(c.web_dir, want, "FK_WEB_DIR: relative to the file's folder");
     char *p = NULL;
     is_int(fk_config_path(&c, "FK_TOKENIZER", &p, err, sizeof err), 0, "path getter");
     is_str(p, "/etc/tok.json", "an absolute path stays");
@@ -336,6 +343,7 @@ int main(void)
 {
     fk_log_set_level(FK_LOG_ERROR); /* unknown-key warnings are not under test here */
     unsetenv("FK_DRIVER_DIR");      /* make check sets it; the default is under test */
+    unsetenv("FK_WEB_DIR");         /* likewise */
     test_defaults();
     test_seed();
     test_errors();
