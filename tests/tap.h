@@ -4,6 +4,9 @@
  *   is_int(got, want, "name")   integer equality, prints both on failure
  *   is_str(got, want, "name")   string equality (NULL-safe), prints both on failure
  *   diag("fmt", ...)            a "# ..." comment line
+ *   require(cond, "what %d", i) a precondition (setup: a fixture, a temp file,
+ *                               the test's own input), not a test point: when
+ *                               it fails the test stops with "Bail out!" and fails
  *   return done_testing();      prints the plan "1..N"; exit status 1 if any failed
  *
  * Header-only: every test program includes it once. */
@@ -12,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_count_;  /* test points emitted so far */
@@ -68,6 +72,22 @@ __attribute__((format(printf, 3, 4), unused)) static int is_str(const char *got,
     va_end(ap);
     if (!pass) diag("  got \"%s\"\n#   want \"%s\"", got ? got : "(null)", want ? want : "(null)");
     return pass;
+}
+
+/* A precondition: nothing is counted when it holds; when it does not, the
+ * whole test fails at once (TAP "Bail out!", exit status 1), so a broken
+ * setup can neither pass nor inflate the count of checks. */
+__attribute__((format(printf, 2, 3), unused)) static void require(int pass, const char *fmt, ...)
+{
+    if (pass) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("Bail out! precondition failed: ", stdout);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    fflush(stdout);
+    exit(1);
 }
 
 __attribute__((unused)) static int done_testing(void)
