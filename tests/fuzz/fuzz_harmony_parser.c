@@ -6,9 +6,10 @@
  *
  * Checks: every event's strings are valid UTF-8, CONTENT is non-empty and
  * only inside a message, starts and ends alternate, nothing follows an
- * error; the same stream with its text pieces merged gives the same events
- * (content coalesced); every event goes through the OpenAI mapping and its
- * deltas serialise with JSON_COMPACT. */
+ * error; the same stream in four chunkings (text pieces cut where the input
+ * says, merged, one byte each, and cut at pseudo-random lengths) gives the
+ * same events (content coalesced); every event goes through the OpenAI
+ * mapping and its deltas serialise with JSON_COMPACT. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +108,29 @@ static void take_deltas(state *st, const hm_parser *p)
     json_decref(d);
 }
 
-/* Runs the stream; `merge` joins adjacent text pieces. Returns the log. */
-static char *run(const uint8_t *data, size_t size, int merge)
+/* How text pieces are cut: as the input says (at 0x02), merged between
+ * specials, one byte each, or at pseudo-random lengths (1..7). */
+typedef enum chunking { CUT_AS_GIVEN, CUT_MERGED, CUT_BYTES, CUT_RANDOM } chunking;
+
+/* 1 when the text collected so far ends a piece before byte i. */
+static int cut_here(chunking how, const uint8_t *data, size_t i, size_t text_len, uint32_t *rng)
+{
+    switch (how) {
+    case CUT_AS_GIVEN:
+        return data[i] == 0x02;
+    case CUT_MERGED:
+        return 0;
+    case CUT_BYTES:
+        return text_len > 0;
+    case CUT_RANDOM:
+        *rng = *rng * 1103515245u + 12345u;
+        return text_len > (*rng >> 16) % 7;
+    }
+    return 0;
+}
+
+/* Runs the stream cut `how`. Returns the log. */
+static char *run(const uint8_t *data, size_t size, chunking how)
 {
     state st;
     memset(&st, 0, sizeof st);
@@ -120,9 +142,10 @@ static char *run(const uint8_t *data, size_t size, int merge)
     hm_parser *p = hm_parser_new(&o, on_event, &st);
     strbuf text;
     strbuf_init(&text);
+    uint32_t rng = data[0];
     for (size_t i = 1; i <= size; i++) {
         int special = i < size && data[i] == 0x01 && i + 1 < size;
-        int cut = i == size || special || (!merge && data[i] == 0x02);
+        int cut = i == size || special || cut_here(how, data, i, text.len, &rng);
         if (cut && text.len) {
             hm_parser_feed(p, text.data, text.len, 0, -1);
             take_deltas(&st, p);
@@ -161,10 +184,12 @@ static char *run(const uint8_t *data, size_t size, int merge)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) return 0;
-    char *chunked = run(data, size, 0);
-    char *merged = run(data, size, 1);
-    must(strcmp(chunked, merged) == 0);
-    free(chunked);
-    free(merged);
+    char *given = run(data, size, CUT_AS_GIVEN);
+    for (chunking how = CUT_MERGED; how <= CUT_RANDOM; how++) {
+        char *other = run(data, size, how);
+        must(strcmp(given, other) == 0);
+        free(other);
+    }
+    free(given);
     return 0;
 }

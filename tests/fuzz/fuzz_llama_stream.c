@@ -94,7 +94,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1) return 0;
     if (!core.host) {
         char err[256];
         core.host = &host;
@@ -102,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         core.cfg.api_base = base_url;
         upstream = (replica){.core = &core, .base = base_url, .slots_total = -1};
     }
+    if (size < 1) return 0;
     fk_gen g = {0};
     g.core = &core;
     g.replica = &upstream;
