@@ -169,22 +169,26 @@ static void test_large_vocab(void)
        "V=201088 top_k=40: the 40 best in order, as a full sort gives");
     fk_sampler_free(s);
 
-    /* top_p = 0.9 reference: softmax in double over the sorted order */
+    /* top_p near 0.9, reference: softmax in double over the sorted order; the
+     * threshold is put halfway through the mass of the token that crosses
+     * 0.9, far from float rounding, so the count is exact */
     double mx = logits[ref[0]], z = 0;
     for (int i = 0; i < V; i++) z += exp(logits[i] - mx);
-    double cum = 0;
+    double cum = 0, last = 0;
     int want = 0;
-    while (want < V) {
-        cum += exp(logits[ref[want]] - mx) / z;
+    while (want < V && cum < 0.9) {
+        last = exp(logits[ref[want]] - mx) / z;
+        cum += last;
         want++;
-        if (cum >= 0.9) break;
     }
-    p = params(1, 0.9, 0, 3);
+    double top_p = cum - last / 2;
+    require(last > 1e-6, "the crossing token has mass (%g) far above float rounding", last);
+    p = params(1, top_p, 0, 3);
     s = fk_sampler_new(&p, V);
     memcpy(row, logits, V * sizeof *row);
     n = fk_sampler_candidates(s, row, ids, probs);
-    ok(abs(n - want) <= 1 && memcmp(ids, ref, (size_t)(n < want ? n : want) * sizeof *ids) == 0,
-       "V=201088 top_p=0.9: the nucleus of a full sort (%d vs %d tokens)", n, want);
+    ok(n == want && memcmp(ids, ref, (size_t)want * sizeof *ids) == 0,
+       "V=201088 top_p=%.9f: the nucleus of a full sort (%d vs %d tokens)", top_p, n, want);
     double mass = 0;
     for (int i = 0; i < n; i++) mass += probs[i];
     ok(fabs(mass - 1) < 1e-4, "top_p set renormalised (sum %.6f)", mass);
@@ -194,6 +198,254 @@ static void test_large_vocab(void)
     free(ids);
     free(ref);
     free(probs);
+}
+
+/* Logits where `k` tokens (ids 7*j + 3) tie at 0 and the rest are -inf: each
+ * kept token has probability exactly 1/k (k a power of two), so every
+ * cumulative sum is exact and top_p can sit exactly on one. */
+static float *tied_row(int V, int k)
+{
+    float *row = malloc((size_t)V * sizeof *row);
+    require(row != NULL && 7 * (k - 1) + 3 < V, "room for %d tied tokens in V=%d", k, V);
+    for (int i = 0; i < V; i++) row[i] = -INFINITY;
+    for (int j = 0; j < k; j++) row[7 * j + 3] = 0;
+    return row;
+}
+
+/* How many candidates the sampler keeps; ids and probs must hold V. */
+static int keep_count(fk_sampler_params p, int V, const float *logits, int32_t *ids, float *probs)
+{
+    fk_sampler *s = fk_sampler_new(&p, V);
+    require(s != NULL, "a sampler over V=%d", V);
+    float *row = malloc((size_t)V * sizeof *row);
+    require(row != NULL, "a row of V=%d", V);
+    memcpy(row, logits, (size_t)V * sizeof *row);
+    int n = fk_sampler_candidates(s, row, ids, probs);
+    free(row);
+    fk_sampler_free(s);
+    return n;
+}
+
+/* top_p exactly at a cumulative sum keeps that prefix (the smallest set whose
+ * mass reaches top_p); a hair less keeps the same, a hair more one token
+ * more. With and without top_k, V above the quickselect's cut-off (32). */
+static void test_top_p_boundaries(void)
+{
+    const int V = 1000, k = 64;
+    float *row = tied_row(V, k);
+    int32_t ids[1000];
+    float probs[1000];
+    const double eps = 0x1p-30;
+    const int ms[] = {1, 2, 31, 32, 33, 40, 63};
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
+        int m = ms[i];
+        double at = m / (double)k;
+        is_int(keep_count(params(1, at, 0, 1), V, row, ids, probs), m, "top_p = %d/64 keeps %d", m,
+               m);
+        is_int(keep_count(params(1, at - eps, 0, 1), V, row, ids, probs), m,
+               "top_p = %d/64 - 2^-30 keeps %d", m, m);
+        is_int(keep_count(params(1, at + eps, 0, 1), V, row, ids, probs), m + 1,
+               "top_p = %d/64 + 2^-30 keeps %d", m, m + 1);
+        int n = keep_count(params(1, at, 0, 1), V, row, ids, probs);
+        int lowest = n == m;
+        for (int j = 0; j < n && lowest; j++) lowest = ids[j] == 7 * j + 3 && probs[j] == 1.0f / m;
+        ok(lowest, "top_p = %d/64: the %d lowest ids of the tie, best first, each 1/%d", m, m, m);
+    }
+    /* top_k 16 of the 64 tied tokens: each 1/16 after top_k, then top_p */
+    for (int m = 1; m < 16; m += 7) {
+        double at = m / 16.0;
+        is_int(keep_count(params(1, at, 16, 1), V, row, ids, probs), m,
+               "top_k 16, top_p = %d/16 keeps %d", m, m);
+        is_int(keep_count(params(1, at + eps, 16, 1), V, row, ids, probs), m + 1,
+               "top_k 16, top_p = %d/16 + 2^-30 keeps %d", m, m + 1);
+    }
+    is_int(keep_count(params(1, 1 - eps, 0, 1), V, row, ids, probs), k,
+           "top_p just below 1 keeps all %d tokens with mass, none of the -inf ones", k);
+    free(row);
+
+    /* 41 tied tokens: their float probabilities (0.024390243 each) add up to
+     * 1 - 3.7e-8, below a top_p of 1 - 2^-40: the mass never reaches top_p,
+     * and all are kept */
+    float tied41[41] = {0};
+    is_int(keep_count(params(1, 1 - 0x1p-40, 0, 1), 41, tied41, ids, probs), 41,
+           "a top_p the float mass never reaches keeps every token");
+    float first_best[40] = {5, 4, 3};
+    is_int(keep_count(params(1, 0, 0, 1), 40, first_best, ids, probs), 1,
+           "top_p 0 keeps one token (the best one first in the row)");
+    is_int(ids[0], 0, "and it is the best");
+}
+
+/* Reference nucleus for one row: ids by (probability desc, id asc) from a
+ * double softmax; ref_keep(top_p) = the smallest prefix whose mass reaches it. */
+typedef struct nucleus_ref {
+    int V;       /* vocabulary */
+    int32_t *by; /* ids, best first */
+    double *cum; /* cum[j]: mass of by[0..j] */
+} nucleus_ref;
+
+static nucleus_ref nucleus_ref_new(const float *logits, int V, double temperature)
+{
+    nucleus_ref r = {V, malloc((size_t)V * sizeof(int32_t)), malloc((size_t)V * sizeof(double))};
+    require(r.by && r.cum, "reference buffers for V=%d", V);
+    for (int i = 0; i < V; i++) r.by[i] = i;
+    ref_key = logits; /* scaling by 1/T keeps the order */
+    qsort(r.by, (size_t)V, sizeof *r.by, ref_cmp);
+    double mx = logits[r.by[0]] / temperature, z = 0, c = 0;
+    for (int i = 0; i < V; i++) z += exp(logits[i] / temperature - mx);
+    for (int j = 0; j < V; j++) r.cum[j] = c += exp(logits[r.by[j]] / temperature - mx) / z;
+    return r;
+}
+
+/* Random rows (continuous logits, many exact ties, a few peaks), V from 33 to
+ * 4096, and top_p halfway through the mass of a chosen token, where float
+ * rounding cannot move the cut: the sampler keeps exactly the reference's
+ * prefix, as a set, sorted best first, renormalised, with and without top_k. */
+static void test_nucleus_against_reference(void)
+{
+    const int Vs[] = {33, 34, 63, 100, 257, 1000, 4096};
+    uint64_t x = 2026;
+    int cases = 0, cases_k = 0, bad = 0, bad_probs = 0, bad_k = 0;
+    for (size_t vi = 0; vi < sizeof Vs / sizeof *Vs; vi++) {
+        int V = Vs[vi];
+        float *logits = malloc((size_t)V * sizeof *logits);
+        int32_t *ids = malloc((size_t)V * sizeof *ids);
+        float *probs = malloc((size_t)V * sizeof *probs);
+        require(logits && ids && probs, "buffers for V=%d", V);
+        for (int shape = 0; shape < 3; shape++) {
+            for (int i = 0; i < V; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                double u = (double)(x >> 11) * 0x1.0p-53;
+                logits[i] = shape == 0   ? (float)(u * 8)              /* continuous */
+                            : shape == 1 ? (float)((int)(u * 6) / 2.0) /* six values, ties */
+                                         : (float)(u < 0.02 ? 9 + u * 50 : u);
+            }
+            double temperature = shape == 2 ? 0.7 : 1.0;
+            nucleus_ref r = nucleus_ref_new(logits, V, temperature);
+            for (int t = 0; t < 12; t++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                int m = (int)((x >> 33) % (uint64_t)(t < 6 ? 40 : V)); /* the crossing token */
+                if (m >= V) m = V - 1;
+                double mass = r.cum[m] - (m ? r.cum[m - 1] : 0);
+                if (mass < 1e-5 || r.cum[m] - mass / 2 >= 1) continue;
+                double top_p = r.cum[m] - mass / 2;
+                cases++;
+                int n = keep_count(params(temperature, top_p, 0, 1), V, logits, ids, probs);
+                int same = n == m + 1 && memcmp(ids, r.by, (size_t)n * sizeof *ids) == 0;
+                if (!same && bad++ < 3)
+                    diag("V=%d shape %d top_p %.9f: kept %d, reference %d", V, shape, top_p, n,
+                         m + 1);
+                double sum = 0;
+                for (int j = 0; j < n; j++) {
+                    sum += probs[j];
+                    double want = (r.cum[j] - (j ? r.cum[j - 1] : 0)) / r.cum[m];
+                    if (same && fabs(probs[j] - want) > 1e-5 * (want + 1e-3)) bad_probs++;
+                }
+                if (fabs(sum - 1) > 1e-5) bad_probs++;
+                /* the same through top_k (V/2, or V-1, when that keeps the crossing token) */
+                int k = m + 1 < V / 2 ? V / 2 : V - 1;
+                double zk = r.cum[k - 1];
+                double top_pk = (r.cum[m] - mass / 2) / zk;
+                if (m + 1 >= k || mass / zk < 1e-5) continue;
+                cases_k++;
+                int nk = keep_count(params(temperature, top_pk, k, 1), V, logits, ids, probs);
+                if (!(nk == m + 1 && memcmp(ids, r.by, (size_t)nk * sizeof *ids) == 0) &&
+                    bad_k++ < 3)
+                    diag("V=%d top_k %d top_p %.9f: kept %d, reference %d", V, k, top_pk, nk,
+                         m + 1);
+            }
+            free(r.by);
+            free(r.cum);
+        }
+        free(logits);
+        free(ids);
+        free(probs);
+    }
+    require(cases > 150 && cases_k > 100, "enough random cases (%d, %d with top_k)", cases,
+            cases_k);
+    is_int(bad, 0, "%d random rows: top_p keeps exactly the reference nucleus, best first", cases);
+    is_int(bad_probs, 0, "the kept probabilities are the reference's renormalised over the set");
+    is_int(bad_k, 0, "%d with top_k first: the nucleus of the renormalised top_k set", cases_k);
+}
+
+/* Every drawn token is in the candidate set the filters keep. */
+static void test_draws_stay_in_nucleus(void)
+{
+    const int V = 500;
+    float *row = tied_row(V, 64);
+    for (int i = 0; i < V; i++)
+        if (row[i] == 0) row[i] = (float)(i % 5); /* five tiers among the 64 */
+    int32_t ids[500];
+    float probs[500];
+    fk_sampler_params p = params(1, 0.5, 0, 11);
+    int n = keep_count(p, V, row, ids, probs);
+    char kept[500] = {0};
+    for (int j = 0; j < n; j++) kept[ids[j]] = 1;
+    fk_sampler *s = fk_sampler_new(&p, V);
+    int counts[500] = {0}, outside = 0, seen = 0;
+    draw_many(s, row, V, 3000, counts);
+    for (int i = 0; i < V; i++) {
+        if (counts[i] && !kept[i]) outside++;
+        seen += counts[i] && kept[i];
+    }
+    is_int(outside, 0, "top_p 0.5: 3000 draws, none outside the %d kept tokens", n);
+    is_int(seen, n, "every kept token is drawn at least once");
+    fk_sampler_free(s);
+    free(row);
+}
+
+/* The draw: u is compared with running sums of float probabilities, which can
+ * add up to a little less than 1; a u beyond the last sum takes the last
+ * candidate. 41 tied tokens have float probability 0.024390243 each, 41 of
+ * which sum to 1 - 3.7e-8; seed 39061301's first u is 0.999999975. */
+static void test_draw_past_the_last_sum(void)
+{
+    fk_sampler_params p = params(1, 1, 0, 39061301);
+    fk_sampler *probe = fk_sampler_new(&p, 41);
+    double u = fk_sampler_uniform(probe);
+    fk_sampler_free(probe);
+    require(u > 1 - 3.7e-8, "seed 39061301 draws u = %.17g first", u);
+    float row[41] = {0};
+    fk_sampler *s = fk_sampler_new(&p, 41);
+    is_int(fk_sampler_sample(s, row), 40, "u above the sum of all probabilities: the last token");
+    fk_sampler_free(s);
+}
+
+static void test_edges(void)
+{
+    fk_sampler_params p = params(0, 1, 0, 1);
+    ok(fk_sampler_new(&p, 0) == NULL, "a vocabulary of 0 ids is refused");
+    fk_sampler *s = fk_sampler_new(&p, 9);
+    float nan_row[9];
+    for (int i = 0; i < 9; i++) nan_row[i] = NAN;
+    is_int(fk_sampler_sample(s, nan_row), 0, "greedy over a row of NaNs: id 0");
+    float some_nan[9] = {NAN, 1, NAN, 3, NAN, 3, 2, NAN, -1};
+    is_int(fk_sampler_sample(s, some_nan), 3, "NaNs are never the maximum; ties to the lowest id");
+    float lanes[9] = {0, 0, 0, 0, 0, 0, 0, 0, 5};
+    is_int(fk_sampler_sample(s, lanes), 8, "the maximum in the tail past the 8-wide lanes");
+    is_int(fk_sampler_count(s, 4), 0, "nothing counted before the first accept");
+    is_int(fk_sampler_accept(s, -1), 0, "accepting no token (-1) is fine");
+    fk_sampler_accept(s, 4);
+    ok(fk_sampler_count(s, -1) == 0 && fk_sampler_count(s, 4) == 1, "and counts nothing");
+    fk_sampler_free(s);
+    fk_sampler_free(NULL);
+
+    p.presence_penalty = 1;
+    s = fk_sampler_new(&p, 4);
+    fk_sampler_accept(s, 2);
+    fk_sampler_accept(s, 99); /* beyond the vocabulary: counted, never applied */
+    is_int(fk_sampler_count(s, 99), 1, "an id beyond the vocabulary is counted");
+    float row[4] = {1, 1, 1, 1};
+    fk_sampler_apply_penalties(s, row);
+    ok(row[0] == 1 && row[1] == 1 && row[2] == 0 && row[3] == 1,
+       "penalties touch only ids inside the vocabulary");
+    fk_sampler_free(s);
+
+    p = params(1, 1, 4, 5); /* top_k equal to V is off: no heap, all V candidates */
+    int32_t ids[4];
+    float probs[4];
+    float four[4] = {0, 1, 2, 3};
+    is_int(keep_count(p, 4, four, ids, probs), 4, "top_k = V keeps all");
+    ok(ids[0] == 3 && ids[3] == 0, "sorted best first");
 }
 
 static void test_penalties(void)
@@ -273,6 +525,11 @@ int main(void)
     test_temperature();
     test_cut_sets();
     test_large_vocab();
+    test_top_p_boundaries();
+    test_nucleus_against_reference();
+    test_draws_stay_in_nucleus();
+    test_draw_past_the_last_sum();
+    test_edges();
     test_penalties();
     test_seed();
     return done_testing();
