@@ -410,6 +410,94 @@ static void test_utf8(void)
     free(d);
 }
 
+/* The channel value ends at any Unicode White_Space (upstream's
+ * char::is_whitespace), not only ASCII: "final<WS>json" is channel "final"
+ * with recipient "json". Characters that only look blank (zero width space,
+ * Mongolian vowel separator, BOM) are part of the value. */
+static void test_channel_unicode_whitespace(void)
+{
+    static const struct {
+        const char *utf8; /* the character */
+        const char *name; /* its code point */
+    } spaces[] = {
+        {"\t", "U+0009"},           {"\v", "U+000B"},           {"\f", "U+000C"},
+        {"\r", "U+000D"},           {"\xC2\x85", "U+0085"},     {"\xC2\xA0", "U+00A0"},
+        {"\xE1\x9A\x80", "U+1680"}, {"\xE2\x80\x80", "U+2000"}, {"\xE2\x80\x8A", "U+200A"},
+        {"\xE2\x80\xA8", "U+2028"}, {"\xE2\x80\xA9", "U+2029"}, {"\xE2\x80\xAF", "U+202F"},
+        {"\xE2\x81\x9F", "U+205F"}, {"\xE3\x80\x80", "U+3000"},
+    };
+    char in[128], want[128];
+    for (size_t i = 0; i < sizeof spaces / sizeof *spaces; i++) {
+        snprintf(in, sizeof in, "<|channel|>final%sjson<|message|>x<|end|>", spaces[i].utf8);
+        char name[64];
+        snprintf(name, sizeof name, "channel ends at %s", spaces[i].name);
+        check(name, in, 1, 1, 1, "S[assistant|final|json|-]C[x]E[end]");
+        snprintf(name, sizeof name, "channel ends at %s, non-strict", spaces[i].name);
+        check(name, in, 0, 1, 1, "S[assistant|final|json|-]C[x]E[end]");
+    }
+    check_chunkings("channel ends at U+3000", "<|channel|>final\xE3\x80\x80json<|message|>x<|end|>",
+                    1, 1);
+    static const char *const not_spaces[] = {"\xE2\x80\x8B", "\xE1\xA0\x8E", "\xEF\xBB\xBF"};
+    static const char *const not_names[] = {"U+200B", "U+180E", "U+FEFF"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(in, sizeof in, "<|channel|>final%sjson<|message|>x<|end|>", not_spaces[i]);
+        snprintf(want, sizeof want, "S[assistant|final%sjson|-|-]C[x]E[end]", not_spaces[i]);
+        char name[64];
+        snprintf(name, sizeof name, "%s is not whitespace: part of the channel", not_names[i]);
+        check(name, in, 1, 1, 1, want);
+    }
+    check("header closed by a terminator: content after Unicode whitespace",
+          "<|channel|>final\xE3\x80\x80Hello<|end|>", 0, 1, 1,
+          "S[assistant|final|-|-]C[Hello]E[end]");
+}
+
+/* Branches the cases above do not reach: a header without a role, header
+ * parts split at every ASCII whitespace, recovery corners, a NULL piece. */
+static void test_header_corners(void)
+{
+    check("no role word (strict)", "<|start|><|message|>x<|end|>", 1, 0, 1,
+          "X[message header did not contain a role]");
+    check("no role word (non-strict): assistant", "<|start|><|message|>x<|end|>", 0, 0, 1,
+          "S[assistant|-|-|-]C[x]E[end]");
+    check("parts split at \\n, \\f and \\r",
+          "<|start|>assistant\nto=functions.f\f<|channel|>commentary\r<|constrain|>json"
+          "<|message|>{}<|call|>",
+          1, 0, 1, "S[assistant|commentary|functions.f|<|constrain|>json]C[{}]E[call]");
+    check("recipient and content type split at \\n",
+          "<|channel|>commentary to=functions.f\njson<|message|>{}<|call|>", 1, 1, 1,
+          "S[assistant|commentary|functions.f|json]C[{}]E[call]");
+    check("header closed by <|call|> (non-strict) keeps its words",
+          "<|channel|>commentary Hi there<|call|>", 0, 1, 1,
+          "S[assistant|commentary|-|-]C[Hi there]E[call]");
+    check("empty channel value in a header closed by a terminator: no channel, text kept",
+          "<|channel|> Hi<|end|>", 0, 1, 1, "S[assistant|-|-|-]C[Hi]E[end]");
+    check("eos in a header of recipient and bare content type: syntax only",
+          "<|channel|>commentary to=functions.f json", 0, 1, 1, "");
+    check("eos in a header with a word after the content type keeps the text",
+          "<|channel|>commentary to=functions.f json extra", 0, 1, 1,
+          "S[assistant|commentary|-|-]C[to=functions.f json extra]E[eos]");
+    check("implied assistant header: another role's word is text", "user says hi<|end|>", 0, 1, 1,
+          "S[assistant|-|-|-]C[user says hi]E[end]");
+    check("no hint, non-strict: text after a first message opens an assistant message",
+          "<|start|>assistant<|channel|>final<|message|>A<|end|>more<|end|>", 0, 0, 1,
+          "S[assistant|final|-|-]C[A]E[end]S[assistant|-|-|-]C[more]E[end]");
+
+    recorder r;
+    recorder_init(&r);
+    hm_parser_options o = {1, 1};
+    hm_parser *p = hm_parser_new(&o, on_event, &r);
+    hm_parser_feed(p, "<|channel|>", 11, 1, 200005);
+    hm_parser_feed(p, "final", 5, 0, -1);
+    hm_parser_feed(p, "<|message|>", 11, 1, 200008);
+    is_int(hm_parser_feed(p, NULL, 0, 0, -1), 0, "a NULL piece is an empty one");
+    hm_parser_feed(p, "ok", 2, 0, -1);
+    hm_parser_finish(p);
+    flush_pending(&r);
+    is_str(r.log.data, "S[assistant|final|-|-]C[ok]E[eos]", "and changes nothing");
+    hm_parser_free(p);
+    recorder_clear(&r);
+}
+
 /* Channel seen at each feed. */
 typedef struct channel_probe {
     hm_parser *p; /* the parser */
@@ -453,5 +541,7 @@ int main(void)
     test_long_header();
     test_utf8();
     test_channel();
+    test_channel_unicode_whitespace();
+    test_header_corners();
     return done_testing();
 }
