@@ -67,9 +67,9 @@ TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.m
 	tests/integration/gateway_responses.mjs tests/integration/agents_sdk.mjs
 
 check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy \
-	tests/unit/test_response_store
+	tests/unit/test_response_store tests/unit/test_request
 TESTS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy \
-	tests/unit/test_response_store
+	tests/unit/test_response_store tests/unit/test_request
 tests_unit_test_dotenv_SOURCES = tests/unit/test_dotenv.c
 tests_unit_test_dotenv_LDADD = gateway/libfkgateway.la
 tests_unit_test_gateway_config_SOURCES = tests/unit/test_gateway_config.c
@@ -80,6 +80,9 @@ tests_unit_test_lossy_LDADD = gateway/libfkgateway.la $(JANSSON_LIBS)
 tests_unit_test_response_store_SOURCES = tests/unit/test_response_store.c
 tests_unit_test_response_store_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_response_store_LDADD = gateway/libfkgateway.la $(JANSSON_LIBS)
+tests_unit_test_request_SOURCES = tests/unit/test_request.c
+tests_unit_test_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_request_LDADD = gateway/libfkgateway.la $(JANSSON_LIBS)
 
 # The framing guard alone, and the real gateway under thousands of idle connections.
 check_PROGRAMS += tests/unit/test_http_guard tests/unit/test_gateway_conns

@@ -129,6 +129,76 @@ static void test_errors(void)
     expect("A=1\nB\n", "my.env:2: B: expected '=' after the key (a line is KEY=VALUE)");
 }
 
+/* Every numeric key at both ends of its range and one step outside each end
+ * (the error names the range): a `>=` written for `>` shows here. */
+static void test_ranges(void)
+{
+    static const struct {
+        const char *key;   /* the key */
+        const char *lo;    /* lowest accepted value */
+        const char *below; /* one step below it */
+        const char *hi;    /* highest accepted value */
+        const char *above; /* one step above it */
+        const char *range; /* as the error message writes it */
+    } keys[] = {
+        {"VLLM_MAX_MODEL_LEN", "0", "-1", "16777216", "16777217", "[0, 16777216]"},
+        {"VLLM_GPU_MEMORY_UTILIZATION", "0.01", "0.0099", "1", "1.0001", "[0.01, 1]"},
+        {"FRONTEND_MAX_TOKENS", "1", "0", "16777216", "16777217", "[1, 16777216]"},
+        {"FK_MAX_BODY_BYTES", "1024", "1023", "1073741824", "1073741825", "[1024, 1073741824]"},
+        {"FK_MAX_MESSAGES", "1", "0", "1048576", "1048577", "[1, 1048576]"},
+        {"FK_SHUTDOWN_GRACE_S", "0", "-0.001", "86400", "86400.001", "[0, 86400]"},
+        {"FK_STATS_INTERVAL_S", "0", "-0.001", "86400", "86400.001", "[0, 86400]"},
+        {"FK_KEEPALIVE_S", "0", "-0.001", "3600", "3600.001", "[0, 3600]"},
+        {"FK_WAIT_READY_S", "0", "-0.001", "86400", "86400.001", "[0, 86400]"},
+        {"FK_HTTP_TIMEOUT_S", "1", "0", "86400", "86401", "[1, 86400]"},
+    };
+    char text[256], err[512], want[256];
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *values[4] = {keys[i].lo, keys[i].hi, keys[i].below, keys[i].above};
+        for (int v = 0; v < 4; v++) {
+            fk_config c;
+            snprintf(text, sizeof text, "%s=%s\n", keys[i].key, values[v]);
+            err[0] = '\0';
+            int rc = load(&c, text, err, sizeof err);
+            if (v < 2) {
+                ok(rc == 0, "%s=%s (%s end) accepted", keys[i].key, values[v],
+                   v ? "top" : "bottom");
+            } else {
+                snprintf(want, sizeof want, "is out of range %s", keys[i].range);
+                ok(rc == -1 && strstr(err, want), "%s=%s (one step %s) refused: %s", keys[i].key,
+                   values[v], v == 2 ? "below" : "above", err);
+            }
+            fk_config_free(&c);
+        }
+    }
+    fk_config c;
+    is_int(load(&c, "VLLM_MAX_MODEL_LEN=2048\nFRONTEND_MAX_TOKENS=2048\n", err, sizeof err), 0,
+           "FRONTEND_MAX_TOKENS = VLLM_MAX_MODEL_LEN is allowed");
+    fk_config_free(&c);
+    expect("VLLM_MAX_MODEL_LEN=2048\nFRONTEND_MAX_TOKENS=2049\n",
+           "my.env:2: FRONTEND_MAX_TOKENS: 2049 exceeds VLLM_MAX_MODEL_LEN (2048)");
+    is_int(load(&c, "VLLM_MAX_MODEL_LEN=0\nFRONTEND_MAX_TOKENS=16777216\n", err, sizeof err), 0,
+           "VLLM_MAX_MODEL_LEN 0 (the core's) puts no cap on FRONTEND_MAX_TOKENS");
+    fk_config_free(&c);
+    is_int(load(&c, "FK_LISTEN=127.0.0.1:65535\n", err, sizeof err), 0, "port 65535 accepted");
+    is_int(c.listen_port, 65535, "port 65535 kept");
+    fk_config_free(&c);
+    expect("FK_LISTEN=127.0.0.1:65536\n",
+           "my.env:1: FK_LISTEN: '127.0.0.1:65536': port must be 0..65535");
+    expect("FK_LISTEN=127.0.0.1:-1\n",
+           "my.env:1: FK_LISTEN: '127.0.0.1:-1': port must be 0..65535");
+    is_int(load(&c, "FK_CURRENT_DATE=2026-12-31\n", err, sizeof err), 0, "date: month 12, day 31");
+    fk_config_free(&c);
+    is_int(load(&c, "FK_CURRENT_DATE=2026-01-01\n", err, sizeof err), 0, "date: month 1, day 1");
+    fk_config_free(&c);
+    expect("FK_CURRENT_DATE=2026-12-32\n",
+           "my.env:1: FK_CURRENT_DATE: '2026-12-32' is not a YYYY-MM-DD date");
+    expect("FK_CURRENT_DATE=2026-00-10\n",
+           "my.env:1: FK_CURRENT_DATE: '2026-00-10' is not a YYYY-MM-DD date");
+    expect("FK_CURRENT_DATE=2026-01-00\n",
+           "my.env:1: FK_CURRENT_DATE: '2026-01-00' is not a YYYY-MM-DD date");
+}
+
 static void test_environment(void)
 {
     fk_config c;
@@ -347,6 +417,7 @@ int main(void)
     test_defaults();
     test_seed();
     test_errors();
+    test_ranges();
     test_environment();
     test_driver_keys();
     test_getters();
