@@ -206,7 +206,7 @@ int fk_config_double(const fk_config *cfg, const char *key, double def, double l
     if (errno || end == v || *end || !isfinite(x))
         return bad(cfg, key, err, err_len, "'%s' is not a number", v);
     if (x < lo || x > hi)
-        return bad(cfg, key, err, err_len, "%g is out of range [%g, %g]", x, lo, hi);
+        return bad(cfg, key, err, err_len, "%s is out of range [%g, %g]", v, lo, hi);
     *out = x;
     return 0;
 }

@@ -39,7 +39,7 @@ static int get_number(const json_t *body, const char *name, double lo, double hi
     double x = json_number_value(v);
     if (!isfinite(x) || x < lo || x > hi)
         return fk_api_bad_request(err, "invalid_value", name,
-                                  "'%s' must be between %g and %g, got %g", name, lo, hi, x);
+                                  "'%s' must be between %g and %g, got %.15g", name, lo, hi, x);
     *out = x;
     return 0;
 }

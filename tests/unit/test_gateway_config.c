@@ -164,9 +164,11 @@ static void test_ranges(void)
                 ok(rc == 0, "%s=%s (%s end) accepted", keys[i].key, values[v],
                    v ? "top" : "bottom");
             } else {
-                snprintf(want, sizeof want, "is out of range %s", keys[i].range);
-                ok(rc == -1 && strstr(err, want), "%s=%s (one step %s) refused: %s", keys[i].key,
-                   values[v], v == 2 ? "below" : "above", err);
+                snprintf(want, sizeof want, "my.env:1: %s: %s is out of range %s", keys[i].key,
+                         values[v], keys[i].range);
+                ok(rc == -1 && strcmp(err, want) == 0, "%s=%s (one step %s) refused: %s",
+                   keys[i].key, values[v], v == 2 ? "below" : "above", want);
+                if (strcmp(err, want) != 0) diag("  got '%s'", err);
             }
             fk_config_free(&c);
         }

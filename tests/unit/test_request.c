@@ -184,7 +184,14 @@ static void test_sampling_ranges(void)
     real_range("top_p", 0, 1);
     real_range("presence_penalty", -2, 2);
     real_range("frequency_penalty", -2, 2);
-    fk_request_params rp = accepted(CHAT, "\"temperature\":2,\"top_p\":0", &LIMITS);
+    json_t *b = body(CHAT, "\"temperature\":2.000000001");
+    fk_request_params rp;
+    fk_api_error err;
+    parse(CHAT, b, &LIMITS, &rp, &err);
+    is_str(err.message, "'temperature' must be between 0 and 2, got 2.000000001",
+           "the message shows the refused value, not one rounded into the range");
+    json_decref(b);
+    rp = accepted(CHAT, "\"temperature\":2,\"top_p\":0", &LIMITS);
     ok(rp.sampling.temperature == 2 && rp.sampling.top_p == 0, "the limits are passed on as given");
     rp = accepted(CHAT, "", &LIMITS);
     ok(rp.sampling.temperature == 1 && rp.sampling.top_p == 1 && rp.sampling.top_k == 0,
