@@ -102,9 +102,38 @@ test('bad messages are 400s naming the message field', async () => {
   }
 });
 
-test('too many messages: 400', async () => {
-  const messages = Array.from({ length: 9 }, () => ({ role: 'user', content: 'x' }));
-  assertError(await send('/v1/chat/completions', JSON.stringify({ messages })), 400, 'messages', 'invalid_value');
+// A body of exactly `size` bytes: the chat request padded with an ignored field.
+function bodyOf(size) {
+  const bare = chat({ pad: '' }).length;
+  const b = chat({ pad: 'x'.repeat(size - bare) });
+  assert.equal(b.length, size, 'the test builds a body of the size it wants');
+  return b;
+}
+
+test('FK_MAX_BODY_BYTES (65536): a body of exactly the limit is served, one byte more is 413', async () => {
+  for (const size of [65535, 65536]) {
+    const r = await send('/v1/chat/completions', bodyOf(size));
+    assert.equal(r.status, 200, `${size} bytes: ${r.text}`);
+    assert.equal(r.json.choices[0].message.content, 'Hi');
+  }
+  const over = await send('/v1/chat/completions', bodyOf(65537));
+  assertError(over, 413, null, 'request_too_large');
+  assert.equal(over.json.error.message, 'the request body is 65537 bytes; the limit is 65536 bytes');
+  assertError(await send('/v1/completions', bodyOf(65537)), 413, null, 'request_too_large');
+});
+
+test('FK_MAX_MESSAGES (8): exactly 8 messages are served, 9 are a 400', async () => {
+  const messages = (n) => Array.from({ length: n }, () => ({ role: 'user', content: 'x' }));
+  const r = await send('/v1/chat/completions', JSON.stringify({ messages: messages(8) }));
+  assert.equal(r.status, 200, r.text);
+  assertError(await send('/v1/chat/completions', JSON.stringify({ messages: messages(9) })), 400, 'messages', 'invalid_value');
+});
+
+test('VLLM_MAX_MODEL_LEN (4096): max_tokens 4096 is served, 4097 is a 400', async () => {
+  const r = await send('/v1/chat/completions', chat({ max_tokens: 4096 }));
+  assert.equal(r.status, 200, r.text);
+  assertError(await send('/v1/chat/completions', chat({ max_tokens: 4097 })), 400, 'max_tokens', 'invalid_value');
+  assertError(await send('/v1/completions', JSON.stringify({ prompt: 'x', max_tokens: 4097 })), 400, 'max_tokens', 'invalid_value');
 });
 
 test('huge bodies: 413 as an OpenAI error, whatever the size', async () => {
