@@ -32,3 +32,8 @@ tests_unit_test_driver_native_LDADD = gateway/libfkgateway.la $(LIBEVENT_LIBS)
 # End to end through the real gateway and the openai client.
 TESTS += tests/integration/native_e2e.mjs
 EXTRA_DIST += tests/integration/native_e2e.mjs
+
+# Greedy decoding through the gateway on both tiny checkpoints against the
+# float64 goldens' greedy_ids.
+TESTS += tests/integration/native_goldens.mjs
+EXTRA_DIST += tests/integration/native_goldens.mjs
