@@ -166,7 +166,7 @@ static void test_eos_bounds(void)
 static void test_load_dir(void)
 {
     char dir[] = "/tmp/fk-test-cfg-XXXXXX", path[256], text[2048], err[512] = "";
-    if (!mkdtemp(dir)) return;
+    require(mkdtemp(dir) != NULL, "a temporary folder");
     snprintf(path, sizeof path, "%s/config.json", dir);
     snprintf(text, sizeof text, BASE, ",\"num_experts_per_tok\":2,\"rope_theta\":1");
     FILE *f = fopen(path, "w");

@@ -124,7 +124,7 @@ static void test_load(void)
     fk_dotenv_free(&d);
     char path[] = "/tmp/fk-dotenv-XXXXXX";
     int fd = mkstemp(path);
-    ok(fd >= 0, "temp file");
+    require(fd >= 0, "a temporary file");
     FILE *f = fdopen(fd, "w");
     fputs("\xEF\xBB\xBFK=v\n", f);
     fclose(f);

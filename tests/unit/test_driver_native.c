@@ -175,7 +175,7 @@ static void test_small_host(const char *model_dir)
     char err[512] = "";
     const fk_host *h =
         host_with((const char *const[]){"VLLM_MODEL_CORE", model_dir, NULL}, err, sizeof err);
-    if (!ok(h != NULL, "host for the size test")) return;
+    require(h != NULL, "the test host: %s", err);
     fk_host small = *h;
     small.struct_size = (uint32_t)offsetof(fk_host, post);
     fk_core *c = drv->create(&small, err, sizeof err);
@@ -218,11 +218,11 @@ static void test_small_vocab(const char *tmp)
     const char *b = getenv("FK_TOP_BUILDDIR");
     snprintf(cmd, sizeof cmd, "'%s/drivers/cuda/tools/fk-mkmodel' --out '%s' >/dev/null",
              b ? b : ".", dir);
-    if (!ok(system(cmd) == 0, "fk-mkmodel with its defaults")) return;
+    require(system(cmd) == 0, "the input model: fk-mkmodel with its defaults");
     const fk_host *h =
         host_with((const char *const[]){"VLLM_MODEL_CORE", dir, NULL}, err, sizeof err);
     fk_core *c = h ? drv->create(h, err, sizeof err) : NULL;
-    if (!ok(c != NULL, "create (%s)", c ? "" : err)) return;
+    require(c != NULL, "create over the small-vocabulary model: %s", err);
     fk_health st = FK_HEALTH_LOADING;
     for (int i = 0; i < 2000 && st == FK_HEALTH_LOADING; i++) {
         event_base_loop(base, EVLOOP_ONCE);
@@ -314,7 +314,7 @@ static void test_serving(const char *fixture, const char *held_dir)
                               "1", "FK_MAX_BATCH", "2", "FRONTEND_MAX_TOKENS", "16", NULL},
         err, sizeof err);
     fk_core *c = h ? drv->create(h, err, sizeof err) : NULL;
-    if (!ok(c != NULL, "create over the held model (%s)", c ? "" : err)) return;
+    require(c != NULL, "create over the held model: %s", err);
     is_int(drv->health(c, detail, sizeof detail), FK_HEALTH_LOADING, "health: loading");
     ok(strncmp(detail, "Loading model: ", 15) == 0, "detail: %s", detail);
     fk_model_info info[2];
@@ -418,12 +418,12 @@ int main(void)
     struct timeval tv = {0, 10000};
     event_add(beat, &tv);
     drv = test_load_driver("native", &dl_handle);
-    if (!ok(drv != NULL, "fk-driver-native.so loads")) return done_testing();
+    require(drv != NULL, "fk-driver-native.so loads from FK_DRIVER_DIR");
 
     const char *fx = getenv("FK_FIXTURES");
     char fixture[1024], tmp[] = "/tmp/fk-native-XXXXXX", held[1100], empty[1100];
     snprintf(fixture, sizeof fixture, "%s/models/tiny-gptoss-bf16", fx ? fx : "tests/fixtures");
-    if (!mkdtemp(tmp)) return done_testing();
+    require(mkdtemp(tmp) != NULL, "a temporary folder");
     snprintf(held, sizeof held, "%s/held-model", tmp);
     snprintf(empty, sizeof empty, "%s/empty", tmp);
     mkdir(held, 0700);

@@ -276,7 +276,7 @@ static void test_getters(void)
 static void test_paths(void)
 {
     char dir[] = "/tmp/fk-cfg-XXXXXX", sub[64], file[96], want[160];
-    if (!ok(mkdtemp(dir) != NULL, "temp folder")) return;
+    require(mkdtemp(dir) != NULL, "a temporary folder");
     snprintf(sub, sizeof sub, "%s/conf", dir);
     snprintf(file, sizeof file, "%s/my.env", sub);
     mkdir(sub, 0700);

@@ -513,7 +513,7 @@ static void check_reduced_vocab(void)
              "--intermediate 32 --experts 2 --top-k 1 --vocab 300 --tokenizer "
              "'%s/tokenizer/tokenizer.json'",
              tmp, fixtures);
-    if (!is_int(run_mkmodel(args), 0, "reduced vocabulary: fk-mkmodel --vocab 300")) return;
+    require(run_mkmodel(args) == 0, "the input model: fk-mkmodel --vocab 300");
     snprintf(out, sizeof out, "%s/small.gguf", tmp);
     snprintf(args, sizeof args, "--model '%s/small' --out '%s'", tmp, out);
     is_int(run_gguf(args), 0, "reduced vocabulary: fk-gguf exits 0");
@@ -556,7 +556,7 @@ static void check_refusals(void)
              "--out '%s' --hidden 32 --layers 2 --heads 2 --kv-heads 1 --head-dim 16 "
              "--intermediate 32 --experts 2 --top-k 1 --vocab 300",
              dir);
-    is_int(run_mkmodel(args), 0, "fk-mkmodel without a tokenizer");
+    require(run_mkmodel(args) == 0, "the input model: fk-mkmodel without a tokenizer");
     snprintf(args, sizeof args, "--model '%s' --out '%s'", dir, out);
     is_int(run_gguf(args), 2, "no tokenizer.json: exit 2");
     ok(err_has("tokenizer.json") && err_has("--tokenizer"), "no tokenizer.json: says so");

@@ -24,7 +24,7 @@ static void run_vectors(void)
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/harmony/render", fixtures ? fixtures : "tests/fixtures");
     DIR *d = opendir(dir);
-    if (!ok(d != NULL, "open render vector folder %s", dir)) return;
+    require(d != NULL, "the render vector folder %s opens", dir);
     char *names[512];
     size_t n = 0;
     struct dirent *de;
@@ -34,7 +34,7 @@ static void run_vectors(void)
     }
     closedir(d);
     qsort(names, n, sizeof *names, name_cmp);
-    ok(n >= 35, "found %zu render vectors (35 expected at least)", n);
+    require(n >= 35, "the fixture holds at least 35 render vectors (%zu)", n);
     for (size_t i = 0; i < n; i++) {
         char path[1600];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -255,10 +255,7 @@ static void schema_case(const char *schema_json, const char *want, const char *w
 {
     json_error_t jerr;
     json_t *s = json_loads(schema_json, JSON_DECODE_ANY, &jerr);
-    if (!ok(s != NULL, "%s: schema parses", what)) {
-        diag("  %s", jerr.text);
-        return;
-    }
+    require(s != NULL, "%s: the test's schema is JSON: %s", what, jerr.text);
     char *got = hm_schema_to_typescript(s);
     is_str(got, want, "schema: %s", what);
     free(got);

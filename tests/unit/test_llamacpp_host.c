@@ -371,13 +371,11 @@ static int until_ready(fk_core *core, long ms)
 static void test_health_loading(void)
 {
     fake f;
-    if (!ok(fake_start(&f, "--loading-ms", "1500") == 0,
-            "fake llama-server started (loading 1.5 s)"))
-        return;
+    require(fake_start(&f, "--loading-ms", "1500") == 0,
+            "the fake llama-server starts (loading 1.5 s)");
     test_host t;
     fk_core *core = make_core(&t, f.url, 1);
-    ok(core != NULL, "core created");
-    if (!core) return fake_stop(&f);
+    require(core != NULL, "a core over the fake");
     run_ms(400);
     char detail[400];
     fk_health st = drv->health(core, detail, sizeof detail);
@@ -426,7 +424,7 @@ static void test_unavailable(void)
     close(s);
     test_host t;
     fk_core *core = make_core(&t, url, 1);
-    if (!ok(core != NULL, "core created against a closed port")) return;
+    require(core != NULL, "a core against a closed port");
     run_ms(300);
     char detail[400];
     is_int(drv->health(core, detail, sizeof detail), FK_HEALTH_UNAVAILABLE,
@@ -784,7 +782,7 @@ static void test_reuse_and_concurrency(fake *f, fk_core *core)
 static void test_restart(void)
 {
     fake f;
-    if (!ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started (restart test)")) return;
+    require(fake_start(&f, NULL, NULL) == 0, "the fake llama-server starts (restart test)");
     test_host t;
     fk_core *core = make_core(&t, f.url, 1);
     ok(until_ready(core, 3000), "ready before the restart");
@@ -802,7 +800,7 @@ static void test_restart(void)
        "... with 503, Retry-After and the reason (%s)", r->err_msg);
     is_int(drv->health(core, NULL, 0), FK_HEALTH_UNAVAILABLE,
            "the refused connection marks it UNAVAILABLE");
-    ok(fake_start(&f, "--port", port) == 0, "the upstream comes back on port %s", port);
+    require(fake_start(&f, "--port", port) == 0, "the fake comes back on port %s", port);
     ok(until_ready(core, 5000), "READY again");
     memset(r, 0, sizeof *r);
     start(core, &req, r);
@@ -818,8 +816,8 @@ static void test_passthrough(fake *f)
 {
     test_host t;
     fk_core *core = make_core(&t, f->url, 0);
+    require(core != NULL, "a pass-through core over the fake");
     until_ready(core, 3000);
-    if (!ok(core != NULL, "pass-through core created")) return;
     fk_sampling sp = {.struct_size = sizeof sp, .max_tokens = 50, .top_p = 1};
     fk_gen_request req = {.struct_size = sizeof req,
                           .mode = FK_GEN_PASSTHROUGH,
@@ -920,10 +918,10 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     void *dl = NULL;
     drv = test_load_driver("llamacpp", &dl);
-    if (!ok(drv != NULL, "dlopen fk-driver-llamacpp.so from FK_DRIVER_DIR")) return done_testing();
-    ok(drv && drv->abi_version == FK_DRIVER_ABI_VERSION, "fk_driver_init returns an ABI %u table",
+    require(drv != NULL, "dlopen fk-driver-llamacpp.so from FK_DRIVER_DIR");
+    ok(drv->abi_version == FK_DRIVER_ABI_VERSION, "fk_driver_init returns an ABI %u table",
        FK_DRIVER_ABI_VERSION);
-    is_str(drv ? drv->name : NULL, "llamacpp", "driver name");
+    is_str(drv->name, "llamacpp", "driver name");
     base = event_base_new();
 
     test_host t;
@@ -947,12 +945,12 @@ int main(void)
                        err, sizeof err) &&
            strstr(err, "FRONTEND_USE_HARMONY: 'maybe' is not a boolean"),
        "FRONTEND_USE_HARMONY is parsed once, by the host: %s", err);
-    ok(test_host_open(&t, base,
-                      (const char *const[]){"FK_CORE_KIND", "llama", "FK_CORE_API_BASE",
-                                            "http://127.0.0.1:1", "FK_LLAMA_IDLE_TIMEOUT_S", "-1",
-                                            NULL},
-                      err, sizeof err) != NULL,
-       "host for a bad driver key");
+    require(test_host_open(&t, base,
+                           (const char *const[]){"FK_CORE_KIND", "llama", "FK_CORE_API_BASE",
+                                                 "http://127.0.0.1:1", "FK_LLAMA_IDLE_TIMEOUT_S",
+                                                 "-1", NULL},
+                           err, sizeof err) != NULL,
+            "the test host for a bad driver key");
     ok(drv->create(&t.svc.table, err, sizeof err) == NULL &&
            strstr(err, "test.env:3: FK_LLAMA_IDLE_TIMEOUT_S: -1 is out of range"),
        "the driver's own keys go through the host's getters: %s", err);
@@ -963,23 +961,21 @@ int main(void)
     test_restart();
 
     fake f;
-    if (ok(fake_start(&f, NULL, NULL) == 0, "fake llama-server started")) {
-        test_host t2;
-        fk_core *core = make_core(&t2, f.url, 1);
-        until_ready(core, 3000);
-        if (core) {
-            test_generate(&f, core);
-            test_limits(&f, core);
-            test_cancel(&f, core);
-            test_pause(&f, core);
-            test_faults(&f, core);
-            test_segment_cache(&f, core);
-            test_reuse_and_concurrency(&f, core);
-        }
-        core_end(&t2, core);
-        test_passthrough(&f);
-        fake_stop(&f);
-    }
+    require(fake_start(&f, NULL, NULL) == 0, "the fake llama-server starts");
+    test_host t2;
+    fk_core *core = make_core(&t2, f.url, 1);
+    require(core != NULL, "a core over the fake");
+    until_ready(core, 3000);
+    test_generate(&f, core);
+    test_limits(&f, core);
+    test_cancel(&f, core);
+    test_pause(&f, core);
+    test_faults(&f, core);
+    test_segment_cache(&f, core);
+    test_reuse_and_concurrency(&f, core);
+    core_end(&t2, core);
+    test_passthrough(&f);
+    fake_stop(&f);
     event_base_free(base);
     curl_global_cleanup();
     dlclose(dl);

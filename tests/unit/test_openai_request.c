@@ -27,10 +27,7 @@ static char *map_render(const char *request_json, const hm_openai_options *o)
 {
     json_error_t jerr;
     json_t *req = json_loads(request_json, 0, &jerr);
-    if (!req) {
-        diag("bad test JSON: %s", jerr.text);
-        return NULL;
-    }
+    require(req != NULL, "the test's request is JSON: %s", jerr.text);
     hm_conversation c;
     hm_openai_error err;
     char *flat = NULL, *rerr = NULL;
@@ -329,10 +326,7 @@ static void error_cases(void)
         const error_case *ec = &errors[i];
         json_error_t jerr;
         json_t *req = json_loads(ec->request, JSON_DECODE_ANY, &jerr);
-        if (!ok(req != NULL, "error case %zu parses", i)) {
-            diag("  %s: %s", ec->request, jerr.text);
-            continue;
-        }
+        require(req != NULL, "error case %zu is JSON: %s: %s", i, ec->request, jerr.text);
         hm_conversation c;
         hm_openai_error err;
         int rc = hm_openai_chat_to_conversation(req, &opts, &c, &err);

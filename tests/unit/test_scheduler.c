@@ -324,7 +324,7 @@ static void test_stops(void)
            (base.piece_ids[k] < 0 || base.piece_ids[k + 1] < 0 || base.piece_ids[k + 2] < 0 ||
             base.ends[k + 1] - base.ends[k] > 6))
         k++;
-    ok(k + 2 < base.n_pieces, "found three text tokens in a row");
+    require(k + 2 < base.n_pieces, "the output holds three text tokens in a row");
     char stop[16] = {0};
     size_t from = base.ends[k] - 1, to = base.ends[k + 1] + 1;
     memcpy(stop, base.text + from, to - from);
@@ -610,8 +610,7 @@ int main(void)
         kv_small =
             fk_kv_pool_new(model, fk_kv_pool_bytes_for(model, 16, 1, 64, 16), 16, err, sizeof err);
     }
-    if (!ok(model && kv_pool && kv_tiny && kv_small, "tiny model and KV pools load"))
-        return done_testing();
+    require(model && kv_pool && kv_tiny && kv_small, "the tiny model and the KV pools load");
 
     test_batching_keeps_results();
     test_seeded_batched();
