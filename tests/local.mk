@@ -23,3 +23,6 @@ EXTRA_DIST += tests/setup_prefix.sh
 # Every command README.md shows, run as written (or skipped with the reason).
 TESTS += tests/readme_commands.sh
 EXTRA_DIST += tests/readme_commands.sh
+
+# The one-line bugs scripts/mutate.sh applies (the mutation check, run by CI).
+EXTRA_DIST += tests/mutations.list

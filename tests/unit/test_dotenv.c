@@ -31,6 +31,7 @@ static void test_basics(void)
                        "  SPACED  =  value with spaces   \n"
                        "WITH_COMMENT=abc # trailing comment\n"
                        "HASH_IN=abc#def\n"
+                       "HASH_FIRST= #not-a-comment\n"
                        "EMPTY=\n"
                        "URL=http://x:8080/v1?a=b\n"
                        "CRLF=yes\r\n"
@@ -43,13 +44,14 @@ static void test_basics(void)
     is_str(get(&d, "SPACED"), "value with spaces", "blanks around key, '=' and value trimmed");
     is_str(get(&d, "WITH_COMMENT"), "abc", "' #' starts a comment");
     is_str(get(&d, "HASH_IN"), "abc#def", "'#' inside a word stays");
+    is_str(get(&d, "HASH_FIRST"), "#not-a-comment", "a value may start with '#' (after blanks)");
     is_str(get(&d, "EMPTY"), "", "empty value");
     is_str(get(&d, "URL"), "http://x:8080/v1?a=b", "'=' and ':' in values");
     is_str(get(&d, "CRLF"), "yes", "CRLF line ending");
     is_str(get(&d, "DUP"), "2", "later key wins");
     is_str(get(&d, "LAST"), "no newline", "last line without newline");
-    is_int(fk_dotenv_find(&d, "DUP")->line, 13, "line of the winning duplicate");
-    is_int((long long)d.n, 10, "entries");
+    is_int(fk_dotenv_find(&d, "DUP")->line, 14, "line of the winning duplicate");
+    is_int((long long)d.n, 11, "entries");
     fk_dotenv_free(&d);
 }
 
