@@ -88,6 +88,24 @@ test('chunked bodies with chunk extensions and trailers are accepted', async () 
   assert.equal(res.json.choices[0].message.content, 'Hi');
 });
 
+test('a chunked body of exactly FK_MAX_BODY_BYTES (65536) is served, one byte more is 413', async () => {
+  const sized = (n) => {
+    const bare = JSON.stringify({ messages: [{ role: 'user', content: 'script:hello' }], pad: '' }).length;
+    const b = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'script:hello' }], pad: 'x'.repeat(n - bare) }));
+    assert.equal(b.length, n, 'the test builds a body of the size it wants');
+    const cut = 40000; // two chunks, the second one crossing any limit
+    return `${cut.toString(16)}\r\n${b.subarray(0, cut)}\r\n${(n - cut).toString(16)}\r\n${b.subarray(cut)}\r\n0\r\n\r\n`;
+  };
+  const head = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+  for (const n of [65535, 65536]) {
+    const r = await raw(head + sized(n));
+    const res = lastResponse(r.text);
+    assert.equal(res.status, 200, `${n} bytes: ${r.text.slice(0, 300)}`);
+    assert.equal(res.json.choices[0].message.content, 'Hi');
+  }
+  assertJsonError(await raw(head + sized(65537)), 413, 'request_too_large');
+});
+
 test('every framing refusal is an OpenAI JSON error, never an HTML page', async () => {
   const cases = [
     ['GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n', 400, 'malformed_request'],
