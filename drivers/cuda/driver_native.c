@@ -99,6 +99,7 @@ struct fk_core {
 
     atomic_int output_posted; /* worker: an on_output is queued (post) and has not run */
     char errbuf[1100];        /* loop: message text of the last refusal */
+    char errparam[128];       /* the field an error names (loop thread) */
 };
 
 /* One generation. Ownership: created by generate(), freed right after the
@@ -397,9 +398,23 @@ static int effective_len(const fk_core *c, int req_len)
     return req_len > 0 && req_len < c->max_model_len ? req_len : c->max_model_len;
 }
 
-/* Tokenize and hand to the scheduler. 0, or -1 with err filled. */
+/* The request's function tools compiled into *tools (empty without
+ * them, and for raw prompts). 0, or -1 with err (400 naming the field). */
+static int read_tools(fk_core *c, const fk_gen_request *req, fk_toolset *tools, fk_error *err)
+{
+    memset(tools, 0, sizeof *tools);
+    if (req->mode != FK_GEN_HARMONY || !req->tools_json) return 0;
+    if (fk_toolset_parse(req->tools_json, tools, c->errbuf, sizeof c->errbuf, c->errparam,
+                         sizeof c->errparam) == 0)
+        return 0;
+    set_error(c, err, 400, "invalid_request_error", "invalid_value", c->errparam);
+    return -1;
+}
+
+/* Tokenize and hand to the scheduler (the tools taken over on success).
+ * 0, or -1 with err filled. */
 static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs, size_t seg_size,
-                  const fk_sampling *sp, int req_len, fk_error *err)
+                  const fk_sampling *sp, int req_len, fk_toolset *tools, fk_error *err)
 {
     fktok_ids ids = {0};
     if (tokenize(c, segs, n_segs, seg_size, &ids, err) != 0) {
@@ -439,6 +454,7 @@ static int submit(fk_core *c, fk_gen *g, const fk_segment *segs, size_t n_segs, 
         .n_stop = sp->n_stop,
         .logprobs = sp->logprobs,
         .top_logprobs = sp->top_logprobs,
+        .tools = tools,
     };
     g->seq = fk_sched_submit(c->sched, &r, &sched_callbacks, g);
     free(ids.ids);
@@ -674,11 +690,15 @@ static fk_gen *native_generate(fk_core *c, const fk_gen_request *request,
     fk_abi_copy(&g->cb, sizeof g->cb, cb, cb->struct_size);
     g->ud = ud;
     g->mode = req->mode;
-    if (submit(c, g, req->segments, req->n_segments, req->segment_size, &sp, req->max_model_len,
-               err) != 0) {
+    fk_toolset tools;
+    if (read_tools(c, req, &tools, err) != 0 ||
+        submit(c, g, req->segments, req->n_segments, req->segment_size, &sp, req->max_model_len,
+               &tools, err) != 0) {
+        fk_toolset_clear(&tools);
         gen_free(g);
         return NULL;
     }
+    fk_toolset_clear(&tools); /* empty unless the scheduler left them (no Harmony specials) */
     return g;
 }
 

@@ -12,7 +12,7 @@
 noinst_LTLIBRARIES += drivers/cuda/libfkengine.la
 drivers_cuda_libfkengine_la_SOURCES =
 drivers_cuda_libfkengine_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ENGINE_CFLAGS)
-drivers_cuda_libfkengine_la_LIBADD = $(JANSSON_LIBS) -lm
+drivers_cuda_libfkengine_la_LIBADD = constrain/libfkconstrain.la $(JANSSON_LIBS) -lm
 
 # The driver plugin: everything it needs is linked in; it exports fk_driver_init.
 pkglib_LTLIBRARIES += drivers/cuda/fk-driver-native.la

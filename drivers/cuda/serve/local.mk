@@ -4,7 +4,9 @@ drivers_cuda_libfkengine_la_SOURCES += \
 	drivers/cuda/serve/sampler.c drivers/cuda/serve/sampler.h \
 	drivers/cuda/serve/stopstr.c drivers/cuda/serve/stopstr.h \
 	drivers/cuda/serve/scheduler.c drivers/cuda/serve/scheduler.h \
-	drivers/cuda/serve/logprobs.c drivers/cuda/serve/logprobs.h
+	drivers/cuda/serve/logprobs.c drivers/cuda/serve/logprobs.h \
+	drivers/cuda/serve/tokmask.c drivers/cuda/serve/tokmask.h \
+	drivers/cuda/serve/constraint.c drivers/cuda/serve/constraint.h
 
 check_PROGRAMS += tests/unit/test_sampler tests/unit/test_stopstr tests/unit/test_logprobs
 TESTS += tests/unit/test_sampler tests/unit/test_stopstr tests/unit/test_logprobs
@@ -49,3 +51,12 @@ tests_bench_bench_prefix_CFLAGS = $(AM_CFLAGS) $(ENGINE_CFLAGS)
 tests_bench_bench_prefix_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
 	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm
 EXTRA_DIST += tests/bench/bench_prefix.sh
+
+# Token masks over the real vocabulary: exact against brute force, and
+# calls sampled from random logits under the constraint.
+check_PROGRAMS += tests/unit/test_tokmask
+TESTS += tests/unit/test_tokmask
+tests_unit_test_tokmask_SOURCES = tests/unit/test_tokmask.c tests/unit/ref_validator.h
+tests_unit_test_tokmask_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_tokmask_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
+	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm

@@ -7,9 +7,11 @@
  * publish at its end; everything that allocates, frees or computes (KV
  * tables and blocks, prefix lookups, the model, output staging) runs with
  * it released, so a delivery on the loop thread never waits for them. */
+#include "constraint.h"
 #include "logprobs.h"
 #include "scheduler.h"
 #include "stopstr.h"
+#include "tokmask.h"
 
 #include <errno.h>
 #include <math.h>
@@ -152,6 +154,7 @@ struct fk_seq {
     lp_entry *lp_fifo;            /* logprobs of sampled tokens not yet announced, in order */
     size_t lp_head, lp_n, lp_cap; /* first live entry, entries after it, allocated */
     fk_stopstr *stop;             /* stop strings, NULL when none */
+    fk_constraint *con;           /* tool-call constraint, NULL without tools */
     held_token *held;             /* tokens with bytes held by `stop` */
     size_t n_held, cap_held;
     fk_kv *kv;       /* its KV cache once first admitted (emptied when preempted) */
@@ -190,6 +193,8 @@ struct fk_sched {
     fk_sched_config cfg;        /* limits (defaults filled in) */
     int vocab_size;             /* V */
     const fk_gptoss_config *mc; /* the model's config (eos ids) */
+    fk_harmony_ids hids;        /* Harmony specials (constraints) */
+    int has_hids;               /* 0: the vocabulary lacks them: tools are not constrained */
 
     /* worker only */ float *logits; /* // (max_batch, V) logits of a step's rows */
     float *lp_row;                   /* // (V,) raw logits kept for logprobs */
@@ -202,6 +207,7 @@ struct fk_sched {
     fk_seq **admitted;               /* // (max_batch,) admitted sequences, oldest first */
     int n_admitted;                  /* entries in admitted */
     size_t stuck_free;               /* free blocks when an admission last failed; SIZE_MAX: none */
+    fk_tokmask *tm;                  /* the vocabulary index for masks; built on first use */
     fk_sched_stats wstats;           /* the counters as they run */
 
     pthread_t thread;     /* the worker */
@@ -225,6 +231,7 @@ static void seq_free(fk_seq *q)
     fk_kv_free(q->kv);
     fk_sampler_free(q->sampler);
     fk_stopstr_free(q->stop);
+    fk_constraint_free(q->con);
     free(q->held);
     free(q->tokens);
     free(q->stop_ids);
@@ -279,20 +286,48 @@ static void queue_logprobs(fk_seq *q, const lp_entry *e)
     q->lp_fifo[q->lp_head + q->lp_n++] = *e;
 }
 
-/* Sample q's next token from row (// (V,)). With logprobs asked for, the
- * row's log-softmax is taken first (the sampler changes the row: penalties,
- * temperature) and the token's entry is queued for its piece. */
+static void seq_fail(fk_seq *q, int status, const char *msg)
+{
+    q->finish = FK_FINISH_ERROR;
+    q->err_status = status;
+    snprintf(q->err_msg, sizeof q->err_msg, "%s", msg);
+}
+
+/* Restrict row (// (V,)) to what q's constraint allows (building the
+ * vocabulary index the first time). 0, or -1 with q failed. */
+static int constrain_row(fk_sched *s, fk_seq *q, float *row)
+{
+    char err[160];
+    if (!s->tm && !(s->tm = fk_tokmask_new(s->vocab.token_bytes, s->vocab.is_special, s->vocab.ud,
+                                           s->vocab_size, err, sizeof err))) {
+        seq_fail(q, 500, err);
+        return -1;
+    }
+    if (fk_constraint_mask(q->con, s->tm, row, s->vocab_size) > 0) return 0;
+    seq_fail(q, 500, "constrained sampling: no token may follow (a bug)");
+    return -1;
+}
+
+/* Sample q's next token from row (// (V,)), or -1 when q failed. With
+ * logprobs asked for, the row's log-softmax is taken first (the constraint
+ * and the sampler change the row) and the token's entry is queued for its
+ * piece. */
 static int32_t sample(fk_sched *s, fk_seq *q, float *row)
 {
-    if (q->top_logprobs < 0) return fk_sampler_sample(q->sampler, row);
-    int V = s->vocab_size;
+    int V = s->vocab_size, lp = q->top_logprobs >= 0;
     lp_entry e;
-    double lse = fk_logprobs_lse(row, V);
-    fk_logprobs_top(row, V, q->top_logprobs, lse, &e.lp);
-    memcpy(s->lp_row, row, (size_t)V * sizeof *row);
+    double lse = 0;
+    if (lp) {
+        lse = fk_logprobs_lse(row, V);
+        fk_logprobs_top(row, V, q->top_logprobs, lse, &e.lp);
+        memcpy(s->lp_row, row, (size_t)V * sizeof *row);
+    }
+    if (q->con && fk_constraint_active(q->con) && constrain_row(s, q, row) != 0) return -1;
     e.id = fk_sampler_sample(q->sampler, row);
-    e.lp.logprob = (float)(s->lp_row[e.id] - lse);
-    queue_logprobs(q, &e);
+    if (lp) {
+        e.lp.logprob = (float)(s->lp_row[e.id] - lse);
+        queue_logprobs(q, &e);
+    }
     return e.id;
 }
 
@@ -335,13 +370,6 @@ static int flush_held(fk_seq *q)
     return rc;
 }
 
-static void seq_fail(fk_seq *q, int status, const char *msg)
-{
-    q->finish = FK_FINISH_ERROR;
-    q->err_status = status;
-    snprintf(q->err_msg, sizeof q->err_msg, "%s", msg);
-}
-
 /* Text token: through the stop matcher when there is one. Sets q->finish on a match. */
 static int emit_text(fk_seq *q, int32_t tok, const char *bytes, size_t len)
 {
@@ -366,9 +394,15 @@ static int emit_text(fk_seq *q, int32_t tok, const char *bytes, size_t len)
     return 0;
 }
 
-/* A token was sampled for q: record it, emit it, decide whether q ends. */
+/* A token was sampled for q (-1: sampling failed q): record it, emit it,
+ * decide whether q ends. */
 static void take_token(fk_sched *s, fk_seq *q, int32_t tok)
 {
+    if (tok < 0) return;
+    if (q->con && fk_constraint_feed(q->con, tok) != 0) {
+        seq_fail(q, 500, "constrained sampling: a sampled token broke the constraint (a bug)");
+        return;
+    }
     double t = now_ms();
     if (q->n_generated == 0) q->t_first = t;
     q->t_last = t;
@@ -515,11 +549,12 @@ static void prefill_step(fk_sched *s, int n)
     }
 }
 
-/* 1 when q's next token needs the logits on the host: it samples, or it
- * reports logprobs; else the backend's argmax is its pick. */
+/* 1 when q's next token needs the logits on the host: it samples, reports
+ * logprobs or is constrained; else the backend's argmax is its pick. */
 static int needs_logits(const fk_seq *q)
 {
-    return !fk_sampler_is_greedy(q->sampler) || q->top_logprobs >= 0;
+    return !fk_sampler_is_greedy(q->sampler) || q->top_logprobs >= 0 ||
+           (q->con && fk_constraint_active(q->con));
 }
 
 /* One fk_model_decode over batch[0..B): each feeds the token at its cache's
@@ -755,6 +790,8 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
     s->mc = fk_model_config(m);
     s->vocab_size = s->mc->vocab_size;
     s->stuck_free = SIZE_MAX;
+    s->has_hids = fk_harmony_ids_find(&s->hids, vocab->token_bytes, vocab->is_special, vocab->ud,
+                                      s->vocab_size) == 0;
     if (s->cfg.max_batch <= 0) s->cfg.max_batch = 8;
     if (s->cfg.prefill_chunk <= 0) s->cfg.prefill_chunk = 512;
     if (s->cfg.max_buffered <= 0) s->cfg.max_buffered = 64;
@@ -837,6 +874,7 @@ void fk_sched_free(fk_sched *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->wake);
     fk_run_free(s->run);
+    fk_tokmask_free(s->tm);
     free(s->logits);
     free(s->lp_row);
     free(s->kvs);
@@ -852,6 +890,19 @@ void fk_sched_free(fk_sched *s)
 int fk_sched_max_model_len(const fk_sched *s)
 {
     return s->cfg.max_model_len;
+}
+
+/* A constraint over req's tools (taken over) that has followed the
+ * prompt's last message (from its last <|start|>). NULL on OOM. */
+static fk_constraint *new_constraint(const fk_sched *s, const fk_sched_request *req)
+{
+    fk_constraint *c = fk_constraint_new(req->tools, &s->hids, s->vocab.token_bytes,
+                                         s->vocab.is_special, s->vocab.ud);
+    if (!c) return NULL;
+    int from = req->n_prompt - 1;
+    while (from > 0 && req->prompt[from] != s->hids.start) from--;
+    for (int i = from; i < req->n_prompt; i++) fk_constraint_feed(c, req->prompt[i]);
+    return c;
 }
 
 fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_callbacks *cb,
@@ -889,6 +940,10 @@ fk_seq *fk_sched_submit(fk_sched *s, const fk_sched_request *req, const fk_gen_c
     if (q->stop && !fk_stopstr_active(q->stop)) {
         fk_stopstr_free(q->stop);
         q->stop = NULL;
+    }
+    if (req->tools && req->tools->n && s->has_hids && !(q->con = new_constraint(s, req))) {
+        seq_free(q);
+        return NULL;
     }
     memcpy(q->tokens, req->prompt, (size_t)req->n_prompt * sizeof *q->tokens);
     q->t_submit = q->t_note = now_ms();

@@ -53,6 +53,7 @@
 #ifndef FK_SCHEDULER_H
 #define FK_SCHEDULER_H
 
+#include "constrain/tools.h"
 #include "driver.h"
 #include "drivers/cuda/model/model.h"
 #include "sampler.h"
@@ -84,7 +85,8 @@ typedef struct fk_sched_config {
     void *notify_ud; /* passed to notify */
 } fk_sched_config;
 
-/* One request, already tokenized. Everything is copied by fk_sched_submit. */
+/* One request, already tokenized. Everything is copied by fk_sched_submit,
+ * except `tools`, which a successful submit takes over. */
 typedef struct fk_sched_request {
     const int32_t *prompt;      /* // (n_prompt,) token ids */
     int n_prompt;               /* >= 1 */
@@ -97,6 +99,9 @@ typedef struct fk_sched_request {
     int logprobs;     /* 1: each piece that announces a token carries its log-probability
                          (log-softmax of the raw logits, logprobs.h) */
     int top_logprobs; /* and this many alternatives (0..20) */
+    /* Function tools whose calls are constrained (constraint.h): taken over
+     * (emptied) by a successful submit; NULL or empty: none. */
+    fk_toolset *tools;
 } fk_sched_request;
 
 /* Counters for tests and metrics (a snapshot). */
