@@ -60,3 +60,11 @@ tests_unit_test_tokmask_SOURCES = tests/unit/test_tokmask.c tests/unit/ref_valid
 tests_unit_test_tokmask_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_tokmask_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
 	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm
+
+# The cost per token of constrained sampling, next to the sampler's (not a
+# test: prints numbers).
+noinst_PROGRAMS += tests/bench/bench_constrain
+tests_bench_bench_constrain_SOURCES = tests/bench/bench_constrain.c
+tests_bench_bench_constrain_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_bench_bench_constrain_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
+	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm

@@ -263,9 +263,14 @@ void fk_tokmask_apply(const uint64_t *mask, float *logits, int vocab)
 {
     for (int base = 0; base < vocab; base += 64) {
         uint64_t w = mask[base / 64];
+        int n = vocab - base < 64 ? vocab - base : 64;
+        float *row = logits + base;
         if (w == ~0ull) continue;
-        int end = base + 64 < vocab ? base + 64 : vocab;
-        for (int t = base; t < end; t++)
-            if (!(w >> (t - base) & 1)) logits[t] = -INFINITY;
+        if (w == 0) { /* the common case: a whole word disallowed (vectorises) */
+            for (int k = 0; k < n; k++) row[k] = -INFINITY;
+            continue;
+        }
+        uint64_t off = ~w & (n == 64 ? ~0ull : (1ull << n) - 1);
+        for (; off; off &= off - 1) row[__builtin_ctzll(off)] = -INFINITY;
     }
 }
