@@ -244,8 +244,10 @@ static int chat_prepare(fk_gateway *gw, fk_job_input *in, void **state, fk_api_e
     if (in->mode == FK_GEN_PASSTHROUGH &&
         passthrough_special_text(&in->slot->cfg, in->body, &in->body_text, err) < 0)
         return -1;
-    if (!(*state = chat_state_new(gw->config, in->rp.sampling.logprobs, in->rp.tokens_as_ids)))
-        return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    chat_state *s = chat_state_new(gw->config, in->rp.sampling.logprobs, in->rp.tokens_as_ids);
+    if (!s) return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    if (in->mode == FK_GEN_HARMONY) fk_endpoint_prime(s->parser, in);
+    *state = s;
     return 0;
 }
 

@@ -107,6 +107,16 @@ int fk_endpoint_render(fk_job_input *in, const hm_conversation *conv, const char
     return 0;
 }
 
+void fk_endpoint_prime(hm_parser *parser, const fk_job_input *in)
+{
+    const hm_prompt *p = &in->prompt;
+    size_t i = p->n;
+    while (i > 0 && !(p->segs[i - 1].is_special && !strcmp(p->segs[i - 1].text, "<|start|>"))) i--;
+    if (i == 0 || i >= p->n || strcmp(p->segs[i].text, "assistant") != 0) return;
+    for (size_t k = i + 1; k < p->n; k++)
+        hm_parser_feed(parser, p->segs[k].text, p->segs[k].len, p->segs[k].is_special, -1);
+}
+
 int fk_endpoint_mapping_error(const hm_openai_error *he, fk_api_error *err)
 {
     if (!strcmp(he->code, "out_of_memory"))

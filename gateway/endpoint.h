@@ -28,6 +28,11 @@ void fk_handle_generation(fk_gateway *gw, struct evhttp_request *req, const fk_r
  * naming `param` when the conversation cannot be rendered). */
 int fk_endpoint_render(fk_job_input *in, const hm_conversation *conv, const char *param,
                        fk_api_error *err);
+/* For prepare(): start the output parser where the rendered prompt ends:
+ * the segments after its last "<|start|>assistant" (the parser's role hint
+ * stands for those two), such as a call header tool_choice forced, are fed
+ * to it as if the model had written them (they are not counted as tokens). */
+void fk_endpoint_prime(hm_parser *parser, const fk_job_input *in);
 /* For prepare(): a Harmony mapping error as a 400. Returns -1. */
 int fk_endpoint_mapping_error(const hm_openai_error *he, fk_api_error *err);
 

@@ -397,6 +397,7 @@ static int prepare_state(fk_gateway *gw, fk_job_input *in, resp_state *s, fk_api
     s->parser = s->out ? hm_parser_new(&po, on_event, s) : NULL;
     if (!s->input || !s->echo || !s->parser)
         return fk_api_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    fk_endpoint_prime(s->parser, in);
     return 0;
 }
 

@@ -51,6 +51,7 @@ void hm_conversation_clear(hm_conversation *c)
     system_clear(&c->system);
     for (size_t i = 0; i < c->n_messages; i++) message_clear(&c->messages[i]);
     free(c->messages);
+    free(c->forced_call);
     hm_conversation_init(c);
 }
 

@@ -67,6 +67,13 @@ typedef struct hm_conversation {
     hm_message *messages;
     size_t n_messages;
     size_t cap_messages;
+    /* HM_RENDER_COMPLETION only: the completion must be a function call
+     * (tool_choice). "functions.NAME": the prompt ends in that call's whole
+     * header, "<|channel|>commentary to=functions.NAME <|constrain|>json
+     * <|message|>", so the completion is its arguments; "functions.": it
+     * ends after "to=functions." and the model names the function. NULL:
+     * the model chooses. */
+    char *forced_call;
 } hm_conversation;
 
 void hm_conversation_init(hm_conversation *c);

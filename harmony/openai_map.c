@@ -366,3 +366,10 @@ int hm_map_finish(hm_mapper *m, const hm_map_tool *tools, size_t n)
     }
     return 0;
 }
+
+int hm_map_force_call(hm_mapper *m, const hm_map_tool *tools, size_t n)
+{
+    if (n == 0) return 0;
+    m->out->forced_call = n == 1 ? function_recipient(tools[0].name) : strdup("functions.");
+    return m->out->forced_call ? 0 : hm_map_oom(m->e);
+}

@@ -110,5 +110,10 @@ int hm_map_tool_result(hm_mapper *m, const char *name, char *content);
 /* Fills the developer slot with the instructions and tools[0..n), or removes
  * it when both are empty. */
 int hm_map_finish(hm_mapper *m, const hm_map_tool *tools, size_t n);
+/* tool_choice forces a call ("required", a named function): the completion
+ * must call one of tools[0..n) (the ones kept): the conversation's
+ * forced_call is "functions.NAME" for one, "functions." for several (the
+ * model names one); nothing for none. */
+int hm_map_force_call(hm_mapper *m, const hm_map_tool *tools, size_t n);
 
 #endif

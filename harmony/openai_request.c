@@ -92,13 +92,15 @@ static int read_tools(const json_t *req, hm_map_tool **tools, size_t *n, hm_open
 
 /* tool_choice: "none" keeps no tool, "auto"/"required" (or absent) keep all,
  * {type:"function", function:{name}} keeps that one. Sets *keep_from and
- * *keep_n to the kept slice of tools. */
+ * *keep_n to the kept slice of tools, and *force to 1 when a call must be
+ * made ("required", a function). */
 static int apply_tool_choice(const json_t *req, const hm_map_tool *tools, size_t n,
-                             size_t *keep_from, size_t *keep_n, hm_openai_error *e)
+                             size_t *keep_from, size_t *keep_n, int *force, hm_openai_error *e)
 {
     const json_t *tc = json_object_get(req, "tool_choice");
     *keep_from = 0;
     *keep_n = n;
+    *force = 0;
     if (!tc || json_is_null(tc)) return 0;
     if (json_is_string(tc)) {
         const char *s = json_string_value(tc);
@@ -108,6 +110,7 @@ static int apply_tool_choice(const json_t *req, const hm_map_tool *tools, size_t
             return hm_map_fail(
                 e, "invalid_value", "tool_choice",
                 "'%.64s' is not one of 'none', 'auto', 'required' or a function choice", s);
+        *force = !strcmp(s, "required");
         return 0;
     }
     if (!json_is_object(tc))
@@ -127,6 +130,7 @@ static int apply_tool_choice(const json_t *req, const hm_map_tool *tools, size_t
                            "no function named '%.80s' in tools", name);
     *keep_from = (size_t)i;
     *keep_n = 1;
+    *force = 1;
     return 0;
 }
 
@@ -264,12 +268,14 @@ static int map_request(hm_mapper *m, const json_t *req, const hm_openai_options 
         return -1;
     hm_map_tool *tools;
     size_t n_tools, keep_from, keep_n;
+    int force;
     int rc = read_tools(req, &tools, &n_tools, e);
-    if (rc == 0) rc = apply_tool_choice(req, tools, n_tools, &keep_from, &keep_n, e);
+    if (rc == 0) rc = apply_tool_choice(req, tools, n_tools, &keep_from, &keep_n, &force, e);
     if (rc == 0) rc = hm_map_start(m, opts, effort);
     for (size_t i = 0; rc == 0 && i < json_array_size(msgs); i++)
         rc = map_message(m, json_array_get(msgs, i), i);
     if (rc == 0) rc = hm_map_finish(m, keep_n ? tools + keep_from : NULL, keep_n);
+    if (rc == 0 && force) rc = hm_map_force_call(m, tools + keep_from, keep_n);
     free(tools);
     return rc;
 }

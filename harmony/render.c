@@ -347,6 +347,22 @@ static int header_segments(hm_prompt *p, const hm_message *m)
     return special(p, "<|message|>");
 }
 
+/* The start of a call the completion must make, as the model writes one
+ * (the recipient after the channel): "<|channel|>commentary to=functions.NAME
+ * <|constrain|>json<|message|>", or up to "to=functions." when the model
+ * names the function. */
+static int forced_call_header(hm_prompt *p, const char *recipient)
+{
+    static const char constrain[] = "<|constrain|>";
+    if (special(p, "<|channel|>") < 0 || text(p, "commentary") < 0 ||
+        text_joined(p, " to=", recipient) < 0)
+        return -1;
+    size_t n = strlen(recipient);
+    if (n && recipient[n - 1] == '.') return 0;
+    if (text(p, " ") < 0 || special(p, constrain) < 0 || text(p, "json") < 0) return -1;
+    return special(p, "<|message|>");
+}
+
 /* A composed (trusted) content text, then <|end|>. */
 static int render_composed(hm_prompt *p, strbuf *b)
 {
@@ -451,7 +467,8 @@ int hm_render(const hm_conversation *c, hm_render_mode mode, int auto_drop_analy
         if (render_message(out, m, err) < 0) goto fail;
     }
     if (mode == HM_RENDER_COMPLETION) {
-        if (special(out, "<|start|>") < 0 || text(out, "assistant") < 0) {
+        if (special(out, "<|start|>") < 0 || text(out, "assistant") < 0 ||
+            (c->forced_call && forced_call_header(out, c->forced_call) < 0)) {
             oom(err);
             goto fail;
         }

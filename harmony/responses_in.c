@@ -244,15 +244,17 @@ static void keep(const hm_map_tool *tools, size_t i, hm_map_tool *kept, size_t *
     if (hm_map_tool_index(kept, *n_kept, tools[i].name) < 0) kept[(*n_kept)++] = tools[i];
 }
 
-/* {type:"allowed_tools", mode, tools:[{type:"function", name}]}: those. */
+/* {type:"allowed_tools", mode, tools:[{type:"function", name}]}: those
+ * (*force: mode "required"). */
 static int allowed_tools(const json_t *tc, const hm_map_tool *tools, size_t n, hm_map_tool *kept,
-                         size_t *n_kept, hm_openai_error *e)
+                         size_t *n_kept, int *force, hm_openai_error *e)
 {
     const char *mode;
     if (hm_map_str(tc, "mode", "tool_choice.mode", 0, &mode, e) < 0) return -1;
     if (mode && strcmp(mode, "auto") && strcmp(mode, "required"))
         return hm_map_fail(e, "invalid_value", "tool_choice.mode",
                            "'%.64s' is not 'auto' or 'required'", mode);
+    *force = mode && !strcmp(mode, "required");
     const json_t *list = json_object_get(tc, "tools");
     if (!list) return hm_map_missing(e, "tool_choice.tools");
     if (!json_is_array(list)) return hm_map_wrong_type(e, "tool_choice.tools", "an array", list);
@@ -278,13 +280,14 @@ static int allowed_tools(const json_t *tc, const hm_map_tool *tools, size_t n, h
 
 /* tool_choice: "none" keeps no tool, "auto"/"required" (or absent) keep all,
  * {type:"function", name} that one, {type:"allowed_tools", ...} those.
- * `kept` has room for n. (Harmony cannot force a call: "required" offers the
- * tools as "auto" does.) */
+ * `kept` has room for n. *force: a call must be made ("required", a
+ * function, allowed_tools in mode "required"). */
 static int apply_tool_choice(const json_t *req, const hm_map_tool *tools, size_t n,
-                             hm_map_tool *kept, size_t *n_kept, hm_openai_error *e)
+                             hm_map_tool *kept, size_t *n_kept, int *force, hm_openai_error *e)
 {
     const json_t *tc = json_object_get(req, "tool_choice");
     *n_kept = 0;
+    *force = 0;
     if (!tc || json_is_null(tc) || json_is_string(tc)) {
         const char *s = json_is_string(tc) ? json_string_value(tc) : "auto";
         if (strcmp(s, "none") && strcmp(s, "auto") && strcmp(s, "required"))
@@ -292,13 +295,15 @@ static int apply_tool_choice(const json_t *req, const hm_map_tool *tools, size_t
                                "'%.64s' is not one of 'none', 'auto', 'required' or an object", s);
         if (strcmp(s, "none") != 0)
             for (size_t i = 0; i < n; i++) keep(tools, i, kept, n_kept);
+        *force = !strcmp(s, "required");
         return 0;
     }
     if (!json_is_object(tc))
         return hm_map_wrong_type(e, "tool_choice", "a string or an object", tc);
     const char *type, *name;
     if (hm_map_str(tc, "type", "tool_choice.type", 1, &type, e) < 0) return -1;
-    if (!strcmp(type, "allowed_tools")) return allowed_tools(tc, tools, n, kept, n_kept, e);
+    if (!strcmp(type, "allowed_tools"))
+        return allowed_tools(tc, tools, n, kept, n_kept, force, e);
     if (strcmp(type, "function") != 0)
         return hm_map_fail(e, "invalid_value", "tool_choice.type",
                            "'%.64s' is not supported; use 'function' or 'allowed_tools'", type);
@@ -308,6 +313,7 @@ static int apply_tool_choice(const json_t *req, const hm_map_tool *tools, size_t
         return hm_map_fail(e, "invalid_value", "tool_choice.name",
                            "no function named '%.80s' in tools", name);
     keep(tools, (size_t)i, kept, n_kept);
+    *force = 1;
     return 0;
 }
 
@@ -352,14 +358,16 @@ static int map_request(hm_mapper *m, const json_t *req, const json_t *history,
         return hm_map_wrong_type(e, "previous_response_id", "an array of items", history);
     hm_map_tool *tools, *kept = NULL;
     size_t n_tools, n_kept = 0;
+    int force = 0;
     int rc = read_tools(req, &tools, &n_tools, e);
     if (rc == 0 && n_tools && !(kept = calloc(n_tools, sizeof *kept))) rc = hm_map_oom(e);
-    if (rc == 0) rc = apply_tool_choice(req, tools, n_tools, kept, &n_kept, e);
+    if (rc == 0) rc = apply_tool_choice(req, tools, n_tools, kept, &n_kept, &force, e);
     if (rc == 0) rc = hm_map_start(m, opts, effort);
     if (rc == 0 && instructions) rc = hm_map_instructions(m, instructions);
     if (rc == 0 && history) rc = map_items(m, history, "previous_response_id");
     if (rc == 0) rc = map_input(m, json_object_get(req, "input"));
     if (rc == 0) rc = hm_map_finish(m, kept, n_kept);
+    if (rc == 0 && force) rc = hm_map_force_call(m, kept, n_kept);
     free(tools);
     free(kept);
     return rc;

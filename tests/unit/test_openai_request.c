@@ -146,14 +146,22 @@ static void tools(void)
                   SYS_TOOLS("medium") DEV_BOTH USER_Q_TEXT, "tool_choice auto keeps all");
     expect_prompt("{\"messages\":[" USER_Q "],\"tools\":[" WEATHER_TOOL "," TIME_TOOL
                   "],\"tool_choice\":\"required\"}",
-                  SYS_TOOLS("medium") DEV_BOTH USER_Q_TEXT, "tool_choice required keeps all");
+                  SYS_TOOLS("medium") DEV_BOTH USER_Q_TEXT "<|channel|>commentary to=functions.",
+                  "tool_choice required keeps all; the prompt ends where the model names one");
+    expect_prompt("{\"messages\":[" USER_Q "],\"tools\":[" TIME_TOOL
+                  "],\"tool_choice\":\"required\"}",
+                  SYS_TOOLS("medium") DEV_TIME USER_Q_TEXT
+                  "<|channel|>commentary to=functions.get_time <|constrain|>json<|message|>",
+                  "tool_choice required with one tool: the prompt ends in its call's header");
     expect_prompt("{\"messages\":[" USER_Q "],\"tools\":[" WEATHER_TOOL "," TIME_TOOL
                   "],\"tool_choice\":\"none\"}",
                   SYS("medium") USER_Q_TEXT,
                   "tool_choice none: no tools, no commentary line, no developer message");
     expect_prompt("{\"messages\":[" USER_Q "],\"tools\":[" WEATHER_TOOL "," TIME_TOOL
                   "],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}}",
-                  SYS_TOOLS("medium") DEV_TIME USER_Q_TEXT, "tool_choice naming one keeps it only");
+                  SYS_TOOLS("medium") DEV_TIME USER_Q_TEXT
+                  "<|channel|>commentary to=functions.get_time <|constrain|>json<|message|>",
+                  "tool_choice naming one keeps it only; the prompt ends in its call's header");
     expect_prompt("{\"messages\":[" USER_Q "],\"tools\":[]}", SYS("medium") USER_Q_TEXT,
                   "an empty tools list is no tools");
 }

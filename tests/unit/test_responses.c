@@ -125,9 +125,10 @@ static void pinned(void)
            "<|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json"
            "<|message|>{\"city\":\"Paris\"}<|call|>"
            "<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>sunny"
-           "<|end|><|start|>assistant",
-           "a tool-calling turn: instructions, effort, the chosen tool, reasoning kept before "
-           "the call, the result authored by the function");
+           "<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather "
+           "<|constrain|>json<|message|>",
+           "a tool-calling turn: instructions, effort, the chosen tool (its call forced), "
+           "reasoning kept before the call, the result authored by the function");
     free(p);
 }
 
@@ -193,14 +194,21 @@ static void tool_choice(void)
                 ",\"tool_choice\":\"none\"}",
                 "tool_choice none: no tools offered");
     same_prompt("{\"input\":\"Hi\"," TOOLS_RESP ",\"tool_choice\":\"required\"}", NULL,
-                "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]," TOOLS_CHAT "}",
-                "tool_choice required offers every tool");
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]," TOOLS_CHAT
+                ",\"tool_choice\":\"required\"}",
+                "tool_choice required offers every tool and forces a call");
     same_prompt("{\"input\":\"Hi\"," TOOLS_RESP ",\"tool_choice\":{\"type\":\"allowed_tools\","
-                "\"mode\":\"auto\",\"tools\":[{\"type\":\"function\",\"name\":\"get_time\"}]}}",
+                "\"mode\":\"required\",\"tools\":[{\"type\":\"function\",\"name\":\"get_time\"}]}}",
                 NULL,
                 "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]," TOOLS_CHAT
                 ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}}",
-                "allowed_tools keeps the listed functions");
+                "allowed_tools in mode required forces a call to one of the listed functions");
+    same_prompt("{\"input\":\"Hi\"," TOOLS_RESP ",\"tool_choice\":{\"type\":\"allowed_tools\","
+                "\"mode\":\"auto\",\"tools\":[{\"type\":\"function\",\"name\":\"get_time\"}]}}",
+                NULL,
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"tools\":[{\"type\":"
+                "\"function\",\"function\":{\"name\":\"get_time\"}}]}",
+                "allowed_tools in mode auto keeps the listed functions, forcing nothing");
 }
 
 static void errors(void)
