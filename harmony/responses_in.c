@@ -302,8 +302,7 @@ static int apply_tool_choice(const json_t *req, const hm_map_tool *tools, size_t
         return hm_map_wrong_type(e, "tool_choice", "a string or an object", tc);
     const char *type, *name;
     if (hm_map_str(tc, "type", "tool_choice.type", 1, &type, e) < 0) return -1;
-    if (!strcmp(type, "allowed_tools"))
-        return allowed_tools(tc, tools, n, kept, n_kept, force, e);
+    if (!strcmp(type, "allowed_tools")) return allowed_tools(tc, tools, n, kept, n_kept, force, e);
     if (strcmp(type, "function") != 0)
         return hm_map_fail(e, "invalid_value", "tool_choice.type",
                            "'%.64s' is not supported; use 'function' or 'allowed_tools'", type);

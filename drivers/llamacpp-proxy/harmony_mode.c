@@ -127,8 +127,10 @@ static void append_key(strbuf *b, const char *key)
  * than the rest of the request). Sampling as the client asked, with
  * llama-server's own truncations off (its defaults are top_k 40 and min_p
  * 0.05): temperature and top_p alone, as OpenAI and the native core sample.
- * NULL on OOM. */
-static char *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *ids)
+ * `extra`: more fields, each written as ",\"key\":value" (grammar.c). NULL on
+ * OOM. */
+static char *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *ids,
+                        const strbuf *extra)
 {
     strbuf b;
     strbuf_init(&b);
@@ -176,6 +178,7 @@ static char *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *
         if (text) strbuf_append_str(&b, text);
         free(text);
     }
+    if (extra->len) strbuf_append(&b, extra->data, extra->len);
     strbuf_append_char(&b, '}');
     if (b.oom) {
         strbuf_clear(&b);
@@ -226,7 +229,15 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
     }
     g->top_logprobs = req->sampling->top_logprobs;
     remember_prompt(g, &ids);
-    g->body = build_body(g, req->sampling, &ids);
+    strbuf extra;
+    strbuf_init(&extra);
+    if (grammar_fields(g, req, &extra, err, msg, msg_len) != 0) {
+        strbuf_clear(&extra);
+        free(ids.ids);
+        return -1;
+    }
+    g->body = build_body(g, req->sampling, &ids, &extra);
+    strbuf_clear(&extra);
     free(ids.ids);
     g->path = strdup("/completion");
     if (!g->body || !g->path) {

@@ -6,7 +6,8 @@ drivers_llamacpp_proxy_fk_driver_llamacpp_la_SOURCES = \
 	drivers/llamacpp-proxy/proxy.h drivers/llamacpp-proxy/driver.c \
 	drivers/llamacpp-proxy/curl_loop.h drivers/llamacpp-proxy/curl_loop.c \
 	drivers/llamacpp-proxy/transfer.h drivers/llamacpp-proxy/transfer.c \
-	drivers/llamacpp-proxy/harmony_mode.c drivers/llamacpp-proxy/passthrough.c \
+	drivers/llamacpp-proxy/harmony_mode.c drivers/llamacpp-proxy/grammar.c \
+	drivers/llamacpp-proxy/passthrough.c \
 	drivers/llamacpp-proxy/health.c drivers/llamacpp-proxy/errors.c \
 	drivers/llamacpp-proxy/replicas.c \
 	drivers/llamacpp-proxy/fast_event.h drivers/llamacpp-proxy/fast_event.c \
@@ -16,7 +17,7 @@ drivers_llamacpp_proxy_fk_driver_llamacpp_la_CFLAGS = $(AM_CFLAGS) -fvisibility=
 drivers_llamacpp_proxy_fk_driver_llamacpp_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-export-symbols-regex '^fk_driver_init$$'
 drivers_llamacpp_proxy_fk_driver_llamacpp_la_LIBADD = drivers/libfkprompt.la tokenizer/libfktok.la \
-	harmony/libfkharmony.la \
+	harmony/libfkharmony.la constrain/libfkconstrain.la \
 	$(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(PCRE2_LIBS)
 
 # The C test host: dlopens the driver, runs it behind the gateway's own host
@@ -67,6 +68,7 @@ EXTRA_DIST += tests/bench/bench_proxy.mjs tests/bench/bench_proxy_real.mjs \
 # Fuzz target: upstream stream events through the driver's own handlers.
 LLAMA_DRIVER_SOURCES = drivers/llamacpp-proxy/driver.c drivers/llamacpp-proxy/curl_loop.c \
 	drivers/llamacpp-proxy/transfer.c drivers/llamacpp-proxy/harmony_mode.c \
+	drivers/llamacpp-proxy/grammar.c \
 	drivers/llamacpp-proxy/passthrough.c drivers/llamacpp-proxy/health.c \
 	drivers/llamacpp-proxy/errors.c drivers/llamacpp-proxy/replicas.c \
 	drivers/llamacpp-proxy/fast_event.c drivers/llamacpp-proxy/seg_cache.c drivers/prompt.c
@@ -76,6 +78,7 @@ tests_fuzz_fuzz_llama_stream_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(LIBEVENT_
 	$(JANSSON_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_llama_stream_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_llama_stream_LDADD = tokenizer/libfktok.la harmony/libfkharmony.la \
+	constrain/libfkconstrain.la \
 	$(LIBCURL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(PCRE2_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/llama_stream
 EXTRA_DIST += drivers/llamacpp-proxy/README.md

@@ -13,6 +13,7 @@
 #include "constrain/schema.h"
 #include "constrain/tools.h"
 #include "tests/tap.h"
+#include "tests/unit/pda_complete.h"
 #include "tests/unit/ref_validator.h"
 
 #include <stdlib.h>
@@ -58,43 +59,6 @@ static int prefixes_accepted(const fk_schema *s, const char *doc)
     return 1;
 }
 
-/* ---- completion (proves no dead end) ----------------------------------------------- */
-
-/* Try bytes that make progress first: closers, then short values, then the
- * next byte of a key or literal being matched. Appends to out. 1 when a
- * whole document was reached within `limit` bytes. */
-static int complete(fk_pda *p, char *out, size_t *n, size_t limit)
-{
-    static const char order[] = "\"}],:0tfn{[a\\udc\x80\x90\xa0";
-    while (!fk_pda_can_end(p)) {
-        if (*n >= limit) return 0;
-        const fk_pda_frame *f = &p->f[p->depth - 1];
-        char extra = 0;
-        if (f->kind == FK_FR_LITERAL) {
-            fk_stext t = p->s->texts[f->lo];
-            if (t.len > f->n) extra = p->s->bytes[t.off + f->n];
-        } else if (f->kind == FK_FR_KEY) {
-            const fk_snode *o = &p->s->nodes[f->node];
-            const fk_sprop *q = &p->s->props[o->first + f->lo + (uint32_t)__builtin_ctzll(f->mask)];
-            extra = q->key.len > f->n ? p->s->bytes[q->key.off + f->n] : '"';
-        }
-        int moved = 0;
-        for (int k = -1; k < (int)sizeof order - 1 && !moved; k++) {
-            char b = k < 0 ? extra : order[k];
-            if (!b) continue;
-            fk_pda q;
-            fk_pda_copy(&q, p);
-            if (fk_pda_step(&q, (unsigned char)b)) {
-                fk_pda_copy(p, &q);
-                out[(*n)++] = b;
-                moved = 1;
-            }
-        }
-        if (!moved) return 0;
-    }
-    return 1;
-}
-
 /* Random walk of up to `steps` bytes among the accepted ones, then a completion. */
 static int walk(const fk_schema *s, char *out, size_t cap, size_t *n, int steps)
 {
@@ -115,7 +79,7 @@ static int walk(const fk_schema *s, char *out, size_t cap, size_t *n, int steps)
         out[(*n)++] = (char)b;
         if (fk_pda_can_end(&p) && rnd(4) == 0) break;
     }
-    return complete(&p, out, n, cap - 1);
+    return pda_complete(&p, out, n, cap - 1);
 }
 
 /* ---- the schemas -------------------------------------------------------------------- */
