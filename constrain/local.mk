@@ -21,7 +21,7 @@ tests_unit_test_constrain_LDADD = constrain/libfkconstrain.la $(JANSSON_LIBS)
 # Forced tool calls on both cores (the native engine's masks, llama-server's
 # grammar) all parse and validate, with the tiny random-weight model.
 TESTS += tests/integration/constrained_calls.mjs
-EXTRA_DIST += tests/integration/constrained_calls.mjs
+EXTRA_DIST += tests/integration/constrained_calls.mjs tests/bench/bench_constrain.mjs
 
 FUZZERS += tests/fuzz/fuzz_constrain
 tests_fuzz_fuzz_constrain_SOURCES = tests/fuzz/fuzz_constrain.c tests/unit/pda_complete.h \

@@ -87,6 +87,8 @@ sh tests/bench/bench_engine.sh build-check
 sh tests/bench/bench_vs_llamacpp.sh build-check
 build-check/tests/bench/bench_matmul
 build-check/tests/bench/bench_sampler
+FK_TOKENIZER_DATA=tokenizer/data build-check/tests/bench/bench_constrain
+FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_constrain.mjs
 build-check/tests/bench/bench_scheduler
 sh tests/bench/bench_prefix.sh build-check
 cd build-check && sh ../tests/bench/bench_gateway.sh 5

@@ -241,7 +241,7 @@ int harmony_prepare(fk_gen *g, const fk_gen_request *req, int max_model_len, fk_
 int harmony_event(fk_gen *g, const char *field, char *value, size_t len);
 void harmony_finish(fk_gen *g, const fk_xfer_end *end);
 
-/* ---- grammar.c: constrained tool calls --------------------------------------------------------- */
+/* ---- grammar.c: constrained tool calls ---------------------------------------------- */
 
 /* When req's prompt forces a tool call (it ends in the call's header),
  * append the /completion fields that constrain it (",\"grammar\":...,
