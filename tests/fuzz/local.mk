@@ -8,7 +8,8 @@
 FUZZ_REPLAYS = tests/fuzz/replay_config tests/fuzz/replay_dotenv \
 	tests/fuzz/replay_harmony_parser tests/fuzz/replay_llama_stream tests/fuzz/replay_request \
 	tests/fuzz/replay_safetensors tests/fuzz/replay_scanner tests/fuzz/replay_schema \
-	tests/fuzz/replay_stopstr tests/fuzz/replay_tokenize tests/fuzz/replay_tokenizer_json
+	tests/fuzz/replay_stopstr tests/fuzz/replay_tokenize tests/fuzz/replay_tokenizer_json \
+	tests/fuzz/replay_http_guard tests/fuzz/replay_constrain
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)
 EXTRA_DIST += tests/fuzz/replay.c
@@ -60,3 +61,16 @@ tests_fuzz_replay_tokenizer_json_SOURCES = tests/fuzz/fuzz_tokenizer_json.c \
 tests_fuzz_replay_tokenizer_json_CPPFLAGS = $(AM_CPPFLAGS) -DFK_FUZZ_NAME='"tokenizer_json"'
 tests_fuzz_replay_tokenizer_json_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS)
 tests_fuzz_replay_tokenizer_json_LDADD = tokenizer/libfktok.la
+tests_fuzz_replay_http_guard_SOURCES = tests/fuzz/fuzz_http_guard.c gateway/http_guard.c \
+	gateway/openai_errors.c gateway/utf8.c tests/fuzz/replay.c
+tests_fuzz_replay_http_guard_CPPFLAGS = $(AM_CPPFLAGS) -DFK_FUZZ_NAME='"http_guard"'
+tests_fuzz_replay_http_guard_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+tests_fuzz_replay_http_guard_LDADD = harmony/libfkharmony.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+tests_fuzz_replay_constrain_SOURCES = tests/fuzz/fuzz_constrain.c tests/fuzz/replay.c
+tests_fuzz_replay_constrain_CPPFLAGS = $(AM_CPPFLAGS) -DFK_FUZZ_NAME='"constrain"'
+tests_fuzz_replay_constrain_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_fuzz_replay_constrain_LDADD = constrain/libfkconstrain.la $(JANSSON_LIBS)
+
+# Every fuzz target has its replay: a new fuzz_NAME.c without one fails here.
+TESTS += tests/fuzz/replays_cover.sh
+EXTRA_DIST += tests/fuzz/replays_cover.sh
