@@ -147,13 +147,32 @@ static void place(fk_conns *cs, fk_conn *c)
 
 /* ---- closing ----------------------------------------------------------------------------- */
 
+/* 1 once evhttp has let go of the filter (bufferevent_free clears its
+ * callbacks, and evhttp sets them once and never clears them on a server
+ * connection). From then on the filter may have no reference left while its
+ * finalizer (conn_free) waits in the event queue behind our own events (kick,
+ * flush, writable, set-up, sweep). bufferevent_flush and
+ * bufferevent_trigger_event take and drop a reference: on such a filter that
+ * runs its unlink a second time, which frees `sock` once more
+ * (BEV_OPT_CLOSE_ON_FREE), and the finalizer's own release of `sock` then
+ * aborts on libevent's "refcnt > 0" assertion. So nothing here flushes,
+ * triggers or writes for a connection evhttp let go of. */
+static int released(const fk_conn *c)
+{
+    bufferevent_event_cb event = NULL;
+    bufferevent_getcb(c->filter, NULL, NULL, &event, NULL);
+    return event == NULL;
+}
+
 /* Have evhttp let go of the connection as if the client had closed it
- * (free_context follows once libevent finalizes the filter). */
+ * (free_context follows once libevent finalizes the filter); for one it let
+ * go of already, only note that it is leaving. */
 static void drop(fk_conn *c, int deferred)
 {
     list_del(c->cs, c);
     if (!c->dropped) c->cs->dropping++;
     c->dropped = 1;
+    if (released(c)) return;
     bufferevent_trigger_event(c->filter, BEV_EVENT_EOF | BEV_EVENT_READING,
                               deferred ? BEV_TRIG_DEFER_CALLBACKS : 0);
 }
@@ -165,9 +184,11 @@ static int evict_one(fk_conns *cs, const fk_conn *except)
         fk_conn *c = cs->wait[wl].head;
         if (c && c == except) c = c->next;
         if (!c) continue;
-        fk_debug("closing a connection idle for %.1f s to make room", fk_now() - c->since);
-        c->no_linger = 1;
-        cs->stats.evicted++;
+        if (!released(c)) { /* else its client closed it: it is leaving already */
+            fk_debug("closing a connection idle for %.1f s to make room", fk_now() - c->since);
+            c->no_linger = 1;
+            cs->stats.evicted++;
+        }
         drop(c, 0);
         return 1;
     }
@@ -291,6 +312,10 @@ static void refuse(fk_conn *c, const fk_api_error *why)
 {
     fk_conns *cs = c->cs;
     if (c->refusing || c->refusal_due) return;
+    if (released(c)) {
+        drop(c, 0);
+        return;
+    }
     if (c->pending > 0) {
         c->refusal = *why;
         c->refusal_due = 1;
@@ -393,6 +418,7 @@ static void on_output_added(struct evbuffer *buf, const struct evbuffer_cb_info 
 
 static void flush_output(fk_conn *c)
 {
+    if (released(c)) return;
     c->flushing = 1;
     bufferevent_flush(c->filter, EV_WRITE, BEV_NORMAL);
     c->flushing = 0;
@@ -406,6 +432,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
     fk_conn *c = arg;
+    if (released(c)) return;
     if (c->refusing)
         write_refusal(c);
     else
@@ -436,7 +463,7 @@ static void sock_read(struct bufferevent *sock, void *ctx)
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
     fk_conn *c = arg;
-    if (!c->cs || c->pending > 0 || c->refusing) return;
+    if (!c->cs || c->pending > 0 || c->refusing || released(c)) return;
     if (c->refusal_due) {
         c->refusal_due = 0;
         refuse(c, &c->refusal);

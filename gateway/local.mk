@@ -57,14 +57,15 @@ tests_scripted_driver_fk_driver_nosym_la_LDFLAGS = $(FK_TEST_DRIVER_LDFLAGS)
 EXTRA_DIST += tests/integration/lib.mjs tests/integration/gateway_openai.mjs \
 	tests/integration/gateway_cancel.mjs tests/integration/gateway_badinput.mjs \
 	tests/integration/gateway_lifecycle.mjs tests/integration/gateway_stress.mjs \
-	tests/integration/gateway_http.mjs \
+	tests/integration/gateway_http.mjs tests/integration/gateway_conn_release.mjs \
 	tests/integration/gateway_abi.mjs tests/integration/gateway_cores.mjs tests/gateway_sse.sh \
 	tests/integration/gateway_responses.mjs tests/integration/agents_sdk.mjs
 TESTS += tests/integration/gateway_openai.mjs tests/integration/gateway_cancel.mjs \
 	tests/integration/gateway_badinput.mjs tests/integration/gateway_lifecycle.mjs \
 	tests/integration/gateway_stress.mjs tests/integration/gateway_abi.mjs \
 	tests/integration/gateway_cores.mjs tests/gateway_sse.sh tests/integration/gateway_http.mjs \
-	tests/integration/gateway_responses.mjs tests/integration/agents_sdk.mjs
+	tests/integration/gateway_conn_release.mjs tests/integration/gateway_responses.mjs \
+	tests/integration/agents_sdk.mjs
 
 check_PROGRAMS += tests/unit/test_dotenv tests/unit/test_gateway_config tests/unit/test_lossy \
 	tests/unit/test_response_store tests/unit/test_request
