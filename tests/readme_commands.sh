@@ -94,6 +94,7 @@ sh tests/bench/bench_prefix.sh build-check
 cd build-check && sh ../tests/bench/bench_gateway.sh 5
 FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy.mjs
 FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy_real.mjs
+FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_proxy_callgrind.mjs
 FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_replicas.mjs
 sh tests/device/run.sh'
 unknown=$(printf '%s\n' "$known" | sed 's/  */ /g' | grep -vxF -f - "$t/commands")

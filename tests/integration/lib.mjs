@@ -10,6 +10,7 @@
 //     envText:    raw .env text instead of `env` (tests of the parser)
 //     processEnv: extra variables for the child's environment
 //     args:       extra command-line arguments
+//     wrap:       a command the gateway runs under (['valgrind', '--tool=callgrind', ...])
 //   gw.baseURL    'http://127.0.0.1:PORT' (the port the gateway logged)
 //   gw.port, gw.proc, gw.envPath
 //   gw.stderr()   everything the gateway wrote to stderr so far
@@ -59,7 +60,7 @@ function quote(v) {
   return '"' + String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
 }
 
-function prepare({ env = {}, envText = null, processEnv = {}, args = [] } = {}) {
+function prepare({ env = {}, envText = null, processEnv = {}, args = [], wrap = [] } = {}) {
   const dir = tmpDir();
   const envPath = join(dir, '.env');
   const merged = { FK_LISTEN: '127.0.0.1:0', FK_CURRENT_DATE: '2026-11-26', FK_LOG_LEVEL: 'info', ...env };
@@ -69,7 +70,8 @@ function prepare({ env = {}, envText = null, processEnv = {}, args = [] } = {}) 
   const keys = envText ? [...envText.matchAll(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=/gm)].map((m) => m[1]) : Object.keys(merged);
   for (const k of keys) delete childEnv[k];
   Object.assign(childEnv, processEnv);
-  const proc = spawn(GATEWAY, ['--env', envPath, ...args], { env: childEnv, stdio: ['ignore', 'inherit', 'pipe'] });
+  const argv = [...wrap, GATEWAY, '--env', envPath, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { env: childEnv, stdio: ['ignore', 'inherit', 'pipe'] });
   let err = '';
   const waiters = new Set();
   proc.stderr.setEncoding('utf8');
