@@ -13,6 +13,19 @@ typedef struct reader {
     const char *end; /* one past the last byte */
 } reader;
 
+/* 1 for the bytes a JSON string or key holds as they are: printable ASCII
+ * other than '"' and '\\'. Runs of them are skipped with one lookup a byte. */
+static const unsigned char plain[256] = {
+    [0x20 ... 0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7f] = 1,
+};
+
+static void skip_plain(reader *r)
+{
+    while (r->p < r->end && plain[(unsigned char)*r->p]) r->p++;
+}
+
 static void skip_ws(reader *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
@@ -76,6 +89,8 @@ static int string(reader *r, fast_event *ev, int decode)
 {
     const char *run = r->p;
     while (r->p < r->end) {
+        skip_plain(r);
+        if (r->p == r->end) break;
         unsigned char c = (unsigned char)*r->p;
         if (c == '"') {
             if (decode && put(ev, run, (size_t)(r->p - run)) != 0) return -1;
@@ -192,9 +207,7 @@ int fast_event_parse(const char *s, size_t n, fast_event *ev)
         skip_ws(&r);
         if (r.p >= r.end || *r.p++ != '"') return 0;
         const char *key = r.p;
-        while (r.p < r.end && *r.p != '"' && *r.p != '\\' && (unsigned char)*r.p >= 0x20 &&
-               (unsigned char)*r.p < 0x80)
-            r.p++;
+        skip_plain(&r);
         if (r.p >= r.end || *r.p != '"') return 0;
         size_t klen = (size_t)(r.p - key);
         r.p++;
@@ -247,6 +260,35 @@ int fast_event_parse(const char *s, size_t n, fast_event *ev)
 
 /* ---- the last event ------------------------------------------------------------------ */
 
+/* [s, end) as a double without strtod when that is exact: a plain decimal
+ * ("-12.345", no exponent) of at most 15 digits is an integer m below 2^53
+ * over 10^k with k <= 15, both exact doubles, so one correctly rounded
+ * division gives the double nearest the decimal, strtod's answer (Clinger's
+ * fast path). 0 for anything else. strtod cost more than the rest of the
+ * last event. */
+static int exact_decimal(const char *s, const char *end, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    int neg = s < end && *s == '-';
+    uint64_t m = 0;
+    int digits = 0, frac = -1;
+    for (const char *p = s + neg; p < end; p++) {
+        if (*p == '.') {
+            if (frac >= 0) return 0;
+            frac = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || ++digits > 15) return 0;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (frac >= 0) frac++;
+    }
+    if (digits == 0) return 0;
+    double v = (double)m / pow10[frac > 0 ? frac : 0];
+    *out = neg ? -v : v;
+    return 1;
+}
+
 /* A JSON number at r->p: an integer into *iv (is_int 1), anything with a
  * fraction or exponent into *dv (is_int 0). -1 when it is not JSON's grammar
  * or an integer does not fit in int64 (jansson refuses those too). */
@@ -281,6 +323,7 @@ static int number(reader *r, int64_t *iv, double *dv, int *is_int)
         reader ir = {s, r->p};
         return integer(&ir, iv);
     }
+    if (exact_decimal(s, r->p, dv)) return 0;
     memcpy(buf, s, len);
     buf[len] = '\0';
     char *end;
@@ -359,9 +402,7 @@ int fast_final_parse(const char *s, size_t n, fast_final *f)
         skip_ws(&r);
         if (r.p >= r.end || *r.p++ != '"') return 0;
         const char *key = r.p;
-        while (r.p < r.end && *r.p != '"' && *r.p != '\\' && (unsigned char)*r.p >= 0x20 &&
-               (unsigned char)*r.p < 0x80)
-            r.p++;
+        skip_plain(&r);
         if (r.p >= r.end || *r.p != '"') return 0;
         size_t klen = (size_t)(r.p - key);
         r.p++;

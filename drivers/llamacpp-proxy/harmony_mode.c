@@ -95,23 +95,56 @@ static int tokenize_prompt(fk_core *core, const fk_gen_request *req, fktok_ids *
     "\"timings/prompt_n\",\"timings/cache_n\",\"timings/prompt_ms\",\"timings/predicted_n\","      \
     "\"timings/predicted_ms\",\"completion_probabilities\"]"
 
-/* Decimal digits of v onto b. */
-static void append_int(strbuf *b, long long v)
+/* The decimal digits of v at out (at most 20 bytes, no NUL); their count. */
+static size_t write_int(char *out, long long v)
 {
     char d[24], *p = d + sizeof d;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     do *--p = (char)('0' + u % 10);
     while (u /= 10);
     if (v < 0) *--p = '-';
-    strbuf_append(b, p, (size_t)(d + sizeof d - p));
+    size_t n = (size_t)(d + sizeof d - p);
+    memcpy(out, p, n);
+    return n;
 }
 
-/* A shortest exact decimal of v onto b ("%.17g" round-trips a double). */
+/* Decimal digits of v onto b. */
+static void append_int(strbuf *b, long long v)
+{
+    char d[24];
+    strbuf_append(b, d, write_int(d, v));
+}
+
+/* A shortest exact decimal of v onto b ("%.17g" round-trips a double). A
+ * whole number below 1e15 (temperature 0 or 1, top_p 1: most requests) is
+ * written as an integer, the digits %.17g gives it, without snprintf. */
 static void append_double(strbuf *b, double v)
 {
+    if (v == floor(v) && fabs(v) < 1e15 && !(v == 0 && signbit(v))) {
+        append_int(b, (long long)v);
+        return;
+    }
     char d[32];
     int n = snprintf(d, sizeof d, "%.17g", v);
     strbuf_append(b, d, n > 0 ? (size_t)n : 0);
+}
+
+/* The ids, comma-separated: digits go into a block on the stack, appended
+ * to b a block at a time (one append per id cost as much as the rest of the
+ * body). */
+static void append_prompt_ids(strbuf *b, const fktok_ids *ids)
+{
+    char block[2048];
+    size_t used = 0;
+    for (size_t i = 0; i < ids->n; i++) {
+        if (used > sizeof block - 24) {
+            strbuf_append(b, block, used);
+            used = 0;
+        }
+        if (i) block[used++] = ',';
+        used += write_int(block + used, ids->ids[i]);
+    }
+    strbuf_append(b, block, used);
 }
 
 /* ,"key": then the value. */
@@ -135,10 +168,7 @@ static char *build_body(const fk_gen *g, const fk_sampling *s, const fktok_ids *
     strbuf b;
     strbuf_init(&b);
     strbuf_append_str(&b, "{\"prompt\":[");
-    for (size_t i = 0; i < ids->n; i++) {
-        if (i) strbuf_append_char(&b, ',');
-        append_int(&b, ids->ids[i]);
-    }
+    append_prompt_ids(&b, ids);
     strbuf_append_str(&b, "],\"stream\":true,\"min_p\":0,\"cache_prompt\":true,"
                           "\"return_tokens\":true,\"chat_parser\":\"" NO_OUTPUT_PARSER
                           "\",\"response_fields\":" RESPONSE_FIELDS);
