@@ -235,11 +235,26 @@ static void gen_unlink(fk_gen *g)
     g->prev = g->next = NULL;
 }
 
+/* An event of a generation: made idle (keep) or freed. */
+static void release_event(struct event *ev, int keep)
+{
+    if (!ev) return;
+    if (keep)
+        event_del(ev);
+    else
+        event_free(ev);
+}
+
+/* Release g. Its memory becomes the core's spare when there is none yet,
+ * with its two events (bound to this address and these callbacks) left
+ * allocated and idle for the next generation. */
 static void gen_free(fk_gen *g)
 {
+    fk_core *core = g->core;
+    int keep = core && !core->destroying && !core->spare;
     if (g->xfer) fk_xfer_free(g->xfer);
-    if (g->wake) event_free(g->wake);
-    if (g->notify) event_free(g->notify);
+    release_event(g->wake, keep);
+    release_event(g->notify, keep);
     if (g->scanner) hm_scanner_free(g->scanner);
     free(g->fast.content);
     free(g->out.pieces);
@@ -247,6 +262,35 @@ static void gen_free(fk_gen *g)
     free(g->out.tops);
     free(g->path);
     free(g->body);
+    if (keep) {
+        core->spare = g;
+        return;
+    }
+    free(g);
+}
+
+/* A zeroed generation: the spare one when there is one (its idle events
+ * kept), else fresh memory. */
+static fk_gen *gen_alloc(fk_core *core)
+{
+    fk_gen *g = core->spare;
+    if (!g) return calloc(1, sizeof *g);
+    core->spare = NULL;
+    struct event *wake = g->wake, *notify = g->notify;
+    memset(g, 0, sizeof *g);
+    g->wake = wake;
+    g->notify = notify;
+    return g;
+}
+
+/* The core's spare generation, with its events. */
+static void gen_free_spare(fk_core *core)
+{
+    fk_gen *g = core->spare;
+    if (!g) return;
+    core->spare = NULL;
+    if (g->wake) event_free(g->wake);
+    if (g->notify) event_free(g->notify);
     free(g);
 }
 
@@ -521,6 +565,7 @@ static void llama_destroy(fk_core *core)
         gen_unlink(g);
         gen_free(g);
     }
+    gen_free_spare(core);
     replicas_free(core);
     fk_curl_loop_free(core->curl);
     fktok_free(core->tok);
@@ -603,7 +648,7 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
         for (int i = 0; i < core->n_replicas; i++) health_poke(&core->replicas[i]);
         return NULL;
     }
-    fk_gen *g = calloc(1, sizeof *g);
+    fk_gen *g = gen_alloc(core);
     if (!g) {
         snprintf(refusal_msg, sizeof refusal_msg, "out of memory");
         errors_refuse(err, refusal_msg, 500, "internal_error", NULL);
@@ -638,8 +683,8 @@ static fk_gen *llama_generate(fk_core *core, const fk_gen_request *request,
         rc = -1;
     }
     g->scanner = rc == 0 ? hm_scanner_new() : NULL;
-    g->wake = rc == 0 ? event_new(core->base, -1, 0, gen_on_wake, g) : NULL;
-    g->notify = rc == 0 ? evtimer_new(core->base, gen_on_notify, g) : NULL;
+    if (rc == 0 && !g->wake) g->wake = event_new(core->base, -1, 0, gen_on_wake, g);
+    if (rc == 0 && !g->notify) g->notify = evtimer_new(core->base, gen_on_notify, g);
     if (rc == 0 && (!g->scanner || !g->wake || !g->notify)) {
         snprintf(refusal_msg, sizeof refusal_msg, "out of memory");
         errors_refuse(err, refusal_msg, 500, "internal_error", NULL);

@@ -103,6 +103,8 @@ struct fk_core {
     uint64_t sticky_clock;    /* prompts recorded so far */
 
     fk_gen *gens;   /* every generation not yet done (doubly linked) */
+    fk_gen *spare;  /* a finished generation's memory for the next one, or NULL (owned;
+                       a fresh calloc of this large struct cost more than its whole prompt) */
     int destroying; /* destroy() in progress */
 };
 
