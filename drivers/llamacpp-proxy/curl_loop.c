@@ -94,13 +94,14 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *so
     }
     short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
                  ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-    if (!ctx) {
-        ctx = calloc(1, sizeof *ctx);
-        if (!ctx) return -1;
-        curl_multi_assign(loop->multi, fd, ctx);
-    } else {
-        event_free(ctx->ev);
+    if (ctx) { /* new interest on the same event (curl changes it a few times a request) */
+        event_del(ctx->ev);
+        if (event_assign(ctx->ev, loop->base, fd, kind, on_socket_ready, loop) != 0) return -1;
+        return event_add(ctx->ev, NULL) == 0 ? 0 : -1;
     }
+    ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return -1;
+    curl_multi_assign(loop->multi, fd, ctx);
     ctx->ev = event_new(loop->base, fd, kind, on_socket_ready, loop);
     if (!ctx->ev || event_add(ctx->ev, NULL) != 0) return -1;
     return 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* A body larger than this (non-stream answers, error pages) is an error. */
 #define MAX_BUFFERED_BODY (16u << 20)
@@ -16,7 +17,9 @@ struct fk_xfer {
     fk_curl_job job;              /* CURLOPT_PRIVATE: routes curl's verdict to us */
     fk_curl_loop *loop;           /* the loop the easy handle runs on (borrowed) */
     CURL *easy;                   /* the request */
-    struct curl_slist *headers;   /* request headers (owned) */
+    struct curl_slist *headers;   /* request headers: id_node or a constant list (not owned) */
+    struct curl_slist id_node;    /* X-Request-Id in front of the constant headers */
+    char id_header[160];          /* id_node's text */
     char *url;                    /* owned copy */
     char *body;                   /* POST body, owned copy, or NULL */
     fk_xfer_sink sink;            /* where events and the end go */
@@ -25,6 +28,8 @@ struct fk_xfer {
     struct event *kick;           /* zero-delay work: resume, abort */
     long first_byte_ms;           /* watchdog before the first byte (0: off) */
     long idle_ms;                 /* watchdog between chunks (0: off) */
+    int idle_armed;               /* the watchdog runs as the idle one (see touch) */
+    double last_chunk_ms;         /* monotonic ms of the last chunk (while idle_armed) */
     char errbuf[CURL_ERROR_SIZE]; /* curl's detailed message */
 
     long status;   /* HTTP status of the response */
@@ -64,14 +69,43 @@ static int append(fk_xfer *x, const char *data, size_t n)
 
 /* ---- watchdog ------------------------------------------------------------------- */
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The watchdog due in ms (0: off), as the first-byte one. */
 static void arm(fk_xfer *x, long ms)
 {
+    x->idle_armed = 0;
     if (ms <= 0) {
         evtimer_del(x->watchdog);
         return;
     }
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(x->watchdog, &tv);
+}
+
+/* Bytes arrived: the idle watchdog counts from now. The timer is added once
+ * and only the time is noted for each chunk (adding it again for every
+ * chunk cost more than reading the chunk); when it fires early, it waits the
+ * rest (on_watchdog). */
+static void touch(fk_xfer *x)
+{
+    if (!x->idle_armed) {
+        arm(x, x->idle_ms);
+        x->idle_armed = x->idle_ms > 0;
+    }
+    x->last_chunk_ms = now_ms();
+}
+
+/* The watchdog off (paused, finished). */
+static void disarm(fk_xfer *x)
+{
+    x->idle_armed = 0;
+    evtimer_del(x->watchdog);
 }
 
 /* ---- the end report --------------------------------------------------------------- */
@@ -82,7 +116,7 @@ static void report(fk_xfer *x, int aborted)
 {
     if (x->finished) return;
     x->finished = 1;
-    evtimer_del(x->watchdog);
+    disarm(x);
     event_del(x->kick);
     if (x->status == 0) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
     fk_xfer_end end = {
@@ -185,13 +219,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
     if (!x->got_first) first_byte(x);
     x->bytes += n;
     if (append(x, data, n) != 0) return 0;
-    arm(x, x->idle_ms);
+    touch(x);
     if (!x->is_sse) return n;
     if (drain(x) != 0) {
         x->sink_aborted = 1;
         return 0;
     }
-    if (x->paused) evtimer_del(x->watchdog);
+    if (x->paused) disarm(x);
     return n;
 }
 
@@ -234,7 +268,18 @@ static void stop_curl(fk_xfer *x)
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
     fk_xfer *x = arg;
-    if (x->finished || x->paused) return;
+    if (x->finished || x->paused) {
+        x->idle_armed = 0; /* not pending any more: a resume adds it again */
+        return;
+    }
+    if (x->idle_armed) {
+        double left = (double)x->idle_ms - (now_ms() - x->last_chunk_ms);
+        if (left >= 1) { /* a chunk came since it was added */
+            struct timeval tv = {(long)left / 1000, ((long)left % 1000) * 1000};
+            evtimer_add(x->watchdog, &tv);
+            return;
+        }
+    }
     x->timeout = x->got_first ? FK_XFER_IDLE : FK_XFER_FIRST_BYTE;
     stop_curl(x);
     x->curl_code = CURLE_OPERATION_TIMEDOUT;
@@ -264,7 +309,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
         end_stream(x);
         return;
     }
-    arm(x, x->idle_ms);
+    touch(x);
     if (x->curl_paused) {
         x->curl_paused = 0;
         curl_easy_pause(x->easy, CURLPAUSE_CONT);
@@ -295,7 +340,6 @@ void fk_xfer_free(fk_xfer *x)
         curl_easy_reset(x->easy); /* forget pointers into x before x goes */
         fk_curl_loop_recycle(x->loop, x->easy);
     }
-    curl_slist_free_all(x->headers);
     if (x->watchdog) event_free(x->watchdog);
     if (x->kick) event_free(x->kick);
     free(x->url);
@@ -305,24 +349,26 @@ void fk_xfer_free(fk_xfer *x)
     free(x);
 }
 
-static int add_header(fk_xfer *x, const char *h)
-{
-    struct curl_slist *l = curl_slist_append(x->headers, h);
-    if (!l) return -1;
-    x->headers = l;
-    return 0;
-}
+/* The headers every request sends, as constant lists (curl only reads
+ * them; building them with curl_slist_append for each request cost a few
+ * allocations a request): a POST's, then a GET's. */
+static char h_expect[] = "Expect:"; /* no 100-continue round trip for large bodies */
+static char h_accept[] = "Accept: text/event-stream, application/json";
+static char h_json[] = "Content-Type: application/json";
+static struct curl_slist post_json = {h_json, NULL};
+static struct curl_slist post_accept = {h_accept, &post_json};
+static struct curl_slist post_headers = {h_expect, &post_accept};
+static struct curl_slist get_accept = {h_accept, NULL};
+static struct curl_slist get_headers = {h_expect, &get_accept};
 
-static int setup(fk_xfer *x, const fk_xfer_opts *o)
+static void setup(fk_xfer *x, const fk_xfer_opts *o)
 {
     CURL *e = x->easy;
-    if (add_header(x, "Expect:") || add_header(x, "Accept: text/event-stream, application/json"))
-        return -1;
-    if (x->body && add_header(x, "Content-Type: application/json")) return -1;
+    x->headers = x->body ? &post_headers : &get_headers;
     if (o->request_id) {
-        char h[160];
-        snprintf(h, sizeof h, "X-Request-Id: %.120s", o->request_id);
-        if (add_header(x, h)) return -1;
+        snprintf(x->id_header, sizeof x->id_header, "X-Request-Id: %.120s", o->request_id);
+        x->id_node = (struct curl_slist){x->id_header, x->headers};
+        x->headers = &x->id_node;
     }
     curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
@@ -340,7 +386,6 @@ static int setup(fk_xfer *x, const fk_xfer_opts *o)
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->body));
     }
-    return 0;
 }
 
 fk_xfer *fk_xfer_start(fk_curl_loop *loop, struct event_base *base, const fk_xfer_opts *opts,
@@ -362,8 +407,12 @@ fk_xfer *fk_xfer_start(fk_curl_loop *loop, struct event_base *base, const fk_xfe
     x->easy = fk_curl_loop_easy(loop);
     x->watchdog = evtimer_new(base, on_watchdog, x);
     x->kick = event_new(base, -1, 0, on_kick, x);
-    if (!x->url || (opts->body && !x->body) || !x->easy || !x->watchdog || !x->kick ||
-        setup(x, opts) != 0 || fk_curl_loop_add(loop, x->easy) != 0) {
+    if (!x->url || (opts->body && !x->body) || !x->easy || !x->watchdog || !x->kick) {
+        fk_xfer_free(x);
+        return NULL;
+    }
+    setup(x, opts);
+    if (fk_curl_loop_add(loop, x->easy) != 0) {
         fk_xfer_free(x);
         return NULL;
     }
