@@ -24,6 +24,7 @@
  * best the CPU runs) and sends each [N, K] matmul to that level's kernels
  * (matmul_avx512.c, matmul_amx.c) when the matrix's shape fits them, else
  * here. The choice depends on the matrix, never on R (batch invariance). */
+#include "drivers/cuda/backends/host/host_memory.h"
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
 #include "attention_avx512.h"
@@ -127,54 +128,6 @@ static ALWAYS_INLINE float hsum8(v8f v)
     float s = 0.0f;
     for (int l = 0; l < 8; l++) s += v[l];
     return s;
-}
-
-/* ---- memory ---------------------------------------------------------------- */
-
-/* Host memory, not touched: a large block (the KV pool) is committed by the
- * OS page by page as it is first written. */
-static void *cpu_alloc(fk_backend *be, size_t bytes)
-{
-    (void)be;
-    void *p = NULL;
-    bytes = ((bytes ? bytes : 1) + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
-    return p;
-}
-
-static void cpu_release(fk_backend *be, void *p)
-{
-    (void)be;
-    free(p);
-}
-
-/* The checkpoint's mapping is host memory the kernels read in place. */
-static fk_status cpu_map_weights(fk_backend *be, const void **out, const void *host, size_t bytes)
-{
-    (void)be;
-    (void)bytes;
-    *out = host;
-    return FK_OK;
-}
-
-static void cpu_unmap_weights(fk_backend *be, const void *mapped)
-{
-    (void)be;
-    (void)mapped;
-}
-
-static fk_status cpu_copy(fk_backend *be, void *dst, const void *src, size_t bytes)
-{
-    (void)be;
-    if (dst != src && bytes) memcpy(dst, src, bytes);
-    return FK_OK;
-}
-
-/* Every op has finished when it returns. */
-static fk_status cpu_synchronize(fk_backend *be)
-{
-    (void)be;
-    return FK_OK;
 }
 
 /* ---- bf16 [N, K] tiles ------------------------------------------------------- */
@@ -872,13 +825,13 @@ static void cpu_free(fk_backend *be)
 static const fk_backend_ops cpu_ops = {
     .name = "cpu",
     .free = cpu_free,
-    .alloc = cpu_alloc,
-    .release = cpu_release,
-    .map_weights = cpu_map_weights,
-    .unmap_weights = cpu_unmap_weights,
-    .upload = cpu_copy,
-    .download = cpu_copy,
-    .synchronize = cpu_synchronize,
+    .alloc = fk_host_alloc,
+    .release = fk_host_release,
+    .map_weights = fk_host_map_weights,
+    .unmap_weights = fk_host_unmap_weights,
+    .upload = fk_host_copy,
+    .download = fk_host_copy,
+    .synchronize = fk_host_synchronize,
     .embed = cpu_embed,
     .rmsnorm = cpu_rmsnorm,
     .matmul = cpu_matmul,

@@ -3,6 +3,7 @@
  * double. Slow on purpose: tests/unit/test_backend_ops.c compares each fast
  * kernel with these, and fk-golden --backend ref runs the whole model on
  * them. A new backend (CUDA) is checked the same way. */
+#include "drivers/cuda/backends/host/host_memory.h"
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
 
@@ -11,49 +12,6 @@
 #include <string.h>
 
 #define REF_MAX_HD 1024 /* head_dim the attention accumulator holds */
-
-/* ---- memory ------------------------------------------------------------------ */
-
-static void *ref_alloc(fk_backend *be, size_t bytes)
-{
-    (void)be;
-    void *p = NULL;
-    bytes = ((bytes ? bytes : 1) + 63) & ~(size_t)63;
-    return posix_memalign(&p, 64, bytes) == 0 ? p : NULL;
-}
-
-static void ref_release(fk_backend *be, void *p)
-{
-    (void)be;
-    free(p);
-}
-
-static fk_status ref_map_weights(fk_backend *be, const void **out, const void *host, size_t bytes)
-{
-    (void)be;
-    (void)bytes;
-    *out = host;
-    return FK_OK;
-}
-
-static void ref_unmap_weights(fk_backend *be, const void *mapped)
-{
-    (void)be;
-    (void)mapped;
-}
-
-static fk_status ref_copy(fk_backend *be, void *dst, const void *src, size_t bytes)
-{
-    (void)be;
-    if (bytes) memmove(dst, src, bytes);
-    return FK_OK;
-}
-
-static fk_status ref_synchronize(fk_backend *be)
-{
-    (void)be;
-    return FK_OK;
-}
 
 /* ---- the forward pass ------------------------------------------------------------ */
 
@@ -296,13 +254,13 @@ static void ref_free(fk_backend *be)
 static const fk_backend_ops ref_ops = {
     .name = "ref",
     .free = ref_free,
-    .alloc = ref_alloc,
-    .release = ref_release,
-    .map_weights = ref_map_weights,
-    .unmap_weights = ref_unmap_weights,
-    .upload = ref_copy,
-    .download = ref_copy,
-    .synchronize = ref_synchronize,
+    .alloc = fk_host_alloc,
+    .release = fk_host_release,
+    .map_weights = fk_host_map_weights,
+    .unmap_weights = fk_host_unmap_weights,
+    .upload = fk_host_copy,
+    .download = fk_host_copy,
+    .synchronize = fk_host_synchronize,
     .embed = ref_embed,
     .rmsnorm = ref_rmsnorm,
     .matmul = ref_matmul,
