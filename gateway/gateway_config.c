@@ -22,74 +22,60 @@
 #define FK_PKGDATADIR "/usr/local/share/forgekeeper"
 #endif
 
-/* Keys the gateway itself understands (an FK_ key outside this list and the
- * driver list draws a warning). */
-static const char *const gateway_keys[] = {
-    "FK_CORE_KIND",
-    "FK_CORE_API_BASE",
-    "FK_LISTEN",
-    "FK_DRIVER_DIR",
-    "FK_WEB_DIR",
-    "FK_DRIVER",
-    "FK_API_KEY",
-    "FK_CORS_ORIGINS",
-    "FK_MAX_BODY_BYTES",
-    "FK_MAX_MESSAGES",
-    "FK_LOG_LEVEL",
-    "FK_CURRENT_DATE",
-    "FK_REASONING_FIELDS",
-    "FK_SHUTDOWN_GRACE_S",
-    "FK_STATS_INTERVAL_S",
-    "FK_KEEPALIVE_S",
-    "FK_HTTP_TIMEOUT_S",
-    "FK_HEADER_TIMEOUT_S",
-    "FK_MAX_CONNECTIONS",
-    "FK_ACCEPT_ANY_MODEL",
-    "FK_TEST_FIXED_IDS",
-    "FK_PASSTHROUGH_SPECIAL_TEXT",
-    "FK_WAIT_READY_S",
-    "FK_RESPONSES_STORE_MAX",
-    "FK_RESPONSES_STORE_TTL_S",
-    "FK_RESPONSES_STORE_MB",
-    "FK_CORES",
-    "FK_RELOAD_WATCH_MS",
+/* Keys the gateway itself understands (an FK_ key outside this table and the
+ * driver list draws a warning), each with where it is read from:
+ * GATEWAY_WIDE keys configure the gateway as a whole and are read from the
+ * main .env only; PER_CORE keys (like seed keys and drivers' keys) belong to
+ * each core and may differ between FK_CORES files. */
+enum key_scope { PER_CORE, GATEWAY_WIDE };
+static const struct gateway_key {
+    const char *name;     /* the key */
+    enum key_scope scope; /* where it is read from */
+} gateway_keys[] = {
+    {"FK_CORE_KIND", PER_CORE},
+    {"FK_CORE_API_BASE", PER_CORE},
+    {"FK_LISTEN", GATEWAY_WIDE},
+    {"FK_DRIVER_DIR", PER_CORE},
+    {"FK_WEB_DIR", GATEWAY_WIDE},
+    {"FK_DRIVER", PER_CORE},
+    {"FK_API_KEY", GATEWAY_WIDE},
+    {"FK_CORS_ORIGINS", GATEWAY_WIDE},
+    {"FK_MAX_BODY_BYTES", GATEWAY_WIDE},
+    {"FK_MAX_MESSAGES", GATEWAY_WIDE},
+    {"FK_LOG_LEVEL", GATEWAY_WIDE},
+    {"FK_CURRENT_DATE", GATEWAY_WIDE},
+    {"FK_REASONING_FIELDS", GATEWAY_WIDE},
+    {"FK_SHUTDOWN_GRACE_S", GATEWAY_WIDE},
+    {"FK_STATS_INTERVAL_S", GATEWAY_WIDE},
+    {"FK_KEEPALIVE_S", GATEWAY_WIDE},
+    {"FK_HTTP_TIMEOUT_S", GATEWAY_WIDE},
+    {"FK_HEADER_TIMEOUT_S", GATEWAY_WIDE},
+    {"FK_MAX_CONNECTIONS", GATEWAY_WIDE},
+    {"FK_ACCEPT_ANY_MODEL", GATEWAY_WIDE},
+    {"FK_TEST_FIXED_IDS", GATEWAY_WIDE},
+    {"FK_PASSTHROUGH_SPECIAL_TEXT", PER_CORE},
+    {"FK_WAIT_READY_S", PER_CORE},
+    {"FK_RESPONSES_STORE_MAX", GATEWAY_WIDE},
+    {"FK_RESPONSES_STORE_TTL_S", GATEWAY_WIDE},
+    {"FK_RESPONSES_STORE_MB", GATEWAY_WIDE},
+    {"FK_CORES", GATEWAY_WIDE},
+    {"FK_RELOAD_WATCH_MS", GATEWAY_WIDE},
+    {"FK_PUBLIC_ENDPOINTS", GATEWAY_WIDE},
+    {"FRONTEND_VLLM_API_BASE", GATEWAY_WIDE},
 };
 
-/* Keys that configure the gateway as a whole: read from the main .env only
- * (the rest, seed keys, FK_DRIVER*, FK_WAIT_READY_S, FK_PASSTHROUGH_SPECIAL_TEXT
- * and drivers' keys, belong to each core). */
-static const char *const gateway_wide_keys[] = {
-    "FK_LISTEN",
-    "FK_API_KEY",
-    "FK_CORS_ORIGINS",
-    "FK_MAX_BODY_BYTES",
-    "FK_MAX_MESSAGES",
-    "FK_LOG_LEVEL",
-    "FK_CURRENT_DATE",
-    "FK_REASONING_FIELDS",
-    "FK_SHUTDOWN_GRACE_S",
-    "FK_STATS_INTERVAL_S",
-    "FK_KEEPALIVE_S",
-    "FK_HTTP_TIMEOUT_S",
-    "FK_HEADER_TIMEOUT_S",
-    "FK_MAX_CONNECTIONS",
-    "FK_ACCEPT_ANY_MODEL",
-    "FK_TEST_FIXED_IDS",
-    "FK_RESPONSES_STORE_MAX",
-    "FK_RESPONSES_STORE_TTL_S",
-    "FK_RESPONSES_STORE_MB",
-    "FK_PUBLIC_ENDPOINTS",
-    "FK_WEB_DIR",
-    "FK_CORES",
-    "FK_RELOAD_WATCH_MS",
-    "FRONTEND_VLLM_API_BASE",
-};
+/* The table's entry for key; NULL when the gateway does not know it. */
+static const struct gateway_key *gateway_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof gateway_keys / sizeof *gateway_keys; i++)
+        if (strcmp(key, gateway_keys[i].name) == 0) return &gateway_keys[i];
+    return NULL;
+}
 
 int fk_config_is_gateway_wide(const char *key)
 {
-    for (size_t i = 0; i < sizeof gateway_wide_keys / sizeof *gateway_wide_keys; i++)
-        if (strcmp(key, gateway_wide_keys[i]) == 0) return 1;
-    return 0;
+    const struct gateway_key *k = gateway_key(key);
+    return k && k->scope == GATEWAY_WIDE;
 }
 
 /* Keys (or prefixes, ending in '*') that belong to drivers. */
@@ -105,13 +91,6 @@ int fk_config_is_driver_key(const char *key)
         size_t n = strlen(k);
         if (k[n - 1] == '*' ? strncmp(key, k, n - 1) == 0 : strcmp(key, k) == 0) return 1;
     }
-    return 0;
-}
-
-static int is_gateway_key(const char *key)
-{
-    for (size_t i = 0; i < sizeof gateway_keys / sizeof *gateway_keys; i++)
-        if (strcmp(key, gateway_keys[i]) == 0) return 1;
     return 0;
 }
 
@@ -476,7 +455,7 @@ static int is_known_key(const char *key)
 {
     for (size_t i = 0; i < sizeof seed_keys / sizeof *seed_keys; i++)
         if (strcmp(key, seed_keys[i]) == 0) return 1;
-    return is_gateway_key(key) || fk_config_is_driver_key(key);
+    return gateway_key(key) || fk_config_is_driver_key(key);
 }
 
 /* FK_CORES: a comma-separated list of files, each resolved as a path. */

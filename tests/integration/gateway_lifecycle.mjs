@@ -73,7 +73,7 @@ test('a port in use names the reason and FK_LISTEN', async () => {
 test('the environment overrides the file, and unknown FK_ keys warn', async () => {
   const sc = scriptedEnv(hello);
   const gw = await startGateway({
-    envText: `FK_DRIVER=scripted\nFK_SCRIPT_FILE=${sc.env.FK_SCRIPT_FILE}\nFK_LISTEN=127.0.0.1:1\nFK_TYPO_KEY=1\nFK_LLAMA_SLOTS=4\nFK_SCRIPT_MODEL='from-file'\nfk_keepalive_s=3\nfrontend_max_tokens=5\n`,
+    envText: `FK_DRIVER=scripted\nFK_SCRIPT_FILE=${sc.env.FK_SCRIPT_FILE}\nFK_LISTEN=127.0.0.1:1\nFK_TYPO_KEY=1\nFK_LLAMA_SLOTS=4\nFK_SCRIPT_MODEL='from-file'\nfk_keepalive_s=3\nfrontend_max_tokens=5\nFK_PUBLIC_ENDPOINTS=/health,/version,/metrics\n`,
     processEnv: { FK_LISTEN: '127.0.0.1:0', FK_SCRIPT_MODEL: 'from-env' },
   });
   try {
@@ -83,6 +83,7 @@ test('the environment overrides the file, and unknown FK_ keys warn', async () =
     assert.match(gw.stderr(), /\.env:7: fk_keepalive_s: keys are case-sensitive; did you mean FK_KEEPALIVE_S\? \(ignored\)/);
     assert.match(gw.stderr(), /\.env:8: frontend_max_tokens: keys are case-sensitive; did you mean FRONTEND_MAX_TOKENS\?/);
     assert.doesNotMatch(gw.stderr(), /FK_LLAMA_SLOTS/, 'driver keys do not warn');
+    assert.doesNotMatch(gw.stderr(), /FK_PUBLIC_ENDPOINTS/, 'a gateway-wide key is known');
   } finally {
     assert.equal((await gw.stop()).code, 0);
   }
