@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_type.h"
 #include "common/regular_file.h"
 
 /* Upper bounds that keep every product of dimensions far inside int64. */
@@ -41,26 +42,10 @@ __attribute__((format(printf, 3, 4))) static int cfg_fail(char *err, size_t err_
     return -1;
 }
 
+/* What a value is, for messages ("found a string"): json_type.h's words. */
 static const char *kind(const json_t *v)
 {
-    if (!v) return "nothing (key missing)";
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
+    return v ? fk_json_type_name(v) : "nothing (key missing)";
 }
 
 /* ---- typed getters: each names the key in its error ----------------------------- */
