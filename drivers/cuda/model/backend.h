@@ -94,6 +94,17 @@ typedef struct fk_kv_cache {
     size_t block_floats; /* slots * 2 * block_tokens * width */
 } fk_kv_cache;
 
+/* The key row of position t, layer slot `slot`, kv head h (head_dim hd) as
+ * laid out above; the value row follows block_tokens * width floats later.
+ * The block must be in `blocks` (the caller checks). */
+static inline float *fk_kv_key(const fk_kv_cache *c, int slot, const int32_t *blocks, int t, int h,
+                               int hd)
+{
+    size_t b = (size_t)blocks[t / c->block_tokens];
+    size_t row = (size_t)slot * 2 * c->block_tokens + (size_t)(t % c->block_tokens);
+    return c->base + b * c->block_floats + row * c->width + (size_t)h * hd;
+}
+
 /* One sequence's part of a kv_store or attention call: its new tokens are
  * rows row0 .. row0+n_new-1 of the call, at absolute positions
  * pos0 .. pos0+n_new-1. Position p lives in block blocks[p / block_tokens]
@@ -107,6 +118,20 @@ typedef struct fk_attn_seq {
     int n_new;             /* new tokens of this sequence */
     int row0;              /* first row of this sequence in the call */
 } fk_attn_seq;
+
+/* The sequence owning call row `row` (seqs sorted by row0, n_seqs >= 1). */
+static inline const fk_attn_seq *fk_attn_seq_of_row(const fk_attn_seq *seqs, int n_seqs, int row)
+{
+    int lo = 0, hi = n_seqs - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (seqs[mid].row0 <= row)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return &seqs[lo];
+}
 
 /* All experts of one layer for the fused moe op: two matrix families, each
  * expert's matrix stored one after the other (expert-major), as the

@@ -83,35 +83,11 @@ static ALWAYS_INLINE __m512 sum16(const __m512 *v)
                          _mm512_shuffle_f32x4(x01, x23, 0xDD));
 }
 
-/* The sequence owning a row (seqs sorted by row0). */
-static const fk_attn_seq *seq_of_row(const fk_attn_seq *seqs, int n_seqs, int row)
-{
-    int lo = 0, hi = n_seqs - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (seqs[mid].row0 <= row)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return &seqs[lo];
-}
-
-/* Key row of position t, layer slot, kv head h in backend.h's block layout
- * (the value row follows block_tokens * width floats later). */
-static const float *key_at(const fk_kv_cache *c, int slot, const int32_t *blocks, int t, int h,
-                           int hd)
-{
-    size_t b = (size_t)blocks[t / c->block_tokens];
-    size_t row = (size_t)slot * 2 * c->block_tokens + (size_t)(t % c->block_tokens);
-    return c->base + b * c->block_floats + row * c->width + (size_t)h * hd;
-}
-
 /* One task: row `row`, kv head `kvh`; NV = hd / 16 (a constant per
  * instantiation, so each head's accumulator is NV registers). */
 static ALWAYS_INLINE void task(const fk_attn512_job *j, int row, int kvh, const int NV)
 {
-    const fk_attn_seq *s = seq_of_row(j->seqs, j->n_seqs, row);
+    const fk_attn_seq *s = fk_attn_seq_of_row(j->seqs, j->n_seqs, row);
     int hd = NV * 16, G = j->nh / j->nkv;
     int p = s->pos0 + (row - s->row0);
     int lo = j->window > 0 && p - j->window + 1 > 0 ? p - j->window + 1 : 0;
@@ -130,7 +106,7 @@ static ALWAYS_INLINE void task(const fk_attn512_job *j, int row, int kvh, const 
         __mmask16 valid = (__mmask16)(((1u << (b - a + 1)) - 1) << (a - t0));
         const float *k[KEYS];
         for (int u = 0; u < KEYS; u++)
-            k[u] = valid >> u & 1 ? key_at(j->kv, j->slot, s->blocks, t0 + u, kvh, hd) : NULL;
+            k[u] = valid >> u & 1 ? fk_kv_key(j->kv, j->slot, s->blocks, t0 + u, kvh, hd) : NULL;
         for (int h = 0; h < G; h++) {
             const float *qh = q + (size_t)h * hd;
             __m512 part[KEYS];

@@ -575,35 +575,11 @@ static float dot(const float *restrict a, const float *restrict b, int n)
     return s;
 }
 
-/* The sequence owning a row (seqs sorted by row0). */
-static const fk_attn_seq *seq_of_row(const fk_attn_seq *seqs, int n_seqs, int row)
-{
-    int lo = 0, hi = n_seqs - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (seqs[mid].row0 <= row)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return &seqs[lo];
-}
-
-/* Key row of position t, layer slot, kv head h (the value row follows
- * block_tokens * width floats later). */
-static const float *kv_key(const fk_kv_cache *c, int slot, const int32_t *blocks, int t, int h,
-                           int hd)
-{
-    size_t b = (size_t)blocks[t / c->block_tokens];
-    size_t row = (size_t)slot * 2 * c->block_tokens + (size_t)(t % c->block_tokens);
-    return c->base + b * c->block_floats + row * c->width + (size_t)h * hd;
-}
-
 /* One query head at one row: an online softmax over the visible keys whose
  * running denominator starts with the sink's term exp(sink - m). */
 static void attn_one(const attn_job *j, int row, int h, float *acc)
 {
-    const fk_attn_seq *s = seq_of_row(j->seqs, j->n_seqs, row);
+    const fk_attn_seq *s = fk_attn_seq_of_row(j->seqs, j->n_seqs, row);
     int hd = j->hd;
     int kvh = h / (j->nh / j->nkv);
     int p = s->pos0 + (row - s->row0);
@@ -614,7 +590,7 @@ static void attn_one(const attn_job *j, int row, int h, float *acc)
     float den = 1.0f;
     for (int i = 0; i < hd; i++) acc[i] = 0.0f;
     for (int t = lo; t <= p; t++) {
-        const float *kt = kv_key(j->kv, j->slot, s->blocks, t, kvh, hd);
+        const float *kt = fk_kv_key(j->kv, j->slot, s->blocks, t, kvh, hd);
         const float *vt = kt + v_off;
         float sc = dot(q, kt, hd) * j->scale;
         if (sc > m) {
@@ -702,7 +678,7 @@ static fk_status cpu_kv_store(fk_backend *be, const fk_kv_cache *kv, int slot, c
         const fk_attn_seq *s = &seqs[i];
         for (int t = 0; t < s->n_new; t++) {
             int p = s->pos0 + t;
-            float *dst = (float *)kv_key(kv, slot, s->blocks, p, 0, 0);
+            float *dst = fk_kv_key(kv, slot, s->blocks, p, 0, 0);
             memcpy(dst, k + (size_t)(s->row0 + t) * w, w * sizeof(float));
             memcpy(dst + v_off, v + (size_t)(s->row0 + t) * w, w * sizeof(float));
         }
