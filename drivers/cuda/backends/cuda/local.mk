@@ -22,7 +22,6 @@ drivers_cuda_libfkengine_la_SOURCES += \
 	drivers/cuda/backends/cuda/backend_cuda.c drivers/cuda/backends/cuda/ops_cuda.c
 FK_CUDA_LOS = $(FK_CUDA_KERNELS:.cu=.lo)
 drivers_cuda_libfkengine_la_LIBADD += $(FK_CUDA_LOS) $(CUDA_LIBS)
-drivers_cuda_libfkengine_la_DEPENDENCIES = $(FK_CUDA_LOS)
 $(FK_CUDA_LOS): $(FK_CUDA_KERNEL_DEPS) $(top_srcdir)/drivers/cuda/backends/cuda/nvcc-lt.sh
 CLEANFILES += $(FK_CUDA_LOS) $(FK_CUDA_KERNELS:.cu=.o)
 else
