@@ -214,8 +214,8 @@ static const char *const refused[] = {
     "{\"type\":\"object\",\"properties\":{\"a\":false},\"required\":[\"a\"]}",
     "{\"type\":\"string\",\"minLength\":5,\"maxLength\":2}",
     "{\"enum\":[]}",
-    "{\"$defs\":{\"x\":{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":\"#/$defs/x\"}},"
-    "\"required\":[\"x\"]}},\"$ref\":\"#/$defs/x\"}",
+    ("{\"$defs\":{\"x\":{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":\"#/$defs/x\"}},"
+     "\"required\":[\"x\"]}},\"$ref\":\"#/$defs/x\"}"), /* one schema, two lines */
     "{\"type\":\"array\",\"items\":false,\"minItems\":1}",
 };
 
