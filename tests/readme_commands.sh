@@ -243,7 +243,7 @@ for tool in fk-gateway fk-golden fk-mkmodel fk-ab; do
 done
 
 # ---- every gateway key is documented --------------------------------------------
-keys=$(sed -n '/^static const char \*const gateway_keys\[\] = {/,/^};/p' "$top/gateway/gateway_config.c" |
+keys=$(sed -n '/ gateway_keys\[\] = {/,/^};/p' "$top/gateway/gateway_config.c" |
     grep -o '"FK_[A-Z_]*"' | tr -d '"')
 missing=
 for k in $keys; do
