@@ -153,7 +153,7 @@ int gen_piece_logprobs(fk_gen *g, size_t i, float logprob, const fk_top_logprob 
         b->tops = t;
         b->cap_tops = cap;
     }
-    memcpy(b->tops + b->n_tops, top, n * sizeof *top);
+    if (n > 0) memcpy(b->tops + b->n_tops, top, n * sizeof *top); /* tops may be NULL at n 0 */
     /* Store the offset now; gen_flush turns it into a pointer. */
     b->pieces[i].logprob = logprob;
     b->pieces[i].n_top = (uint32_t)n;

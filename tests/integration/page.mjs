@@ -32,7 +32,12 @@ before(async () => {
 });
 after(async () => {
   await context?.close();
-  for (const s of stops.reverse()) await s();
+  // every gateway is stopped even when one of them failed (a process left
+  // running would keep the test from ever ending); the first failure is
+  // reported after
+  const failures = [];
+  for (const s of stops.reverse()) await s().catch((e) => failures.push(e));
+  if (failures.length) throw failures[0];
 });
 
 async function gateway(env) {
