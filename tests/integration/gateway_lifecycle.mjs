@@ -235,7 +235,7 @@ test('SIGTERM: new connections refused, the in-flight stream finishes, exit 0', 
   assert.match(text, /"finish_reason":"stop"/);
   const content = [...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('');
   assert.equal(content, 'tick '.repeat(20));
-  const r = await gw.stop();
+  const r = await gw.exited();
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /shutdown complete/);
 });
@@ -256,7 +256,7 @@ test('SIGTERM: past the grace period the stream is cancelled with an error event
     text += new TextDecoder().decode(value);
   }
   assert.match(text, /data: \{"error":\{"message":"[^"]*shutting down","type":"unavailable_error","param":null,"code":"server_shutting_down"\}\}\n\ndata: \[DONE\]\n\n$/);
-  const r = await gw.stop();
+  const r = await gw.exited();
   assert.equal(r.code, 0, r.stderr);
   assert.ok(sc.readLog().some((l) => l.startsWith('cancel ')));
 });

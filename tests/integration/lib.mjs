@@ -16,6 +16,7 @@
 //   gw.stderr()   everything the gateway wrote to stderr so far
 //   await gw.waitForLog(/re/, ms)   resolves with the match once stderr has it
 //   await gw.stop(signal = 'SIGTERM', ms = 20000) -> { code, signal, stderr }
+//   await gw.exited(ms = 20000) -> the same, sending no signal (SIGKILL after ms)
 //                 (an ASan/LSan report makes code non-zero: assert code === 0)
 //
 //   await runGateway({ env | envText, args }) -> { code, signal, stderr }
@@ -121,6 +122,12 @@ export async function startGateway(opts = {}) {
       const timer = setTimeout(() => p.proc.kill('SIGKILL'), ms);
       stopped = p.exited.then((r) => { clearTimeout(timer); return { ...r, stderr: p.stderr() }; });
       return stopped;
+    },
+    // the exit of a gateway the test already signalled itself: no second
+    // signal (one arriving while it tears down would end it by default action)
+    exited(ms = 20000) {
+      const timer = setTimeout(() => p.proc.kill('SIGKILL'), ms);
+      return p.exited.then((r) => { clearTimeout(timer); return { ...r, stderr: p.stderr() }; });
     },
   };
 }
