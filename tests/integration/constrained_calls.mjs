@@ -13,7 +13,7 @@
 // from the proxy driver (FK_CORE_KIND=llama), on the same checkpoint
 // converted by fk-gguf.
 //
-// FK_CALLS (default 200) calls per schema on the native engine;
+// FK_CALLS (default 200; 40 in a sanitizer build) calls per schema on the native engine;
 // FK_CALLS_LLAMA (default 25) on llama-server, whose grammar sampling
 // checks the whole 201,088-token vocabulary against the grammar for almost
 // every token a random model draws (about 0.1 s a token on one CPU thread):
@@ -30,7 +30,7 @@ const Ajv = require('ajv').default;
 const ajv = new Ajv({ allErrors: true });
 
 const FIXTURE = join(process.env.FK_FIXTURES, 'models', 'tiny-gptoss-mxfp4');
-const CALLS = Number(process.env.FK_CALLS || 200);
+const CALLS = Number(process.env.FK_CALLS || (process.env.FK_SANITIZED === '1' ? 40 : 200));
 const CALLS_LLAMA = Number(process.env.FK_CALLS_LLAMA || 25);
 
 // One schema per concern; strings carry maxLength so that a random model's
