@@ -25,6 +25,7 @@
  * (matmul_avx512.c, matmul_amx.c) when the matrix's shape fits them, else
  * here. The choice depends on the matrix, never on R (batch invariance). */
 #include "drivers/cuda/backends/host/host_memory.h"
+#include "drivers/cuda/backends/host/route_pick.h"
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
 #include "attention_avx512.h"
@@ -697,15 +698,7 @@ static fk_status cpu_route(fk_backend *be, int32_t *idx, float *weight, const fl
         const float *lg = logits + (size_t)r * E;
         int32_t *ix = idx + (size_t)r * k;
         float *w = weight + (size_t)r * k;
-        for (int c = 0; c < k; c++) {
-            int best = -1;
-            for (int e = 0; e < E; e++) {
-                int taken = 0;
-                for (int d = 0; d < c; d++) taken |= ix[d] == e;
-                if (!taken && (best < 0 || lg[e] > lg[best])) best = e;
-            }
-            ix[c] = best;
-        }
+        fk_host_route_pick(ix, lg, E, k);
         float mx = lg[ix[0]], sum = 0.0f;
         for (int c = 0; c < k; c++) {
             w[c] = expf(lg[ix[c]] - mx);

@@ -4,6 +4,7 @@
  * kernel with these, and fk-golden --backend ref runs the whole model on
  * them. A new backend (CUDA) is checked the same way. */
 #include "drivers/cuda/backends/host/host_memory.h"
+#include "drivers/cuda/backends/host/route_pick.h"
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
 
@@ -177,16 +178,7 @@ static fk_status ref_route(fk_backend *be, int32_t *idx, float *weight, const fl
     for (int r = 0; r < R; r++) {
         const float *lg = logits + (size_t)r * E;
         int32_t *ix = idx + (size_t)r * k;
-        /* Selection: the c-th pick is the best not yet taken, lower index on ties. */
-        for (int c = 0; c < k; c++) {
-            int best = -1;
-            for (int e = 0; e < E; e++) {
-                int taken = 0;
-                for (int d = 0; d < c; d++) taken |= ix[d] == e;
-                if (!taken && (best < 0 || lg[e] > lg[best])) best = e;
-            }
-            ix[c] = best;
-        }
+        fk_host_route_pick(ix, lg, E, k);
         double sum = 0;
         for (int c = 0; c < k; c++) sum += exp((double)lg[ix[c]] - lg[ix[0]]);
         for (int c = 0; c < k; c++)
