@@ -1,9 +1,11 @@
 # drivers/cuda/checkpoint/: safetensors shards through the index, config.json,
-# the gpt-oss tensor table, and the writer fk-mkmodel uses.
+# the gpt-oss tensor table, and the writer fk-mkmodel uses (with out_file,
+# which fk-gguf's writer shares).
 drivers_cuda_libfkengine_la_SOURCES += drivers/cuda/checkpoint/checkpoint.h \
 	drivers/cuda/checkpoint/dtype.c drivers/cuda/checkpoint/safetensors.c \
 	drivers/cuda/checkpoint/config.c drivers/cuda/checkpoint/gptoss_tensors.c \
-	drivers/cuda/checkpoint/checkpoint.c drivers/cuda/checkpoint/st_writer.h \
+	drivers/cuda/checkpoint/checkpoint.c drivers/cuda/checkpoint/out_file.h \
+	drivers/cuda/checkpoint/out_file.c drivers/cuda/checkpoint/st_writer.h \
 	drivers/cuda/checkpoint/st_writer.c
 
 # Loader tests: the tiny fixture checkpoints, handmade broken ones, fk-mkmodel round trips.

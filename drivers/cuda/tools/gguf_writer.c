@@ -1,8 +1,7 @@
 /* gguf_writer.c: streaming GGUF v3 writer (see gguf_writer.h). */
 #include "gguf_writer.h"
+#include "drivers/cuda/checkpoint/out_file.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +22,7 @@ typedef struct bytes {
 } bytes;
 
 struct fk_gguf_writer {
-    FILE *f;            /* the file being written */
-    char *path;         /* for messages (owned) */
+    fk_out_file out;    /* the file, its path and its first error */
     bytes kv;           /* encoded metadata entries */
     uint64_t n_kv;      /* entries in kv */
     bytes info;         /* encoded tensor infos */
@@ -35,18 +33,7 @@ struct fk_gguf_writer {
     uint64_t cur;       /* index of the tensor being written */
     uint64_t cur_done;  /* bytes of it written so far */
     int started;        /* 1 once the header is on disk */
-    char err[512];      /* first error, reported by close */
 };
-
-__attribute__((format(printf, 2, 3))) static int wfail(fk_gguf_writer *w, const char *fmt, ...)
-{
-    if (w->err[0]) return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->err, sizeof w->err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 uint64_t fk_ggml_row_bytes(fk_ggml_type t, int64_t ne0)
 {
@@ -79,12 +66,12 @@ const char *fk_ggml_type_name(fk_ggml_type t)
 
 static int put(fk_gguf_writer *w, bytes *b, const void *p, size_t n)
 {
-    if (w->err[0]) return -1;
+    if (w->out.err[0]) return -1;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
         uint8_t *np = realloc(b->p, cap);
-        if (!np) return wfail(w, "%s: out of memory", w->path);
+        if (!np) return fk_out_fail(&w->out, "%s: out of memory", w->out.path);
         b->p = np;
         b->cap = cap;
     }
@@ -118,7 +105,8 @@ static int put_str(fk_gguf_writer *w, bytes *b, const char *s, size_t n)
 /* Key and value type of the next metadata entry. */
 static int kv_head(fk_gguf_writer *w, const char *key, uint32_t type)
 {
-    if (w->started) return wfail(w, "%s: metadata %s added after tensor data", w->path, key);
+    if (w->started)
+        return fk_out_fail(&w->out, "%s: metadata %s added after tensor data", w->out.path, key);
     w->n_kv++;
     if (put_str(w, &w->kv, key, strlen(key))) return -1;
     return put_u32(w, &w->kv, type);
@@ -180,20 +168,23 @@ static uint64_t padded(uint64_t n)
 int fk_gguf_add_tensor(fk_gguf_writer *w, const char *name, fk_ggml_type type, int ndim,
                        const int64_t *ne)
 {
-    if (w->started) return wfail(w, "%s: tensor %s declared after tensor data", w->path, name);
-    if (ndim < 1 || ndim > 4) return wfail(w, "%s: %s: %d dimensions", w->path, name, ndim);
+    if (w->started)
+        return fk_out_fail(&w->out, "%s: tensor %s declared after tensor data", w->out.path, name);
+    if (ndim < 1 || ndim > 4)
+        return fk_out_fail(&w->out, "%s: %s: %d dimensions", w->out.path, name, ndim);
     uint64_t size = fk_ggml_row_bytes(type, ne[0]);
     if (size == 0)
-        return wfail(w, "%s: %s: a row of %lld does not fit %s", w->path, name, (long long)ne[0],
-                     fk_ggml_type_name(type));
+        return fk_out_fail(&w->out, "%s: %s: a row of %lld does not fit %s", w->out.path, name,
+                           (long long)ne[0], fk_ggml_type_name(type));
     for (int i = 1; i < ndim; i++) {
         if (ne[i] <= 0 || __builtin_mul_overflow(size, (uint64_t)ne[i], &size))
-            return wfail(w, "%s: %s: bad dimension %lld", w->path, name, (long long)ne[i]);
+            return fk_out_fail(&w->out, "%s: %s: bad dimension %lld", w->out.path, name,
+                               (long long)ne[i]);
     }
     if (w->n_tensors == w->sizes_cap) {
         size_t cap = w->sizes_cap ? 2 * w->sizes_cap : 64;
         uint64_t *ns = realloc(w->sizes, cap * sizeof *ns);
-        if (!ns) return wfail(w, "%s: out of memory", w->path);
+        if (!ns) return fk_out_fail(&w->out, "%s: out of memory", w->out.path);
         w->sizes = ns;
         w->sizes_cap = cap;
     }
@@ -212,16 +203,11 @@ int fk_gguf_add_tensor(fk_gguf_writer *w, const char *name, fk_ggml_type type, i
 fk_gguf_writer *fk_gguf_writer_open(const char *path, char *err, size_t err_len)
 {
     fk_gguf_writer *w = calloc(1, sizeof *w);
-    if (w) w->path = strdup(path);
-    if (!w || !w->path) {
-        free(w);
+    if (!w) {
         snprintf(err, err_len, "%s: out of memory", path);
         return NULL;
     }
-    w->f = fopen(path, "wb");
-    if (!w->f) {
-        snprintf(err, err_len, "%s: cannot create: %s", path, strerror(errno));
-        free(w->path);
+    if (fk_out_open(&w->out, path, err, err_len)) {
         free(w);
         return NULL;
     }
@@ -231,43 +217,40 @@ fk_gguf_writer *fk_gguf_writer_open(const char *path, char *err, size_t err_len)
 static int write_zeros(fk_gguf_writer *w, uint64_t n)
 {
     static const uint8_t zeros[GGUF_ALIGN];
-    if (n && fwrite(zeros, 1, (size_t)n, w->f) != n)
-        return wfail(w, "%s: write failed: %s", w->path, strerror(errno));
-    return 0;
+    return fk_out_write(&w->out, zeros, (size_t)n);
 }
 
 /* Magic, counts, metadata, tensor infos, padding up to the data section. */
 static int write_header(fk_gguf_writer *w)
 {
     w->started = 1;
-    if (w->err[0]) return -1;
+    if (w->out.err[0]) return -1;
     bytes head = {0};
     if (put(w, &head, "GGUF", 4) || put_u32(w, &head, GGUF_VERSION) ||
         put_u64(w, &head, w->n_tensors) || put_u64(w, &head, w->n_kv)) {
         free(head.p);
         return -1;
     }
-    int ok = fwrite(head.p, 1, head.n, w->f) == head.n &&
-             fwrite(w->kv.p, 1, w->kv.n, w->f) == w->kv.n &&
-             fwrite(w->info.p, 1, w->info.n, w->f) == w->info.n;
+    int bad = fk_out_write(&w->out, head.p, head.n) || fk_out_write(&w->out, w->kv.p, w->kv.n) ||
+              fk_out_write(&w->out, w->info.p, w->info.n);
     uint64_t len = head.n + w->kv.n + w->info.n;
     free(head.p);
-    if (!ok) return wfail(w, "%s: write failed: %s", w->path, strerror(errno));
+    if (bad) return -1;
     return write_zeros(w, padded(len) - len);
 }
 
 int fk_gguf_write(fk_gguf_writer *w, const void *data, size_t len)
 {
     if (!w->started && write_header(w)) return -1;
-    if (w->err[0]) return -1;
+    if (w->out.err[0]) return -1;
     const uint8_t *p = data;
     while (len > 0) {
         if (w->cur >= w->n_tensors)
-            return wfail(w, "%s: %zu bytes written past the declared tensors", w->path, len);
+            return fk_out_fail(&w->out, "%s: %zu bytes written past the declared tensors",
+                               w->out.path, len);
         uint64_t room = w->sizes[w->cur] - w->cur_done;
         size_t n = len < room ? len : (size_t)room;
-        if (fwrite(p, 1, n, w->f) != n)
-            return wfail(w, "%s: write failed: %s", w->path, strerror(errno));
+        if (fk_out_write(&w->out, p, n)) return -1;
         p += n;
         len -= n;
         w->cur_done += n;
@@ -283,16 +266,13 @@ int fk_gguf_write(fk_gguf_writer *w, const void *data, size_t len)
 int fk_gguf_writer_close(fk_gguf_writer *w, char *err, size_t err_len)
 {
     if (!w->started) write_header(w);
-    if (!w->err[0] && w->cur != w->n_tensors)
-        wfail(w, "%s: data of %llu of %llu tensors written", w->path, (unsigned long long)w->cur,
-              (unsigned long long)w->n_tensors);
-    if (fclose(w->f) != 0) wfail(w, "%s: close failed: %s", w->path, strerror(errno));
-    int rc = w->err[0] ? -1 : 0;
-    if (rc && err && err_len) snprintf(err, err_len, "%s", w->err);
+    if (w->cur != w->n_tensors)
+        fk_out_fail(&w->out, "%s: data of %llu of %llu tensors written", w->out.path,
+                    (unsigned long long)w->cur, (unsigned long long)w->n_tensors);
+    int rc = fk_out_close(&w->out, err, err_len);
     free(w->kv.p);
     free(w->info.p);
     free(w->sizes);
-    free(w->path);
     free(w);
     return rc;
 }
