@@ -772,6 +772,24 @@ static void *worker_main(void *arg)
 
 /* ---- the loop-thread side ------------------------------------------------------------ */
 
+/* Frees what s owns besides its thread, its lock and its sequences (which
+ * fk_sched_free stops and frees first), and s itself. */
+static void free_owned(fk_sched *s)
+{
+    fk_run_free(s->run);
+    fk_tokmask_free(s->tm);
+    free(s->logits);
+    free(s->lp_row);
+    free(s->kvs);
+    free(s->tokens);
+    free(s->greedy);
+    free(s->batch);
+    free(s->pre);
+    free(s->pre_todo);
+    free(s->admitted);
+    free(s);
+}
+
 fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab *vocab,
                        const fk_sched_config *cfg, char *err, size_t err_len)
 {
@@ -842,19 +860,7 @@ fk_sched *fk_sched_new(const fk_model *m, fk_kv_pool *pool, const fk_sched_vocab
 oom:
     snprintf(err, err_len, "scheduler: out of memory");
 fail:
-    if (s) {
-        fk_run_free(s->run);
-        free(s->logits);
-        free(s->lp_row);
-        free(s->kvs);
-        free(s->tokens);
-        free(s->greedy);
-        free(s->batch);
-        free(s->pre);
-        free(s->pre_todo);
-        free(s->admitted);
-        free(s);
-    }
+    if (s) free_owned(s);
     return NULL;
 }
 
@@ -873,18 +879,7 @@ void fk_sched_free(fk_sched *s)
     }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->wake);
-    fk_run_free(s->run);
-    fk_tokmask_free(s->tm);
-    free(s->logits);
-    free(s->lp_row);
-    free(s->kvs);
-    free(s->tokens);
-    free(s->greedy);
-    free(s->batch);
-    free(s->pre);
-    free(s->pre_todo);
-    free(s->admitted);
-    free(s);
+    free_owned(s);
 }
 
 int fk_sched_max_model_len(const fk_sched *s)
