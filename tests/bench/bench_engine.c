@@ -17,21 +17,14 @@
 #include "drivers/cuda/backends/cpu/threadpool.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
+#include "tests/bench/bench_util.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_BATCHES 8
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* ---- bandwidth ------------------------------------------------------------------------ */
 
@@ -72,9 +65,9 @@ static double measure_bandwidth(fk_pool *pool, size_t mib)
     j.per_task = (int64_t)(n / tasks) / 64 * 64;
     double best = 0;
     for (int it = 0; it < 5; it++) {
-        double t = now();
+        double t = bench_now_s();
         fk_pool_for(pool, tasks, 1, bw_task, &j);
-        t = now() - t;
+        t = bench_now_s() - t;
         double bw = (double)tasks * j.per_task * sizeof(float) / t;
         if (bw > best) best = bw;
     }
@@ -144,12 +137,8 @@ int main(int argc, char **argv)
         case 'k':
             kernels = optarg;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        default: /* --help, or an option not known */
+            return bench_usage_exit(c, usage);
         }
     }
     if (!dir || prompt < 1 || steps < 1 || bw_mib < 64) {
@@ -170,10 +159,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_engine: %s\n", err);
         return 1;
     }
-    double t = now();
+    double t = bench_now_s();
     fk_checkpoint_prefault(ck, NULL, NULL);
     printf("model %s: %.2f GB mapped, prefault %.2f s\n", dir, fk_checkpoint_bytes(ck) / 1e9,
-           now() - t);
+           bench_now_s() - t);
     fk_backend *be = fk_backend_cpu_new(threads);
     fk_model *m = be ? fk_model_new(ck, be, err, sizeof err) : NULL;
     fk_run *run = m ? fk_run_new(m, err, sizeof err) : NULL;
@@ -218,12 +207,12 @@ int main(int argc, char **argv)
     double best = 1e30;
     for (int it = 0; it < 3; it++) {
         fk_kv_reset(kvs[0]);
-        t = now();
+        t = bench_now_s();
         if (fk_model_forward(m, run, kvs[0], toks, prompt, lg, 0) != FK_OK) {
             fprintf(stderr, "bench_engine: %s\n", fk_run_error(run));
             return 1;
         }
-        t = now() - t;
+        t = bench_now_s() - t;
         if (it > 0 && t < best) best = t;
     }
     printf("prefill %d tokens: %.3f s, %.1f tokens/s\n", prompt, best, prompt / best);
@@ -238,12 +227,12 @@ int main(int argc, char **argv)
         fk_model_decode(m, run, kvs, toks, B, lg, NULL); /* warm-up step */
         double total = 0, best_step = 1e30;
         for (int s = 0; s < steps; s++) {
-            t = now();
+            t = bench_now_s();
             if (fk_model_decode(m, run, kvs, toks, B, lg, NULL) != FK_OK) {
                 fprintf(stderr, "bench_engine: %s\n", fk_run_error(run));
                 return 1;
             }
-            t = now() - t;
+            t = bench_now_s() - t;
             total += t;
             if (t < best_step) best_step = t;
         }

@@ -18,6 +18,7 @@
  * included, time waiting for a core not). */
 #include "drivers/cuda/backends/cpu/cpu_features.h"
 #include "drivers/cuda/model/backend.h"
+#include "tests/bench/bench_util.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -29,13 +30,6 @@
 #define MAX_ROWS 128
 
 static clockid_t clock_id = CLOCK_MONOTONIC; /* or the thread's CPU clock */
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(clock_id, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
 static uint32_t next32(void)
@@ -102,12 +96,8 @@ int main(int argc, char **argv)
         case 'c':
             clock_id = CLOCK_THREAD_CPUTIME_ID;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        default: /* --help, or an option not known */
+            return bench_usage_exit(c, usage);
         }
     }
     if (reps < 1) {
@@ -156,9 +146,9 @@ int main(int argc, char **argv)
                     int cp = (it * ((int)best + 1) + l) % s->copies;
                     fk_wmat m = {s->fmt, s->n, s->k, w + (size_t)cp * per,
                                  scales ? scales + (size_t)cp * s->n * (s->k / 32) : NULL};
-                    double t = now();
+                    double t = bench_clock_s(clock_id);
                     be[l]->ops->matmul(be[l], y, x, &m, NULL, R);
-                    t = now() - t;
+                    t = bench_clock_s(clock_id) - t;
                     if (it > 0 && t < t_best[l]) t_best[l] = t;
                 }
             for (int l = 0; l <= (int)best; l++)

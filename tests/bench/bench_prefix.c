@@ -15,6 +15,7 @@
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
 #include "drivers/cuda/serve/scheduler.h"
+#include "tests/bench/bench_util.h"
 #include "tokenizer/fktok.h"
 
 #include <getopt.h>
@@ -22,20 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_TURNS 32
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int kicked; /* notify() since the last deliver */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void notify(void *ud)
 {
@@ -60,7 +53,7 @@ typedef struct turn {
 static int on_pieces(void *ud, const fk_piece *p, size_t n, size_t size)
 {
     turn *t = ud;
-    if (t->ttft == 0) t->ttft = now_s() - t->t_submit;
+    if (t->ttft == 0) t->ttft = bench_now_s() - t->t_submit;
     for (size_t i = 0; i < n; i++) {
         const fk_piece *q = (const fk_piece *)((const char *)p + i * size);
         if (q->token_id >= 0 && t->n_ids < t->cap) t->ids[t->n_ids++] = q->token_id;
@@ -129,7 +122,7 @@ static int play(const bench *b, int prefix_cache, turn *t, int salt)
                               .max_tokens = b->answer,
                               .sampling = {.temperature = 0, .top_p = 1}};
         t[i] = (turn){.ids = malloc((size_t)b->answer * sizeof(int32_t)), .cap = b->answer};
-        t[i].t_submit = now_s();
+        t[i].t_submit = bench_now_s();
         if (!t[i].ids || !fk_sched_submit(s, &r, &cb, &t[i])) rc = -1;
         while (rc == 0 && !t[i].done) {
             pthread_mutex_lock(&mu);
@@ -186,12 +179,8 @@ int main(int argc, char **argv)
         case 't':
             threads = atoi(optarg);
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        default: /* --help, or an option not known */
+            return bench_usage_exit(c, usage);
         }
     }
     if (!dir || b.turns < 2 || b.turns > MAX_TURNS || b.system < 1 || b.user < 1 || b.answer < 1) {

@@ -25,22 +25,15 @@
 #include "drivers/cuda/backends/cuda/cuda.h"
 #include "drivers/cuda/checkpoint/checkpoint.h"
 #include "drivers/cuda/model/model.h"
+#include "tests/bench/bench_util.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_LIST 8
 #define BLOCK_TOKENS 16
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* What the benchmark holds. */
 typedef struct bench {
@@ -92,7 +85,7 @@ static double decode_step_time(bench *b, int B, int ctx, int steps, int profile)
     for (int s = 0; s < steps + 3; s++) {
         if (s == 3) {
             if (profile) fk_backend_cuda_profile(b->be, 1);
-            t = now();
+            t = bench_now_s();
         }
         fk_status st = fk_model_decode(b->m, b->run, kvs, tok, B, NULL, pick);
         if (st != FK_OK) {
@@ -103,7 +96,7 @@ static double decode_step_time(bench *b, int B, int ctx, int steps, int profile)
         }
         memcpy(tok, pick, (size_t)B * sizeof *tok);
     }
-    t = (now() - t) / steps;
+    t = (bench_now_s() - t) / steps;
 out:
     for (int i = 0; kvs && i < B; i++) fk_kv_free(kvs[i]);
     free(kvs);
@@ -121,9 +114,9 @@ static double prefill_time(bench *b, int n)
     double t = -1;
     if (tok && logits && kv) {
         for (int i = 0; i < n; i++) tok[i] = next_token(b);
-        t = now();
+        t = bench_now_s();
         fk_status st = fk_model_forward(b->m, b->run, kv, tok, n, logits, 0);
-        t = st == FK_OK ? now() - t : -1;
+        t = st == FK_OK ? bench_now_s() - t : -1;
         if (st != FK_OK)
             fprintf(stderr, "bench_gpu: prefill %d: %s (%s; %s)\n", n, fk_status_str(st),
                     fk_run_error(b->run), fk_backend_cuda_error(b->be));
@@ -189,12 +182,8 @@ int main(int argc, char **argv)
         case 'n':
             profile = 0;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        default: /* --help, or an option not known */
+            return bench_usage_exit(c, usage);
         }
     }
     if (!dir || steps < 1 || ctx < 1) {
@@ -225,7 +214,7 @@ int main(int argc, char **argv)
     b.seed = 42;
     fk_cuda_options opt = fk_cuda_options_default();
     opt.weights_bytes = fk_cuda_weights_bytes(ck);
-    double t_load = now();
+    double t_load = bench_now_s();
     b.be = fk_backend_cuda_new(&opt, err, sizeof err);
     if (b.be) b.m = fk_model_new(ck, b.be, err, sizeof err);
     if (b.m) b.run = fk_run_new(b.m, err, sizeof err);
@@ -240,7 +229,7 @@ int main(int argc, char **argv)
                 b.be ? fk_backend_cuda_error(b.be) : "");
         return 2;
     }
-    t_load = now() - t_load;
+    t_load = bench_now_s() - t_load;
     fk_backend_cuda_info(b.be, &info);
     const fk_gptoss_config *cfg = fk_model_config(b.m);
     b.V = cfg->vocab_size;

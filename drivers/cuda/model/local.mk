@@ -17,7 +17,7 @@ EXTRA_DIST += tests/golden.sh
 
 # Engine benchmark (not a test): prefill/decode speed against memory bandwidth.
 noinst_PROGRAMS += tests/bench/bench_engine
-tests_bench_bench_engine_SOURCES = tests/bench/bench_engine.c
+tests_bench_bench_engine_SOURCES = tests/bench/bench_engine.c tests/bench/bench_util.h
 tests_bench_bench_engine_CFLAGS = $(AM_CFLAGS) $(ENGINE_CFLAGS)
 tests_bench_bench_engine_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
 EXTRA_DIST += tests/bench/bench_engine.sh

@@ -46,7 +46,7 @@ tests_bench_bench_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfkt
 # Time to first token over a growing chat, with and without the prefix cache
 # (not a test: prints seconds).
 noinst_PROGRAMS += tests/bench/bench_prefix
-tests_bench_bench_prefix_SOURCES = tests/bench/bench_prefix.c
+tests_bench_bench_prefix_SOURCES = tests/bench/bench_prefix.c tests/bench/bench_util.h
 tests_bench_bench_prefix_CFLAGS = $(AM_CFLAGS) $(ENGINE_CFLAGS)
 tests_bench_bench_prefix_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
 	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm

@@ -16,6 +16,6 @@ tests_unit_test_cpu_kernels_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) 
 
 # Each kernel level's matmul on the 20b shapes, and the engine against llama.cpp.
 noinst_PROGRAMS += tests/bench/bench_matmul
-tests_bench_bench_matmul_SOURCES = tests/bench/bench_matmul.c
+tests_bench_bench_matmul_SOURCES = tests/bench/bench_matmul.c tests/bench/bench_util.h
 tests_bench_bench_matmul_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
 EXTRA_DIST += tests/bench/bench_vs_llamacpp.sh

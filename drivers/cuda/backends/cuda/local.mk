@@ -48,7 +48,7 @@ tests_unit_test_cuda_ops_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
 # programs are built in every build so they never rot, and exit 77 without
 # a GPU.
 noinst_PROGRAMS += tests/device/bench_gpu tests/device/compare_backends
-tests_device_bench_gpu_SOURCES = tests/device/bench_gpu.c
+tests_device_bench_gpu_SOURCES = tests/device/bench_gpu.c tests/bench/bench_util.h
 tests_device_bench_gpu_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
 tests_device_compare_backends_SOURCES = tests/device/compare_backends.c
 tests_device_compare_backends_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
