@@ -113,7 +113,7 @@ EXTRA_DIST += tests/fuzz/corpus/request tests/fuzz/corpus/dotenv tests/fuzz/fuzz
 
 # Benchmark (not a test): tests/bench/bench_gateway.sh drives this generator.
 noinst_PROGRAMS += tests/bench/bench_gateway
-tests_bench_bench_gateway_SOURCES = tests/bench/bench_gateway.c
+tests_bench_bench_gateway_SOURCES = tests/bench/bench_gateway.c tests/bench/bench_util.h
 EXTRA_DIST += tests/bench/bench_gateway.sh
 EXTRA_DIST += gateway/README.md
 

@@ -59,6 +59,6 @@ EXTRA_DIST += tests/fuzz/corpus/harmony_parser tests/fuzz/corpus/scanner
 
 # Benchmark (not a test): tests/bench/bench_harmony_parser [MEGABYTES] [RUNS].
 noinst_PROGRAMS += tests/bench/bench_harmony_parser
-tests_bench_bench_harmony_parser_SOURCES = tests/bench/bench_harmony_parser.c
+tests_bench_bench_harmony_parser_SOURCES = tests/bench/bench_harmony_parser.c tests/bench/bench_util.h
 tests_bench_bench_harmony_parser_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_bench_bench_harmony_parser_LDADD = $(HARMONY_TEST_LDADD)

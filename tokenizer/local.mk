@@ -27,7 +27,7 @@ EXTRA_DIST += tests/tokenizer_cases.sh
 # Benchmark (not a test): tests/bench/bench_tokenizer.sh BUILDDIR runs libfktok
 # and js-tiktoken on the same corpus.
 noinst_PROGRAMS += tests/bench/bench_tokenizer
-tests_bench_bench_tokenizer_SOURCES = tests/bench/bench_tokenizer.c
+tests_bench_bench_tokenizer_SOURCES = tests/bench/bench_tokenizer.c tests/bench/bench_util.h
 tests_bench_bench_tokenizer_LDADD = tokenizer/libfktok.la
 EXTRA_DIST += tests/bench/bench_tokenizer.sh tests/bench/bench_tokenizer.mjs
 

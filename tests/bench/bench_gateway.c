@@ -11,6 +11,8 @@
  * One thread, epoll; the request bodies ask the scripted driver for the
  * scripts "instant" and "hold" (see bench_gateway.sh). */
 #define _GNU_SOURCE /* memmem */
+#include "tests/bench/bench_util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,7 +22,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct conn {
@@ -31,13 +32,6 @@ typedef struct conn {
     int got_first;   /* sse: first event seen */
     int finished;    /* sse: [DONE] seen */
 } conn;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -83,7 +77,7 @@ static int connect_to(int port)
 
 static void send_request(conn *c)
 {
-    c->t_sent = now_s();
+    c->t_sent = bench_now_s();
     if (write(c->fd, request, request_len) != (ssize_t)request_len) {
         perror("write");
         exit(1);
@@ -124,7 +118,7 @@ static void probe_streams(int port, int count, double *out)
     int fd = connect_to(port);
     char buf[8192];
     for (int i = 0; i < count; i++) {
-        double t = now_s();
+        double t = bench_now_s();
         if (write(fd, req, req_len) != (ssize_t)req_len) exit(1);
         size_t len = 0;
         int first = 0;
@@ -135,7 +129,7 @@ static void probe_streams(int port, int count, double *out)
             buf[len] = '\0';
             if (!first && strstr(buf, "data: ")) {
                 first = 1;
-                out[i] = now_s() - t;
+                out[i] = bench_now_s() - t;
             }
             /* the chunked reply ends with the zero-length chunk */
             if (strstr(buf, "data: [DONE]") && strstr(buf, "\r\n0\r\n\r\n")) break;
@@ -169,10 +163,10 @@ int main(int argc, char **argv)
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < n; i++) send_request(&cs[i]);
     struct epoll_event evs[256];
-    while (now_s() - t0 < seconds && !(sse && nlat == (size_t)n)) {
+    while (bench_now_s() - t0 < seconds && !(sse && nlat == (size_t)n)) {
         int k = epoll_wait(ep, evs, 256, 100);
         for (int e = 0; e < k; e++) {
             conn *c = evs[e].data.ptr;
@@ -187,21 +181,21 @@ int main(int argc, char **argv)
             if (sse) {
                 if (!c->got_first && memmem(c->buf, c->len, "data: ", 6)) {
                     c->got_first = 1;
-                    if (nlat < cap) lat[nlat++] = now_s() - c->t_sent;
+                    if (nlat < cap) lat[nlat++] = bench_now_s() - c->t_sent;
                 }
                 c->len = 0;
                 continue;
             }
             size_t used;
             while ((used = complete_response(c)) > 0) {
-                if (nlat < cap) lat[nlat++] = now_s() - c->t_sent;
+                if (nlat < cap) lat[nlat++] = bench_now_s() - c->t_sent;
                 memmove(c->buf, c->buf + used, c->len - used);
                 c->len -= used;
                 send_request(c);
             }
         }
     }
-    double elapsed = now_s() - t0;
+    double elapsed = bench_now_s() - t0;
     qsort(lat, nlat, sizeof *lat, cmp_double);
     if (sse) {
         printf("%d streams opened at once: %zu got their first event; time to first event "

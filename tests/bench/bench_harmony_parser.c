@@ -20,10 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "harmony/harmony.h"
 #include "harmony/strbuf.h"
+#include "tests/bench/bench_util.h"
 
 /* A piece of the completion. */
 typedef struct piece {
@@ -47,13 +47,6 @@ static uint64_t next_rand(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ==== the completion ============================================================ */
@@ -233,12 +226,12 @@ int main(int argc, char **argv)
         double best = 1e30;
         bench_state st;
         for (int r = 0; r < runs; r++) {
-            double t0 = now_s();
+            double t0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
             if (mode < 2)
                 run_pieces(t.data, ps, n, mode == 1, &st);
             else
                 run_text(t.data, t.len, mode == 2 ? 4 : 4096, &st);
-            double dt = now_s() - t0;
+            double dt = bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
             if (dt < best) best = dt;
         }
         if (mode == 0) expect_content = st.content_bytes;

@@ -6,18 +6,11 @@
  *
  *   bench_load DIR */
 #include "drivers/cuda/checkpoint/checkpoint.h"
+#include "tests/bench/bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* A "Key:   123 kB" line of /proc/self/status, in MiB (-1 when absent). */
 static double status_mib(const char *key)
@@ -54,9 +47,9 @@ int main(int argc, char **argv)
     }
     static char err[65536];
     report("start");
-    double t0 = now_s();
+    double t0 = bench_now_s();
     fk_checkpoint *ck = fk_checkpoint_open(argv[1], err, sizeof err);
-    double t1 = now_s();
+    double t1 = bench_now_s();
     if (!ck) {
         fprintf(stderr, "bench_load: %s\n", err);
         return 1;
@@ -66,9 +59,9 @@ int main(int argc, char **argv)
            (double)bytes / 1e9);
     report("after open");
     int last = -1;
-    double t2 = now_s();
+    double t2 = bench_now_s();
     fk_checkpoint_prefault(ck, progress, &last);
-    double t3 = now_s();
+    double t3 = bench_now_s();
     printf("prefault: %.3f s  %.2f GB/s\n", t3 - t2, (double)bytes / 1e9 / (t3 - t2));
     report("after prefault");
     fk_checkpoint_close(ck);

@@ -10,11 +10,11 @@
 #include "drivers/cuda/model/model.h"
 #include "drivers/cuda/serve/scheduler.h"
 #include "tokenizer/fktok.h"
+#include "tests/bench/bench_util.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -56,13 +56,6 @@ static int vocab_special(const void *ud, int32_t id)
     return fktok_is_special(ud, id);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Seconds to run n requests of `tokens` tokens with the given batch size. */
 static double run(const fk_model *m, fk_kv_pool *pool, fktok *tok, int batch, int n, int tokens,
                   uint64_t *generated)
@@ -82,7 +75,7 @@ static double run(const fk_model *m, fk_kv_pool *pool, fktok *tok, int batch, in
                           .sampling = {.temperature = 0, .top_p = 1}};
     fk_gen_callbacks cb = {sizeof cb, on_pieces, on_done, NULL};
     done = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < n; i++) fk_sched_submit(s, &r, &cb, NULL);
     while (done < n) {
         pthread_mutex_lock(&mu);
@@ -91,7 +84,7 @@ static double run(const fk_model *m, fk_kv_pool *pool, fktok *tok, int batch, in
         pthread_mutex_unlock(&mu);
         fk_sched_deliver(s);
     }
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     fk_sched_stats st;
     fk_sched_get_stats(s, &st);
     *generated = st.generated_tokens;

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tokenizer/fktok.h"
+#include "tests/bench/bench_util.h"
 
 /* Growable text buffer. */
 typedef struct text {
@@ -172,13 +172,6 @@ static void gen_corpus(text *t, double mb)
     }
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv)
 {
     const char *tok_path = NULL, *corpus_path = NULL, *ids_path = NULL;
@@ -202,14 +195,14 @@ int main(int argc, char **argv)
         }
     }
     char err[512];
-    double t0 = now();
+    double t0 = bench_now_s();
     fktok *tok =
         tok_path ? fktok_load(tok_path, err, sizeof err) : fktok_load_default(err, sizeof err);
     if (!tok) {
         fprintf(stderr, "bench_tokenizer: %s\n", err);
         return 1;
     }
-    double load_s = now() - t0;
+    double load_s = bench_now_s() - t0;
     text corpus = {0};
     gen_corpus(&corpus, mb);
     if (corpus_path) {
@@ -223,12 +216,12 @@ int main(int argc, char **argv)
     double best = 1e30;
     for (int r = 0; r < (reps > 0 ? reps : 1); r++) {
         ids.n = 0;
-        double s = now();
+        double s = bench_now_s();
         if (fktok_encode(tok, corpus.s, corpus.n, 0, &ids)) {
             fprintf(stderr, "bench_tokenizer: encoding failed\n");
             return 1;
         }
-        double e = now() - s;
+        double e = bench_now_s() - s;
         if (e < best) best = e;
     }
     printf("load %.3f s; corpus %.2f MB, %zu tokens; encode best of %d: %.3f s = %.2f MB/s\n",

@@ -36,6 +36,6 @@ EXTRA_DIST += tests/fuzz/corpus/safetensors tests/fuzz/corpus/config
 
 # Load benchmark (not a test): a 20b-shaped checkpoint timed open/prefault with RSS.
 noinst_PROGRAMS += tests/bench/bench_load
-tests_bench_bench_load_SOURCES = tests/bench/bench_load.c
+tests_bench_bench_load_SOURCES = tests/bench/bench_load.c tests/bench/bench_util.h
 tests_bench_bench_load_LDADD = $(LOADER_TEST_LDADD)
 EXTRA_DIST += tests/bench/bench_load.sh

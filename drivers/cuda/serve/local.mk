@@ -39,7 +39,7 @@ EXTRA_DIST += tests/fuzz/corpus/stopstr
 
 # Continuous batching versus one at a time (not a test: prints tokens/s).
 noinst_PROGRAMS += tests/bench/bench_scheduler
-tests_bench_bench_scheduler_SOURCES = tests/bench/bench_scheduler.c
+tests_bench_bench_scheduler_SOURCES = tests/bench/bench_scheduler.c tests/bench/bench_util.h
 tests_bench_bench_scheduler_LDADD = drivers/cuda/libfkengine.la tokenizer/libfktok.la \
 	$(JANSSON_LIBS) $(PCRE2_LIBS) -lm
 
