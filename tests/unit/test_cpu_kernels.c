@@ -12,27 +12,12 @@
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
 #include "tests/tap.h"
+#include "tests/unit/rand_ops.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-/* Uniform in [-0.5, 0.5) with all 24 significant bits in use. */
-static float frand(void)
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng >> 40) / (double)(1 << 24)) - 0.5f;
-}
-
-static uint16_t bf16_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)(u >> 16);
-}
 
 /* One weight matrix in both layouts the kernels read. */
 typedef struct mats {

@@ -11,41 +11,13 @@
 #include "drivers/cuda/model/backend.h"
 #include "drivers/cuda/model/mxfp4.h"
 #include "tests/tap.h"
+#include "tests/unit/rand_ops.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static float frand(void)
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng >> 40) / (double)(1 << 24)) - 0.5f;
-}
-
-static uint16_t bf16_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)(u >> 16);
-}
-
-static float *rand_floats(size_t n, float scale)
-{
-    float *p = malloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-    return p;
-}
-
-static uint16_t *rand_bf16(size_t n, float scale)
-{
-    uint16_t *p = malloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = bf16_of(frand() * scale);
-    return p;
-}
 
 static uint8_t *rand_codes(size_t n)
 {
@@ -59,16 +31,6 @@ static uint8_t *rand_scales(size_t n)
     uint8_t *p = malloc(n ? n : 1);
     for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(118 + (i * 7) % 9);
     return p;
-}
-
-static double rel_err(const float *a, const float *b, size_t n, double floor)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]) / (fabs(b[i]) + floor);
-        if (!(e <= worst)) worst = e;
-    }
-    return worst;
 }
 
 static fk_backend *ref, *gpu;

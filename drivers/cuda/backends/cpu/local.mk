@@ -11,7 +11,7 @@ drivers_cuda_libfkengine_la_SOURCES += \
 # Every kernel level the CPU runs against naive loops, thread counts, one-hot rows.
 check_PROGRAMS += tests/unit/test_cpu_kernels
 TESTS += tests/unit/test_cpu_kernels
-tests_unit_test_cpu_kernels_SOURCES = tests/unit/test_cpu_kernels.c
+tests_unit_test_cpu_kernels_SOURCES = tests/unit/test_cpu_kernels.c tests/unit/rand_ops.h
 tests_unit_test_cpu_kernels_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
 
 # Each kernel level's matmul on the 20b shapes, and the engine against llama.cpp.

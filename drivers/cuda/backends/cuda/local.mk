@@ -41,7 +41,7 @@ check_PROGRAMS += tests/unit/test_cuda_host tests/unit/test_cuda_ops
 TESTS += tests/unit/test_cuda_host tests/unit/test_cuda_ops
 tests_unit_test_cuda_host_SOURCES = tests/unit/test_cuda_host.c
 tests_unit_test_cuda_host_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
-tests_unit_test_cuda_ops_SOURCES = tests/unit/test_cuda_ops.c
+tests_unit_test_cuda_ops_SOURCES = tests/unit/test_cuda_ops.c tests/unit/rand_ops.h
 tests_unit_test_cuda_ops_LDADD = drivers/cuda/libfkengine.la $(JANSSON_LIBS) -lm
 
 # The GPU run (tests/device/run.sh, by hand on a machine with a GPU): its
