@@ -9,9 +9,14 @@
 //   await fake.waitFor(pred, ms)   poll the log until pred(log) is true
 //   await fake.health(body)        /__health ({loading_ms} or {down})
 //   fake.stop()
+//
+//   ({ fake, gw, client } = await startProxied(env, clientOpts))  in before()
+//   await stopProxied({ fake, gw })                               in after()
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { startGateway, openaiClient } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const FAKE_SCRIPT = join(here, 'fake-llama-server.mjs');
@@ -81,4 +86,21 @@ export async function waitReady(gw, ms = 10000) {
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error('gateway core never became ready');
+}
+
+// A fresh fake and fk-gateway in front of it (llamaEnv(fake, extra)), ready
+// to serve, with an openai client (openaiClient's opts): { fake, gw, client }.
+export async function startProxied(extra = {}, clientOpts = {}) {
+  const fake = await startFake();
+  const gw = await startGateway({ env: llamaEnv(fake, extra) });
+  const client = openaiClient(gw, clientOpts);
+  await waitReady(gw);
+  return { fake, gw, client };
+}
+
+// Stop what startProxied started; the gateway must exit with status 0.
+export async function stopProxied({ fake, gw }) {
+  const r = await gw.stop();
+  fake.stop();
+  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
 }

@@ -5,24 +5,15 @@
 // loading and down.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, openaiClient, OpenAI } from './lib.mjs';
-import { startFake, llamaEnv, waitReady } from './proxy_fake.mjs';
+import { startGateway, OpenAI } from './lib.mjs';
+import { startFake, llamaEnv, waitReady, startProxied, stopProxied } from './proxy_fake.mjs';
 
 const MODEL = 'gpt-oss-20b-mxfp4.gguf';
 const user = (text) => [{ role: 'user', content: text }];
 
 let fake, gw, client;
-before(async () => {
-  fake = await startFake();
-  gw = await startGateway({ env: llamaEnv(fake, { FK_LLAMA_IDLE_TIMEOUT_S: '1', FK_LLAMA_FIRST_BYTE_TIMEOUT_S: '1' }) });
-  client = openaiClient(gw, { timeout: 15000 });
-  await waitReady(gw);
-});
-after(async () => {
-  const r = await gw.stop();
-  fake.stop();
-  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
-});
+before(async () => ({ fake, gw, client } = await startProxied({ FK_LLAMA_IDLE_TIMEOUT_S: '1', FK_LLAMA_FIRST_BYTE_TIMEOUT_S: '1' }, { timeout: 15000 })));
+after(() => stopProxied({ fake, gw }));
 
 // [script, HTTP status for a whole answer, code, pieces before the fault?]
 const FAULTS = [

@@ -6,8 +6,8 @@
 // cancellation reaching the upstream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, openaiClient, OpenAI } from './lib.mjs';
-import { startFake, llamaEnv, waitReady } from './proxy_fake.mjs';
+import { OpenAI } from './lib.mjs';
+import { startProxied, stopProxied } from './proxy_fake.mjs';
 
 const MODEL = 'gpt-oss-20b-mxfp4.gguf';
 const user = (text) => [{ role: 'user', content: text }];
@@ -15,17 +15,8 @@ const SPECIAL_IDS = [200005, 200006, 200007, 200008, 200003, 200002, 200012];
 const countSpecials = (ids) => Object.fromEntries(SPECIAL_IDS.map((s) => [s, ids.filter((i) => i === s).length]));
 
 let fake, gw, client;
-before(async () => {
-  fake = await startFake();
-  gw = await startGateway({ env: llamaEnv(fake, { VLLM_MAX_MODEL_LEN: '400', FRONTEND_MAX_TOKENS: '100' }) });
-  client = openaiClient(gw);
-  await waitReady(gw);
-});
-after(async () => {
-  const r = await gw.stop();
-  fake.stop();
-  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
-});
+before(async () => ({ fake, gw, client } = await startProxied({ VLLM_MAX_MODEL_LEN: '400', FRONTEND_MAX_TOKENS: '100' })));
+after(() => stopProxied({ fake, gw }));
 
 test('models: FRONTEND_VLLM_MODEL with VLLM_MAX_MODEL_LEN', async () => {
   const ids = [];

@@ -7,24 +7,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, openaiClient, OpenAI } from './lib.mjs';
-import { startFake, llamaEnv, waitReady } from './proxy_fake.mjs';
+import { llamaEnv, waitReady, startProxied, stopProxied } from './proxy_fake.mjs';
 
 const MODEL = 'gpt-oss-20b-mxfp4.gguf';
 const user = (text) => [{ role: 'user', content: text }];
 const fakeScript = (s) => ` [[fake ${JSON.stringify(s)}]]`;
 
 let fake, gw, client;
-before(async () => {
-  fake = await startFake();
-  gw = await startGateway({ env: llamaEnv(fake, { FRONTEND_USE_HARMONY: '0', FK_LLAMA_IDLE_TIMEOUT_S: '1' }) });
-  client = openaiClient(gw);
-  await waitReady(gw);
-});
-after(async () => {
-  const r = await gw.stop();
-  fake.stop();
-  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
-});
+before(async () => ({ fake, gw, client } = await startProxied({ FRONTEND_USE_HARMONY: '0', FK_LLAMA_IDLE_TIMEOUT_S: '1' })));
+after(() => stopProxied({ fake, gw }));
 
 async function collect(stream) {
   let content = '', reasoning = '', finish = null, usage = null;

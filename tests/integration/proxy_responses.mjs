@@ -5,8 +5,8 @@
 // received shows what a previous_response_id follow-up renders.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, openaiClient, OpenAI } from './lib.mjs';
-import { startFake, llamaEnv, waitReady } from './proxy_fake.mjs';
+import { OpenAI } from './lib.mjs';
+import { startProxied, stopProxied } from './proxy_fake.mjs';
 
 const MODEL = 'gpt-oss-20b-mxfp4.gguf';
 // What the model samples for a tool call: the header in ordinary tokens, as
@@ -20,17 +20,8 @@ const ANSWER = { tokens: ['<|channel|>', 'final', '<|message|>', 'Sunny.'] };
 const tools = [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } }];
 
 let fake, gw, client;
-before(async () => {
-  fake = await startFake();
-  gw = await startGateway({ env: llamaEnv(fake, { VLLM_MAX_MODEL_LEN: '2000', FRONTEND_MAX_TOKENS: '100' }) });
-  client = openaiClient(gw);
-  await waitReady(gw);
-});
-after(async () => {
-  const r = await gw.stop();
-  fake.stop();
-  assert.equal(r.code, 0, `gateway exit: ${r.code} ${r.signal}\n${r.stderr}`);
-});
+before(async () => ({ fake, gw, client } = await startProxied({ VLLM_MAX_MODEL_LEN: '2000', FRONTEND_MAX_TOKENS: '100' })));
+after(() => stopProxied({ fake, gw }));
 
 test('whole: reasoning and answer items from the upstream tokens; usage from the driver', async () => {
   const r = await client.responses.create({ model: MODEL, input: 'hi', max_output_tokens: 50, temperature: 0.5 });
