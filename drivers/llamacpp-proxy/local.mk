@@ -62,7 +62,7 @@ tests/integration/proxy_replicas.log: tests/integration/proxy_real.log
 
 # Benchmarks (not tests): direct vs through the gateway, one upstream (the
 # stand-in, the real llama-server) or several (replicas); see the files' headers.
-EXTRA_DIST += tests/bench/bench_proxy.mjs tests/bench/bench_proxy_real.mjs \
+EXTRA_DIST += tests/bench/bench_env.mjs tests/bench/bench_proxy.mjs tests/bench/bench_proxy_real.mjs \
 	tests/bench/bench_proxy_callgrind.mjs tests/bench/bench_replicas.mjs
 
 # Fuzz target: upstream stream events through the driver's own handlers.

@@ -10,16 +10,10 @@
 // difference, which is the constraint's cost per token on that core.
 //
 //   FK_TOP_BUILDDIR=build-check FK_NODE_MODULES=tests/node_modules node tests/bench/bench_constrain.mjs
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { benchEnv } from './bench_env.mjs';
 
-if (!process.env.FK_TOP_BUILDDIR) throw new Error('set FK_TOP_BUILDDIR to a build directory');
-process.env.FK_TOP_BUILDDIR = resolve(process.env.FK_TOP_BUILDDIR);
-process.env.FK_NODE_MODULES = resolve(process.env.FK_NODE_MODULES ?? new URL('../node_modules', import.meta.url).pathname);
-process.env.FK_TOP_SRCDIR ??= resolve(new URL('../..', import.meta.url).pathname);
-process.env.FK_FIXTURES ??= join(process.env.FK_TOP_BUILDDIR, 'tests', 'fixtures-built');
-process.env.FK_TOKENIZER_DATA ??= join(process.env.FK_TOP_SRCDIR, 'tokenizer', 'data');
-process.env.FK_DRIVER_DIR ??= ['drivers/llamacpp-proxy/.libs', 'drivers/cuda/.libs']
-  .map((d) => join(process.env.FK_TOP_BUILDDIR, d)).join(':');
+benchEnv(['drivers/llamacpp-proxy/.libs', 'drivers/cuda/.libs']);
 const { startGateway, openaiClient } = await import('../integration/lib.mjs');
 const { SKIP, makeGguf, startLlama } = await import('../integration/real_llama.mjs');
 

@@ -18,21 +18,14 @@
 //      the closest to what a plain forwarding proxy does
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { benchEnv } from './bench_env.mjs';
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? Number(args[args.indexOf(k) + 1]) : d);
 const N = opt('--n', 400);
 const CONC = opt('--concurrent', 1000);
 const SECONDS = opt('--seconds', 5);
-if (!process.env.FK_TOP_BUILDDIR) throw new Error('set FK_TOP_BUILDDIR to a build directory');
-process.env.FK_NODE_MODULES ??= new URL('../node_modules', import.meta.url).pathname;
-/* The README gives relative paths; what this starts (createRequire among
- * them) needs absolute ones. */
-process.env.FK_TOP_BUILDDIR = resolve(process.env.FK_TOP_BUILDDIR);
-process.env.FK_NODE_MODULES = resolve(process.env.FK_NODE_MODULES);
-process.env.FK_DRIVER_DIR ??= join(process.env.FK_TOP_BUILDDIR, 'drivers/llamacpp-proxy/.libs');
-process.env.FK_TOKENIZER_DATA ??= new URL('../../tokenizer/data', import.meta.url).pathname;
+benchEnv(['drivers/llamacpp-proxy/.libs']);
 const { startGateway } = await import('../integration/lib.mjs');
 const { startFake, llamaEnv, waitReady } = await import('../integration/proxy_fake.mjs');
 

@@ -22,7 +22,8 @@
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { benchEnv } from './bench_env.mjs';
 
 const args = process.argv.slice(2);
 const arg = (k) => (args.includes(k) ? args[args.indexOf(k) + 1] : null);
@@ -30,14 +31,7 @@ const ONLY = arg('--only');
 const KEEP = arg('--keep');
 const K0 = 20;
 const K1 = 220;
-if (!process.env.FK_TOP_BUILDDIR) throw new Error('set FK_TOP_BUILDDIR to a build directory');
-process.env.FK_TOP_BUILDDIR = resolve(process.env.FK_TOP_BUILDDIR);
-process.env.FK_NODE_MODULES = resolve(process.env.FK_NODE_MODULES ?? new URL('../node_modules', import.meta.url).pathname);
-process.env.FK_TOP_SRCDIR ??= resolve(new URL('../..', import.meta.url).pathname);
-process.env.FK_FIXTURES ??= join(process.env.FK_TOP_BUILDDIR, 'tests', 'fixtures-built');
-process.env.FK_TOKENIZER_DATA ??= join(process.env.FK_TOP_SRCDIR, 'tokenizer', 'data');
-process.env.FK_DRIVER_DIR ??= ['drivers/llamacpp-proxy/.libs', 'tests/scripted-driver/.libs']
-  .map((d) => join(process.env.FK_TOP_BUILDDIR, d)).join(':');
+benchEnv(['drivers/llamacpp-proxy/.libs', 'tests/scripted-driver/.libs']);
 const { startGateway, tmpDir } = await import('../integration/lib.mjs');
 const { SKIP, makeGguf, startLlama, tool } = await import('../integration/real_llama.mjs');
 const { waitReady, startFake, llamaEnv } = await import('../integration/proxy_fake.mjs');

@@ -22,7 +22,7 @@
 // the gateway interleaved, without the token delay: the latency the gateway
 // adds (rendering, tokenizing, choosing a replica, parsing the stream).
 import http from 'node:http';
-import { join, resolve } from 'node:path';
+import { benchEnv } from './bench_env.mjs';
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? Number(args[args.indexOf(k) + 1]) : d);
@@ -30,12 +30,7 @@ const CLIENTS = opt('--clients', 24);
 const SECONDS = opt('--seconds', 5);
 const TOKEN_MS = opt('--token-ms', 10);
 const N = opt('--n', 200);
-if (!process.env.FK_TOP_BUILDDIR) throw new Error('set FK_TOP_BUILDDIR to a build directory');
-process.env.FK_NODE_MODULES ??= new URL('../node_modules', import.meta.url).pathname;
-process.env.FK_TOP_BUILDDIR = resolve(process.env.FK_TOP_BUILDDIR);
-process.env.FK_NODE_MODULES = resolve(process.env.FK_NODE_MODULES);
-process.env.FK_DRIVER_DIR ??= join(process.env.FK_TOP_BUILDDIR, 'drivers/llamacpp-proxy/.libs');
-process.env.FK_TOKENIZER_DATA ??= new URL('../../tokenizer/data', import.meta.url).pathname;
+benchEnv(['drivers/llamacpp-proxy/.libs']);
 const { startGateway } = await import('../integration/lib.mjs');
 const { startFake, llamaEnv, waitReady } = await import('../integration/proxy_fake.mjs');
 
