@@ -275,7 +275,8 @@ static int map_request(hm_mapper *m, const json_t *req, const hm_openai_options 
     for (size_t i = 0; rc == 0 && i < json_array_size(msgs); i++)
         rc = map_message(m, json_array_get(msgs, i), i);
     if (rc == 0) rc = hm_map_finish(m, keep_n ? tools + keep_from : NULL, keep_n);
-    if (rc == 0 && force) rc = hm_map_force_call(m, tools + keep_from, keep_n);
+    /* tool_choice 'required' with no tools forces nothing (and tools is NULL) */
+    if (rc == 0 && force && keep_n) rc = hm_map_force_call(m, tools + keep_from, keep_n);
     free(tools);
     return rc;
 }
